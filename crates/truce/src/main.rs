@@ -1,0 +1,66 @@
+//! `truce`: the command line of the Truce ceasefire monitoring system.
+//!
+//! A thin shell over the library crates: it reads files, calls the pure core, and prints.
+//! Exit codes are the same everywhere: 0 all good, 2 some records rejected (the rest went
+//! through), 1 a fatal error (bad terms, unreadable file).
+
+mod agreement_cmd;
+mod assess_cmd;
+mod log_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "truce", version, about = "Ceasefire monitoring and verification", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check and describe agreement (ceasefire terms) files.
+    #[command(subcommand)]
+    Agreement(agreement_cmd::AgreementCommand),
+    /// Assess observations (a GeoJSON FeatureCollection) against the terms; one JSON line each.
+    Assess(assess_cmd::AssessArgs),
+    /// The tamper-evident log: keys, witnesses, offline verification.
+    #[command(subcommand)]
+    Log(log_cmd::LogCommand),
+    /// Print a JSON Schema of the formats Truce reads.
+    Schema {
+        /// Which schema: `observation`.
+        #[arg(value_parser = ["observation"])]
+        what: String,
+    },
+}
+
+/// What a command tells the shell.
+pub enum Outcome {
+    Ok,
+    SomeRejected,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Agreement(cmd) => agreement_cmd::run(cmd),
+        Command::Assess(args) => assess_cmd::run(args),
+        Command::Log(cmd) => log_cmd::run(cmd),
+        Command::Schema { .. } => {
+            let schema = truce_core::observation::json_schema();
+            println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));
+            Ok(Outcome::Ok)
+        }
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::SomeRejected) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("truce: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
