@@ -519,9 +519,12 @@ pub struct Rejected {
     pub reason: String,
 }
 
+/// Good features with their index in the collection and place, and the rejected ones.
+pub type Parsed = (Vec<(usize, Observation, Place)>, Vec<Rejected>);
+
 /// Reads a FeatureCollection of observations, keeping every good feature and explaining every
 /// bad one. Fails as a whole only when the text is not a FeatureCollection at all.
-pub fn parse_collection(text: &str) -> Result<(Vec<(usize, Observation, Place)>, Vec<Rejected>), String> {
+pub fn parse_collection(text: &str) -> Result<Parsed, String> {
     #[derive(Deserialize)]
     struct Loose {
         #[serde(rename = "type")]
@@ -541,15 +544,21 @@ pub fn parse_collection(text: &str) -> Result<(Vec<(usize, Observation, Place)>,
             serde_json::Value::Number(n) => Some(n.to_string()),
             _ => None,
         });
-        match serde_json::from_value::<Observation>(value) {
+        match serde_path_to_error::deserialize::<_, Observation>(value) {
             Ok(obs) => match obs.validate() {
                 Ok(place) => good.push((index, obs, place)),
                 Err(e) => bad.push(Rejected { index, id, reason: e.0 }),
             },
-            Err(e) => bad.push(Rejected { index, id, reason: e.to_string() }),
+            Err(e) => bad.push(Rejected { index, id, reason: field_error(&e) }),
         }
     }
     Ok((good, bad))
+}
+
+/// A serde error with the path of the field it is about: "properties.observed_at: invalid type …".
+fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = e.path().to_string();
+    if path == "." { e.inner().to_string() } else { format!("{path}: {}", e.inner()) }
 }
 
 /// The JSON Schema of one observation Feature, as checked into `schema/observation.schema.json`.

@@ -96,8 +96,8 @@ fn assess_reports_bad_features_and_assesses_the_rest() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("<stdin>: feature 1 (id fire-02): Point: latitude 95 is outside [-90, 90]"), "{stderr}");
-    assert!(stderr.contains("<stdin>: feature 2 (id fire-03): unknown variant `shelling`"), "{stderr}");
-    assert!(stderr.contains("<stdin>: feature 3 (id fire-04): missing field `observed_at`"), "{stderr}");
+    assert!(stderr.contains("<stdin>: feature 2 (id fire-03): properties.kind: unknown variant `shelling`"), "{stderr}");
+    assert!(stderr.contains("<stdin>: feature 3 (id fire-04): properties: missing field `observed_at`"), "{stderr}");
     assert!(stderr.contains(&format!("<stdin>: feature {n} (id 7): missing field")), "{stderr}");
     assert!(stderr.contains(&format!("4 of {} features rejected", n + 1)), "{stderr}");
     let stdout = text(&out.stdout);
