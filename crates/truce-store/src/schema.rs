@@ -1,0 +1,335 @@
+//! The file's schema, as numbered migrations.
+//!
+//! GeoPackage owns `PRAGMA user_version` (it holds the GeoPackage version, 10300), so Truce
+//! records its own schema version in the table `truce_schema_version`, one row per migration
+//! applied. [`crate::GeoPackageStore::open`] applies every migration newer than the file's, in
+//! order, in one transaction; opening an up-to-date file applies nothing. A migration is never
+//! edited once released: a change is a new migration appended to [`MIGRATIONS`].
+//!
+//! Migration 1 creates a GeoPackage 1.3 (the core tables, the three required spatial reference
+//! systems, the R-tree extension) and Truce's layers and tables; `docs/store.md` describes each
+//! column. The log's Merkle tree and checkpoints (a later issue) will be a later migration
+//! adding `log_nodes` and `log_checkpoints` beside `entries`.
+
+/// `PRAGMA application_id` of a GeoPackage: the ASCII bytes "GPKG".
+pub const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
+
+/// `PRAGMA user_version` of a GeoPackage 1.3 file. 1.4 (10400) exists, but GDAL 3.6 — still in
+/// Debian 12 — warns on opening it, and Truce needs nothing 1.4 added.
+pub const GPKG_USER_VERSION: i32 = 10300;
+
+/// The table that records which migrations a file has had.
+pub const VERSION_TABLE_SQL: &str = "CREATE TABLE IF NOT EXISTS truce_schema_version (\
+     version INTEGER PRIMARY KEY NOT NULL, description TEXT NOT NULL)";
+
+/// One step of the schema.
+pub struct Migration {
+    pub version: i64,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first; versions are 1, 2, 3, … with no gaps.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "GeoPackage 1.3 core, entries log, observations, assessments, breaches, agreement layers",
+    sql: V1,
+}];
+
+/// The newest schema this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+const V1: &str = r#"
+PRAGMA application_id = 1196444487;
+PRAGMA user_version = 10300;
+
+-- GeoPackage core (OGC 12-128r18, 1.3), as the specification defines the tables.
+CREATE TABLE gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL PRIMARY KEY,
+  organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL,
+  definition TEXT NOT NULL,
+  description TEXT
+);
+INSERT INTO gpkg_spatial_ref_sys VALUES
+  ('Undefined Cartesian SRS', -1, 'NONE', -1, 'undefined', 'undefined Cartesian coordinate reference system'),
+  ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', 'undefined geographic coordinate reference system'),
+  ('WGS 84 geodetic', 4326, 'EPSG', 4326,
+   'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]',
+   'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
+
+-- last_change defaults to SQLite's clock, as the specification's DDL says: this is the one place
+-- the store reads a clock (stamping the layers registered when the file is created). Every
+-- later change is stamped with the time the caller passes in.
+CREATE TABLE gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY,
+  data_type TEXT NOT NULL,
+  identifier TEXT UNIQUE,
+  description TEXT DEFAULT '',
+  last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE,
+  min_y DOUBLE,
+  max_x DOUBLE,
+  max_y DOUBLE,
+  srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id)
+);
+
+CREATE TABLE gpkg_geometry_columns (
+  table_name TEXT NOT NULL,
+  column_name TEXT NOT NULL,
+  geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL,
+  z TINYINT NOT NULL,
+  m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id)
+);
+
+CREATE TABLE gpkg_extensions (
+  table_name TEXT,
+  column_name TEXT,
+  extension_name TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name)
+);
+
+-- The log: every accepted input, in order. Append-only; seq is dense from 0 and is the
+-- RFC 6962 leaf index of the entry in the Merkle tree a later migration adds.
+CREATE TABLE entries (
+  seq INTEGER PRIMARY KEY NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('observation', 'agreement', 'rejected')),
+  body BLOB NOT NULL,
+  sha256 TEXT NOT NULL
+);
+CREATE TRIGGER entries_seq_is_dense BEFORE INSERT ON entries
+WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries)
+BEGIN SELECT RAISE(ABORT, 'entries is append-only: seq must be the next number, counting from 0'); END;
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'entries is append-only: an entry is never changed'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'entries is append-only: an entry is never deleted'); END;
+
+CREATE TABLE agreements (
+  id INTEGER PRIMARY KEY NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  agreement_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  title TEXT NOT NULL,
+  effective_at DATETIME NOT NULL,
+  first_entry_seq INTEGER NOT NULL REFERENCES entries(seq),
+  last_entry_seq INTEGER NOT NULL REFERENCES entries(seq),
+  installed_at DATETIME NOT NULL
+);
+
+CREATE TABLE batches (
+  id INTEGER PRIMARY KEY NOT NULL,
+  file TEXT NOT NULL,
+  format TEXT NOT NULL,
+  agreement_hash TEXT NOT NULL REFERENCES agreements(hash),
+  received_at DATETIME NOT NULL,
+  accepted INTEGER NOT NULL,
+  duplicates INTEGER NOT NULL,
+  rejected INTEGER NOT NULL,
+  first_entry_seq INTEGER,
+  last_entry_seq INTEGER
+);
+
+CREATE TABLE sources (
+  id INTEGER PRIMARY KEY NOT NULL,
+  source_id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  reliability TEXT NOT NULL,
+  party TEXT,
+  observations INTEGER NOT NULL,
+  first_entry_seq INTEGER NOT NULL REFERENCES entries(seq),
+  last_entry_seq INTEGER NOT NULL REFERENCES entries(seq)
+);
+
+CREATE TABLE rejected_records (
+  id INTEGER PRIMARY KEY NOT NULL,
+  batch_id INTEGER NOT NULL REFERENCES batches(id),
+  file TEXT NOT NULL,
+  locator TEXT NOT NULL,
+  raw TEXT NOT NULL,
+  raw_sha256 TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  received_at DATETIME NOT NULL,
+  entry_seq INTEGER NOT NULL REFERENCES entries(seq),
+  entry_sha256 TEXT NOT NULL
+);
+CREATE INDEX rejected_records_entry_sha256 ON rejected_records(entry_sha256);
+
+-- fid is the observation's entry seq, so feature N of this layer is entry N of the log.
+CREATE TABLE observations (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom GEOMETRY NOT NULL,
+  entry_seq INTEGER NOT NULL CHECK (entry_seq = fid),
+  obs_id TEXT,
+  kind TEXT NOT NULL,
+  observed_at DATETIME NOT NULL,
+  time_uncertainty_s DOUBLE NOT NULL,
+  source_id TEXT NOT NULL,
+  source_kind TEXT NOT NULL,
+  reliability TEXT NOT NULL,
+  credibility INTEGER NOT NULL,
+  error_radius_m DOUBLE NOT NULL,
+  bearing_deg DOUBLE,
+  weapon_class TEXT,
+  weapon_count INTEGER,
+  affiliation TEXT,
+  source_record TEXT,
+  remarks TEXT NOT NULL,
+  party_area TEXT,
+  distance_to_line_m DOUBLE NOT NULL,
+  zones TEXT NOT NULL,
+  breach_count INTEGER NOT NULL,
+  max_severity TEXT,
+  content_sha256 TEXT NOT NULL UNIQUE,
+  batch_id INTEGER NOT NULL REFERENCES batches(id),
+  locator TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+
+-- GeoPackage R-tree spatial index (gpkg_rtree_index, Annex F.3), with the 1.2/1.3 triggers as
+-- GDAL writes them. The triggers call ST_IsEmpty and ST_MinX … ST_MaxY, which every client
+-- that writes the table registers (GDAL does). The store's own connection runs with triggers
+-- off and indexes each batch's observations in one statement (see geopackage.rs).
+CREATE VIRTUAL TABLE rtree_observations_geom USING rtree(id, minx, maxx, miny, maxy);
+CREATE TRIGGER rtree_observations_geom_insert AFTER INSERT ON observations
+WHEN (new.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN
+  INSERT OR REPLACE INTO rtree_observations_geom VALUES (
+    NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));
+END;
+CREATE TRIGGER rtree_observations_geom_update1 AFTER UPDATE OF geom ON observations
+WHEN OLD.fid = NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN
+  INSERT OR REPLACE INTO rtree_observations_geom VALUES (
+    NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));
+END;
+CREATE TRIGGER rtree_observations_geom_update2 AFTER UPDATE OF geom ON observations
+WHEN OLD.fid = NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
+BEGIN
+  DELETE FROM rtree_observations_geom WHERE id = OLD.fid;
+END;
+CREATE TRIGGER rtree_observations_geom_update3 AFTER UPDATE ON observations
+WHEN OLD.fid != NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN
+  DELETE FROM rtree_observations_geom WHERE id = OLD.fid;
+  INSERT OR REPLACE INTO rtree_observations_geom VALUES (
+    NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));
+END;
+CREATE TRIGGER rtree_observations_geom_update4 AFTER UPDATE ON observations
+WHEN OLD.fid != NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
+BEGIN
+  DELETE FROM rtree_observations_geom WHERE id IN (OLD.fid, NEW.fid);
+END;
+CREATE TRIGGER rtree_observations_geom_delete AFTER DELETE ON observations
+WHEN old.geom NOT NULL
+BEGIN
+  DELETE FROM rtree_observations_geom WHERE id = OLD.fid;
+END;
+
+-- One row per observation: fid is the observation's fid.
+CREATE TABLE assessments (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom POINT NOT NULL,
+  obs_id TEXT,
+  party_area TEXT,
+  distance_to_line_m DOUBLE NOT NULL,
+  zones TEXT NOT NULL,
+  crossings TEXT,
+  breach_count INTEGER NOT NULL,
+  max_severity TEXT,
+  agreement_hash TEXT NOT NULL REFERENCES agreements(hash)
+);
+
+CREATE TABLE breaches (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  obs_fid INTEGER NOT NULL REFERENCES observations(fid),
+  rule TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  party TEXT,
+  basis TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  certain BOOLEAN NOT NULL
+);
+CREATE INDEX breaches_obs_fid ON breaches(obs_fid);
+
+-- The terms in force, replaced whenever a different agreement is put.
+CREATE TABLE contact_line (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom MULTILINESTRING NOT NULL,
+  agreement_id TEXT NOT NULL,
+  geometry_file TEXT NOT NULL,
+  agreement_hash TEXT NOT NULL REFERENCES agreements(hash)
+);
+CREATE TABLE party_areas (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom MULTIPOLYGON NOT NULL,
+  party TEXT NOT NULL,
+  name TEXT NOT NULL,
+  area_file TEXT NOT NULL,
+  agreement_hash TEXT NOT NULL REFERENCES agreements(hash)
+);
+-- A zone defined as a band `within_km` of the contact line has no polygon of its own: its row
+-- has a NULL geom and within_km set.
+CREATE TABLE zones (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom MULTIPOLYGON,
+  zone_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  prohibits TEXT NOT NULL,
+  within_km DOUBLE,
+  geometry_file TEXT,
+  agreement_hash TEXT NOT NULL REFERENCES agreements(hash)
+);
+CREATE TABLE storage_sites (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom POINT NOT NULL,
+  site_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  party TEXT NOT NULL,
+  radius_m DOUBLE NOT NULL,
+  declared TEXT NOT NULL,
+  serials TEXT,
+  agreement_hash TEXT NOT NULL REFERENCES agreements(hash)
+);
+
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES
+  ('observations', 'features', 'observations',
+   'Every accepted observation with its assessment; fid = the entry seq in the log', 4326),
+  ('assessments', 'features', 'assessments',
+   'Where each observation was assessed (point, track start, area centroid), whose area, distance to the contact line, zones', 4326),
+  ('breaches', 'attributes', 'breaches',
+   'Rules each observation may breach, the party presumed responsible and why; obs_fid = observations.fid', NULL),
+  ('contact_line', 'features', 'contact line', 'The contact line of the agreement in force', 4326),
+  ('party_areas', 'features', 'party areas', 'Each party''s area under the agreement in force', 4326),
+  ('zones', 'features', 'zones',
+   'Zones of the agreement in force; a zone defined as a distance from the contact line has no polygon (within_km)', 4326),
+  ('storage_sites', 'features', 'storage sites', 'Declared heavy-weapon storage sites of the agreement in force', 4326),
+  ('batches', 'attributes', 'batches', 'One row per ingested file: when, against which terms, how many accepted, duplicate, rejected', NULL),
+  ('rejected_records', 'attributes', 'rejected records', 'Every record that could not be read, with its raw text and the reason', NULL),
+  ('sources', 'attributes', 'sources', 'Every source that reported, with its kind and Admiralty reliability', NULL),
+  ('agreements', 'attributes', 'agreements', 'Every agreement (terms) put into the store, by canonical hash', NULL),
+  ('entries', 'attributes', 'log entries', 'The append-only log: every accepted input as canonical JSON, seq dense from 0', NULL);
+
+INSERT INTO gpkg_geometry_columns VALUES
+  ('observations', 'geom', 'GEOMETRY', 4326, 0, 0),
+  ('assessments', 'geom', 'POINT', 4326, 0, 0),
+  ('contact_line', 'geom', 'MULTILINESTRING', 4326, 0, 0),
+  ('party_areas', 'geom', 'MULTIPOLYGON', 4326, 0, 0),
+  ('zones', 'geom', 'MULTIPOLYGON', 4326, 0, 0),
+  ('storage_sites', 'geom', 'POINT', 4326, 0, 0);
+
+INSERT INTO gpkg_extensions VALUES
+  ('observations', 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only');
+"#;
