@@ -525,34 +525,52 @@ pub type Parsed = (Vec<(usize, Observation, Place)>, Vec<Rejected>);
 /// Reads a FeatureCollection of observations, keeping every good feature and explaining every
 /// bad one. Fails as a whole only when the text is not a FeatureCollection at all.
 pub fn parse_collection(text: &str) -> Result<Parsed, String> {
-    #[derive(Deserialize)]
-    struct Loose {
-        #[serde(rename = "type")]
-        kind: String,
-        features: Vec<serde_json::Value>,
-    }
-    let loose: Loose = serde_json::from_str(text)
-        .map_err(|e| format!("not a GeoJSON FeatureCollection: {e}"))?;
-    if loose.kind != "FeatureCollection" {
-        return Err(format!("expected \"type\": \"FeatureCollection\", found {:?}", loose.kind));
-    }
-    let mut good = Vec::with_capacity(loose.features.len());
+    let mut good = Vec::new();
     let mut bad = Vec::new();
-    for (index, value) in loose.features.into_iter().enumerate() {
-        let id = value.get("id").and_then(|v| match v {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
-        match serde_path_to_error::deserialize::<_, Observation>(value) {
-            Ok(obs) => match obs.validate() {
-                Ok(place) => good.push((index, obs, place)),
-                Err(e) => bad.push(Rejected { index, id, reason: e.0 }),
-            },
-            Err(e) => bad.push(Rejected { index, id, reason: field_error(&e) }),
+    for (index, raw) in split_collection(text)?.into_iter().enumerate() {
+        match parse_feature(index, raw) {
+            Ok((obs, place)) => good.push((index, obs, place)),
+            Err(r) => bad.push(r),
         }
     }
     Ok((good, bad))
+}
+
+/// The raw text of each feature of a FeatureCollection, without parsing the features: memory
+/// stays at the size of the text however many features it holds.
+pub fn split_collection(text: &str) -> Result<Vec<&str>, String> {
+    #[derive(Deserialize)]
+    struct Loose<'t> {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(borrow)]
+        features: Vec<&'t serde_json::value::RawValue>,
+    }
+    let loose: Loose<'_> = serde_json::from_str(text).map_err(|e| format!("not a GeoJSON FeatureCollection: {e}"))?;
+    if loose.kind != "FeatureCollection" {
+        return Err(format!("expected \"type\": \"FeatureCollection\", found {:?}", loose.kind));
+    }
+    Ok(loose.features.into_iter().map(|r| r.get()).collect())
+}
+
+/// Parses and validates one feature (`index` is its place in the collection, for messages).
+pub fn parse_feature(index: usize, raw: &str) -> Result<(Observation, Place), Rejected> {
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let parsed = serde_path_to_error::deserialize::<_, Observation>(&mut de);
+    let reason = match parsed {
+        Ok(obs) => match obs.validate() {
+            Ok(place) => return Ok((obs, place)),
+            Err(e) => e.0,
+        },
+        Err(e) => field_error(&e),
+    };
+    // Only a rejected feature pays for a second, loose parse to find its id.
+    let id = serde_json::from_str::<serde_json::Value>(raw).ok().and_then(|v| match v.get("id") {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    });
+    Err(Rejected { index, id, reason })
 }
 
 /// A serde error with the path of the field it is about: "properties.observed_at: invalid type …".

@@ -6,7 +6,11 @@
 
 mod agreement_cmd;
 mod assess_cmd;
+mod demo_cmd;
+mod ingest_cmd;
 mod log_cmd;
+mod scenario;
+mod simulate_cmd;
 
 use std::process::ExitCode;
 
@@ -26,6 +30,12 @@ enum Command {
     Agreement(agreement_cmd::AgreementCommand),
     /// Assess observations (a GeoJSON FeatureCollection) against the terms; one JSON line each.
     Assess(assess_cmd::AssessArgs),
+    /// Run the whole pipeline on the embedded Minsk II scenario: simulate, ingest, summarise.
+    Demo(demo_cmd::DemoArgs),
+    /// Simulate a multi-source scenario with ground truth; writes feeds and truth.json.
+    Simulate(simulate_cmd::SimulateArgs),
+    /// Ingest feeds (GeoJSON, CSV, FIRMS, UCDP, CoT) into a GeoPackage store, assessing as it stores.
+    Ingest(ingest_cmd::IngestArgs),
     /// The tamper-evident log: keys, witnesses, offline verification.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
@@ -49,6 +59,9 @@ fn main() -> ExitCode {
         Command::Agreement(cmd) => agreement_cmd::run(cmd),
         Command::Assess(args) => assess_cmd::run(args),
         Command::Log(cmd) => log_cmd::run(cmd),
+        Command::Ingest(args) => ingest_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
+        Command::Simulate(args) => simulate_cmd::run(args),
         Command::Schema { .. } => {
             let schema = truce_core::observation::json_schema();
             println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));

@@ -1,0 +1,231 @@
+//! `truce ingest --db FILE --agreement FILE PATH...`: feeds into the store, assessed as stored.
+//!
+//! Each file is read by its adapter as a stream of records and cut into batches of
+//! [`BATCH_RECORDS`]; each batch is assessed on all cores and committed in one transaction. A
+//! process killed mid-file loses only the batch in flight: re-running the same command stores
+//! what is missing and counts the rest as duplicates (the store keys observations by content).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use truce_core::agreement::Agreement;
+use truce_core::assess::Engine;
+use truce_ingest::{Format, Options, Record};
+use truce_store::{Accepted, Batch, BatchOutcome, GeoPackageStore, RejectedRecord, Store};
+
+use crate::Outcome;
+
+/// Records per transaction: large enough that commit cost vanishes, small enough that a crash
+/// loses seconds of work and a progress bar moves.
+pub const BATCH_RECORDS: usize = 10_000;
+/// Files above this size get a progress bar (on a terminal).
+const PROGRESS_MIN_BYTES: usize = 1 << 20;
+/// How many rejection reasons to print per file; all are kept in the store.
+const REASONS_SHOWN: usize = 5;
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// The GeoPackage store (created if missing).
+    #[arg(long)]
+    db: PathBuf,
+    /// The agreement the observations are assessed against.
+    #[arg(long)]
+    agreement: String,
+    /// Feed format; `auto` detects it from the name and content.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// For CSV from partners: map our column names to theirs, `ours=theirs,…`.
+    #[arg(long)]
+    columns: Option<String>,
+    /// A TOML table mapping Cursor-on-Target types to observation kinds (default: built in).
+    #[arg(long = "cot-types")]
+    cot_types: Option<PathBuf>,
+    /// Files to ingest.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+/// What one file gave.
+#[derive(Default)]
+pub struct FileReport {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub reasons: Vec<String>,
+}
+
+impl FileReport {
+    fn add(&mut self, o: &BatchOutcome) {
+        self.accepted += o.accepted;
+        self.duplicates += o.duplicates;
+        self.rejected += o.rejected;
+    }
+}
+
+pub fn options(columns: Option<&str>, cot_types: Option<&PathBuf>) -> Result<Options> {
+    let mut options = Options::default();
+    if let Some(spec) = columns {
+        options.csv_columns = truce_ingest::parse_csv_columns(spec)?;
+    }
+    if let Some(path) = cot_types {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        options.cot_types = truce_ingest::CotTypes::from_toml(&text).with_context(|| path.display().to_string())?;
+    }
+    Ok(options)
+}
+
+pub fn run(args: IngestArgs) -> Result<Outcome> {
+    let terms = crate::agreement_cmd::load(&args.agreement)?;
+    let format = match args.format.as_str() {
+        "auto" => None,
+        other => Some(other.parse::<Format>()?),
+    };
+    let options = options(args.columns.as_deref(), args.cot_types.as_ref())?;
+    let mut store = GeoPackageStore::open(&args.db)?;
+    let engine = install(&mut store, terms)?;
+    let mut fatal = 0usize;
+    let mut any_rejected = false;
+    for path in &args.paths {
+        let shown = path.display().to_string();
+        match ingest_path(&mut store, &engine, path, format, &options) {
+            Ok(report) => {
+                println!(
+                    "{shown}: {} accepted, {} duplicate, {} rejected",
+                    report.accepted, report.duplicates, report.rejected
+                );
+                for r in &report.reasons {
+                    println!("  {r}");
+                }
+                if report.rejected > report.reasons.len() {
+                    println!("  … and {} more (table rejected_records)", report.rejected - report.reasons.len());
+                }
+                any_rejected |= report.rejected > 0;
+            }
+            Err(e) => {
+                eprintln!("{shown}: {e:#}");
+                fatal += 1;
+            }
+        }
+    }
+    if fatal > 0 {
+        anyhow::bail!("{fatal} of {} files could not be ingested", args.paths.len());
+    }
+    Ok(if any_rejected { Outcome::SomeRejected } else { Outcome::Ok })
+}
+
+/// Puts the agreement in force in the store and indexes it for assessment.
+pub fn install(store: &mut GeoPackageStore, terms: Agreement) -> Result<Engine> {
+    store.put_agreement(&terms, Utc::now())?;
+    Engine::new(terms).map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Reads, assesses and stores one file, batch by batch.
+pub fn ingest_path(
+    store: &mut GeoPackageStore,
+    engine: &Engine,
+    path: &std::path::Path,
+    format: Option<Format>,
+    options: &Options,
+) -> Result<FileReport> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    ingest_bytes(store, engine, &path.display().to_string(), &bytes, format, options)
+}
+
+pub fn ingest_bytes(
+    store: &mut GeoPackageStore,
+    engine: &Engine,
+    shown: &str,
+    bytes: &[u8],
+    format: Option<Format>,
+    options: &Options,
+) -> Result<FileReport> {
+    let format = match format {
+        Some(f) => f,
+        None => truce_ingest::detect(shown, bytes).ok_or_else(|| truce_ingest::Fatal::UnknownFormat { file: shown.to_string() })?,
+    };
+    let adapter = truce_ingest::adapter(format, options);
+    let records = adapter.read(shown, bytes)?;
+    let progress = progress_bar(shown, bytes);
+    let mut report = FileReport::default();
+    let mut chunk: Vec<Record> = Vec::with_capacity(BATCH_RECORDS);
+    for record in records {
+        chunk.push(record);
+        if chunk.len() == BATCH_RECORDS {
+            commit(store, engine, shown, format, std::mem::take(&mut chunk), &mut report)?;
+            progress.inc(BATCH_RECORDS as u64);
+        }
+    }
+    let last = chunk.len() as u64;
+    commit(store, engine, shown, format, chunk, &mut report)?;
+    progress.inc(last);
+    progress.finish_and_clear();
+    Ok(report)
+}
+
+fn progress_bar(shown: &str, bytes: &[u8]) -> ProgressBar {
+    if bytes.len() < PROGRESS_MIN_BYTES {
+        return ProgressBar::hidden();
+    }
+    // One record a line is the rule for CSV feeds and our GeoJSON; an estimate is enough here.
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+    let bar = ProgressBar::new(lines.max(1));
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/~{human_len} records, {per_sec}, eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(shown.to_string());
+    bar
+}
+
+fn commit(
+    store: &mut GeoPackageStore,
+    engine: &Engine,
+    shown: &str,
+    format: Format,
+    records: Vec<Record>,
+    report: &mut FileReport,
+) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut valid = Vec::with_capacity(records.len());
+    let mut locators = Vec::with_capacity(records.len());
+    let mut rejected = Vec::new();
+    for (i, r) in records.into_iter().enumerate() {
+        let locator = r.locator.to_string();
+        match r.result.and_then(|o| o.validate().map(|p| (o, p)).map_err(|e| e.0)) {
+            Ok((o, place)) => {
+                locators.push(locator);
+                valid.push((i, o, place));
+            }
+            Err(reason) => {
+                if report.reasons.len() < REASONS_SHOWN {
+                    report.reasons.push(format!("{locator}: {reason}"));
+                }
+                rejected.push(RejectedRecord { locator, raw: r.raw, reason });
+            }
+        }
+    }
+    let assessments = engine.assess_batch(&valid);
+    let accepted = valid
+        .into_iter()
+        .zip(assessments)
+        .zip(locators)
+        .map(|(((_, observation, place), assessment), locator)| Accepted { observation, place, assessment, locator })
+        .collect();
+    let batch = Batch {
+        file: shown.to_string(),
+        format: format.to_string(),
+        agreement_hash: engine.agreement().hash.clone(),
+        received_at: Utc::now(),
+        accepted,
+        rejected,
+    };
+    let outcome = store.append_batch(&batch)?;
+    report.add(&outcome);
+    Ok(())
+}
