@@ -3,9 +3,16 @@
 //! to assess millions of reports.
 //!
 //! Coordinates are `[lon, lat]` in degrees on WGS84 ([`LonLat`]), as in GeoJSON (RFC 7946).
-//! Distances are geodesic (Karney's algorithms via `geographiclib-rs`, or a closed form that
-//! agrees with them to well under a millimetre where that is faster); areas are tested with
-//! edges straight in lon/lat, as RFC 7946 specifies.
+//! Distances are geodesic on the WGS84 ellipsoid: Karney's algorithms (`geographiclib-rs`),
+//! or, for distance to a line within 1,000 km, a closed form that agrees with them to under
+//! half a millimetre up to 300 km (2 mm at 600 km, 3 cm at 1,000 km) for a twentieth of the
+//! cost. Areas are tested with edges straight in lon/lat, as RFC 7946 specifies.
+//!
+//! Written by hand, and why: the 3-D chord hierarchy behind [`LineIndex`] (`rstar`'s
+//! nearest-neighbour iteration spent most of the query time in its heap), the chord–geodesic
+//! series (Karney's inverse alone would cap a query at ~2.5 M points/s), and the grid behind
+//! [`AreaIndex`] (geo's `IntervalTreeMultiPolygon` measured 3–20× slower and excludes the
+//! boundary). Each module says more.
 //!
 //! The crate is pure: no I/O, no clock, no randomness.
 //!

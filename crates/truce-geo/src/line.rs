@@ -367,12 +367,17 @@ impl LineIndex {
     /// Every point where `track` (a polyline in lon/lat) meets the line, in track order
     /// (by track segment, then along it).
     ///
-    /// Segments are straight in lon/lat (RFC 7946) for both the track and the line. The line's
-    /// edges are geodesics for distances, but contact-line edges are short (≲ 2 km), where a
-    /// geodesic departs from the straight lon/lat segment by well under a metre, so crossing
-    /// *detection* is unaffected in practice. Touching counts as meeting; a point shared by two
-    /// consecutive track segments or two consecutive edges is reported once; where a track
-    /// segment runs along an edge, the first shared point is reported.
+    /// Segments are straight in lon/lat (RFC 7946) for both the track and the line, found
+    /// through a 2-D R*-tree of edge boxes. For distances the line's edges are geodesics; the
+    /// two differ by at most about L²·tan φ/(8R) across an edge of length L at latitude φ:
+    /// 0.1 m for 2 km, 0.4 m for the 4 km typical of the donbas-2015 line, 3.5 m for its longest
+    /// (12.6 km) edge. Only a track that comes that close to the middle of an edge could be
+    /// judged differently. Like RFC 7946, nothing wraps at the antimeridian: a segment from
+    /// 179° to −179° runs the long way round.
+    ///
+    /// Touching counts as meeting; a point shared by two consecutive track segments or two
+    /// consecutive edges is reported once; where a track segment runs along an edge, the first
+    /// shared point is reported.
     pub fn crossings(&self, track: &[LonLat]) -> Vec<Crossing> {
         let mut out = Vec::new();
         let mut hits = Vec::new();

@@ -9,6 +9,7 @@
 mod geojson;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use geo::CoordinatePosition;
 use geo::coordinate_position::CoordPos;
@@ -268,6 +269,17 @@ fn all_areas() -> Vec<MultiPolygon<f64>> {
     out
 }
 
+/// Every test area with its index, built once: building is the slow part in debug builds.
+fn indexed_areas() -> &'static [(MultiPolygon<f64>, AreaIndex)] {
+    static AREAS: OnceLock<Vec<(MultiPolygon<f64>, AreaIndex)>> = OnceLock::new();
+    AREAS.get_or_init(|| {
+        all_areas()
+            .into_iter()
+            .map(|a| (a.clone(), AreaIndex::new(a)))
+            .collect()
+    })
+}
+
 fn bbox(area: &MultiPolygon<f64>) -> (LonLat, LonLat) {
     let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
     for c in area.0.iter().flat_map(|p| p.exterior().0.iter()) {
@@ -295,12 +307,10 @@ proptest! {
         fx in -0.05..1.05f64,
         fy in -0.05..1.05f64,
     ) {
-        let areas = all_areas();
-        let area = which.get(&areas);
-        let index = AreaIndex::new(area.clone());
+        let (area, index) = which.get(indexed_areas());
         let (lo, hi) = bbox(area);
         let p = [lo[0] + fx * (hi[0] - lo[0]), lo[1] + fy * (hi[1] - lo[1])];
-        check_contains(&index, area, p);
+        check_contains(index, area, p);
     }
 
     #[test]
@@ -311,9 +321,7 @@ proptest! {
         offset in prop_oneof![Just(0.0), -1e-9..1e-9f64, -1e-6..1e-6f64, -1e-3..1e-3f64],
         offset_y in prop_oneof![Just(0.0), -1e-9..1e-9f64, -1e-6..1e-6f64],
     ) {
-        let areas = all_areas();
-        let area = which.get(&areas);
-        let index = AreaIndex::new(area.clone());
+        let (area, index) = which.get(indexed_areas());
         let edges: Vec<(Coord<f64>, Coord<f64>)> = area
             .0
             .iter()
@@ -322,14 +330,13 @@ proptest! {
             .collect();
         let (a, b) = *vertex.get(&edges);
         let on_edge = [a.x + t * (b.x - a.x), a.y + t * (b.y - a.y)];
-        check_contains(&index, area, [on_edge[0] + offset, on_edge[1] + offset_y]);
+        check_contains(index, area, [on_edge[0] + offset, on_edge[1] + offset_y]);
     }
 }
 
 #[test]
 fn every_vertex_is_inside() {
-    for area in all_areas() {
-        let index = AreaIndex::new(area.clone());
+    for (area, index) in indexed_areas() {
         for c in area
             .0
             .iter()
