@@ -1,0 +1,835 @@
+//! Correlation: which observations describe one real-world event, and how sure we are.
+//!
+//! A batch is first put in canonical order — observation time, then sequence number — so the
+//! same observations in any order give the same incidents. Then each observation, in that
+//! order, joins the incident it most plausibly belongs to (the nearest in space and time,
+//! [`SCORE_M_PER_S`], among those that pass every gate), or starts one. Gates:
+//!
+//! - **kind**: a fire event has two ends kilometres apart, kept as two incidents: the launch
+//!   (`firing`) and the strike (explosion, impact, thermal anomaly, damage); weapons present join by class; construction and mine laying are works; movements and
+//!   overflights are tracks; access denials join by place, storage checks by site; reports of
+//!   unmapped type only with reports. Coverage (sensor health) is not an event and is skipped.
+//! - **time**: each observation is the interval `observed_at ± time_uncertainty_s` (reaching
+//!   back further for evidence that lasts: a fire burns for hours, damage stays); it must come
+//!   within the kind's gate of the incident's interval, which is the union of its members'.
+//! - **space**: a point must lie within both error radii plus the kind's slack of one of the
+//!   incident's points; a bearing is a ray, and passes when the incident lies in front of the
+//!   observer, within range, and within [`BEARING_GATE_SIGMA`] of its angular error.
+//!
+//! Incidents are indexed in an R-tree of 4-D boxes (Earth-centred x, y, z in metres and time
+//! in seconds), so finding candidates is logarithmic; a join costs the newcomer's size (running
+//! sums for location, time and grades; at most [`MAX_GATING_MEMBERS`] and
+//! [`MAX_GATING_POINTS`] of an incident's newest members and points gated against), so a
+//! batch of n correlates in O(n log n).
+//!
+//! Evidence weight: each report's weight is its source's Admiralty reliability × the
+//! information's credibility ([`reliability_weight`], [`credibility_weight`]). One source
+//! counts once — its best report; sources of one kind are not independent — the kind counts
+//! its best source; kinds combine by noisy-OR, `1 − Π(1 − pₖ)`. An incident is
+//! `corroborated` when two independent monitoring source kinds saw it (a party's allegation is
+//! not the monitor's observation and does not count as one), or its confidence reaches
+//! [`CORROBORATED_CONFIDENCE`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, Envelope, RTree, RTreeObject};
+use truce_core::assess::{Assessment, Engine};
+use truce_core::observation::{Observation, ObservationKind, Place, Reliability, SourceKind};
+use truce_geo::{LonLat, azimuth_deg, destination, distance_m};
+
+use crate::attribute::{Suggestion, suggest};
+use crate::triangulate::{BearingObs, Origin, angle_diff_deg, triangulate};
+
+/// Fire events (explosion, impact, firing): seconds beyond both time intervals. A salvo's
+/// rounds land within a minute, and the sound's delay is already in an acoustic report's
+/// uncertainty; the next salvo, minutes later, is another event, and so is returned fire.
+pub const FIRE_TIME_GATE_S: f64 = 60.0;
+/// How long before a thermal anomaly the fire behind it may have started, seconds: a fire set
+/// by shelling burns for hours, and a satellite pass sees it whenever it comes over.
+pub const THERMAL_LOOKBACK_S: f64 = 3.0 * 3600.0;
+/// How long before an impact or damage is reported the shelling that caused it may have been,
+/// seconds: craters stay fresh for a day, and patrols and drones find them hours later.
+pub const CRATER_LOOKBACK_S: f64 = 24.0 * 3600.0;
+/// Ranking candidates that pass every gate: metres of distance one second of time gap weighs
+/// as, so a late crater report joins the nearest shelling in space *and* time (an hour ≈ 3.6 km).
+pub const SCORE_M_PER_S: f64 = 1.0;
+/// Two bearings from places closer than this (metres) cannot fix a point: their rays meet at
+/// the observer. One array hearing a launch and then the detonation is two events, not a fix.
+pub const MIN_BASELINE_M: f64 = 100.0;
+/// Fire events: metres beyond both error radii. Rounds of one salvo spread over a few
+/// hundred metres; an impact area is up to a kilometre across.
+pub const FIRE_SPACE_SLACK_M: f64 = 1_000.0;
+/// Weapons present: seconds beyond both intervals. A battery stays for hours to days, and
+/// daylight sorties and patrols see it again the next morning, up to a night (~19 h) later.
+pub const WEAPON_TIME_GATE_S: f64 = 24.0 * 3600.0;
+/// Weapons present: metres beyond both radii. A battery's position is a few hundred metres
+/// of tree line; it may reposition within a kilometre.
+pub const WEAPON_SPACE_SLACK_M: f64 = 1_000.0;
+/// Works (construction, mine laying) persist: seconds beyond both intervals.
+pub const WORKS_TIME_GATE_S: f64 = 48.0 * 3600.0;
+/// Works: metres beyond both radii — a trench line or a minefield is up to a kilometre long.
+pub const WORKS_SPACE_SLACK_M: f64 = 1_000.0;
+/// Tracks (movement, overflight): seconds beyond both intervals. A column is seen by a drone
+/// and reported by a party within the hour.
+pub const TRACK_TIME_GATE_S: f64 = 3600.0;
+/// Tracks: metres between the nearest vertices beyond both radii. A column moves 15–30 km/h;
+/// two sightings minutes apart are a few kilometres apart.
+pub const TRACK_SPACE_SLACK_M: f64 = 3_000.0;
+/// Access denials: seconds beyond both intervals. A checkpoint turns a patrol back once; a
+/// complaint about it follows the same day.
+pub const ACCESS_TIME_GATE_S: f64 = 12.0 * 3600.0;
+/// Access denials and unmapped reports: metres beyond both radii — one checkpoint.
+pub const PLACE_SPACE_SLACK_M: f64 = 500.0;
+/// Storage checks of one site: seconds beyond both intervals. One inspection is one day.
+pub const STORAGE_TIME_GATE_S: f64 = 12.0 * 3600.0;
+/// Unmapped reports: seconds beyond both intervals.
+pub const REPORT_TIME_GATE_S: f64 = 3600.0;
+/// A bearing passes near a point when the point lies within this many of the bearing's
+/// standard deviations of its ray (plus the point's radius): 3σ holds 99.7 % of true targets.
+pub const BEARING_GATE_SIGMA: f64 = 3.0;
+/// How far a bearing without `max_range_m` can see, metres: acoustic arrays hear guns to
+/// 25 km, beyond any camera.
+pub const DEFAULT_BEARING_RANGE_M: f64 = 25_000.0;
+/// The smallest error radius, metres, used to weight a point: a stated 0 (a GPS fix) would
+/// give one report infinite weight in the fused location.
+pub const MIN_RADIUS_M: f64 = 10.0;
+/// At most this many vertices of a track are kept for gating: a 100,000-vertex track would
+/// otherwise dominate the cost; 64 vertices of a 20 km track are 300 m apart.
+pub const MAX_TRACK_ANCHORS: usize = 64;
+/// At most this many of an incident's newest members are gated against in time (members
+/// arrive in time order, so the newest are the ones a new report can follow), for the same
+/// reason as [`MAX_GATING_POINTS`].
+pub const MAX_GATING_MEMBERS: usize = 256;
+/// At most this many of an incident's newest points are gated against (older ones count
+/// through the fused location): a trench seen daily for months would otherwise make each new
+/// sighting cost the whole history.
+pub const MAX_GATING_POINTS: usize = 256;
+/// Confidence at which one kind of source suffices for `corroborated`: e.g. two A1 reports.
+pub const CORROBORATED_CONFIDENCE: f64 = 0.9;
+/// Mean Earth radius (m) for the index's Earth-centred coordinates (not for distances).
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// Admiralty reliability as a probability that a report from the source is right. A
+/// completely reliable source is still not certain; F (cannot be judged) sits at a coin toss.
+pub fn reliability_weight(r: Reliability) -> f64 {
+    match r {
+        Reliability::A => 0.95,
+        Reliability::B => 0.8,
+        Reliability::C => 0.6,
+        Reliability::D => 0.4,
+        Reliability::E => 0.2,
+        Reliability::F => 0.5,
+    }
+}
+
+/// Admiralty credibility of the information as a factor: 1 confirmed … 5 improbable; 6
+/// (cannot be judged) neither helps nor damns much.
+pub fn credibility_weight(c: u8) -> f64 {
+    match c {
+        1 => 1.0,
+        2 => 0.85,
+        3 => 0.7,
+        4 => 0.5,
+        5 => 0.25,
+        _ => 0.6,
+    }
+}
+
+/// What kind of event an incident is; observations only join incidents of their group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventGroup {
+    /// The launch end of a fire event: `firing` (seen at the weapon, or a bearing to it).
+    Firing,
+    /// The landing end: explosion, impact, thermal anomaly (a fire it set), damage.
+    Strike,
+    /// Weapons present, by class.
+    Weapon(String),
+    /// Construction, mine laying.
+    Works,
+    /// Movement and overflight tracks.
+    Track,
+    /// Access denied, by place.
+    AccessDenied,
+    /// Storage checks, by site.
+    Storage(String),
+    /// Reports of unmapped type.
+    Report,
+}
+
+impl EventGroup {
+    /// The group of an observation; None for coverage, which is sensor health, not an event.
+    pub fn of(obs: &Observation) -> Option<EventGroup> {
+        let p = &obs.properties;
+        Some(match p.kind {
+            ObservationKind::Firing => EventGroup::Firing,
+            ObservationKind::Explosion
+            | ObservationKind::Impact
+            | ObservationKind::ThermalAnomaly
+            | ObservationKind::Damage => EventGroup::Strike,
+            ObservationKind::WeaponPresent => EventGroup::Weapon(
+                p.weapon
+                    .as_ref()
+                    .map(|w| w.class.clone())
+                    .unwrap_or_default(),
+            ),
+            ObservationKind::Construction | ObservationKind::MineLaying => EventGroup::Works,
+            ObservationKind::Movement | ObservationKind::Overflight => EventGroup::Track,
+            ObservationKind::AccessDenied => EventGroup::AccessDenied,
+            ObservationKind::StorageCheck => EventGroup::Storage(
+                p.storage
+                    .as_ref()
+                    .map(|s| s.site.clone())
+                    .unwrap_or_default(),
+            ),
+            ObservationKind::Report => EventGroup::Report,
+            ObservationKind::Coverage => return None,
+        })
+    }
+
+    /// (time gate s, space slack m) of the group.
+    fn gates(&self) -> (f64, f64) {
+        match self {
+            EventGroup::Firing | EventGroup::Strike => (FIRE_TIME_GATE_S, FIRE_SPACE_SLACK_M),
+            EventGroup::Weapon(_) => (WEAPON_TIME_GATE_S, WEAPON_SPACE_SLACK_M),
+            EventGroup::Works => (WORKS_TIME_GATE_S, WORKS_SPACE_SLACK_M),
+            EventGroup::Track => (TRACK_TIME_GATE_S, TRACK_SPACE_SLACK_M),
+            EventGroup::AccessDenied => (ACCESS_TIME_GATE_S, PLACE_SPACE_SLACK_M),
+            EventGroup::Storage(_) => (STORAGE_TIME_GATE_S, f64::INFINITY),
+            EventGroup::Report => (REPORT_TIME_GATE_S, PLACE_SPACE_SLACK_M),
+        }
+    }
+}
+
+/// Where an incident stands in its lifecycle (the later states need analysts and teams).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IncidentState {
+    SingleSource,
+    Corroborated,
+}
+
+impl IncidentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SingleSource => "single_source",
+            Self::Corroborated => "corroborated",
+        }
+    }
+}
+
+/// The observations that describe one real-world event, fused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    /// `inc-<seq>` of the observation that started it: stable across runs and batch orders.
+    pub id: String,
+    pub group: EventGroup,
+    /// The kinds of its observations, sorted.
+    pub kinds: Vec<ObservationKind>,
+    /// Sequence numbers of its observations, sorted; never empty.
+    pub observation_seqs: Vec<u64>,
+    /// Fused location: the inverse-variance mean of its points; else the fix of its bearings;
+    /// None for bearings that do not (yet) fix a point.
+    pub location: Option<LonLat>,
+    /// One-sigma-like radius of `location`, metres.
+    pub radius_m: Option<f64>,
+    /// The union of its observations' time intervals.
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Evidence weight in [0, 1] (module doc).
+    pub confidence: f64,
+    pub state: IncidentState,
+    /// The distinct source kinds that reported it, sorted.
+    pub source_kinds: Vec<SourceKind>,
+    /// The firing position fixed from two or more `firing` bearings (its `used` and `rejected`
+    /// index the incident's firing bearings in canonical order: time, then seq).
+    pub origin: Option<Origin>,
+    /// Who fired, suggested from `origin`; never from impacts.
+    pub attribution: Option<Suggestion>,
+    /// Rule ids its observations may breach, sorted.
+    pub breaches: Vec<String>,
+}
+
+/// What the correlator keeps of an observation.
+#[derive(Debug, Clone)]
+struct Member {
+    seq: u64,
+    kind: ObservationKind,
+    lo: f64,
+    hi: f64,
+    source_id: String,
+    source_kind: SourceKind,
+    weight: f64,
+    /// Points with radius (a Point; a track's vertices; an area's centroid).
+    anchors: Vec<(LonLat, f64)>,
+    bearing: Option<BearingObs>,
+    breaches: Vec<String>,
+}
+
+type Entry = GeomWithData<Rectangle<[f64; 4]>, usize>;
+
+/// Running sums of an incident, so a join costs the newcomer's size, not the incident's.
+#[derive(Debug, Clone, Default)]
+struct Sums {
+    /// The first point: the centre of the plane the location is averaged on.
+    centre: Option<LonLat>,
+    /// Σ w, Σ w·east, Σ w·north (w = 1/r², east and north in metres around `centre`).
+    w: f64,
+    east: f64,
+    north: f64,
+    /// The union of the members' intervals, seconds.
+    lo: f64,
+    hi: f64,
+    /// The best weight each source (kind, id) gave: one source counts once.
+    by_source: BTreeMap<(SourceKind, String), f64>,
+}
+
+impl Sums {
+    fn add_point(&mut self, p: LonLat, r: f64) {
+        let c = *self.centre.get_or_insert(p);
+        let w = 1.0 / (r * r);
+        let (d, a) = (distance_m(c, p), azimuth_deg(c, p).to_radians());
+        self.w += w;
+        self.east += w * d * a.sin();
+        self.north += w * d * a.cos();
+    }
+
+    fn add_grade(&mut self, m: &Member) {
+        let w = self
+            .by_source
+            .entry((m.source_kind, m.source_id.clone()))
+            .or_insert(0.0);
+        *w = w.max(m.weight);
+    }
+
+    /// The inverse-variance mean of the points and its radius, when there are points.
+    fn location(&self) -> Option<(LonLat, f64)> {
+        let c = self.centre?;
+        let (e, n) = (self.east / self.w, self.north / self.w);
+        let p = if e == 0.0 && n == 0.0 {
+            c
+        } else {
+            destination(c, e.atan2(n).to_degrees(), e.hypot(n))
+        };
+        Some((p, (1.0 / self.w).sqrt()))
+    }
+}
+
+/// The fusion engine: incidents so far, and the index over them.
+pub struct Fusion<'e> {
+    engine: &'e Engine,
+    incidents: Vec<Incident>,
+    members: Vec<Vec<Member>>,
+    sums: Vec<Sums>,
+    boxes: Vec<Entry>,
+    tree: RTree<Entry>,
+    skipped: usize,
+}
+
+fn secs(t: DateTime<Utc>) -> f64 {
+    t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) * 1e-9
+}
+
+fn ecef(p: LonLat) -> [f64; 3] {
+    let (lon, lat) = (p[0].to_radians(), p[1].to_radians());
+    [
+        EARTH_RADIUS_M * lat.cos() * lon.cos(),
+        EARTH_RADIUS_M * lat.cos() * lon.sin(),
+        EARTH_RADIUS_M * lat.sin(),
+    ]
+}
+
+/// A 4-D box around points (each grown by its radius plus `grow_m`) and a time interval.
+fn bbox(points: &[(LonLat, f64)], grow_m: f64, lo: f64, hi: f64) -> AABB<[f64; 4]> {
+    let mut min = [f64::INFINITY, f64::INFINITY, f64::INFINITY, lo];
+    let mut max = [f64::NEG_INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY, hi];
+    for &(p, r) in points {
+        let c = ecef(p);
+        for d in 0..3 {
+            min[d] = min[d].min(c[d] - r - grow_m);
+            max[d] = max[d].max(c[d] + r + grow_m);
+        }
+    }
+    AABB::from_corners(min, max)
+}
+
+impl Member {
+    fn new(seq: u64, obs: &Observation, place: &Place, a: &Assessment) -> Member {
+        let p = &obs.properties;
+        let t = secs(p.observed_at);
+        let radius = p.error_radius_m.max(MIN_RADIUS_M);
+        let anchors = match place {
+            Place::Point(pt) if p.bearing.is_none() => vec![(*pt, radius)],
+            Place::Point(_) => Vec::new(),
+            Place::Track(pts) => {
+                let step = pts.len().div_ceil(MAX_TRACK_ANCHORS).max(1);
+                let mut v: Vec<(LonLat, f64)> =
+                    pts.iter().step_by(step).map(|&q| (q, radius)).collect();
+                v.push((pts[pts.len() - 1], radius));
+                v
+            }
+            Place::Area(rings) => {
+                let n = (rings[0].len() - 1).max(1) as f64;
+                let c = rings[0][..rings[0].len() - 1]
+                    .iter()
+                    .fold([0.0, 0.0], |s, q| [s[0] + q[0] / n, s[1] + q[1] / n]);
+                vec![(c, radius)]
+            }
+        };
+        let bearing = match (place, &p.bearing) {
+            (Place::Point(o), Some(b)) => Some(BearingObs {
+                observer: *o,
+                azimuth_deg: b.azimuth_deg,
+                error_deg: b.error_deg,
+                max_range_m: b.max_range_m,
+            }),
+            _ => None,
+        };
+        let hi = p.timestamps.last().map_or(t, |&e| secs(e)) + p.time_uncertainty_s;
+        Member {
+            seq,
+            kind: p.kind,
+            lo: t - p.time_uncertainty_s,
+            hi,
+            source_id: p.source.id.clone(),
+            source_kind: p.source.kind,
+            weight: reliability_weight(p.source.reliability)
+                * credibility_weight(p.source.credibility),
+            anchors,
+            bearing,
+            breaches: a.breaches.iter().map(|b| b.rule.clone()).collect(),
+        }
+    }
+
+    /// How far back before its interval the event it shows may have begun.
+    fn lookback_s(&self) -> f64 {
+        match self.kind {
+            ObservationKind::ThermalAnomaly => THERMAL_LOOKBACK_S,
+            ObservationKind::Impact | ObservationKind::Damage => CRATER_LOOKBACK_S,
+            _ => 0.0,
+        }
+    }
+
+    /// The points and radii this member occupies, for the index: its anchors, or its ray.
+    fn extent(&self) -> Vec<(LonLat, f64)> {
+        match &self.bearing {
+            Some(b) => {
+                let range = b.max_range_m.unwrap_or(DEFAULT_BEARING_RANGE_M);
+                // Ray ends and middle; the slack covers the ray's sideways spread.
+                // (The angle is capped short of a right angle, where the cone stops being a cone.)
+                let half = (BEARING_GATE_SIGMA * b.error_deg).min(80.0);
+                let spread = range * half.to_radians().tan();
+                let mid = destination(b.observer, b.azimuth_deg, range / 2.0);
+                let end = destination(b.observer, b.azimuth_deg, range);
+                vec![(b.observer, spread), (mid, spread), (end, spread)]
+            }
+            None => self.anchors.clone(),
+        }
+    }
+}
+
+/// The time gap (s) between `m` and the incident's members, or None when beyond the gate.
+/// Late evidence (a crater, a hotspot: kinds that reach back) may join an event it follows,
+/// but does not itself extend the time others are gated against — unless nothing else is
+/// there, so that a crater seen twice is still one incident.
+fn time_gap(members: &[Member], m: &Member, gate: f64) -> Option<f64> {
+    let timely = members.iter().any(|x| x.lookback_s() == 0.0);
+    members
+        .iter()
+        .filter(|x| !timely || x.lookback_s() == 0.0)
+        .filter_map(|x| {
+            let gap = (m.lo - x.hi).max(x.lo - m.hi).max(0.0);
+            let back = if m.lo >= x.hi {
+                m.lookback_s()
+            } else {
+                x.lookback_s()
+            };
+            (gap <= gate + back).then_some(gap)
+        })
+        .min_by(f64::total_cmp)
+}
+
+/// The geodesic distance from `q` (radius `rq`) to the nearest of `points` within both radii
+/// plus `slack_m`. Chords on a sphere screen the points first (cheap; within 1 % of the
+/// geodesic at these ranges), so only the nearest is measured on the ellipsoid — unless it
+/// fails, when every candidate is.
+fn nearest_within(points: &[(LonLat, f64)], q: LonLat, rq: f64, slack_m: f64) -> Option<f64> {
+    let cq = ecef(q);
+    let chord = |p: LonLat| {
+        let c = ecef(p);
+        ((c[0] - cq[0]).powi(2) + (c[1] - cq[1]).powi(2) + (c[2] - cq[2]).powi(2)).sqrt()
+    };
+    let candidates: Vec<(f64, LonLat, f64)> = points
+        .iter()
+        .map(|&(p, r)| (chord(p), p, r))
+        .filter(|&(c, _, r)| 0.99 * c <= r + rq + slack_m)
+        .collect();
+    let &(_, p, r) = candidates.iter().min_by(|a, b| a.0.total_cmp(&b.0))?;
+    let d = distance_m(p, q);
+    if d <= r + rq + slack_m {
+        return Some(d);
+    }
+    candidates
+        .iter()
+        .map(|&(_, p, r)| (distance_m(p, q), r))
+        .filter(|&(d, r)| d <= r + rq + slack_m)
+        .map(|(d, _)| d)
+        .min_by(f64::total_cmp)
+}
+
+/// Whether a bearing's ray passes a point of radius `r` (within `slack_m` more).
+fn ray_passes(b: &BearingObs, p: LonLat, r: f64, slack_m: f64) -> Option<f64> {
+    let d = distance_m(b.observer, p);
+    let off = angle_diff_deg(azimuth_deg(b.observer, p), b.azimuth_deg).to_radians();
+    let along = d * off.cos();
+    let across = (d * off.sin()).abs();
+    let range = b.max_range_m.unwrap_or(DEFAULT_BEARING_RANGE_M);
+    let allowed = BEARING_GATE_SIGMA * b.error_deg.to_radians() * d + r + slack_m;
+    (along > -r && along <= range + r && across <= allowed).then_some(across)
+}
+
+impl<'e> Fusion<'e> {
+    pub fn new(engine: &'e Engine) -> Fusion<'e> {
+        Fusion {
+            engine,
+            incidents: Vec::new(),
+            members: Vec::new(),
+            sums: Vec::new(),
+            boxes: Vec::new(),
+            tree: RTree::new(),
+            skipped: 0,
+        }
+    }
+
+    /// The incidents so far, in order of creation.
+    pub fn incidents(&self) -> &[Incident] {
+        &self.incidents
+    }
+
+    /// Observations not correlated because they are not events (coverage).
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
+    /// Correlates a batch of assessed observations (`seq` unique, e.g. the log's sequence).
+    /// The batch is put in canonical order first, so its order does not matter.
+    pub fn fuse(&mut self, batch: &[(u64, Observation, Place, Assessment)]) {
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&batch[a], &batch[b]);
+            x.1.properties
+                .observed_at
+                .cmp(&y.1.properties.observed_at)
+                .then(x.0.cmp(&y.0))
+        });
+        for i in order {
+            let (seq, obs, place, a) = &batch[i];
+            let Some(group) = EventGroup::of(obs) else {
+                self.skipped += 1;
+                continue;
+            };
+            let m = Member::new(*seq, obs, place, a);
+            match self.best_candidate(&group, &m) {
+                Some(k) => self.add(k, m),
+                None => self.start(group, m),
+            }
+        }
+    }
+
+    /// The incident `m` most plausibly belongs to: the closest that passes every gate, ties to
+    /// the earlier incident.
+    fn best_candidate(&self, group: &EventGroup, m: &Member) -> Option<usize> {
+        let (time_gate, slack) = group.gates();
+        let grow = if slack.is_finite() { slack } else { 0.0 };
+        let mut query = bbox(
+            &m.extent(),
+            grow,
+            m.lo - m.lookback_s() - time_gate,
+            m.hi + time_gate,
+        );
+        if !slack.is_finite() {
+            // By key (a storage site), not by place: any place matches.
+            let (lo, hi) = (query.lower(), query.upper());
+            query = AABB::from_corners(
+                [f64::MIN, f64::MIN, f64::MIN, lo[3]],
+                [f64::MAX, f64::MAX, f64::MAX, hi[3]],
+            );
+        }
+        let mut best: Option<(f64, usize)> = None;
+        for e in self.tree.locate_in_envelope_intersecting(&query) {
+            let k = e.data;
+            let inc = &self.incidents[k];
+            if &inc.group != group {
+                continue;
+            }
+            let members = &self.members[k];
+            let recent = &members[members.len().saturating_sub(MAX_GATING_MEMBERS)..];
+            let Some(gap) = time_gap(recent, m, time_gate) else {
+                continue;
+            };
+            let Some(d) = self.space_score(k, m, slack) else {
+                continue;
+            };
+            let score = d + SCORE_M_PER_S * gap;
+            if best.is_none_or(|(s, j)| score < s || (score == s && k < j)) {
+                best = Some((score, k));
+            }
+        }
+        best.map(|b| b.1)
+    }
+
+    /// How far (m) `m` is from incident `k`, or None when it fails the space gate.
+    fn space_score(&self, k: usize, m: &Member, slack: f64) -> Option<f64> {
+        if !slack.is_finite() {
+            return Some(0.0);
+        }
+        let inc = &self.incidents[k];
+        let located = inc
+            .location
+            .map(|p| (p, inc.radius_m.unwrap_or(MIN_RADIUS_M)));
+        let points: Vec<(LonLat, f64)> = self.members[k]
+            .iter()
+            .rev()
+            .flat_map(|x| x.anchors.iter().copied())
+            .take(MAX_GATING_POINTS)
+            .chain(located)
+            .collect();
+        match &m.bearing {
+            Some(b) => {
+                if !points.is_empty() {
+                    return points
+                        .iter()
+                        .filter_map(|&(p, r)| ray_passes(b, p, r, slack))
+                        .min_by(f64::total_cmp);
+                }
+                // A bearing-only incident: the rays must meet in front of every observer.
+                let mut rays: Vec<BearingObs> = self.members[k]
+                    .iter()
+                    .filter_map(|x| x.bearing.clone())
+                    .collect();
+                if rays
+                    .iter()
+                    .any(|r| distance_m(r.observer, b.observer) < MIN_BASELINE_M)
+                {
+                    return None;
+                }
+                rays.push(b.clone());
+                let fix = triangulate(&rays).ok().filter(|o| o.rejected.is_empty())?;
+                rays.iter()
+                    .all(|r| ray_passes(r, fix.point, fix.ellipse.semi_major_m, slack).is_some())
+                    .then_some(0.0)
+            }
+            None => {
+                let mut best: Option<f64> = None;
+                for &(q, rq) in &m.anchors {
+                    if let Some(d) = nearest_within(&points, q, rq, slack)
+                        && best.is_none_or(|b| d < b)
+                    {
+                        best = Some(d);
+                    }
+                    if points.is_empty() {
+                        // Bearing-only incident: the point must lie on every ray.
+                        let rays = self.members[k].iter().filter_map(|x| x.bearing.as_ref());
+                        let worst = rays
+                            .map(|b| ray_passes(b, q, rq, slack))
+                            .try_fold(0.0_f64, |w, x| x.map(|x| w.max(x)));
+                        if let Some(w) = worst
+                            && best.is_none_or(|b| w < b)
+                        {
+                            best = Some(w);
+                        }
+                    }
+                }
+                best
+            }
+        }
+    }
+
+    fn start(&mut self, group: EventGroup, m: Member) {
+        let k = self.incidents.len();
+        let t = DateTime::<Utc>::from_timestamp(0, 0).expect("epoch");
+        self.incidents.push(Incident {
+            id: format!("inc-{}", m.seq),
+            group,
+            kinds: Vec::new(),
+            observation_seqs: Vec::new(),
+            location: None,
+            radius_m: None,
+            start: t,
+            end: t,
+            confidence: 0.0,
+            state: IncidentState::SingleSource,
+            source_kinds: Vec::new(),
+            origin: None,
+            attribution: None,
+            breaches: Vec::new(),
+        });
+        self.members.push(Vec::new());
+        self.sums.push(Sums {
+            lo: m.lo,
+            hi: m.hi,
+            ..Sums::default()
+        });
+        let placeholder = GeomWithData::new(Rectangle::from_aabb(AABB::from_point([0.0; 4])), k);
+        self.boxes.push(placeholder);
+        self.add(k, m);
+    }
+
+    /// Adds `m` to incident `k` and updates what the incident says, and its index box. The cost
+    /// is the newcomer's (plus a pass over the members' grades), not the incident's history.
+    fn add(&mut self, k: usize, m: Member) {
+        let sums = &mut self.sums[k];
+        for &(p, r) in &m.anchors {
+            sums.add_point(p, r);
+        }
+        sums.add_grade(&m);
+        sums.lo = sums.lo.min(m.lo);
+        sums.hi = sums.hi.max(m.hi);
+        let (lo, hi) = (sums.lo, sums.hi);
+        let located = sums.location();
+        let firing_bearing = m.kind == ObservationKind::Firing && m.bearing.is_some();
+        let mut extent = m.extent();
+        let reach = m.lo - m.lookback_s();
+        let inc = &mut self.incidents[k];
+        insert_sorted(&mut inc.observation_seqs, m.seq);
+        insert_sorted(&mut inc.kinds, m.kind);
+        for rule in &m.breaches {
+            insert_sorted(&mut inc.breaches, rule.clone());
+        }
+        self.members[k].push(m);
+        let members = &self.members[k];
+        assert!(
+            !members.is_empty(),
+            "an incident has at least one observation"
+        );
+        let to_time = |s: f64| {
+            DateTime::<Utc>::from_timestamp_millis((s * 1000.0).round() as i64)
+                .expect("observation times are in range")
+        };
+        // Points locate; without points, the fix of the bearings does.
+        let (location, radius) = match located {
+            Some((p, r)) => (Some(p), r),
+            None => {
+                let rays: Vec<BearingObs> =
+                    members.iter().filter_map(|x| x.bearing.clone()).collect();
+                match triangulate(&rays) {
+                    Ok(o) => (Some(o.point), o.ellipse.semi_major_m),
+                    Err(_) => (None, 0.0),
+                }
+            }
+        };
+        if firing_bearing {
+            let firing: Vec<BearingObs> = members
+                .iter()
+                .filter(|x| x.kind == ObservationKind::Firing)
+                .filter_map(|x| x.bearing.clone())
+                .collect();
+            inc.origin = if firing.len() >= 2 {
+                triangulate(&firing).ok()
+            } else {
+                None
+            };
+            inc.attribution = inc.origin.as_ref().map(|o| suggest(self.engine, o));
+        }
+        (inc.confidence, inc.state, inc.source_kinds) = evidence(&self.sums[k].by_source);
+        inc.location = location;
+        inc.radius_m = location.map(|_| radius);
+        inc.start = to_time(lo);
+        inc.end = to_time(hi);
+        // The box only grows: the union of what it covered and what the newcomer adds.
+        extent.extend(location.map(|p| (p, radius)));
+        let mut aabb = bbox(&extent, 0.0, reach, hi);
+        if members.len() > 1 {
+            aabb.merge(&self.boxes[k].geom().envelope());
+        }
+        let entry = GeomWithData::new(Rectangle::from_aabb(aabb), k);
+        self.tree.remove(&self.boxes[k]);
+        self.tree.insert(entry);
+        self.boxes[k] = entry;
+    }
+}
+
+/// Inserts `x` into the sorted `v` unless it is there.
+fn insert_sorted<T: Ord>(v: &mut Vec<T>, x: T) {
+    if let Err(i) = v.binary_search(&x) {
+        v.insert(i, x);
+    }
+}
+
+/// Confidence, state and distinct source kinds from each source's best weight (module doc).
+fn evidence(
+    by_source: &BTreeMap<(SourceKind, String), f64>,
+) -> (f64, IncidentState, Vec<SourceKind>) {
+    let mut by_kind: BTreeMap<SourceKind, f64> = BTreeMap::new();
+    for ((kind, _), &w) in by_source {
+        let k = by_kind.entry(*kind).or_insert(0.0);
+        *k = k.max(w);
+    }
+    let confidence = 1.0 - by_kind.values().map(|p| 1.0 - p).product::<f64>();
+    let monitors = by_kind.keys().filter(|k| **k != SourceKind::Party).count();
+    let state = if monitors >= 2 || confidence >= CORROBORATED_CONFIDENCE {
+        IncidentState::Corroborated
+    } else {
+        IncidentState::SingleSource
+    };
+    (confidence, state, by_kind.into_keys().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(kind: SourceKind, id: &str, weight: f64) -> Member {
+        Member {
+            seq: 0,
+            kind: ObservationKind::Explosion,
+            lo: 0.0,
+            hi: 0.0,
+            source_id: id.into(),
+            source_kind: kind,
+            weight,
+            anchors: Vec::new(),
+            bearing: None,
+            breaches: Vec::new(),
+        }
+    }
+
+    fn evidence_of(members: &[Member]) -> (f64, IncidentState, Vec<SourceKind>) {
+        let mut sums = Sums::default();
+        for m in members {
+            sums.add_grade(m);
+        }
+        evidence(&sums.by_source)
+    }
+
+    #[test]
+    fn one_source_counts_once_and_one_kind_is_not_independent() {
+        let one = evidence_of(&[member(SourceKind::Drone, "uav-1", 0.6)]);
+        let same_source = evidence_of(&[
+            member(SourceKind::Drone, "uav-1", 0.6),
+            member(SourceKind::Drone, "uav-1", 0.6),
+        ]);
+        let same_kind = evidence_of(&[
+            member(SourceKind::Drone, "uav-1", 0.6),
+            member(SourceKind::Drone, "uav-2", 0.5),
+        ]);
+        assert_eq!(one.0, same_source.0);
+        assert_eq!(one.0, same_kind.0);
+        assert_eq!(same_kind.1, IncidentState::SingleSource);
+        let two_kinds = evidence_of(&[
+            member(SourceKind::Drone, "uav-1", 0.6),
+            member(SourceKind::Camera, "cam-01", 0.5),
+        ]);
+        assert!((two_kinds.0 - 0.8).abs() < 1e-12, "noisy-OR 1 − 0.4 × 0.5");
+        assert_eq!(two_kinds.1, IncidentState::Corroborated);
+        let alleged = evidence_of(&[
+            member(SourceKind::Drone, "uav-1", 0.6),
+            member(SourceKind::Party, "jccc-ua", 0.3),
+        ]);
+        assert_eq!(
+            alleged.1,
+            IncidentState::SingleSource,
+            "an allegation does not corroborate"
+        );
+    }
+}
