@@ -1,6 +1,7 @@
 //! Store throughput: 100,000 assessed observations appended in batches of 10,000 to a new
-//! GeoPackage file (canonical JSON, SHA-256, geometry BLOBs, the R-tree, the entries log, the
-//! assessments and breaches, one transaction per batch).
+//! GeoPackage file (canonical JSON, SHA-256, geometry BLOBs, the R-tree, the entries log with
+//! its Merkle tree nodes, the assessments and breaches, one transaction per batch), and a
+//! checkpoint signed after each batch, as `truce ingest` does.
 //!
 //! `cargo bench -p truce-store --bench store`. The observations are the donbas-2015 sample
 //! features (points, bearings, tracks, an area; 14 kinds), each repeated with its own id, time
@@ -14,7 +15,8 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use truce_core::agreement::load;
 use truce_core::assess::Engine;
 use truce_core::observation::{Geometry, parse_collection};
-use truce_store::{Accepted, Batch, GeoPackageStore, Store};
+use truce_log::{KeyType, SignerKey};
+use truce_store::{Accepted, Batch, GeoPackageStore, Log, Store};
 
 /// Observations appended per measured run.
 const OBSERVATIONS: usize = 100_000;
@@ -104,6 +106,8 @@ fn bench(c: &mut Criterion) {
     let engine = engine();
     let batches = batches(&engine);
     let file = std::env::temp_dir().join(format!("truce-store-bench-{}.gpkg", std::process::id()));
+    let key = SignerKey::from_seed("truce.example/bench", KeyType::Ed25519, [1; 32]).unwrap();
+    let signed_at = batches[0].received_at.timestamp() as u64;
     let mut g = c.benchmark_group("store/append");
     g.throughput(Throughput::Elements(OBSERVATIONS as u64));
     g.sample_size(10);
@@ -121,6 +125,7 @@ fn bench(c: &mut Criterion) {
                 for batch in &batches {
                     let outcome = store.append_batch(batch).unwrap();
                     assert_eq!(outcome.accepted, batch.accepted.len());
+                    store.sign_checkpoint(&key, signed_at).unwrap();
                 }
                 store
             },

@@ -302,6 +302,138 @@ pub fn header_extent(blob: &[u8]) -> Result<HeaderExtent, String> {
     }))
 }
 
+/// An observation's geometry as positions: its WKB type (1 Point, 2 LineString, 3 Polygon)
+/// and one list of `[lon, lat]` per part (the point, the track, each ring in order). What the
+/// log audit compares between an `observations` row and its entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    pub wkb_type: u32,
+    pub parts: Vec<Vec<LonLat>>,
+}
+
+impl Shape {
+    /// The shape a place is stored as.
+    pub fn of(place: &Place) -> Shape {
+        match place {
+            Place::Point(p) => Shape {
+                wkb_type: WKB_POINT,
+                parts: vec![vec![*p]],
+            },
+            Place::Track(pts) => Shape {
+                wkb_type: WKB_LINESTRING,
+                parts: vec![pts.clone()],
+            },
+            Place::Area(rings) => Shape {
+                wkb_type: WKB_POLYGON,
+                parts: rings.clone(),
+            },
+        }
+    }
+
+    /// The name of the geometry type, for messages.
+    pub fn type_name(&self) -> String {
+        match self.wkb_type {
+            WKB_POINT => "Point".into(),
+            WKB_LINESTRING => "LineString".into(),
+            WKB_POLYGON => "Polygon".into(),
+            other => format!("WKB type {other}"),
+        }
+    }
+}
+
+/// Reads an observation geometry (Point, LineString or Polygon, 2D) back from a
+/// GeoPackageBinary BLOB. Reads either byte order and any envelope, as another writer (GDAL,
+/// QGIS) may have written the row.
+pub fn read_shape(blob: &[u8]) -> Result<Shape, String> {
+    if blob.len() < 8 || blob[0..2] != MAGIC {
+        return Err("not a GeoPackage geometry BLOB (no \"GP\" magic)".into());
+    }
+    let flags = blob[3];
+    if flags & FLAG_EMPTY != 0 {
+        return Err("the geometry is empty".into());
+    }
+    let envelope_bytes = match (flags & FLAG_ENVELOPE_MASK) >> 1 {
+        0 => 0,
+        1 => 32,
+        2 | 3 => 48,
+        4 => 64,
+        other => return Err(format!("envelope contents indicator {other} is invalid")),
+    };
+    let mut wkb = Wkb {
+        bytes: blob
+            .get(8 + envelope_bytes..)
+            .ok_or("the header is truncated")?,
+        little: true,
+    };
+    wkb.little = match wkb.take(1)?[0] {
+        0 => false,
+        1 => true,
+        other => return Err(format!("WKB byte order {other} is neither 0 nor 1")),
+    };
+    let wkb_type = wkb.u32()?;
+    let parts = match wkb_type {
+        WKB_POINT => vec![vec![wkb.position()?]],
+        WKB_LINESTRING => vec![wkb.positions()?],
+        WKB_POLYGON => (0..wkb.u32()?)
+            .map(|_| wkb.positions())
+            .collect::<Result<_, _>>()?,
+        other => {
+            return Err(format!(
+                "WKB type {other} is not a 2D Point, LineString or Polygon"
+            ));
+        }
+    };
+    Ok(Shape { wkb_type, parts })
+}
+
+/// A cursor over WKB.
+struct Wkb<'a> {
+    bytes: &'a [u8],
+    little: bool,
+}
+
+impl<'a> Wkb<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.bytes.len() < n {
+            return Err("the WKB is truncated".into());
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        let b: [u8; 4] = self.take(4)?.try_into().expect("4 bytes");
+        Ok(if self.little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+
+    fn f64(&mut self) -> Result<f64, String> {
+        let b: [u8; 8] = self.take(8)?.try_into().expect("8 bytes");
+        Ok(if self.little {
+            f64::from_le_bytes(b)
+        } else {
+            f64::from_be_bytes(b)
+        })
+    }
+
+    fn position(&mut self) -> Result<LonLat, String> {
+        Ok([self.f64()?, self.f64()?])
+    }
+
+    fn positions(&mut self) -> Result<Vec<LonLat>, String> {
+        let n = self.u32()?;
+        // Each position takes 16 bytes: refuse a count the BLOB cannot hold before allocating.
+        if self.bytes.len() / POSITION_BYTES < n as usize {
+            return Err(format!("the WKB claims {n} positions but is shorter"));
+        }
+        (0..n).map(|_| self.position()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,5 +505,25 @@ mod tests {
         );
         let empty = [b'G', b'P', 0, 0b0001_0001, 0xE6, 0x10, 0, 0];
         assert_eq!(header_extent(&empty).unwrap(), HeaderExtent::Empty);
+    }
+
+    #[test]
+    fn shapes_read_back_as_written() {
+        let ring = vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]];
+        for place in [
+            Place::Point([38.25, 48.5]),
+            Place::Track(vec![[38.0, 48.0], [38.1, 48.2]]),
+            Place::Area(vec![ring.clone(), ring]),
+        ] {
+            assert_eq!(read_shape(&self::place(&place).blob), Ok(Shape::of(&place)));
+        }
+        // Big-endian WKB without an envelope, as another writer may store it.
+        let mut big = vec![b'G', b'P', 0, 0, 0, 0, 0x10, 0xE6, 0];
+        big.extend_from_slice(&1u32.to_be_bytes());
+        big.extend_from_slice(&38.5f64.to_be_bytes());
+        big.extend_from_slice(&48.5f64.to_be_bytes());
+        assert_eq!(read_shape(&big).unwrap().parts, vec![vec![[38.5, 48.5]]]);
+        let truncated = &self::place(&Place::Point([1.0, 2.0])).blob[..50];
+        assert!(read_shape(truncated).unwrap_err().contains("truncated"));
     }
 }

@@ -7,10 +7,11 @@
 //! (`synchronous=NORMAL`: WAL syncs at checkpoints).
 //!
 //! The hot path is [`Store::append_batch`]: per observation it serialises the canonical JSON
-//! once (the entry body, the `body` column and the `content_sha256` key all come from it),
-//! encodes the geometry once with its envelope, and runs a handful of cached prepared
-//! statements. A second thread serialises and encodes a chunk ahead while this one inserts, as
-//! SQLite's single writer requires.
+//! once (the entry body, the `body` column, the `content_sha256` key and the entry's Merkle leaf
+//! hash all come from it), encodes the geometry once with its envelope, and runs a handful of
+//! cached prepared statements; the tree nodes the batch completes are written at its end
+//! ([`crate::log`]). A second thread serialises and encodes a chunk ahead while this one
+//! inserts, as SQLite's single writer requires.
 //!
 //! The store's own connection runs with triggers off (`SQLITE_DBCONFIG_ENABLE_TRIGGER`): the
 //! GeoPackage R-tree triggers would update the index one row per statement, rewriting its
@@ -34,8 +35,11 @@ use truce_core::agreement::{Agreement, Severity, ZoneExtent};
 use truce_core::assess::{Breach, LineCrossing};
 use truce_core::canonical::{canonical_value, to_canonical_json};
 use truce_core::observation::{Observation, ObservationKind, Reliability, SourceKind};
+use truce_log::{Frontier, Hash, leaf_hash};
 
+use crate::BoxError;
 use crate::geometry::{self, Envelope, GpkgGeometry, HeaderExtent};
+use crate::log::{self, TreeAppend};
 use crate::schema::{GPKG_APPLICATION_ID, MIGRATIONS, VERSION_TABLE_SQL, latest_version};
 use crate::{
     Accepted, AgreementInfo, AgreementOutcome, Batch, BatchOutcome, Entry, EntryKind,
@@ -71,17 +75,21 @@ const AGREEMENT_LAYERS: [&str; 4] = ["contact_line", "party_areas", "zones", "st
 
 /// The Truce store in a GeoPackage file.
 pub struct GeoPackageStore {
-    conn: Connection,
-    path: PathBuf,
+    pub(crate) conn: Connection,
+    pub(crate) path: PathBuf,
+    /// The right edge of the log's Merkle tree as last committed by this connection; every
+    /// write starts from a copy brought up to date with the file (`log::sync_frontier`) and
+    /// keeps it only once the transaction commits.
+    pub(crate) frontier: Frontier,
 }
 
-/// A database step that failed, and what it was doing.
-struct Failed {
-    what: String,
-    source: rusqlite::Error,
+/// A write step that failed, and what it was doing.
+pub(crate) struct Failed {
+    pub(crate) what: String,
+    pub(crate) source: BoxError,
 }
 
-trait Doing<T> {
+pub(crate) trait Doing<T> {
     fn doing(self, what: &str) -> Result<T, Failed>;
 }
 
@@ -89,7 +97,7 @@ impl<T> Doing<T> for rusqlite::Result<T> {
     fn doing(self, what: &str) -> Result<T, Failed> {
         self.map_err(|source| Failed {
             what: what.to_string(),
-            source,
+            source: Box::new(source),
         })
     }
 }
@@ -159,7 +167,16 @@ impl GeoPackageStore {
         .map_err(failed(
             "turning triggers off for the store's own connection",
         ))?;
-        Ok(GeoPackageStore { conn, path })
+        let frontier = log::open_frontier(&mut conn).map_err(|f| StoreError::Open {
+            path: path.clone(),
+            what: "building the log's Merkle tree over the entries",
+            source: f.source,
+        })?;
+        Ok(GeoPackageStore {
+            conn,
+            path,
+            frontier,
+        })
     }
 
     /// The file this store is in.
@@ -285,7 +302,7 @@ fn header_extent(ctx: &Context<'_>) -> rusqlite::Result<Option<HeaderExtent>> {
 }
 
 /// Lower-case hex SHA-256.
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
     let mut s = String::with_capacity(64);
@@ -297,7 +314,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A time as GeoPackage's DATETIME: ISO 8601 in UTC with milliseconds.
-fn gpkg_datetime(t: &DateTime<Utc>) -> String {
+pub(crate) fn gpkg_datetime(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -312,7 +329,7 @@ fn reliability_str(r: Reliability) -> &'static str {
     }
 }
 
-fn to_i64(n: u64) -> i64 {
+pub(crate) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -322,22 +339,28 @@ fn count(n: usize) -> i64 {
 }
 
 /// The next entry seq: dense from 0.
-fn next_seq(tx: &Transaction<'_>) -> rusqlite::Result<u64> {
-    tx.prepare_cached("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries")?
+pub(crate) fn next_seq(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries")?
         .query_row([], |r| r.get::<_, i64>(0))
         .map(|n| n as u64)
 }
 
+/// Appends entry `seq`, and its leaf to the Merkle tree (whose nodes the caller writes before
+/// committing); `leaf` is [`leaf_hash`]`(body)` and `tree` covers the `seq` entries before it.
 fn append_entry(
     tx: &Transaction<'_>,
+    tree: &mut TreeAppend,
     seq: u64,
     kind: EntryKind,
     body: &[u8],
     sha256: &str,
+    leaf: Hash,
 ) -> rusqlite::Result<()> {
+    debug_assert_eq!(tree.size(), seq, "the tree covers every entry before seq");
     tx.prepare_cached("INSERT INTO entries (seq, kind, body, sha256) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![to_i64(seq), kind.as_str(), body, sha256])
-        .map(drop)
+        .execute(params![to_i64(seq), kind.as_str(), body, sha256])?;
+    tree.append(leaf);
+    Ok(())
 }
 
 fn current_agreement(tx: &Connection) -> rusqlite::Result<Option<String>> {
@@ -383,12 +406,30 @@ fn touch(tx: &Transaction<'_>, table: &str, stamp: &str) -> rusqlite::Result<()>
     .map(drop)
 }
 
+/// The body of a `rejected` entry: canonical JSON of the file, the record's locator, the reason
+/// and the SHA-256 of the raw record text (the text itself stays out of the log).
+pub(crate) fn rejected_entry_body(
+    file: &str,
+    locator: &str,
+    reason: &str,
+    raw_sha256: &str,
+) -> String {
+    canonical_value(&serde_json::json!({
+        "file": file,
+        "locator": locator,
+        "reason": reason,
+        "raw_sha256": raw_sha256,
+    }))
+}
+
 /// Everything about one accepted observation that can be computed before touching the file.
 struct Prepared<'a> {
     accepted: &'a Accepted,
     /// Canonical JSON: the entry body, the `body` column, and what `sha256` is of.
     body: String,
     sha256: String,
+    /// The body's RFC 6962 leaf hash in the log's Merkle tree.
+    leaf: Hash,
     geom: GpkgGeometry,
     assessed_at: GpkgGeometry,
     observed_at: String,
@@ -401,10 +442,12 @@ impl<'a> Prepared<'a> {
     fn new(accepted: &'a Accepted) -> Prepared<'a> {
         let body = to_canonical_json(&accepted.observation);
         let sha256 = sha256_hex(body.as_bytes());
+        let leaf = leaf_hash(body.as_bytes());
         let a = &accepted.assessment;
         Prepared {
             accepted,
             sha256,
+            leaf,
             body,
             geom: geometry::place(&accepted.place),
             assessed_at: geometry::point(geometry::assessed_point(&accepted.place)),
@@ -451,21 +494,27 @@ struct Progress {
 }
 
 impl GeoPackageStore {
+    /// Stores an observation as the next entry (`tree.size()`) unless its content is stored
+    /// already. Returns whether it took that seq.
     fn store_observation<'a>(
         tx: &Transaction<'_>,
+        tree: &mut TreeAppend,
         p: &Prepared<'a>,
-        seq: u64,
         batch_id: i64,
         agreement_hash: &str,
         progress: &mut Progress,
         sources: &mut BTreeMap<&'a str, SourceTally<'a>>,
     ) -> Result<bool, Failed> {
+        let seq = tree.size();
         let o: &'a Observation = &p.accepted.observation;
         let props = &o.properties;
         let a = &p.accepted.assessment;
         let failed = |table: &str| {
             let what = format!("storing {} in {table}", p.name());
-            move |source| Failed { what, source }
+            move |source| Failed {
+                what,
+                source: Box::new(source),
+            }
         };
         let inserted = tx
             .prepare_cached(
@@ -514,10 +563,12 @@ impl GeoPackageStore {
         }
         append_entry(
             tx,
+            tree,
             seq,
             EntryKind::Observation,
             p.body.as_bytes(),
             &p.sha256,
+            p.leaf,
         )
         .map_err(failed("entries"))?;
         tx.prepare_cached(
@@ -587,6 +638,7 @@ impl GeoPackageStore {
     /// locator, reason and raw text) is already logged. Returns whether it took `seq`.
     fn store_rejected(
         tx: &Transaction<'_>,
+        tree: &mut TreeAppend,
         batch: &Batch,
         r: &RejectedRecord,
         seq: u64,
@@ -595,15 +647,13 @@ impl GeoPackageStore {
     ) -> Result<bool, Failed> {
         let failed = |table: &str| {
             let what = format!("storing the rejected record at {} in {table}", r.locator);
-            move |source| Failed { what, source }
+            move |source| Failed {
+                what,
+                source: Box::new(source),
+            }
         };
         let raw_sha256 = sha256_hex(r.raw.as_bytes());
-        let body = canonical_value(&serde_json::json!({
-            "file": batch.file,
-            "locator": r.locator,
-            "reason": r.reason,
-            "raw_sha256": raw_sha256,
-        }));
+        let body = rejected_entry_body(&batch.file, &r.locator, &r.reason, &raw_sha256);
         let entry_sha256 = sha256_hex(body.as_bytes());
         let logged: Option<i64> = tx
             .prepare_cached(
@@ -614,8 +664,16 @@ impl GeoPackageStore {
         let entry_seq = match logged {
             Some(logged) => logged,
             None => {
-                append_entry(tx, seq, EntryKind::Rejected, body.as_bytes(), &entry_sha256)
-                    .map_err(failed("entries"))?;
+                append_entry(
+                    tx,
+                    tree,
+                    seq,
+                    EntryKind::Rejected,
+                    body.as_bytes(),
+                    &entry_sha256,
+                    leaf_hash(body.as_bytes()),
+                )
+                .map_err(failed("entries"))?;
                 to_i64(seq)
             }
         };
@@ -646,7 +704,8 @@ impl GeoPackageStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .doing("locking the file for writing")?;
-        let mut seq = next_seq(&tx).doing("reading the next entry seq")?;
+        let mut tree = log::sync_frontier(&tx, &self.frontier)?;
+        let mut seq = tree.size();
         tx.prepare_cached(
             "INSERT INTO batches (file, format, agreement_hash, received_at, accepted, duplicates, rejected) \
              VALUES (?1, ?2, ?3, ?4, 0, 0, 0)",
@@ -663,8 +722,8 @@ impl GeoPackageStore {
                     let agreement = &batch.agreement_hash;
                     if Self::store_observation(
                         &tx,
+                        &mut tree,
                         p,
-                        seq,
                         batch_id,
                         agreement,
                         &mut progress,
@@ -708,7 +767,7 @@ impl GeoPackageStore {
         }
 
         for r in &batch.rejected {
-            if Self::store_rejected(&tx, batch, r, seq, batch_id, &stamp)? {
+            if Self::store_rejected(&tx, &mut tree, batch, r, seq, batch_id, &stamp)? {
                 progress.first_seq.get_or_insert(seq);
                 seq += 1;
             }
@@ -733,7 +792,7 @@ impl GeoPackageStore {
                     to_i64(t.last_seq)
                 ])
             })
-            .map_err(|source| Failed { what: format!("recording source {source_id}"), source })?;
+            .map_err(|source| Failed { what: format!("recording source {source_id}"), source: Box::new(source) })?;
         }
 
         let last_seq = progress.first_seq.map(|_| seq - 1);
@@ -773,7 +832,11 @@ impl GeoPackageStore {
         for table in touched {
             touch(&tx, table, &stamp).doing("stamping gpkg_contents.last_change")?;
         }
+        let frontier = tree
+            .write(&tx)
+            .doing("writing the log's Merkle tree nodes")?;
         tx.commit().doing("committing")?;
+        self.frontier = frontier;
         Ok(BatchOutcome {
             batch_id,
             accepted: progress.accepted,
@@ -799,13 +862,16 @@ impl GeoPackageStore {
         if previous_hash.as_deref() == Some(agreement.hash.as_str()) {
             return Ok(AgreementOutcome::Unchanged);
         }
-        let entry_seq = next_seq(&tx).doing("reading the next entry seq")?;
+        let mut tree = log::sync_frontier(&tx, &self.frontier)?;
+        let entry_seq = tree.size();
         append_entry(
             &tx,
+            &mut tree,
             entry_seq,
             EntryKind::Agreement,
             body.as_bytes(),
             &agreement.hash,
+            leaf_hash(body.as_bytes()),
         )
         .doing("appending the agreement entry")?;
         tx.execute(
@@ -828,7 +894,11 @@ impl GeoPackageStore {
         for table in ["agreements", "entries"] {
             touch(&tx, table, &stamp).doing("stamping gpkg_contents.last_change")?;
         }
+        let frontier = tree
+            .write(&tx)
+            .doing("writing the log's Merkle tree nodes")?;
         tx.commit().doing("committing")?;
+        self.frontier = frontier;
         Ok(AgreementOutcome::Installed {
             entry_seq,
             previous_hash,
@@ -846,7 +916,7 @@ fn replace_agreement_layers(
         tx.execute(&format!("DELETE FROM {table}"), [])
             .map_err(|source| Failed {
                 what: format!("clearing the {table} layer"),
-                source,
+                source: Box::new(source),
             })?;
     }
 
@@ -867,7 +937,7 @@ fn replace_agreement_layers(
             "INSERT INTO party_areas (geom, party, name, area_file, agreement_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![area.blob, party.id, party.name, party.area_file, a.hash],
         )
-        .map_err(|source| Failed { what: format!("writing the area of party {}", party.id), source })?;
+        .map_err(|source| Failed { what: format!("writing the area of party {}", party.id), source: Box::new(source) })?;
     }
     set_extent(tx, "party_areas", &extent, stamp).doing("setting the party_areas extent")?;
 
@@ -887,7 +957,7 @@ fn replace_agreement_layers(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![geom, zone.id, zone.name, zone.kind.as_str(), prohibits.join(","), within_km, file, a.hash],
         )
-        .map_err(|source| Failed { what: format!("writing zone {}", zone.id), source })?;
+        .map_err(|source| Failed { what: format!("writing zone {}", zone.id), source: Box::new(source) })?;
     }
     set_extent(tx, "zones", &extent, stamp).doing("setting the zones extent")?;
 
@@ -910,7 +980,7 @@ fn replace_agreement_layers(
                 a.hash
             ],
         )
-        .map_err(|source| Failed { what: format!("writing storage site {}", site.id), source })?;
+        .map_err(|source| Failed { what: format!("writing storage site {}", site.id), source: Box::new(source) })?;
     }
     set_extent(tx, "storage_sites", &extent, stamp).doing("setting the storage_sites extent")
 }
@@ -993,7 +1063,7 @@ impl Store for GeoPackageStore {
                     agreement.id, agreement.version, agreement.hash
                 ),
                 what: f.what,
-                source: Box::new(f.source),
+                source: f.source,
             })
     }
 
@@ -1012,7 +1082,7 @@ impl Store for GeoPackageStore {
             path: self.path.clone(),
             file: batch.file.clone(),
             what: f.what,
-            source: Box::new(f.source),
+            source: f.source,
         })
     }
 

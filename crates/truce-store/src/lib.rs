@@ -4,8 +4,10 @@
 //! contact line, party areas, zones and storage sites as map layers), every accepted
 //! observation with its assessment and breaches, every rejected record with its raw text and
 //! reason, and — the source of truth the rest is derived from — the `entries` log: every
-//! accepted input as canonical JSON, in order, append-only, numbered densely from 0 so that a
-//! later issue can lay an RFC 6962 Merkle tree over it (`docs/log.md`).
+//! accepted input as canonical JSON, in order, append-only, numbered densely from 0: the leaves
+//! of an RFC 6962 Merkle tree (`docs/log.md`) whose nodes the store writes with each batch and
+//! whose checkpoints it keeps signed ([`Log`]; `GeoPackageStore::audit` checks the whole file
+//! against the log).
 //!
 //! [`Store`] is the interface the engine and the ingest adapters speak; [`GeoPackageStore`] is
 //! the embedded implementation, a single `.gpkg` file that opens directly in QGIS or with
@@ -13,7 +15,8 @@
 //! trait. `docs/store.md` describes the file: every table and column, the geometry encoding,
 //! the entry encoding, migrations, and how to open it.
 //!
-//! Each [`Store::append_batch`] is one transaction: a batch is stored whole or not at all. An
+//! Each [`Store::append_batch`] is one transaction — its entries and their tree nodes
+//! included: a batch is stored whole or not at all. An
 //! observation already stored (same SHA-256 of its canonical JSON) is counted as a duplicate
 //! and stored once, so ingesting a file twice changes nothing but the batch count.
 //!
@@ -69,8 +72,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod audit;
 mod geometry;
 mod geopackage;
+mod log;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -82,7 +87,9 @@ use truce_core::agreement::Agreement;
 use truce_core::assess::{Assessment, Breach, LineCrossing};
 use truce_core::observation::{Observation, ObservationKind, Place, SourceKind};
 
+pub use audit::{AuditError, AuditSummary};
 pub use geopackage::GeoPackageStore;
+pub use log::{Log, NodeError, StoredCheckpoint};
 pub use schema::{GPKG_APPLICATION_ID, GPKG_USER_VERSION};
 
 /// What the engine and the ingest adapters need of a store. Engine types in, engine types out:
@@ -371,5 +378,15 @@ pub enum StoreError {
         path: PathBuf,
         what: String,
         reason: String,
+    },
+    /// A log operation that cannot be done as asked: a proof past the end of the log, a key
+    /// that is not the log's, an entry too large for a tile bundle.
+    #[error("{}: {reason}", .path.display())]
+    LogRequest { path: PathBuf, reason: String },
+    #[error("{}: {what} failed, the store is unchanged: {source}", .path.display())]
+    LogWrite {
+        path: PathBuf,
+        what: String,
+        source: BoxError,
     },
 }

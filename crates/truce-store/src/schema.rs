@@ -8,8 +8,8 @@
 //!
 //! Migration 1 creates a GeoPackage 1.3 (the core tables, the three required spatial reference
 //! systems, the R-tree extension) and Truce's layers and tables; `docs/store.md` describes each
-//! column. The log's Merkle tree and checkpoints (a later issue) will be a later migration
-//! adding `log_nodes` and `log_checkpoints` beside `entries`.
+//! column. Migration 2 lays the log's Merkle tree and signed checkpoints beside `entries`:
+//! `log_nodes` (every complete-subtree hash, see [`crate::log`]) and `log_checkpoints`.
 
 /// `PRAGMA application_id` of a GeoPackage: the ASCII bytes "GPKG".
 pub const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -30,11 +30,18 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first; versions are 1, 2, 3, … with no gaps.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "GeoPackage 1.3 core, entries log, observations, assessments, breaches, agreement layers",
-    sql: V1,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "GeoPackage 1.3 core, entries log, observations, assessments, breaches, agreement layers",
+        sql: V1,
+    },
+    Migration {
+        version: 2,
+        description: "the log's Merkle tree (log_nodes) and signed checkpoints (log_checkpoints)",
+        sql: V2,
+    },
+];
 
 /// The newest schema this build writes.
 pub fn latest_version() -> i64 {
@@ -332,4 +339,44 @@ INSERT INTO gpkg_geometry_columns VALUES
 
 INSERT INTO gpkg_extensions VALUES
   ('observations', 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only');
+"#;
+
+/// The Merkle tree over `entries` and its checkpoints. Neither table is registered in
+/// `gpkg_contents`: like the R-tree's tables they are structure over the data, not layers, and
+/// `truce log …` reads them. An older file gets its tree built when it is next opened
+/// (`GeoPackageStore::open` catches up every entry the tree does not cover yet).
+const V2: &str = r#"
+-- Node (level, idx) is the RFC 6962 hash of the perfect subtree over entries
+-- [idx * 2^level, (idx + 1) * 2^level); level 0 holds the leaf hashes SHA-256(0x00 || body).
+-- A node is written once, in the transaction that appends the entry completing it.
+CREATE TABLE log_nodes (
+  level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 63),
+  idx INTEGER NOT NULL CHECK (idx >= 0),
+  hash BLOB NOT NULL CHECK (length(hash) = 32),
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TRIGGER log_nodes_dense BEFORE INSERT ON log_nodes
+WHEN NEW.idx IS NOT (SELECT COALESCE(MAX(idx) + 1, 0) FROM log_nodes WHERE level = NEW.level)
+BEGIN SELECT RAISE(ABORT, 'log_nodes is append-only: idx must be the next number at its level'); END;
+CREATE TRIGGER log_nodes_no_update BEFORE UPDATE ON log_nodes
+BEGIN SELECT RAISE(ABORT, 'log_nodes is append-only: a node is never changed'); END;
+CREATE TRIGGER log_nodes_no_delete BEFORE DELETE ON log_nodes
+BEGIN SELECT RAISE(ABORT, 'log_nodes is append-only: a node is never deleted'); END;
+
+-- Every checkpoint the log signed: C2SP tlog-checkpoint text with its signature lines, and its
+-- size and root (base64, as in the text) for queries. A tree never shrinks.
+CREATE TABLE log_checkpoints (
+  id INTEGER PRIMARY KEY NOT NULL,
+  size INTEGER NOT NULL CHECK (size >= 0),
+  root TEXT NOT NULL,
+  text TEXT NOT NULL,
+  created_at DATETIME NOT NULL
+);
+CREATE TRIGGER log_checkpoints_never_shrink BEFORE INSERT ON log_checkpoints
+WHEN NEW.size < (SELECT MAX(size) FROM log_checkpoints)
+BEGIN SELECT RAISE(ABORT, 'log_checkpoints is append-only: a checkpoint never has fewer entries than an earlier one'); END;
+CREATE TRIGGER log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints
+BEGIN SELECT RAISE(ABORT, 'log_checkpoints is append-only: a checkpoint is never changed'); END;
+CREATE TRIGGER log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints
+BEGIN SELECT RAISE(ABORT, 'log_checkpoints is append-only: a checkpoint is never deleted'); END;
 "#;

@@ -4,6 +4,9 @@
 //! [`BATCH_RECORDS`]; each batch is assessed on all cores and committed in one transaction. A
 //! process killed mid-file loses only the batch in flight: re-running the same command stores
 //! what is missing and counts the rest as duplicates (the store keys observations by content).
+//!
+//! The log signs a checkpoint after every batch (and after new terms are put in force), with
+//! the key from `--log-key` or `<db>.log.key` (see `log_cmd::log_signer_key`).
 
 use std::path::PathBuf;
 
@@ -14,7 +17,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use truce_core::agreement::Agreement;
 use truce_core::assess::Engine;
 use truce_ingest::{Format, Options, Record};
-use truce_store::{Accepted, Batch, BatchOutcome, GeoPackageStore, RejectedRecord, Store};
+use truce_log::SignerKey;
+use truce_store::{Accepted, Batch, BatchOutcome, GeoPackageStore, Log, RejectedRecord, Store};
 
 use crate::Outcome;
 
@@ -43,6 +47,10 @@ pub struct IngestArgs {
     /// A TOML table mapping Cursor-on-Target types to observation kinds (default: built in).
     #[arg(long = "cot-types")]
     cot_types: Option<PathBuf>,
+    /// The log's signing key file (default: `<db>.log.key` beside the store, created on first
+    /// use); a checkpoint is signed with it after every batch.
+    #[arg(long = "log-key")]
+    log_key: Option<PathBuf>,
     /// Files to ingest.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -71,8 +79,10 @@ pub fn options(columns: Option<&str>, cot_types: Option<&PathBuf>) -> Result<Opt
         options.csv_columns = truce_ingest::parse_csv_columns(spec)?;
     }
     if let Some(path) = cot_types {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        options.cot_types = truce_ingest::CotTypes::from_toml(&text).with_context(|| path.display().to_string())?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        options.cot_types =
+            truce_ingest::CotTypes::from_toml(&text).with_context(|| path.display().to_string())?;
     }
     Ok(options)
 }
@@ -85,12 +95,13 @@ pub fn run(args: IngestArgs) -> Result<Outcome> {
     };
     let options = options(args.columns.as_deref(), args.cot_types.as_ref())?;
     let mut store = GeoPackageStore::open(&args.db)?;
-    let engine = install(&mut store, terms)?;
+    let log_key = crate::log_cmd::log_signer_key(&args.db, args.log_key.as_deref())?;
+    let engine = install(&mut store, terms, &log_key)?;
     let mut fatal = 0usize;
     let mut any_rejected = false;
     for path in &args.paths {
         let shown = path.display().to_string();
-        match ingest_path(&mut store, &engine, path, format, &options) {
+        match ingest_path(&mut store, &engine, &log_key, path, format, &options) {
             Ok(report) => {
                 println!(
                     "{shown}: {} accepted, {} duplicate, {} rejected",
@@ -100,7 +111,10 @@ pub fn run(args: IngestArgs) -> Result<Outcome> {
                     println!("  {r}");
                 }
                 if report.rejected > report.reasons.len() {
-                    println!("  … and {} more (table rejected_records)", report.rejected - report.reasons.len());
+                    println!(
+                        "  … and {} more (table rejected_records)",
+                        report.rejected - report.reasons.len()
+                    );
                 }
                 any_rejected |= report.rejected > 0;
             }
@@ -110,15 +124,36 @@ pub fn run(args: IngestArgs) -> Result<Outcome> {
             }
         }
     }
-    if fatal > 0 {
-        anyhow::bail!("{fatal} of {} files could not be ingested", args.paths.len());
+    if let Some(checkpoint) = store.latest_checkpoint()? {
+        println!(
+            "log {}: {} entries, checkpoint signed (root {})",
+            log_key.name(),
+            checkpoint.size,
+            checkpoint.root.to_base64()
+        );
     }
-    Ok(if any_rejected { Outcome::SomeRejected } else { Outcome::Ok })
+    if fatal > 0 {
+        anyhow::bail!(
+            "{fatal} of {} files could not be ingested",
+            args.paths.len()
+        );
+    }
+    Ok(if any_rejected {
+        Outcome::SomeRejected
+    } else {
+        Outcome::Ok
+    })
 }
 
-/// Puts the agreement in force in the store and indexes it for assessment.
-pub fn install(store: &mut GeoPackageStore, terms: Agreement) -> Result<Engine> {
+/// Puts the agreement in force in the store, signs a checkpoint of the log (new terms are a
+/// new entry), and indexes the terms for assessment.
+pub fn install(
+    store: &mut GeoPackageStore,
+    terms: Agreement,
+    log_key: &SignerKey,
+) -> Result<Engine> {
     store.put_agreement(&terms, Utc::now())?;
+    store.sign_checkpoint(log_key, crate::log_cmd::now_unix_s()?)?;
     Engine::new(terms).map_err(|e| anyhow::anyhow!(e))
 }
 
@@ -126,17 +161,27 @@ pub fn install(store: &mut GeoPackageStore, terms: Agreement) -> Result<Engine> 
 pub fn ingest_path(
     store: &mut GeoPackageStore,
     engine: &Engine,
+    log_key: &SignerKey,
     path: &std::path::Path,
     format: Option<Format>,
     options: &Options,
 ) -> Result<FileReport> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    ingest_bytes(store, engine, &path.display().to_string(), &bytes, format, options)
+    ingest_bytes(
+        store,
+        engine,
+        log_key,
+        &path.display().to_string(),
+        &bytes,
+        format,
+        options,
+    )
 }
 
 pub fn ingest_bytes(
     store: &mut GeoPackageStore,
     engine: &Engine,
+    log_key: &SignerKey,
     shown: &str,
     bytes: &[u8],
     format: Option<Format>,
@@ -144,7 +189,11 @@ pub fn ingest_bytes(
 ) -> Result<FileReport> {
     let format = match format {
         Some(f) => f,
-        None => truce_ingest::detect(shown, bytes).ok_or_else(|| truce_ingest::Fatal::UnknownFormat { file: shown.to_string() })?,
+        None => truce_ingest::detect(shown, bytes).ok_or_else(|| {
+            truce_ingest::Fatal::UnknownFormat {
+                file: shown.to_string(),
+            }
+        })?,
     };
     let adapter = truce_ingest::adapter(format, options);
     let records = adapter.read(shown, bytes)?;
@@ -154,12 +203,20 @@ pub fn ingest_bytes(
     for record in records {
         chunk.push(record);
         if chunk.len() == BATCH_RECORDS {
-            commit(store, engine, shown, format, std::mem::take(&mut chunk), &mut report)?;
+            commit(
+                store,
+                engine,
+                log_key,
+                shown,
+                format,
+                std::mem::take(&mut chunk),
+                &mut report,
+            )?;
             progress.inc(BATCH_RECORDS as u64);
         }
     }
     let last = chunk.len() as u64;
-    commit(store, engine, shown, format, chunk, &mut report)?;
+    commit(store, engine, log_key, shown, format, chunk, &mut report)?;
     progress.inc(last);
     progress.finish_and_clear();
     Ok(report)
@@ -173,17 +230,21 @@ fn progress_bar(shown: &str, bytes: &[u8]) -> ProgressBar {
     let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
     let bar = ProgressBar::new(lines.max(1));
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/~{human_len} records, {per_sec}, eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {human_pos}/~{human_len} records, {per_sec}, eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_message(shown.to_string());
     bar
 }
 
+/// Assesses and stores one batch, then signs a checkpoint of the log with it.
 fn commit(
     store: &mut GeoPackageStore,
     engine: &Engine,
+    log_key: &SignerKey,
     shown: &str,
     format: Format,
     records: Vec<Record>,
@@ -197,7 +258,10 @@ fn commit(
     let mut rejected = Vec::new();
     for (i, r) in records.into_iter().enumerate() {
         let locator = r.locator.to_string();
-        match r.result.and_then(|o| o.validate().map(|p| (o, p)).map_err(|e| e.0)) {
+        match r
+            .result
+            .and_then(|o| o.validate().map(|p| (o, p)).map_err(|e| e.0))
+        {
             Ok((o, place)) => {
                 locators.push(locator);
                 valid.push((i, o, place));
@@ -206,7 +270,11 @@ fn commit(
                 if report.reasons.len() < REASONS_SHOWN {
                     report.reasons.push(format!("{locator}: {reason}"));
                 }
-                rejected.push(RejectedRecord { locator, raw: r.raw, reason });
+                rejected.push(RejectedRecord {
+                    locator,
+                    raw: r.raw,
+                    reason,
+                });
             }
         }
     }
@@ -215,7 +283,14 @@ fn commit(
         .into_iter()
         .zip(assessments)
         .zip(locators)
-        .map(|(((_, observation, place), assessment), locator)| Accepted { observation, place, assessment, locator })
+        .map(
+            |(((_, observation, place), assessment), locator)| Accepted {
+                observation,
+                place,
+                assessment,
+                locator,
+            },
+        )
         .collect();
     let batch = Batch {
         file: shown.to_string(),
@@ -226,6 +301,7 @@ fn commit(
         rejected,
     };
     let outcome = store.append_batch(&batch)?;
+    store.sign_checkpoint(log_key, crate::log_cmd::now_unix_s()?)?;
     report.add(&outcome);
     Ok(())
 }

@@ -1,8 +1,13 @@
-//! `truce log …`: keys, witnesses and offline verification of the tamper-evident log.
+//! `truce log …`: keys, witnesses, the store's log, and offline verification.
 //!
-//! The offline commands here need no database: `keygen` makes keys, `witness` is what a party
-//! runs to cosign a checkpoint only if the log grew consistently, and `verify-entry` is what a
-//! party's lawyer runs on one record. Formats are in `docs/log.md`.
+//! The offline commands need no database: `keygen` makes keys, `witness` is what a party runs
+//! to cosign a checkpoint only if the log grew consistently, and `verify-entry` is what a
+//! party's lawyer runs on one record. The store commands read a GeoPackage store through
+//! `truce_store::Log`: `checkpoint` prints the latest signed checkpoint, `prove` an entry's
+//! proofs, `verify` checks the whole store against its log, `export-tiles` publishes the log as
+//! C2SP tlog-tiles. This module also owns the log's signing key beside a store
+//! ([`log_signer_key`]), which `truce ingest` and `truce demo` sign with. Formats and key
+//! handling are in `docs/log.md`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,7 +17,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
-use truce_log::{Hash, KeyType, SignerKey, VerifierKey, Witness, WitnessState, leaf_hash, verify_inclusion, verify_quorum};
+use truce_log::{
+    Hash, KeyType, SignerKey, VerifierKey, Witness, WitnessState, leaf_hash, root_from_tiles,
+    verify_inclusion, verify_quorum,
+};
+use truce_store::{AuditError, GeoPackageStore, Log};
 
 use crate::Outcome;
 
@@ -60,6 +69,45 @@ pub enum LogCommand {
         #[arg(long = "witness")]
         witnesses: Vec<String>,
     },
+    /// Print the latest checkpoint the store's log signed.
+    Checkpoint {
+        /// The GeoPackage store.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Print, as one JSON object, entry SEQ with its inclusion proof at the latest checkpoint
+    /// (and a consistency proof from OLD_SIZE), for `verify-entry`, a witness or any verifier.
+    Prove {
+        /// The GeoPackage store.
+        #[arg(long)]
+        db: PathBuf,
+        /// The entry's sequence number (its leaf index).
+        #[arg(long)]
+        seq: u64,
+        /// Add the consistency proof from this tree size (a witness's last cosigned size).
+        #[arg(long = "old-size")]
+        old_size: Option<u64>,
+    },
+    /// Recompute the log from the stored entries and check the tree, every checkpoint and every
+    /// observation row against it; exit 1 naming the first sequence number that differs.
+    Verify {
+        /// The GeoPackage store.
+        #[arg(long)]
+        db: PathBuf,
+        /// The log's verifier key (or a file holding it); default: that of `<db>.log.key`
+        /// if present, else signatures are not checked.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Write the log as static C2SP tlog-tiles files (`checkpoint`, `tile/…`) into DIR.
+    ExportTiles {
+        /// The GeoPackage store.
+        #[arg(long)]
+        db: PathBuf,
+        /// The directory to write (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// The proof document `truce log prove` prints and `verify-entry` / `witness` read.
@@ -81,23 +129,113 @@ pub struct ProofDocument {
 pub fn run(cmd: LogCommand) -> Result<Outcome> {
     match cmd {
         LogCommand::Keygen { name, witness, out } => keygen(&name, witness, out),
-        LogCommand::Witness { key, state, log_key, checkpoint, proof } => {
-            witness_cosign(&key, &state, &log_key, &checkpoint, proof.as_deref())
-        }
-        LogCommand::VerifyEntry { checkpoint, proof, key, witnesses } => verify_entry(&checkpoint, &proof, &key, &witnesses),
+        LogCommand::Witness {
+            key,
+            state,
+            log_key,
+            checkpoint,
+            proof,
+        } => witness_cosign(&key, &state, &log_key, &checkpoint, proof.as_deref()),
+        LogCommand::VerifyEntry {
+            checkpoint,
+            proof,
+            key,
+            witnesses,
+        } => verify_entry(&checkpoint, &proof, &key, &witnesses),
+        LogCommand::Checkpoint { db } => print_checkpoint(&db),
+        LogCommand::Prove { db, seq, old_size } => prove(&db, seq, old_size),
+        LogCommand::Verify { db, key } => verify(&db, key.as_deref()),
+        LogCommand::ExportTiles { db, out } => export_tiles(&db, &out),
     }
 }
 
 fn keygen(name: &str, witness: bool, out: Option<PathBuf>) -> Result<Outcome> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness from the operating system: {e}"))?;
-    let key_type = if witness { KeyType::CosignatureV1 } else { KeyType::Ed25519 };
-    let key = SignerKey::from_seed(name, key_type, seed).with_context(|| format!("key name {name:?}"))?;
+    let key_type = if witness {
+        KeyType::CosignatureV1
+    } else {
+        KeyType::Ed25519
+    };
     let path = out.unwrap_or_else(|| PathBuf::from(format!("{}.key", name.replace('/', "_"))));
-    write_private(&path, format!("{}\n", key.to_key_string()).as_bytes())?;
-    eprintln!("wrote signer key {} (mode 0600); keep it secret", path.display());
+    let key = create_key(&path, name, key_type)?;
+    eprintln!(
+        "wrote signer key {} (mode 0600); keep it secret",
+        path.display()
+    );
     println!("{}", key.verifier_key());
     Ok(Outcome::Ok)
+}
+
+/// Makes a key from 32 bytes of the operating system's randomness and writes its signer key to
+/// `path` (mode 0600, never overwriting).
+pub fn create_key(path: &Path, name: &str, key_type: KeyType) -> Result<SignerKey> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)
+        .map_err(|e| anyhow::anyhow!("no randomness from the operating system: {e}"))?;
+    let key =
+        SignerKey::from_seed(name, key_type, seed).with_context(|| format!("key name {name:?}"))?;
+    write_private(path, format!("{}\n", key.to_key_string()).as_bytes())?;
+    Ok(key)
+}
+
+/// Where `truce ingest` keeps a store's log key unless told otherwise: `<db>.log.key`, beside
+/// the store and never inside it.
+pub fn default_key_path(db: &Path) -> PathBuf {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".log.key");
+    PathBuf::from(path)
+}
+
+/// The log's signing key for the store `db`: the key file `explicit` if given; else
+/// `<db>.log.key`, created on first use (mode 0600) with the name `truce.local/<db file stem>`.
+pub fn log_signer_key(db: &Path, explicit: Option<&Path>) -> Result<SignerKey> {
+    let path = explicit.map_or_else(|| default_key_path(db), Path::to_path_buf);
+    if explicit.is_some() || path.exists() {
+        return read_log_key(&path);
+    }
+    let stem = db
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // A key name has no white space and no `+`.
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || c == '+' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let key = create_key(&path, &format!("truce.local/{stem}"), KeyType::Ed25519)?;
+    eprintln!(
+        "created the log's signing key {} (mode 0600, name {}); keep it secret and out of the store.\n\
+         Its verifier key, for witnesses and auditors: {}",
+        path.display(),
+        key.name(),
+        key.verifier_key()
+    );
+    Ok(key)
+}
+
+/// Reads a log signing key, refusing a witness key: the log signs with a plain Ed25519 key.
+pub fn read_log_key(path: &Path) -> Result<SignerKey> {
+    let key = read_signer_key(path)?;
+    if key.key_type() != KeyType::Ed25519 {
+        bail!(
+            "{}: a witness key ({}); the log signs with a plain Ed25519 key (`truce log keygen NAME` without --witness)",
+            path.display(),
+            key.key_type()
+        );
+    }
+    Ok(key)
+}
+
+/// Seconds since the POSIX epoch, for stamping checkpoints and cosignatures.
+pub fn now_unix_s() -> Result<u64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs())
 }
 
 /// Writes a secret file readable by its owner only, refusing to overwrite an existing key.
@@ -108,58 +246,91 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("cannot create {} (an existing key is never overwritten)", path.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create {} (an existing key is never overwritten)",
+                path.display()
+            )
+        })?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
 }
 
 pub fn read_signer_key(path: &Path) -> Result<SignerKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key {}", path.display()))?;
     SignerKey::parse(text.trim()).with_context(|| format!("{}: not a signer key", path.display()))
 }
 
 pub fn parse_verifier_key(text: &str) -> Result<VerifierKey> {
     let text = text.trim();
     // Accept a key or a file holding one.
-    let key = if Path::new(text).is_file() { std::fs::read_to_string(text)?.trim().to_string() } else { text.to_string() };
-    VerifierKey::parse(&key).with_context(|| format!("{text:?} is not a verifier key (name+hash+base64)"))
+    let key = if Path::new(text).is_file() {
+        std::fs::read_to_string(text)?.trim().to_string()
+    } else {
+        text.to_string()
+    };
+    VerifierKey::parse(&key)
+        .with_context(|| format!("{text:?} is not a verifier key (name+hash+base64)"))
 }
 
 fn decode_hashes(items: &[String], what: &str) -> Result<Vec<Hash>> {
     items
         .iter()
         .enumerate()
-        .map(|(i, s)| Hash::from_base64(s).with_context(|| format!("{what}[{i}] is not a base64 SHA-256 hash")))
+        .map(|(i, s)| {
+            Hash::from_base64(s)
+                .with_context(|| format!("{what}[{i}] is not a base64 SHA-256 hash"))
+        })
         .collect()
 }
 
-fn witness_cosign(key: &Path, state_dir: &Path, log_key: &str, checkpoint: &Path, proof: Option<&Path>) -> Result<Outcome> {
+fn witness_cosign(
+    key: &Path,
+    state_dir: &Path,
+    log_key: &str,
+    checkpoint: &Path,
+    proof: Option<&Path>,
+) -> Result<Outcome> {
     let signer = read_signer_key(key)?;
     let log_key = parse_verifier_key(log_key)?;
     let witness = Witness::new(signer, log_key.clone()).context("witness key")?;
-    let text = std::fs::read_to_string(checkpoint).with_context(|| format!("cannot read {}", checkpoint.display()))?;
-    std::fs::create_dir_all(state_dir).with_context(|| format!("cannot create {}", state_dir.display()))?;
+    let text = std::fs::read_to_string(checkpoint)
+        .with_context(|| format!("cannot read {}", checkpoint.display()))?;
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
     let state_file = state_dir.join(format!("{}.state", log_key.name().replace('/', "_")));
     let state = match std::fs::read_to_string(&state_file) {
-        Ok(s) => WitnessState::parse(&s).with_context(|| format!("{}: corrupt witness state", state_file.display()))?,
+        Ok(s) => WitnessState::parse(&s)
+            .with_context(|| format!("{}: corrupt witness state", state_file.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => WitnessState::new(log_key.name()),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", state_file.display())),
     };
     let (old_size, hashes) = match proof {
         Some(p) => {
             let doc: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+                &std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
             )
             .with_context(|| format!("{}: not JSON", p.display()))?;
-            let old = doc.get("old_size").and_then(|v| v.as_u64()).with_context(|| format!("{}: no old_size", p.display()))?;
-            let items: Vec<String> = serde_json::from_value(doc.get("consistency").cloned().unwrap_or_default())
-                .with_context(|| format!("{}: consistency must be a list of base64 hashes", p.display()))?;
+            let old = doc
+                .get("old_size")
+                .and_then(|v| v.as_u64())
+                .with_context(|| format!("{}: no old_size", p.display()))?;
+            let items: Vec<String> =
+                serde_json::from_value(doc.get("consistency").cloned().unwrap_or_default())
+                    .with_context(|| {
+                        format!(
+                            "{}: consistency must be a list of base64 hashes",
+                            p.display()
+                        )
+                    })?;
             (old, decode_hashes(&items, "consistency")?)
         }
         None => (state.size, Vec::new()),
     };
-    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let now_s = now_unix_s()?;
     match witness.cosign(&state, &text, old_size, &hashes, now_s) {
         Ok(cosigned) => {
             // Store the new state before releasing the cosignature, atomically (write + rename).
@@ -174,26 +345,54 @@ fn witness_cosign(key: &Path, state_dir: &Path, log_key: &str, checkpoint: &Path
     }
 }
 
-fn verify_entry(checkpoint: &Path, proof: &Path, key: &str, witnesses: &[String]) -> Result<Outcome> {
+fn verify_entry(
+    checkpoint: &Path,
+    proof: &Path,
+    key: &str,
+    witnesses: &[String],
+) -> Result<Outcome> {
     let log_key = parse_verifier_key(key)?;
-    let witness_keys = witnesses.iter().map(|w| parse_verifier_key(w)).collect::<Result<Vec<_>>>()?;
+    let witness_keys = witnesses
+        .iter()
+        .map(|w| parse_verifier_key(w))
+        .collect::<Result<Vec<_>>>()?;
     let required: Vec<&str> = witness_keys.iter().map(|k| k.name()).collect();
-    let text = std::fs::read_to_string(checkpoint).with_context(|| format!("cannot read {}", checkpoint.display()))?;
+    let text = std::fs::read_to_string(checkpoint)
+        .with_context(|| format!("cannot read {}", checkpoint.display()))?;
     let verified = verify_quorum(&text, &log_key, &witness_keys, &required)
         .map_err(|e| anyhow::anyhow!("checkpoint {}: {e}", checkpoint.display()))?;
     let doc: ProofDocument = serde_json::from_str(
-        &std::fs::read_to_string(proof).with_context(|| format!("cannot read {}", proof.display()))?,
+        &std::fs::read_to_string(proof)
+            .with_context(|| format!("cannot read {}", proof.display()))?,
     )
     .with_context(|| format!("{}: not a `truce log prove` document", proof.display()))?;
     let cp = &verified.checkpoint;
     if doc.tree_size != cp.size {
-        bail!("the proof is for a tree of {} entries but the checkpoint is of {}; ask for a proof at size {}", doc.tree_size, cp.size, cp.size);
+        bail!(
+            "the proof is for a tree of {} entries but the checkpoint is of {}; ask for a proof at size {}",
+            doc.tree_size,
+            cp.size,
+            cp.size
+        );
     }
     let entry = B64.decode(&doc.entry).context("entry is not base64")?;
     let inclusion = decode_hashes(&doc.inclusion, "inclusion")?;
-    verify_inclusion(&leaf_hash(&entry), doc.leaf_index, cp.size, &inclusion, &cp.root)
-        .map_err(|e| anyhow::anyhow!("entry {} is NOT proven to be in the log: {e}", doc.leaf_index))?;
-    let signers: Vec<String> = std::iter::once(log_key.name().to_string()).chain(required.iter().map(|s| s.to_string())).collect();
+    verify_inclusion(
+        &leaf_hash(&entry),
+        doc.leaf_index,
+        cp.size,
+        &inclusion,
+        &cp.root,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "entry {} is NOT proven to be in the log: {e}",
+            doc.leaf_index
+        )
+    })?;
+    let signers: Vec<String> = std::iter::once(log_key.name().to_string())
+        .chain(required.iter().map(|s| s.to_string()))
+        .collect();
     println!("{}", String::from_utf8_lossy(&entry));
     eprintln!(
         "OK: entry {} is in the log {} of {} entries (root {}), signed by {}",
@@ -202,6 +401,214 @@ fn verify_entry(checkpoint: &Path, proof: &Path, key: &str, witnesses: &[String]
         cp.size,
         cp.root.to_base64(),
         signers.join(", ")
+    );
+    Ok(Outcome::Ok)
+}
+
+/// Opens an existing store (never creating one by accident).
+fn open_store(db: &Path) -> Result<GeoPackageStore> {
+    if !db.is_file() {
+        bail!("{}: no such store", db.display());
+    }
+    Ok(GeoPackageStore::open(db)?)
+}
+
+fn print_checkpoint(db: &Path) -> Result<Outcome> {
+    let store = open_store(db)?;
+    let latest = store.latest_checkpoint()?.with_context(|| {
+        format!(
+            "{}: the log has signed no checkpoint yet (`truce ingest` signs one per batch)",
+            db.display()
+        )
+    })?;
+    print!("{}", latest.text);
+    Ok(Outcome::Ok)
+}
+
+fn prove(db: &Path, seq: u64, old_size: Option<u64>) -> Result<Outcome> {
+    let store = open_store(db)?;
+    let checkpoint = store.latest_checkpoint()?.with_context(|| {
+        format!(
+            "{}: the log has signed no checkpoint yet, so there is nothing to prove against",
+            db.display()
+        )
+    })?;
+    let size = checkpoint.size;
+    if seq >= size {
+        bail!(
+            "{}: entry {seq} is not covered by the latest checkpoint ({} entries); sign a new one (`truce ingest` does) or ask for an earlier entry",
+            db.display(),
+            size
+        );
+    }
+    let entry = store
+        .entry(seq)?
+        .with_context(|| format!("{}: entry {seq} is missing from entries", db.display()))?;
+    let inclusion = store.inclusion_proof(seq, size)?;
+    // Check the proof before handing it out: a store whose tree no longer matches its
+    // checkpoint must not produce a proof that fails later in someone else's hands.
+    verify_inclusion(&leaf_hash(&entry.body), seq, size, &inclusion, &checkpoint.root).map_err(|e| {
+        anyhow::anyhow!("{}: entry {seq} does not lead to the root of checkpoint {} ({e}); run `truce log verify --db {}`", db.display(), checkpoint.id, db.display())
+    })?;
+    let consistency = match old_size {
+        Some(old) if old > size => {
+            bail!("--old-size {old} is larger than the latest checkpoint's size {size}")
+        }
+        Some(old) => Some(store.consistency_proof(old, size)?),
+        None => None,
+    };
+    let doc = ProofDocument {
+        leaf_index: seq,
+        entry: B64.encode(&entry.body),
+        tree_size: size,
+        root: checkpoint.root.to_base64(),
+        inclusion: inclusion.iter().map(Hash::to_base64).collect(),
+        checkpoint: checkpoint.text,
+        old_size,
+        consistency: consistency.map(|c| c.iter().map(Hash::to_base64).collect()),
+    };
+    println!("{}", serde_json::to_string(&doc)?);
+    Ok(Outcome::Ok)
+}
+
+fn verify(db: &Path, key: Option<&str>) -> Result<Outcome> {
+    let key_file = default_key_path(db);
+    let (key, key_source) = match key {
+        Some(k) => (Some(parse_verifier_key(k)?), "given".to_string()),
+        None if key_file.is_file() => (
+            Some(read_signer_key(&key_file)?.verifier_key()),
+            format!("of {}", key_file.display()),
+        ),
+        None => (None, String::new()),
+    };
+    let store = open_store(db)?;
+    let summary = match store.audit(key.as_ref()) {
+        Ok(summary) => summary,
+        Err(AuditError::Mismatch {
+            seq, differences, ..
+        }) => {
+            bail!(
+                "{}: the log does not verify; first difference at seq {seq}:\n  {}",
+                db.display(),
+                differences.join("\n  ")
+            )
+        }
+        Err(AuditError::Store(e)) => return Err(e.into()),
+    };
+    println!(
+        "OK: {} entries; the tree recomputed from them has root {} and matches all {} stored log nodes",
+        summary.entries,
+        summary.root.to_base64(),
+        summary.nodes
+    );
+    println!(
+        "  {} observation rows and {} rejected-record rows match their entries",
+        summary.observation_rows, summary.rejected_rows
+    );
+    match (
+        &summary.signatures_checked_with,
+        summary.latest_checkpoint_size,
+    ) {
+        (_, None) => println!("  no checkpoint signed yet"),
+        (Some(k), Some(_)) => println!(
+            "  {} checkpoints match the tree at their sizes; their signatures verify with the log key {key_source} ({k})",
+            summary.checkpoints
+        ),
+        (None, Some(_)) => println!(
+            "  {} checkpoints match the tree at their sizes; signatures NOT checked (no --key, and no {})",
+            summary.checkpoints,
+            key_file.display()
+        ),
+    }
+    if let Some(size) = summary.latest_checkpoint_size
+        && size < summary.entries
+    {
+        println!(
+            "  {} entries after the latest checkpoint are not yet signed",
+            summary.entries - size
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Entries per step of the export: 256 entry bundles, so that the store is read a slice at a
+/// time and only tiles of tile level 2 and up are written more than once (partial, then full).
+const EXPORT_STEP: u64 = 256 * 256;
+
+fn export_tiles(db: &Path, out: &Path) -> Result<Outcome> {
+    use truce_log::tiles::{TILE_HEIGHT, TILE_WIDTH, entry_bundle_path, tile_path};
+    let store = open_store(db)?;
+    let checkpoint = store.latest_checkpoint()?.with_context(|| {
+        format!(
+            "{}: the log has signed no checkpoint yet: nothing to publish",
+            db.display()
+        )
+    })?;
+    let size = checkpoint.size;
+    let write = |path: &str, bytes: &[u8]| -> Result<()> {
+        let file = out.join(path);
+        std::fs::create_dir_all(file.parent().expect("a tile path has a directory"))
+            .with_context(|| format!("cannot create the directory of {}", file.display()))?;
+        std::fs::write(&file, bytes).with_context(|| format!("cannot write {}", file.display()))
+    };
+    // The partial tiles of the final size; partial tiles of the intermediate sizes are
+    // superseded and removed.
+    let mut wanted = std::collections::BTreeSet::new();
+    for level in 0u8.. {
+        let width = size
+            .checked_shr(u32::from(level) * u32::from(TILE_HEIGHT))
+            .unwrap_or(0);
+        if width == 0 {
+            break;
+        }
+        if width % TILE_WIDTH != 0 {
+            wanted.insert(tile_path(level, width / TILE_WIDTH, width % TILE_WIDTH));
+            if level == 0 {
+                wanted.insert(entry_bundle_path(width / TILE_WIDTH, width % TILE_WIDTH));
+            }
+        }
+    }
+    let (mut files, mut superseded) = (0usize, Vec::new());
+    let mut done = 0;
+    while done < size {
+        let next = (done + EXPORT_STEP).min(size);
+        for tile in store.tiles(done, next)? {
+            write(&tile.path, &tile.bytes)?;
+            if tile.path.contains(".p/") && !wanted.contains(&tile.path) {
+                superseded.push(tile.path);
+            }
+            files += 1;
+        }
+        done = next;
+    }
+    for path in superseded {
+        std::fs::remove_file(out.join(&path))
+            .with_context(|| format!("cannot remove {}", out.join(&path).display()))?;
+        files -= 1;
+    }
+    // The tiles must rebuild the checkpoint's root before the checkpoint is published beside
+    // them; it is written last, so a reader never finds a checkpoint without its tiles.
+    let root = root_from_tiles(size, |path: &str| {
+        std::fs::read(out.join(path)).map_err(|e| e.to_string())
+    })
+    .map_err(|e| anyhow::anyhow!("{}: the exported tiles are unreadable: {e}", out.display()))?;
+    if root != checkpoint.root {
+        bail!(
+            "{}: the store's tree gives root {} at size {size} but its checkpoint {} says {}; run `truce log verify --db {}`",
+            db.display(),
+            root.to_base64(),
+            checkpoint.id,
+            checkpoint.root.to_base64(),
+            db.display()
+        );
+    }
+    write("checkpoint", checkpoint.text.as_bytes())?;
+    println!(
+        "wrote {} tiles and entry bundles and the checkpoint ({} entries, root {}) to {}",
+        files,
+        size,
+        checkpoint.root.to_base64(),
+        out.display()
     );
     Ok(Outcome::Ok)
 }
