@@ -12,8 +12,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use truce_core::agreement::load;
 use truce_core::assess::Engine;
 use truce_core::observation::{
-    FeatureTag, Geometry, Observation, ObservationKind, ObservationProperties, Place, Reliability, Source,
-    SourceKind, WeaponSeen,
+    FeatureTag, Geometry, Observation, ObservationKind, ObservationProperties, Place, Reliability,
+    Source, SourceKind, WeaponSeen,
 };
 
 const POINTS: usize = 100_000;
@@ -21,7 +21,10 @@ const POINTS: usize = 100_000;
 fn engine() -> Engine {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");
     let text = std::fs::read_to_string(dir.join("agreement.toml")).unwrap();
-    let a = load("agreement.toml", &text, &mut |rel| std::fs::read(dir.join(rel)).map_err(|e| e.to_string())).unwrap();
+    let a = load("agreement.toml", &text, &mut |rel| {
+        std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
+    })
+    .unwrap();
     Engine::new(a).unwrap()
 }
 
@@ -37,16 +40,28 @@ fn observations(e: &Engine) -> Vec<(usize, Observation, Place)> {
             let o = Observation {
                 feature_type: FeatureTag::Feature,
                 id: Some(format!("b{i}")),
-                geometry: Geometry::Point { coordinates: p.to_vec() },
+                geometry: Geometry::Point {
+                    coordinates: p.to_vec(),
+                },
                 properties: ObservationProperties {
                     kind: ObservationKind::WeaponPresent,
                     observed_at: t,
                     time_uncertainty_s: 0.0,
-                    source: Source { id: "uav".into(), kind: SourceKind::Drone, reliability: Reliability::B, credibility: 2, party: None },
+                    source: Source {
+                        id: "uav".into(),
+                        kind: SourceKind::Drone,
+                        reliability: Reliability::B,
+                        credibility: 2,
+                        party: None,
+                    },
                     error_radius_m: 50.0,
                     bearing: None,
                     timestamps: vec![],
-                    weapon: Some(WeaponSeen { class: classes[i % 3].into(), count: 1, serials: vec![] }),
+                    weapon: Some(WeaponSeen {
+                        class: classes[i % 3].into(),
+                        count: 1,
+                        serials: vec![],
+                    }),
                     storage: None,
                     coverage: None,
                     affiliation: None,
@@ -73,7 +88,9 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("all cores (assess_batch)", |b| b.iter(|| black_box(e.assess_batch(&items))));
+    g.bench_function("all cores (assess_batch)", |b| {
+        b.iter(|| black_box(e.assess_batch(&items)))
+    });
     g.finish();
 }
 

@@ -218,8 +218,13 @@ pub struct WeaponClass {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ZoneExtent {
-    Polygons { file: String, polygons: Vec<Vec<Vec<LonLat>>> },
-    WithinKmOfLine { within_km: f64 },
+    Polygons {
+        file: String,
+        polygons: Vec<Vec<Vec<LonLat>>>,
+    },
+    WithinKmOfLine {
+        within_km: f64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -301,8 +306,14 @@ impl Agreement {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Location {
     File,
-    LineColumn { line: usize, column: usize },
-    Feature { index: usize, coordinate: Option<LonLat> },
+    LineColumn {
+        line: usize,
+        column: usize,
+    },
+    Feature {
+        index: usize,
+        coordinate: Option<LonLat>,
+    },
 }
 
 /// One problem in an agreement or its geometry, with where it is.
@@ -320,12 +331,18 @@ impl fmt::Display for Diagnostic {
             Location::LineColumn { line, column } => {
                 write!(f, "{}:{line}:{column}: {}", self.file, self.message)
             }
-            Location::Feature { index, coordinate: Some([lon, lat]) } => write!(
+            Location::Feature {
+                index,
+                coordinate: Some([lon, lat]),
+            } => write!(
                 f,
                 "{}: feature {index}, coordinate [{lon}, {lat}]: {}",
                 self.file, self.message
             ),
-            Location::Feature { index, coordinate: None } => {
+            Location::Feature {
+                index,
+                coordinate: None,
+            } => {
                 write!(f, "{}: feature {index}: {}", self.file, self.message)
             }
         }
@@ -459,7 +476,11 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time with offset (e.g. 2015-02-15T00:00:00+02:00): {e}"))
+        .map_err(|e| {
+            format!(
+                "{s:?} is not an RFC 3339 time with offset (e.g. 2015-02-15T00:00:00+02:00): {e}"
+            )
+        })
 }
 
 fn table_items<'i>(
@@ -472,13 +493,19 @@ fn table_items<'i>(
         DeValue::Array(items) => items.into_iter().collect(),
         DeValue::Table(t) => vec![Spanned::new(span, DeValue::Table(t))],
         _ => {
-            sink.at(span, format!("`{key}` must be a table (write it as [[{key}]])"));
+            sink.at(
+                span,
+                format!("`{key}` must be a table (write it as [[{key}]])"),
+            );
             Vec::new()
         }
     }
 }
 
-fn deserialize<'i, T: Deserialize<'i>>(value: Spanned<DeValue<'i>>, sink: &mut Sink<'_>) -> Option<T> {
+fn deserialize<'i, T: Deserialize<'i>>(
+    value: Spanned<DeValue<'i>>,
+    sink: &mut Sink<'_>,
+) -> Option<T> {
     let span = value.span();
     match T::deserialize(value.into_deserializer()) {
         Ok(t) => Some(t),
@@ -491,8 +518,16 @@ fn deserialize<'i, T: Deserialize<'i>>(value: Spanned<DeValue<'i>>, sink: &mut S
 
 /// Parses and checks an agreement. `file` is how to name the TOML file in messages (and the
 /// directory geometry paths are shown relative to); `resolve` returns a geometry file's bytes.
-pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreement, Vec<Diagnostic>> {
-    let mut sink = Sink { file: file.to_string(), text, diags: Vec::new() };
+pub fn load(
+    file: &str,
+    text: &str,
+    resolve: &mut Resolver<'_>,
+) -> Result<Agreement, Vec<Diagnostic>> {
+    let mut sink = Sink {
+        file: file.to_string(),
+        text,
+        diags: Vec::new(),
+    };
     let (root, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
         for e in &syntax_errors {
@@ -553,7 +588,10 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
             }
             other => sink.at(
                 key_span,
-                format!("unknown key `{other}`; expected one of {}", TOP_LEVEL_KEYS.join(", ")),
+                format!(
+                    "unknown key `{other}`; expected one of {}",
+                    TOP_LEVEL_KEYS.join(", ")
+                ),
             ),
         }
     }
@@ -563,30 +601,47 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
         ("effective_at", effective_at.is_some()),
         ("contact_line", raw_line.is_some()),
     ] {
-        if !present && !sink.diags.iter().any(|d| d.message.contains(&format!("`{name}`"))) {
+        if !present
+            && !sink
+                .diags
+                .iter()
+                .any(|d| d.message.contains(&format!("`{name}`")))
+        {
             sink.at(head.clone(), format!("missing key `{name}`"));
         }
     }
     if raw_parties.is_empty() && !text.contains("[[party]]") {
-        sink.at(head.clone(), "missing [[party]]: the terms need at least one party with an area");
+        sink.at(
+            head.clone(),
+            "missing [[party]]: the terms need at least one party with an area",
+        );
     }
 
-    let effective = effective_at.as_ref().and_then(|t| match parse_time(t.get_ref()) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            sink.at(t.span(), format!("effective_at: {e}"));
-            None
-        }
-    });
+    let effective = effective_at
+        .as_ref()
+        .and_then(|t| match parse_time(t.get_ref()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                sink.at(t.span(), format!("effective_at: {e}"));
+                None
+            }
+        });
 
-    let mut geo = GeometryReader { base: base_dir(file), resolve, diags: Vec::new() };
+    let mut geo = GeometryReader {
+        base: base_dir(file),
+        resolve,
+        diags: Vec::new(),
+    };
 
     // Parties.
     let mut parties = Vec::new();
     let mut seen = BTreeSet::new();
     for p in raw_parties {
         if !seen.insert(p.id.get_ref().clone()) {
-            sink.at(p.id.span(), format!("duplicate party id `{}`", p.id.get_ref()));
+            sink.at(
+                p.id.span(),
+                format!("duplicate party id `{}`", p.id.get_ref()),
+            );
         }
         let area = geo.polygons(p.area.get_ref(), p.area.span(), &mut sink);
         parties.push(Party {
@@ -601,7 +656,10 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
     // Contact line.
     let contact_line = raw_line.and_then(|l| {
         let lines = geo.lines(l.geometry.get_ref(), l.geometry.span(), &mut sink)?;
-        Some(ContactLine { geometry_file: l.geometry.into_inner(), lines })
+        Some(ContactLine {
+            geometry_file: l.geometry.into_inner(),
+            lines,
+        })
     });
 
     // Weapon classes.
@@ -609,7 +667,10 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
     let mut seen = BTreeSet::new();
     for c in raw_classes {
         if !seen.insert(c.id.get_ref().clone()) {
-            sink.at(c.id.span(), format!("duplicate weapon_class id `{}`", c.id.get_ref()));
+            sink.at(
+                c.id.span(),
+                format!("duplicate weapon_class id `{}`", c.id.get_ref()),
+            );
         }
         check_distance_km(&mut sink, &c.withdrawal_km, "withdrawal_km");
         let deadline = match parse_time(c.withdraw_by.get_ref()) {
@@ -622,7 +683,10 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
                         format!(
                             "withdraw_by {} is before effective_at {}",
                             c.withdraw_by.get_ref(),
-                            effective_at.as_ref().map(|e| e.get_ref().as_str()).unwrap_or("")
+                            effective_at
+                                .as_ref()
+                                .map(|e| e.get_ref().as_str())
+                                .unwrap_or("")
                         ),
                     );
                 }
@@ -647,9 +711,14 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
     let mut seen = BTreeSet::new();
     for z in raw_zones {
         if !seen.insert(z.id.get_ref().clone()) {
-            sink.at(z.id.span(), format!("duplicate zone id `{}`", z.id.get_ref()));
+            sink.at(
+                z.id.span(),
+                format!("duplicate zone id `{}`", z.id.get_ref()),
+            );
         }
-        let kind = ZoneKind::ALL.into_iter().find(|k| k.as_str() == z.kind.get_ref());
+        let kind = ZoneKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == z.kind.get_ref());
         if kind.is_none() {
             sink.at(
                 z.kind.span(),
@@ -663,13 +732,21 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
         let extent = match (&z.geometry, &z.within_km) {
             (Some(g), None) => geo
                 .polygons(g.get_ref(), g.span(), &mut sink)
-                .map(|polygons| ZoneExtent::Polygons { file: g.get_ref().clone(), polygons }),
+                .map(|polygons| ZoneExtent::Polygons {
+                    file: g.get_ref().clone(),
+                    polygons,
+                }),
             (None, Some(km)) => {
                 check_distance_km(&mut sink, km, "within_km");
-                Some(ZoneExtent::WithinKmOfLine { within_km: *km.get_ref() })
+                Some(ZoneExtent::WithinKmOfLine {
+                    within_km: *km.get_ref(),
+                })
             }
             (Some(g), Some(_)) => {
-                sink.at(g.span(), "a zone has either `geometry` or `within_km`, not both");
+                sink.at(
+                    g.span(),
+                    "a zone has either `geometry` or `within_km`, not both",
+                );
                 None
             }
             (None, None) => {
@@ -714,10 +791,16 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
     let mut seen = BTreeSet::new();
     for s in raw_sites {
         if !seen.insert(s.id.get_ref().clone()) {
-            sink.at(s.id.span(), format!("duplicate storage_site id `{}`", s.id.get_ref()));
+            sink.at(
+                s.id.span(),
+                format!("duplicate storage_site id `{}`", s.id.get_ref()),
+            );
         }
         if !party_ids.contains(s.party.get_ref()) {
-            sink.at(s.party.span(), format!("storage_site names unknown party `{}`", s.party.get_ref()));
+            sink.at(
+                s.party.span(),
+                format!("storage_site names unknown party `{}`", s.party.get_ref()),
+            );
         }
         let [lon, lat] = *s.location.get_ref();
         if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
@@ -728,17 +811,26 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
         }
         let radius = *s.radius_m.get_ref();
         if !radius.is_finite() || radius <= 0.0 || radius > MAX_DISTANCE_KM * 1000.0 {
-            sink.at(s.radius_m.span(), format!("radius_m {radius} must be above 0 and at most 1,000 km"));
+            sink.at(
+                s.radius_m.span(),
+                format!("radius_m {radius} must be above 0 and at most 1,000 km"),
+            );
         }
         for class in s.declared.get_ref().keys() {
             if !class_ids.contains(class) {
-                sink.at(s.declared.span(), format!("declared inventory names unknown weapon_class `{class}`"));
+                sink.at(
+                    s.declared.span(),
+                    format!("declared inventory names unknown weapon_class `{class}`"),
+                );
             }
         }
         let serials = s.serials.map(|x| {
             for class in x.get_ref().keys() {
                 if !class_ids.contains(class) {
-                    sink.at(x.span(), format!("serials name unknown weapon_class `{class}`"));
+                    sink.at(
+                        x.span(),
+                        format!("serials name unknown weapon_class `{class}`"),
+                    );
                 }
             }
             x.into_inner()
@@ -759,9 +851,14 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
     let mut seen = BTreeSet::new();
     for r in raw_rules {
         if !seen.insert(r.id.get_ref().clone()) {
-            sink.at(r.id.span(), format!("duplicate rule id `{}`", r.id.get_ref()));
+            sink.at(
+                r.id.span(),
+                format!("duplicate rule id `{}`", r.id.get_ref()),
+            );
         }
-        let kind = RuleKind::ALL.into_iter().find(|k| k.as_str() == r.kind.get_ref());
+        let kind = RuleKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == r.kind.get_ref());
         if kind.is_none() {
             sink.at(
                 r.kind.span(),
@@ -787,12 +884,26 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
         };
         for z in &r.zones {
             if !zone_ids.contains(z.get_ref()) {
-                sink.at(z.span(), format!("rule `{}` names unknown zone `{}`", r.id.get_ref(), z.get_ref()));
+                sink.at(
+                    z.span(),
+                    format!(
+                        "rule `{}` names unknown zone `{}`",
+                        r.id.get_ref(),
+                        z.get_ref()
+                    ),
+                );
             }
         }
         for c in &r.classes {
             if !class_ids.contains(c.get_ref()) {
-                sink.at(c.span(), format!("rule `{}` names unknown weapon_class `{}`", r.id.get_ref(), c.get_ref()));
+                sink.at(
+                    c.span(),
+                    format!(
+                        "rule `{}` names unknown weapon_class `{}`",
+                        r.id.get_ref(),
+                        c.get_ref()
+                    ),
+                );
             }
         }
         let mut activities = Vec::new();
@@ -806,11 +917,20 @@ pub fn load(file: &str, text: &str, resolve: &mut Resolver<'_>) -> Result<Agreem
         for k in &r.observation_kinds {
             match ObservationKind::parse(k.get_ref()) {
                 Some(kind) => observation_kinds.push(kind),
-                None => sink.at(k.span(), format!("unknown observation kind `{}`", k.get_ref())),
+                None => sink.at(
+                    k.span(),
+                    format!("unknown observation kind `{}`", k.get_ref()),
+                ),
             }
         }
         if kind == Some(RuleKind::Zone) && r.zones.is_empty() {
-            sink.at(r.id.span(), format!("rule `{}` of kind zone needs `zones = [...]`", r.id.get_ref()));
+            sink.at(
+                r.id.span(),
+                format!(
+                    "rule `{}` of kind zone needs `zones = [...]`",
+                    r.id.get_ref()
+                ),
+            );
         }
         if let (Some(kind), Some(severity)) = (kind, severity) {
             rules.push(Rule {
@@ -863,7 +983,9 @@ fn check_distance_km(sink: &mut Sink<'_>, km: &Spanned<f64>, name: &str) {
     } else if v > MAX_DISTANCE_KM {
         sink.at(
             km.span(),
-            format!("{name} {v} km is absurd (over {MAX_DISTANCE_KM} km); distances are in kilometres"),
+            format!(
+                "{name} {v} km is absurd (over {MAX_DISTANCE_KM} km); distances are in kilometres"
+            ),
         );
     }
 }
@@ -882,7 +1004,10 @@ fn base_dir(file: &str) -> String {
 /// Overlapping party areas and a contact line that strays from every area.
 fn cross_checks(file: &str, parties: &[Party], line: &ContactLine) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let indexes: Vec<AreaIndex> = parties.iter().map(|p| AreaIndex::new(to_multipolygon(&p.area))).collect();
+    let indexes: Vec<AreaIndex> = parties
+        .iter()
+        .map(|p| AreaIndex::new(to_multipolygon(&p.area)))
+        .collect();
     for i in 0..parties.len() {
         for j in i + 1..parties.len() {
             if let Some((km2, at)) = overlap(&parties[i].area, &parties[j].area)
@@ -927,9 +1052,15 @@ pub fn to_multipolygon(polys: &[Vec<Vec<LonLat>>]) -> geo_types::MultiPolygon<f6
             .iter()
             .map(|rings| {
                 let mut rings = rings.iter().map(|r| {
-                    geo_types::LineString(r.iter().map(|&[x, y]| geo_types::coord! {x: x, y: y}).collect())
+                    geo_types::LineString(
+                        r.iter()
+                            .map(|&[x, y]| geo_types::coord! {x: x, y: y})
+                            .collect(),
+                    )
                 });
-                let exterior = rings.next().unwrap_or_else(|| geo_types::LineString(vec![]));
+                let exterior = rings
+                    .next()
+                    .unwrap_or_else(|| geo_types::LineString(vec![]));
                 geo_types::Polygon::new(exterior, rings.collect())
             })
             .collect(),
@@ -948,7 +1079,10 @@ fn overlap(a: &[Vec<Vec<LonLat>>], b: &[Vec<Vec<LonLat>>]) -> Option<(f64, LonLa
         return None;
     }
     let km2 = inter.geodesic_area_unsigned() / 1e6;
-    let at = inter.interior_point().map(|p| [p.x(), p.y()]).unwrap_or([f64::NAN, f64::NAN]);
+    let at = inter
+        .interior_point()
+        .map(|p| [p.x(), p.y()])
+        .unwrap_or([f64::NAN, f64::NAN]);
     Some((km2, at))
 }
 
@@ -962,7 +1096,12 @@ struct GeometryReader<'r, 'a> {
 }
 
 impl GeometryReader<'_, '_> {
-    fn read(&mut self, rel: &str, span: Range<usize>, sink: &mut Sink<'_>) -> Option<(String, Vec<GeoFeature>)> {
+    fn read(
+        &mut self,
+        rel: &str,
+        span: Range<usize>,
+        sink: &mut Sink<'_>,
+    ) -> Option<(String, Vec<GeoFeature>)> {
         let shown = format!("{}{}", self.base, rel);
         let bytes = match (self.resolve)(rel) {
             Ok(b) => b,
@@ -976,7 +1115,10 @@ impl GeometryReader<'_, '_> {
             Err(e) => {
                 self.diags.push(Diagnostic {
                     file: shown,
-                    location: Location::LineColumn { line: e.line(), column: e.column() },
+                    location: Location::LineColumn {
+                        line: e.line(),
+                        column: e.column(),
+                    },
                     message: format!("invalid GeoJSON: {e}"),
                 });
                 return None;
@@ -985,13 +1127,22 @@ impl GeometryReader<'_, '_> {
         match features(&value) {
             Ok(f) => Some((shown, f)),
             Err(message) => {
-                self.diags.push(Diagnostic { file: shown, location: Location::File, message });
+                self.diags.push(Diagnostic {
+                    file: shown,
+                    location: Location::File,
+                    message,
+                });
                 None
             }
         }
     }
 
-    fn polygons(&mut self, rel: &str, span: Range<usize>, sink: &mut Sink<'_>) -> Option<Vec<Vec<Vec<LonLat>>>> {
+    fn polygons(
+        &mut self,
+        rel: &str,
+        span: Range<usize>,
+        sink: &mut Sink<'_>,
+    ) -> Option<Vec<Vec<Vec<LonLat>>>> {
         let (shown, feats) = self.read(rel, span, sink)?;
         let before = self.diags.len();
         let mut out = Vec::new();
@@ -999,20 +1150,36 @@ impl GeometryReader<'_, '_> {
         for (index, f) in feats.iter().enumerate() {
             let polys: Vec<&serde_json::Value> = match f.kind.as_str() {
                 "Polygon" => vec![&f.coordinates],
-                "MultiPolygon" => f.coordinates.as_array().map(|a| a.iter().collect()).unwrap_or_default(),
+                "MultiPolygon" => f
+                    .coordinates
+                    .as_array()
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_default(),
                 other => {
-                    self.feature_error(&shown, index, None, format!("expected Polygon or MultiPolygon, found {other}"));
+                    self.feature_error(
+                        &shown,
+                        index,
+                        None,
+                        format!("expected Polygon or MultiPolygon, found {other}"),
+                    );
                     continue;
                 }
             };
             for poly in polys {
                 let Some(rings) = poly.as_array() else {
-                    self.feature_error(&shown, index, None, "polygon coordinates must be an array of rings".into());
+                    self.feature_error(
+                        &shown,
+                        index,
+                        None,
+                        "polygon coordinates must be an array of rings".into(),
+                    );
                     continue;
                 };
                 let mut parsed = Vec::new();
                 for ring in rings {
-                    let Some(pts) = self.positions(&shown, index, ring) else { continue };
+                    let Some(pts) = self.positions(&shown, index, ring) else {
+                        continue;
+                    };
                     vertices += pts.len();
                     self.check_ring(&shown, index, &pts);
                     parsed.push(pts);
@@ -1030,28 +1197,51 @@ impl GeometryReader<'_, '_> {
             });
         }
         if out.is_empty() && self.diags.len() == before {
-            self.diags.push(Diagnostic { file: shown, location: Location::File, message: "no polygons in file".into() });
+            self.diags.push(Diagnostic {
+                file: shown,
+                location: Location::File,
+                message: "no polygons in file".into(),
+            });
         }
         (self.diags.len() == before).then_some(out)
     }
 
-    fn lines(&mut self, rel: &str, span: Range<usize>, sink: &mut Sink<'_>) -> Option<Vec<Vec<LonLat>>> {
+    fn lines(
+        &mut self,
+        rel: &str,
+        span: Range<usize>,
+        sink: &mut Sink<'_>,
+    ) -> Option<Vec<Vec<LonLat>>> {
         let (shown, feats) = self.read(rel, span, sink)?;
         let before = self.diags.len();
         let mut out = Vec::new();
         for (index, f) in feats.iter().enumerate() {
             let lines: Vec<&serde_json::Value> = match f.kind.as_str() {
                 "LineString" => vec![&f.coordinates],
-                "MultiLineString" => f.coordinates.as_array().map(|a| a.iter().collect()).unwrap_or_default(),
+                "MultiLineString" => f
+                    .coordinates
+                    .as_array()
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_default(),
                 other => {
-                    self.feature_error(&shown, index, None, format!("expected LineString or MultiLineString, found {other}"));
+                    self.feature_error(
+                        &shown,
+                        index,
+                        None,
+                        format!("expected LineString or MultiLineString, found {other}"),
+                    );
                     continue;
                 }
             };
             for l in lines {
                 if let Some(pts) = self.positions(&shown, index, l) {
                     if pts.len() < 2 {
-                        self.feature_error(&shown, index, pts.first().copied(), "a line needs at least 2 positions".into());
+                        self.feature_error(
+                            &shown,
+                            index,
+                            pts.first().copied(),
+                            "a line needs at least 2 positions".into(),
+                        );
                     } else {
                         out.push(pts);
                     }
@@ -1059,35 +1249,71 @@ impl GeometryReader<'_, '_> {
             }
         }
         if out.is_empty() && self.diags.len() == before {
-            self.diags.push(Diagnostic { file: shown, location: Location::File, message: "no lines in file".into() });
+            self.diags.push(Diagnostic {
+                file: shown,
+                location: Location::File,
+                message: "no lines in file".into(),
+            });
         }
         (self.diags.len() == before).then_some(out)
     }
 
-    fn feature_error(&mut self, file: &str, index: usize, coordinate: Option<LonLat>, message: String) {
-        self.diags.push(Diagnostic { file: file.to_string(), location: Location::Feature { index, coordinate }, message });
+    fn feature_error(
+        &mut self,
+        file: &str,
+        index: usize,
+        coordinate: Option<LonLat>,
+        message: String,
+    ) {
+        self.diags.push(Diagnostic {
+            file: file.to_string(),
+            location: Location::Feature { index, coordinate },
+            message,
+        });
     }
 
-    fn positions(&mut self, file: &str, index: usize, v: &serde_json::Value) -> Option<Vec<LonLat>> {
+    fn positions(
+        &mut self,
+        file: &str,
+        index: usize,
+        v: &serde_json::Value,
+    ) -> Option<Vec<LonLat>> {
         let Some(arr) = v.as_array() else {
-            self.feature_error(file, index, None, "coordinates must be an array of positions".into());
+            self.feature_error(
+                file,
+                index,
+                None,
+                "coordinates must be an array of positions".into(),
+            );
             return None;
         };
         let mut pts = Vec::with_capacity(arr.len());
         let mut ok = true;
         for p in arr {
-            let nums: Option<Vec<f64>> = p.as_array().and_then(|a| a.iter().map(|x| x.as_f64()).collect());
+            let nums: Option<Vec<f64>> = p
+                .as_array()
+                .and_then(|a| a.iter().map(|x| x.as_f64()).collect());
             match nums.as_deref() {
                 Some([lon, lat, ..]) => {
                     let c = [*lon, *lat];
                     if !(-180.0..=180.0).contains(lon) || !(-90.0..=90.0).contains(lat) {
-                        self.feature_error(file, index, Some(c), "coordinate out of range (lon −180…180, lat −90…90)".into());
+                        self.feature_error(
+                            file,
+                            index,
+                            Some(c),
+                            "coordinate out of range (lon −180…180, lat −90…90)".into(),
+                        );
                         ok = false;
                     }
                     pts.push(c);
                 }
                 _ => {
-                    self.feature_error(file, index, None, format!("{p} is not a position [lon, lat]"));
+                    self.feature_error(
+                        file,
+                        index,
+                        None,
+                        format!("{p} is not a position [lon, lat]"),
+                    );
                     ok = false;
                 }
             }
@@ -1097,7 +1323,15 @@ impl GeometryReader<'_, '_> {
 
     fn check_ring(&mut self, file: &str, index: usize, ring: &[LonLat]) {
         if ring.len() < 4 {
-            self.feature_error(file, index, ring.first().copied(), format!("ring has {} positions; a closed ring needs at least 4", ring.len()));
+            self.feature_error(
+                file,
+                index,
+                ring.first().copied(),
+                format!(
+                    "ring has {} positions; a closed ring needs at least 4",
+                    ring.len()
+                ),
+            );
             return;
         }
         if ring.first() != ring.last() {
@@ -1105,7 +1339,10 @@ impl GeometryReader<'_, '_> {
                 file,
                 index,
                 ring.last().copied(),
-                format!("ring is not closed: it starts at [{}, {}]", ring[0][0], ring[0][1]),
+                format!(
+                    "ring is not closed: it starts at [{}, {}]",
+                    ring[0][0], ring[0][1]
+                ),
             );
             return;
         }
@@ -1122,21 +1359,45 @@ struct GeoFeature {
 
 /// The geometries of a FeatureCollection, a Feature or a bare geometry, in order.
 fn features(v: &serde_json::Value) -> Result<Vec<GeoFeature>, String> {
-    let kind = v.get("type").and_then(|t| t.as_str()).ok_or("GeoJSON object has no \"type\"")?;
+    let kind = v
+        .get("type")
+        .and_then(|t| t.as_str())
+        .ok_or("GeoJSON object has no \"type\"")?;
     match kind {
         "FeatureCollection" => {
-            let feats = v.get("features").and_then(|f| f.as_array()).ok_or("FeatureCollection has no \"features\" array")?;
-            feats.iter().enumerate().map(|(i, f)| geometry_of(f.get("geometry").unwrap_or(&serde_json::Value::Null)).map_err(|e| format!("feature {i}: {e}"))).collect()
+            let feats = v
+                .get("features")
+                .and_then(|f| f.as_array())
+                .ok_or("FeatureCollection has no \"features\" array")?;
+            feats
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    geometry_of(f.get("geometry").unwrap_or(&serde_json::Value::Null))
+                        .map_err(|e| format!("feature {i}: {e}"))
+                })
+                .collect()
         }
-        "Feature" => Ok(vec![geometry_of(v.get("geometry").unwrap_or(&serde_json::Value::Null))?]),
+        "Feature" => Ok(vec![geometry_of(
+            v.get("geometry").unwrap_or(&serde_json::Value::Null),
+        )?]),
         _ => Ok(vec![geometry_of(v)?]),
     }
 }
 
 fn geometry_of(g: &serde_json::Value) -> Result<GeoFeature, String> {
-    let kind = g.get("type").and_then(|t| t.as_str()).ok_or("geometry is missing or has no \"type\"")?;
-    let coordinates = g.get("coordinates").cloned().ok_or_else(|| format!("{kind} has no \"coordinates\""))?;
-    Ok(GeoFeature { kind: kind.to_string(), coordinates })
+    let kind = g
+        .get("type")
+        .and_then(|t| t.as_str())
+        .ok_or("geometry is missing or has no \"type\"")?;
+    let coordinates = g
+        .get("coordinates")
+        .cloned()
+        .ok_or_else(|| format!("{kind} has no \"coordinates\""))?;
+    Ok(GeoFeature {
+        kind: kind.to_string(),
+        coordinates,
+    })
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use truce_geo::{AreaIndex, LineIndex, LonLat};
 
-use crate::agreement::{Activity, Agreement, RuleKind, Severity, Zone, ZoneExtent, to_multipolygon};
+use crate::agreement::{
+    Activity, Agreement, RuleKind, Severity, Zone, ZoneExtent, to_multipolygon,
+};
 use crate::observation::{Observation, ObservationKind, Place};
 
 /// The monitor's own aircraft, which air-exclusion zones exempt.
@@ -93,11 +95,20 @@ impl Engine {
             .zones
             .iter()
             .map(|z| match &z.extent {
-                ZoneExtent::Polygons { polygons, .. } => ZoneShape::Area(AreaIndex::new(to_multipolygon(polygons))),
-                ZoneExtent::WithinKmOfLine { within_km } => ZoneShape::Band { within_m: within_km * 1000.0 },
+                ZoneExtent::Polygons { polygons, .. } => {
+                    ZoneShape::Area(AreaIndex::new(to_multipolygon(polygons)))
+                }
+                ZoneExtent::WithinKmOfLine { within_km } => ZoneShape::Band {
+                    within_m: within_km * 1000.0,
+                },
             })
             .collect();
-        Ok(Engine { agreement, line, areas, zones })
+        Ok(Engine {
+            agreement,
+            line,
+            areas,
+            zones,
+        })
     }
 
     pub fn agreement(&self) -> &Agreement {
@@ -110,7 +121,10 @@ impl Engine {
 
     /// The party whose area contains `p` (the first in agreement order, should areas touch).
     pub fn party_at(&self, p: LonLat) -> Option<&str> {
-        self.areas.iter().find(|(_, a)| a.contains(p)).map(|(id, _)| id.as_str())
+        self.areas
+            .iter()
+            .find(|(_, a)| a.contains(p))
+            .map(|(id, _)| id.as_str())
     }
 
     fn zones_at(&self, p: LonLat, distance_m: f64, into: &mut Vec<usize>) {
@@ -128,7 +142,7 @@ impl Engine {
     fn measure(&self, place: &Place) -> Measured {
         match place {
             Place::Point(p) => self.measure_point(*p),
-            Place::Area(rings) => self.measure_point(centroid(&rings[0])),
+            Place::Area(_) => self.measure_point(place.assessed_point()),
             Place::Track(pts) => {
                 let mut zones = Vec::new();
                 let mut distance_m = f64::INFINITY;
@@ -141,7 +155,10 @@ impl Engine {
                     .line
                     .crossings(pts)
                     .into_iter()
-                    .map(|c| LineCrossing { point: c.point, track_segment: c.track_segment })
+                    .map(|c| LineCrossing {
+                        point: c.point,
+                        track_segment: c.track_segment,
+                    })
                     .collect();
                 if !crossings.is_empty() {
                     distance_m = 0.0;
@@ -154,7 +171,13 @@ impl Engine {
                 }
                 zones.sort_unstable();
                 let start_area = self.party_at(pts[0]).map(str::to_string);
-                Measured { party_area: start_area.clone(), start_area, distance_m, zones, crossings }
+                Measured {
+                    party_area: start_area.clone(),
+                    start_area,
+                    distance_m,
+                    zones,
+                    crossings,
+                }
             }
         }
     }
@@ -164,7 +187,13 @@ impl Engine {
         let mut zones = Vec::new();
         self.zones_at(p, distance_m, &mut zones);
         let area = self.party_at(p).map(str::to_string);
-        Measured { party_area: area.clone(), start_area: area, distance_m, zones, crossings: Vec::new() }
+        Measured {
+            party_area: area.clone(),
+            start_area: area,
+            distance_m,
+            zones,
+            crossings: Vec::new(),
+        }
     }
 
     /// Assesses one validated observation (`index` names it when it has no id).
@@ -175,7 +204,11 @@ impl Engine {
             id: obs.display_id(index),
             party_area: m.party_area,
             distance_to_line_m: (m.distance_m * 10.0).round() / 10.0,
-            zones: m.zones.iter().map(|&i| self.agreement.zones[i].id.clone()).collect(),
+            zones: m
+                .zones
+                .iter()
+                .map(|&i| self.agreement.zones[i].id.clone())
+                .collect(),
             crossings: m.crossings,
             breaches,
         }
@@ -183,7 +216,10 @@ impl Engine {
 
     /// Assesses many observations on all cores, results in input order.
     pub fn assess_batch(&self, items: &[(usize, Observation, Place)]) -> Vec<Assessment> {
-        items.par_iter().map(|(i, o, p)| self.assess(*i, o, p)).collect()
+        items
+            .par_iter()
+            .map(|(i, o, p)| self.assess(*i, o, p))
+            .collect()
     }
 
     fn breaches(&self, obs: &Observation, place: &Place, m: &Measured) -> Vec<Breach> {
@@ -196,18 +232,24 @@ impl Engine {
         let mut out = Vec::new();
         let error_m = p.error_radius_m;
         for rule in &a.rules {
-            let breach = |party: Option<String>, basis: String, detail: String, certain: bool| Breach {
-                rule: rule.id.clone(),
-                severity: rule.severity,
-                party,
-                basis,
-                detail,
-                certain,
-            };
+            let breach =
+                |party: Option<String>, basis: String, detail: String, certain: bool| Breach {
+                    rule: rule.id.clone(),
+                    severity: rule.severity,
+                    party,
+                    basis,
+                    detail,
+                    certain,
+                };
             match rule.kind {
                 RuleKind::NoFire => {
                     let counts = if rule.observation_kinds.is_empty() {
-                        matches!(p.kind, ObservationKind::Explosion | ObservationKind::Impact | ObservationKind::Firing)
+                        matches!(
+                            p.kind,
+                            ObservationKind::Explosion
+                                | ObservationKind::Impact
+                                | ObservationKind::Firing
+                        )
                     } else {
                         rule.observation_kinds.contains(&p.kind)
                     };
@@ -216,21 +258,32 @@ impl Engine {
                     }
                     let (party, basis) = self.fire_party(obs, m);
                     let what = match (&p.bearing, p.kind) {
-                        (Some(b), k) => format!("{k} on bearing {:.0}° from an observer", b.azimuth_deg),
+                        (Some(b), k) => {
+                            format!("{k} on bearing {:.0}° from an observer", b.azimuth_deg)
+                        }
                         (None, k) => format!("{k} {}", where_words(m)),
                     };
-                    let detail = format!("{what} at {}, after the ceasefire took effect {}", when(t), when(a.effective_at));
+                    let detail = format!(
+                        "{what} at {}, after the ceasefire took effect {}",
+                        when(t),
+                        when(a.effective_at)
+                    );
                     out.push(breach(party, basis, detail, true));
                 }
                 RuleKind::WeaponWithdrawal => {
                     let Some(w) = &p.weapon else { continue };
-                    if !matches!(p.kind, ObservationKind::WeaponPresent | ObservationKind::Firing) {
+                    if !matches!(
+                        p.kind,
+                        ObservationKind::WeaponPresent | ObservationKind::Firing
+                    ) {
                         continue;
                     }
                     if !rule.classes.is_empty() && !rule.classes.contains(&w.class) {
                         continue;
                     }
-                    let Some(class) = a.weapon_class(&w.class) else { continue };
+                    let Some(class) = a.weapon_class(&w.class) else {
+                        continue;
+                    };
                     let limit_m = class.withdrawal_km * 1000.0;
                     if t < class.withdraw_by || m.distance_m >= limit_m || p.bearing.is_some() {
                         continue;
@@ -245,7 +298,12 @@ impl Engine {
                         when(class.withdraw_by),
                         uncertainty_words(error_m)
                     );
-                    out.push(breach(party, basis, detail, m.distance_m + error_m < limit_m));
+                    out.push(breach(
+                        party,
+                        basis,
+                        detail,
+                        m.distance_m + error_m < limit_m,
+                    ));
                 }
                 RuleKind::Zone => {
                     for zone_i in &m.zones {
@@ -253,12 +311,20 @@ impl Engine {
                         if !rule.zones.contains(&zone.id) {
                             continue;
                         }
-                        let Some(activity) = prohibited_activity(zone, &rule.activities, p.kind) else { continue };
-                        if activity == Activity::Overflight && p.affiliation.as_deref() == Some(MONITOR_AFFILIATION) {
+                        let Some(activity) = prohibited_activity(zone, &rule.activities, p.kind)
+                        else {
+                            continue;
+                        };
+                        if activity == Activity::Overflight
+                            && p.affiliation.as_deref() == Some(MONITOR_AFFILIATION)
+                        {
                             continue;
                         }
                         let (party, basis) = match activity {
-                            Activity::Explosion => (None, "an explosion or impact alone does not show who fired".to_string()),
+                            Activity::Explosion => (
+                                None,
+                                "an explosion or impact alone does not show who fired".to_string(),
+                            ),
                             Activity::Overflight | Activity::Movement => self.track_party(obs, m),
                             _ => self.presence_party(obs, m, activity.as_str()),
                         };
@@ -270,7 +336,12 @@ impl Engine {
                             when(t),
                             uncertainty_words(error_m)
                         );
-                        out.push(breach(party, basis, detail, error_m == 0.0 || !matches!(place, Place::Point(_))));
+                        out.push(breach(
+                            party,
+                            basis,
+                            detail,
+                            error_m == 0.0 || !matches!(place, Place::Point(_)),
+                        ));
                     }
                 }
                 RuleKind::NoCrossing => {
@@ -291,37 +362,68 @@ impl Engine {
                 }
                 RuleKind::StorageInventory => {
                     let Some(check) = &p.storage else { continue };
-                    let Some(site) = a.storage_site(&check.site) else { continue };
+                    let Some(site) = a.storage_site(&check.site) else {
+                        continue;
+                    };
                     let mut findings = Vec::new();
                     for (class, &declared) in &site.declared {
                         let seen = check.counts.get(class).copied().unwrap_or(0);
                         if seen < declared {
-                            findings.push(format!("{class} {seen} of {declared} declared ({} missing)", declared - seen));
+                            findings.push(format!(
+                                "{class} {seen} of {declared} declared ({} missing)",
+                                declared - seen
+                            ));
                         }
                     }
                     for (class, declared) in &site.serials {
-                        let Some(seen) = check.serials_seen.get(class) else { continue };
-                        let missing: Vec<&str> = declared.iter().filter(|s| !seen.contains(s)).map(String::as_str).collect();
-                        let foreign: Vec<&str> = seen.iter().filter(|s| !declared.contains(s)).map(String::as_str).collect();
+                        let Some(seen) = check.serials_seen.get(class) else {
+                            continue;
+                        };
+                        let missing: Vec<&str> = declared
+                            .iter()
+                            .filter(|s| !seen.contains(s))
+                            .map(String::as_str)
+                            .collect();
+                        let foreign: Vec<&str> = seen
+                            .iter()
+                            .filter(|s| !declared.contains(s))
+                            .map(String::as_str)
+                            .collect();
                         if !missing.is_empty() {
-                            findings.push(format!("{class} serials not found: {}", missing.join(", ")));
+                            findings
+                                .push(format!("{class} serials not found: {}", missing.join(", ")));
                         }
                         if !foreign.is_empty() {
-                            findings.push(format!("{class} undeclared serials: {}", foreign.join(", ")));
+                            findings.push(format!(
+                                "{class} undeclared serials: {}",
+                                foreign.join(", ")
+                            ));
                         }
                     }
                     if findings.is_empty() {
                         continue;
                     }
-                    let detail = format!("storage site {} ({}): {}, checked {}", site.id, site.name, findings.join("; "), when(t));
-                    out.push(breach(Some(site.party.clone()), format!("declared storage site of {}", site.party), detail, true));
+                    let detail = format!(
+                        "storage site {} ({}): {}, checked {}",
+                        site.id,
+                        site.name,
+                        findings.join("; "),
+                        when(t)
+                    );
+                    out.push(breach(
+                        Some(site.party.clone()),
+                        format!("declared storage site of {}", site.party),
+                        detail,
+                        true,
+                    ));
                 }
                 RuleKind::FreedomOfMovement => {
                     if p.kind != ObservationKind::AccessDenied {
                         continue;
                     }
                     let (party, basis) = self.presence_party(obs, m, "access denied");
-                    let detail = format!("monitors denied access {} at {}", where_words(m), when(t));
+                    let detail =
+                        format!("monitors denied access {} at {}", where_words(m), when(t));
                     out.push(breach(party, basis, detail, true));
                 }
             }
@@ -330,7 +432,10 @@ impl Engine {
     }
 
     fn in_rule_zones(&self, zones: &[String], m: &Measured) -> bool {
-        zones.is_empty() || m.zones.iter().any(|&i| zones.contains(&self.agreement.zones[i].id))
+        zones.is_empty()
+            || m.zones
+                .iter()
+                .any(|&i| zones.contains(&self.agreement.zones[i].id))
     }
 
     /// Who fired: only a located firing position attributes; impacts, explosions, hotspots and
@@ -338,23 +443,40 @@ impl Engine {
     fn fire_party(&self, obs: &Observation, m: &Measured) -> (Option<String>, String) {
         let p = &obs.properties;
         if p.kind != ObservationKind::Firing {
-            return (None, format!("{} alone does not show who fired", article(p.kind)));
+            return (
+                None,
+                format!("{} alone does not show who fired", article(p.kind)),
+            );
         }
         if p.bearing.is_some() {
-            return (None, "a single bearing does not locate the firing position".into());
+            return (
+                None,
+                "a single bearing does not locate the firing position".into(),
+            );
         }
         self.presence_party(obs, m, "firing position")
     }
 
     /// Who is present: an identified affiliation, else the party controlling the place.
-    fn presence_party(&self, obs: &Observation, m: &Measured, what: &str) -> (Option<String>, String) {
+    fn presence_party(
+        &self,
+        obs: &Observation,
+        m: &Measured,
+        what: &str,
+    ) -> (Option<String>, String) {
         if let Some(aff) = &obs.properties.affiliation
             && self.agreement.party(aff).is_some()
         {
-            return (Some(aff.clone()), format!("{what} identified as {aff} by the source"));
+            return (
+                Some(aff.clone()),
+                format!("{what} identified as {aff} by the source"),
+            );
         }
         match &m.party_area {
-            Some(party) => (Some(party.clone()), format!("{what} in {party}-controlled area")),
+            Some(party) => (
+                Some(party.clone()),
+                format!("{what} in {party}-controlled area"),
+            ),
             None => (None, format!("{what} outside every party's area")),
         }
     }
@@ -364,10 +486,16 @@ impl Engine {
         if let Some(aff) = &obs.properties.affiliation
             && self.agreement.party(aff).is_some()
         {
-            return (Some(aff.clone()), format!("identified as {aff} by the source"));
+            return (
+                Some(aff.clone()),
+                format!("identified as {aff} by the source"),
+            );
         }
         match &m.start_area {
-            Some(party) => (Some(party.clone()), format!("track started on the {party} side")),
+            Some(party) => (
+                Some(party.clone()),
+                format!("track started on the {party} side"),
+            ),
             None => (None, "track started outside every party's area".into()),
         }
     }
@@ -391,26 +519,33 @@ fn article(kind: ObservationKind) -> &'static str {
 
 fn where_words(m: &Measured) -> String {
     match &m.party_area {
-        Some(p) => format!("{} from the contact line in {p}-controlled area", km(m.distance_m)),
-        None => format!("{} from the contact line, outside every party's area", km(m.distance_m)),
+        Some(p) => format!(
+            "{} from the contact line in {p}-controlled area",
+            km(m.distance_m)
+        ),
+        None => format!(
+            "{} from the contact line, outside every party's area",
+            km(m.distance_m)
+        ),
     }
 }
 
 fn uncertainty_words(error_m: f64) -> String {
-    if error_m > 0.0 { format!(" (±{})", km(error_m)) } else { String::new() }
+    if error_m > 0.0 {
+        format!(" (±{})", km(error_m))
+    } else {
+        String::new()
+    }
 }
 
 fn km(m: f64) -> String {
-    if m < 1000.0 { format!("{m:.0} m") } else { format!("{:.1} km", m / 1000.0) }
+    if m < 1000.0 {
+        format!("{m:.0} m")
+    } else {
+        format!("{:.1} km", m / 1000.0)
+    }
 }
 
 fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// Planar centroid of a closed ring (an observation area is small; planar is exact enough).
-fn centroid(ring: &[LonLat]) -> LonLat {
-    let n = ring.len().saturating_sub(1).max(1);
-    let (sx, sy) = ring[..n].iter().fold((0.0, 0.0), |(x, y), p| (x + p[0], y + p[1]));
-    [sx / n as f64, sy / n as f64]
 }

@@ -61,6 +61,9 @@ mod tests {
     #[test]
     fn keys_are_sorted_at_every_depth() {
         let v: Value = serde_json::from_str(r#"{"b":1,"a":{"z":[1.5,"x"],"y":null}}"#).unwrap();
-        assert_eq!(canonical_value(&v), r#"{"a":{"y":null,"z":[1.5,"x"]},"b":1}"#);
+        assert_eq!(
+            canonical_value(&v),
+            r#"{"a":{"y":null,"z":[1.5,"x"]},"b":1}"#
+        );
     }
 }

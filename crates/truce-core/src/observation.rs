@@ -25,7 +25,9 @@ pub const MAX_TRACK_VERTICES: usize = 100_000;
 pub const MAX_REMARKS_BYTES: usize = 16 * 1024;
 
 /// What was observed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ObservationKind {
     /// A detonation seen or heard, origin unknown.
@@ -107,7 +109,9 @@ impl std::fmt::Display for ObservationKind {
 }
 
 /// What kind of thing the source is. Sources of one kind are not independent witnesses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     Satellite,
@@ -142,7 +146,9 @@ impl SourceKind {
 }
 
 /// NATO Admiralty source reliability: A (completely reliable) … E (unreliable), F (cannot be judged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum Reliability {
     A,
     B,
@@ -316,7 +322,11 @@ pub struct Observation {
     pub feature_type: FeatureTag,
     /// Unique within its feed; adapters derive one from the source record when the feed has none.
     /// GeoJSON allows a string or a number; a number is kept as its decimal text.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "string_or_number")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_number"
+    )]
     #[schemars(with = "Option<String>")]
     pub id: Option<String>,
     pub geometry: Geometry,
@@ -328,7 +338,9 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Str
         serde_json::Value::String(s) => Ok(Some(s)),
         serde_json::Value::Number(n) => Ok(Some(n.to_string())),
         serde_json::Value::Null => Ok(None),
-        other => Err(serde::de::Error::custom(format!("feature id must be a string or a number, found {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "feature id must be a string or a number, found {other}"
+        ))),
     }
 }
 
@@ -359,6 +371,26 @@ pub enum Place {
     Area(Vec<Vec<LonLat>>),
 }
 
+impl Place {
+    /// The one point an observation is assessed at for its party area: a Point itself, a
+    /// track's start (where the movement began), an area's centroid (planar mean of its
+    /// exterior ring's vertices; observation areas are small).
+    pub fn assessed_point(&self) -> LonLat {
+        match self {
+            Place::Point(p) => *p,
+            Place::Track(pts) => pts[0],
+            Place::Area(rings) => {
+                let ring = &rings[0];
+                let n = ring.len().saturating_sub(1).max(1);
+                let (sx, sy) = ring[..n]
+                    .iter()
+                    .fold((0.0, 0.0), |(x, y), p| (x + p[0], y + p[1]));
+                [sx / n as f64, sy / n as f64]
+            }
+        }
+    }
+}
+
 /// Why an observation was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -373,10 +405,14 @@ fn lonlat(c: &[f64], what: &str) -> Result<LonLat, Invalid> {
     }
     let (lon, lat) = (c[0], c[1]);
     if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-        return Err(Invalid(format!("{what}: longitude {lon} is outside [-180, 180]")));
+        return Err(Invalid(format!(
+            "{what}: longitude {lon} is outside [-180, 180]"
+        )));
     }
     if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-        return Err(Invalid(format!("{what}: latitude {lat} is outside [-90, 90]")));
+        return Err(Invalid(format!(
+            "{what}: latitude {lat} is outside [-90, 90]"
+        )));
     }
     Ok([lon, lat])
 }
@@ -389,7 +425,9 @@ impl Observation {
             Geometry::Point { coordinates } => Place::Point(lonlat(coordinates, "Point")?),
             Geometry::LineString { coordinates } => {
                 if coordinates.len() < 2 {
-                    return Err(Invalid("LineString track needs at least 2 positions".into()));
+                    return Err(Invalid(
+                        "LineString track needs at least 2 positions".into(),
+                    ));
                 }
                 if coordinates.len() > MAX_TRACK_VERTICES {
                     return Err(Invalid(format!(
@@ -411,7 +449,10 @@ impl Observation {
                         )));
                     }
                     if let Some(i) = p.timestamps.windows(2).position(|w| w[1] < w[0]) {
-                        return Err(Invalid(format!("timestamps go back in time at position {}", i + 1)));
+                        return Err(Invalid(format!(
+                            "timestamps go back in time at position {}",
+                            i + 1
+                        )));
                     }
                 }
                 Place::Track(pts)
@@ -437,7 +478,8 @@ impl Observation {
                 Place::Area(rings)
             }
         };
-        if !p.error_radius_m.is_finite() || !(0.0..=MAX_ERROR_RADIUS_M).contains(&p.error_radius_m) {
+        if !p.error_radius_m.is_finite() || !(0.0..=MAX_ERROR_RADIUS_M).contains(&p.error_radius_m)
+        {
             return Err(Invalid(format!(
                 "error_radius_m {} must be between 0 and {MAX_ERROR_RADIUS_M}",
                 p.error_radius_m
@@ -463,21 +505,33 @@ impl Observation {
         }
         if let Some(b) = &p.bearing {
             if !matches!(place, Place::Point(_)) {
-                return Err(Invalid("a bearing needs a Point geometry (the observer's position)".into()));
+                return Err(Invalid(
+                    "a bearing needs a Point geometry (the observer's position)".into(),
+                ));
             }
             if !b.azimuth_deg.is_finite() || !(0.0..360.0).contains(&b.azimuth_deg) {
-                return Err(Invalid(format!("bearing.azimuth_deg {} must be in [0, 360)", b.azimuth_deg)));
+                return Err(Invalid(format!(
+                    "bearing.azimuth_deg {} must be in [0, 360)",
+                    b.azimuth_deg
+                )));
             }
             if !b.error_deg.is_finite() || !(0.0..=90.0).contains(&b.error_deg) {
-                return Err(Invalid(format!("bearing.error_deg {} must be in [0, 90]", b.error_deg)));
+                return Err(Invalid(format!(
+                    "bearing.error_deg {} must be in [0, 90]",
+                    b.error_deg
+                )));
             }
         }
         match p.kind {
             ObservationKind::WeaponPresent if p.weapon.is_none() => {
-                return Err(Invalid("weapon_present needs `weapon` {class, count}".into()));
+                return Err(Invalid(
+                    "weapon_present needs `weapon` {class, count}".into(),
+                ));
             }
             ObservationKind::StorageCheck if p.storage.is_none() => {
-                return Err(Invalid("storage_check needs `storage` {site, counts}".into()));
+                return Err(Invalid(
+                    "storage_check needs `storage` {site, counts}".into(),
+                ));
             }
             ObservationKind::Coverage if p.coverage.is_none() => {
                 return Err(Invalid("coverage needs `coverage` {sensor, status}".into()));
@@ -485,7 +539,10 @@ impl Observation {
             ObservationKind::Movement | ObservationKind::Overflight
                 if matches!(place, Place::Area(_)) =>
             {
-                return Err(Invalid(format!("{} needs a Point or a LineString track", p.kind)));
+                return Err(Invalid(format!(
+                    "{} needs a Point or a LineString track",
+                    p.kind
+                )));
             }
             _ => {}
         }
@@ -496,7 +553,10 @@ impl Observation {
         }
         for m in &p.media {
             if m.sha256.len() != 64 || !m.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Invalid(format!("media sha256 {:?} is not 64 hex digits", m.sha256)));
+                return Err(Invalid(format!(
+                    "media sha256 {:?} is not 64 hex digits",
+                    m.sha256
+                )));
             }
         }
         Ok(place)
@@ -546,9 +606,13 @@ pub fn split_collection(text: &str) -> Result<Vec<&str>, String> {
         #[serde(borrow)]
         features: Vec<&'t serde_json::value::RawValue>,
     }
-    let loose: Loose<'_> = serde_json::from_str(text).map_err(|e| format!("not a GeoJSON FeatureCollection: {e}"))?;
+    let loose: Loose<'_> =
+        serde_json::from_str(text).map_err(|e| format!("not a GeoJSON FeatureCollection: {e}"))?;
     if loose.kind != "FeatureCollection" {
-        return Err(format!("expected \"type\": \"FeatureCollection\", found {:?}", loose.kind));
+        return Err(format!(
+            "expected \"type\": \"FeatureCollection\", found {:?}",
+            loose.kind
+        ));
     }
     Ok(loose.features.into_iter().map(|r| r.get()).collect())
 }
@@ -565,18 +629,24 @@ pub fn parse_feature(index: usize, raw: &str) -> Result<(Observation, Place), Re
         Err(e) => field_error(&e),
     };
     // Only a rejected feature pays for a second, loose parse to find its id.
-    let id = serde_json::from_str::<serde_json::Value>(raw).ok().and_then(|v| match v.get("id") {
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    });
+    let id = serde_json::from_str::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| match v.get("id") {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        });
     Err(Rejected { index, id, reason })
 }
 
 /// A serde error with the path of the field it is about: "properties.observed_at: invalid type …".
 fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
     let path = e.path().to_string();
-    if path == "." { e.inner().to_string() } else { format!("{path}: {}", e.inner()) }
+    if path == "." {
+        e.inner().to_string()
+    } else {
+        format!("{path}: {}", e.inner())
+    }
 }
 
 /// The JSON Schema of one observation Feature, as checked into `schema/observation.schema.json`.
@@ -592,28 +662,39 @@ mod tests {
         format!(r#"{{"type":"Feature","id":"o1","geometry":{geom},"properties":{props}}}"#)
     }
 
-    const SRC: &str = r#""source":{"id":"cam-1","kind":"camera","reliability":"B","credibility":2}"#;
+    const SRC: &str =
+        r#""source":{"id":"cam-1","kind":"camera","reliability":"B","credibility":2}"#;
 
     #[test]
     fn weapon_observation_round_trips() {
         let text = feature(
-            &format!(r#"{{"kind":"weapon_present","observed_at":"2015-03-02T10:00:00+02:00",{SRC},"weapon":{{"class":"mlrs","count":4}}}}"#),
+            &format!(
+                r#"{{"kind":"weapon_present","observed_at":"2015-03-02T10:00:00+02:00",{SRC},"weapon":{{"class":"mlrs","count":4}}}}"#
+            ),
             r#"{"type":"Point","coordinates":[38.0,48.1]}"#,
         );
         let obs: Observation = serde_json::from_str(&text).unwrap();
         assert_eq!(obs.validate().unwrap(), Place::Point([38.0, 48.1]));
-        assert_eq!(obs.properties.observed_at.to_rfc3339(), "2015-03-02T08:00:00+00:00");
-        let back: Observation = serde_json::from_str(&serde_json::to_string(&obs).unwrap()).unwrap();
+        assert_eq!(
+            obs.properties.observed_at.to_rfc3339(),
+            "2015-03-02T08:00:00+00:00"
+        );
+        let back: Observation =
+            serde_json::from_str(&serde_json::to_string(&obs).unwrap()).unwrap();
         assert_eq!(back, obs);
     }
 
     #[test]
     fn unknown_key_is_rejected_with_its_name() {
         let text = feature(
-            &format!(r#"{{"kind":"impact","observed_at":"2015-03-02T10:00:00Z",{SRC},"colour":"red"}}"#),
+            &format!(
+                r#"{{"kind":"impact","observed_at":"2015-03-02T10:00:00Z",{SRC},"colour":"red"}}"#
+            ),
             r#"{"type":"Point","coordinates":[38.0,48.1]}"#,
         );
-        let err = serde_json::from_str::<Observation>(&text).unwrap_err().to_string();
+        let err = serde_json::from_str::<Observation>(&text)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("colour"), "{err}");
     }
 
@@ -640,7 +721,11 @@ mod tests {
         assert!(bad[0].reason.contains("latitude 98.1"), "{:?}", bad[0]);
         assert_eq!(bad[0].index, 1);
         assert_eq!(bad[0].id.as_deref(), Some("o1"));
-        assert!(bad[1].reason.contains("weapon_present needs"), "{:?}", bad[1]);
+        assert!(
+            bad[1].reason.contains("weapon_present needs"),
+            "{:?}",
+            bad[1]
+        );
         assert!(bad[2].reason.contains("missing field"), "{:?}", bad[2]);
     }
 
@@ -660,7 +745,10 @@ mod tests {
     fn schema_names_every_kind() {
         let schema = json_schema().to_string();
         for k in ObservationKind::ALL {
-            assert!(schema.contains(&format!("\"{}\"", k.as_str())), "{k} missing from schema");
+            assert!(
+                schema.contains(&format!("\"{}\"", k.as_str())),
+                "{k} missing from schema"
+            );
         }
     }
 }

@@ -43,7 +43,10 @@ pub fn self_intersection(ring: &[LonLat]) -> Option<LonLat> {
 }
 
 /// Deterministic choice among several crossings: the one on the lowest-numbered edges.
-fn pick(best: Option<(usize, usize, LonLat)>, new: (usize, usize, LonLat)) -> Option<(usize, usize, LonLat)> {
+fn pick(
+    best: Option<(usize, usize, LonLat)>,
+    new: (usize, usize, LonLat),
+) -> Option<(usize, usize, LonLat)> {
     match best {
         Some(b) if (b.0, b.1) <= (new.0, new.1) => Some(b),
         _ => Some(new),
@@ -55,14 +58,19 @@ fn orient(a: LonLat, b: LonLat, c: LonLat) -> f64 {
 }
 
 fn on_segment(a: LonLat, b: LonLat, p: LonLat) -> bool {
-    p[0] >= a[0].min(b[0]) && p[0] <= a[0].max(b[0]) && p[1] >= a[1].min(b[1]) && p[1] <= a[1].max(b[1])
+    p[0] >= a[0].min(b[0])
+        && p[0] <= a[0].max(b[0])
+        && p[1] >= a[1].min(b[1])
+        && p[1] <= a[1].max(b[1])
 }
 
 /// Where segments ab and cd share a point, if they do.
 fn segment_touch(a: LonLat, b: LonLat, c: LonLat, d: LonLat) -> Option<LonLat> {
     let (d1, d2) = (orient(c, d, a), orient(c, d, b));
     let (d3, d4) = (orient(a, b, c), orient(a, b, d));
-    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0)) && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0)) {
+    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
+        && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
+    {
         let t = d1 / (d1 - d2);
         return Some([a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]);
     }
@@ -114,7 +122,15 @@ mod tests {
 
     #[test]
     fn ring_touching_itself_at_a_vertex_is_found() {
-        let ring = [[0.0, 0.0], [2.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 2.0], [1.0, 1.0], [0.0, 0.0]];
+        let ring = [
+            [0.0, 0.0],
+            [2.0, 0.0],
+            [1.0, 1.0],
+            [2.0, 2.0],
+            [0.0, 2.0],
+            [1.0, 1.0],
+            [0.0, 0.0],
+        ];
         assert_eq!(self_intersection(&ring), Some([1.0, 1.0]));
     }
 }

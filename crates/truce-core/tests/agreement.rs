@@ -11,7 +11,9 @@ fn scenario_dir() -> PathBuf {
 
 fn load_scenario(text: &str) -> Result<truce_core::agreement::Agreement, Vec<Diagnostic>> {
     let dir = scenario_dir();
-    load("agreement.toml", text, &mut |rel| std::fs::read(dir.join(rel)).map_err(|e| e.to_string()))
+    load("agreement.toml", text, &mut |rel| {
+        std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
+    })
 }
 
 fn scenario_text() -> String {
@@ -23,7 +25,10 @@ fn bundled_scenario_loads() {
     let a = load_scenario(&scenario_text()).unwrap_or_else(|d| panic!("{d:#?}"));
     assert_eq!(a.id, "donbas-2015");
     assert_eq!(a.effective_at.to_rfc3339(), "2015-02-14T22:00:00+00:00");
-    assert_eq!(a.parties.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["UA", "RU"]);
+    assert_eq!(
+        a.parties.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["UA", "RU"]
+    );
     assert_eq!(a.weapon_classes.len(), 3);
     let mlrs = a.weapon_class("mlrs").unwrap();
     assert_eq!(mlrs.withdrawal_km, 35.0);
@@ -38,7 +43,10 @@ fn bundled_scenario_loads() {
 fn hash_ignores_formatting_but_not_terms() {
     let text = scenario_text();
     let base = load_scenario(&text).unwrap().hash;
-    let reformatted = format!("# a new comment\n\n{}", text.replace("withdrawal_km = 25", "withdrawal_km   =   25"));
+    let reformatted = format!(
+        "# a new comment\n\n{}",
+        text.replace("withdrawal_km = 25", "withdrawal_km   =   25")
+    );
     assert_eq!(load_scenario(&reformatted).unwrap().hash, base);
     let changed = text.replace("withdrawal_km = 25", "withdrawal_km = 24");
     assert_ne!(load_scenario(&changed).unwrap().hash, base);
@@ -50,7 +58,10 @@ struct Files(BTreeMap<&'static str, String>);
 impl Files {
     fn load(&self, toml: &str) -> Result<truce_core::agreement::Agreement, Vec<String>> {
         load("terms.toml", toml, &mut |rel| {
-            self.0.get(rel).map(|s| s.clone().into_bytes()).ok_or_else(|| "No such file or directory".to_string())
+            self.0
+                .get(rel)
+                .map(|s| s.clone().into_bytes())
+                .ok_or_else(|| "No such file or directory".to_string())
         })
         .map_err(|d| d.iter().map(ToString::to_string).collect())
     }
@@ -66,7 +77,11 @@ fn good_files() -> Files {
     Files(BTreeMap::from([
         ("ua.geojson", square(36.0, 47.0, 38.0, 49.0)),
         ("ru.geojson", square(38.0, 47.0, 40.0, 49.0)),
-        ("line.geojson", r#"{"type":"LineString","coordinates":[[38.0,47.0],[38.0,48.0],[38.0,49.0]]}"#.to_string()),
+        (
+            "line.geojson",
+            r#"{"type":"LineString","coordinates":[[38.0,47.0],[38.0,48.0],[38.0,49.0]]}"#
+                .to_string(),
+        ),
         ("zone.geojson", square(37.9, 47.9, 38.1, 48.1)),
     ]))
 }
@@ -198,13 +213,18 @@ zones = ["z9"]
         "terms.toml:60:10: rule `r1` names unknown zone `z9`",
     ];
     for e in expect {
-        assert!(errors.iter().any(|x| x.contains(e)), "expected an error containing {e:?} in {errors:#?}");
+        assert!(
+            errors.iter().any(|x| x.contains(e)),
+            "expected an error containing {e:?} in {errors:#?}"
+        );
     }
 }
 
 #[test]
 fn toml_syntax_error_has_a_location() {
-    let errors = good_files().load("id = \"t\"\neffective_at = 2026-12-01T00:00:00+02:00\n[[party]\n").unwrap_err();
+    let errors = good_files()
+        .load("id = \"t\"\neffective_at = 2026-12-01T00:00:00+02:00\n[[party]\n")
+        .unwrap_err();
     assert!(errors[0].starts_with("terms.toml:3:"), "{errors:#?}");
 }
 
@@ -216,8 +236,14 @@ fn geometry_errors_name_file_feature_and_coordinate() {
         {"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[36,47],[37,48],[37,47],[36,48],[36,47]]]}},
         {"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[36,47],[237,47],[37,48],[36,47]]]}}
     ]}"#.to_string());
-    files.0.insert("ru.geojson", "{\"type\": \"Polygon\", \"coordinates\": [[[38, 47], [39, 47]\n".to_string());
-    files.0.insert("line.geojson", r#"{"type":"Point","coordinates":[38,47]}"#.to_string());
+    files.0.insert(
+        "ru.geojson",
+        "{\"type\": \"Polygon\", \"coordinates\": [[[38, 47], [39, 47]\n".to_string(),
+    );
+    files.0.insert(
+        "line.geojson",
+        r#"{"type":"Point","coordinates":[38,47]}"#.to_string(),
+    );
     let errors = files.load(GOOD).unwrap_err();
     let expect = [
         "ua.geojson: feature 0, coordinate [36, 48]: ring is not closed",
@@ -227,7 +253,10 @@ fn geometry_errors_name_file_feature_and_coordinate() {
         "line.geojson: feature 0: expected LineString or MultiLineString, found Point",
     ];
     for e in expect {
-        assert!(errors.iter().any(|x| x.contains(e)), "expected an error containing {e:?} in {errors:#?}");
+        assert!(
+            errors.iter().any(|x| x.contains(e)),
+            "expected an error containing {e:?} in {errors:#?}"
+        );
     }
 }
 
@@ -237,7 +266,9 @@ fn overlapping_party_areas_are_refused() {
     files.0.insert("ru.geojson", square(37.5, 47.0, 40.0, 49.0));
     let errors = files.load(GOOD).unwrap_err();
     assert!(
-        errors.iter().any(|e| e.contains("party areas `UA` (ua.geojson) and `RU` (ru.geojson) overlap by")),
+        errors
+            .iter()
+            .any(|e| e.contains("party areas `UA` (ua.geojson) and `RU` (ru.geojson) overlap by")),
         "{errors:#?}"
     );
 }
@@ -245,7 +276,15 @@ fn overlapping_party_areas_are_refused() {
 #[test]
 fn contact_line_far_from_every_area_is_refused() {
     let mut files = good_files();
-    files.0.insert("line.geojson", r#"{"type":"LineString","coordinates":[[30.0,47.0],[30.0,48.0]]}"#.to_string());
+    files.0.insert(
+        "line.geojson",
+        r#"{"type":"LineString","coordinates":[[30.0,47.0],[30.0,48.0]]}"#.to_string(),
+    );
     let errors = files.load(GOOD).unwrap_err();
-    assert!(errors.iter().any(|e| e.contains("2 contact-line vertices lie outside every party's area")), "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("2 contact-line vertices lie outside every party's area")),
+        "{errors:#?}"
+    );
 }

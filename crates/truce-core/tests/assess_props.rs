@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use truce_core::agreement::{Agreement, ZoneExtent, load, to_multipolygon};
 use truce_core::assess::Engine;
 use truce_core::observation::{
-    FeatureTag, Geometry, Observation, ObservationKind, ObservationProperties, Reliability, Source, SourceKind,
-    WeaponSeen,
+    FeatureTag, Geometry, Observation, ObservationKind, ObservationProperties, Reliability, Source,
+    SourceKind, WeaponSeen,
 };
 use truce_geo::reference;
 
@@ -19,21 +19,37 @@ fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");
         let text = std::fs::read_to_string(dir.join("agreement.toml")).unwrap();
-        let a = load("agreement.toml", &text, &mut |rel| std::fs::read(dir.join(rel)).map_err(|e| e.to_string())).unwrap();
+        let a = load("agreement.toml", &text, &mut |rel| {
+            std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
+        })
+        .unwrap();
         Engine::new(a).unwrap()
     })
 }
 
-fn observation(kind: ObservationKind, at: [f64; 2], t: DateTime<Utc>, weapon: Option<WeaponSeen>) -> Observation {
+fn observation(
+    kind: ObservationKind,
+    at: [f64; 2],
+    t: DateTime<Utc>,
+    weapon: Option<WeaponSeen>,
+) -> Observation {
     Observation {
         feature_type: FeatureTag::Feature,
         id: Some("p".into()),
-        geometry: Geometry::Point { coordinates: at.to_vec() },
+        geometry: Geometry::Point {
+            coordinates: at.to_vec(),
+        },
         properties: ObservationProperties {
             kind,
             observed_at: t,
             time_uncertainty_s: 0.0,
-            source: Source { id: "s".into(), kind: SourceKind::Drone, reliability: Reliability::B, credibility: 2, party: None },
+            source: Source {
+                id: "s".into(),
+                kind: SourceKind::Drone,
+                reliability: Reliability::B,
+                credibility: 2,
+                party: None,
+            },
             error_radius_m: 0.0,
             bearing: None,
             timestamps: vec![],
@@ -147,8 +163,20 @@ fn batch_equals_one_by_one_in_input_order() {
     let t = e.agreement().effective_at + Duration::days(20);
     let items: Vec<_> = (0..2000)
         .map(|i| {
-            let p = [35.0 + (i % 97) as f64 * 0.06, 46.6 + (i % 89) as f64 * 0.038];
-            let mut o = observation(ObservationKind::WeaponPresent, p, t, Some(WeaponSeen { class: "mlrs".into(), count: 1, serials: vec![] }));
+            let p = [
+                35.0 + (i % 97) as f64 * 0.06,
+                46.6 + (i % 89) as f64 * 0.038,
+            ];
+            let mut o = observation(
+                ObservationKind::WeaponPresent,
+                p,
+                t,
+                Some(WeaponSeen {
+                    class: "mlrs".into(),
+                    count: 1,
+                    serials: vec![],
+                }),
+            );
             o.id = Some(format!("b{i}"));
             let place = o.validate().unwrap();
             (i, o, place)

@@ -233,28 +233,6 @@ pub fn place(place: &Place) -> GpkgGeometry {
     }
 }
 
-/// The one point an observation was assessed at, for the `assessments` layer: the position of
-/// a point (a bearing's observer), the start of a track (whose side decides the party), the
-/// centroid of an area.
-///
-/// The area centroid repeats `truce_core::assess`'s private `centroid` (the planar mean of the
-/// exterior ring's vertices, closing vertex excluded); the store's tests check the two agree
-/// by asking the engine which party controls the stored point.
-pub fn assessed_point(place: &Place) -> LonLat {
-    match place {
-        Place::Point(p) => *p,
-        Place::Track(pts) => pts[0],
-        Place::Area(rings) => {
-            let ring = &rings[0];
-            let n = ring.len().saturating_sub(1).max(1);
-            let (sx, sy) = ring[..n]
-                .iter()
-                .fold((0.0, 0.0), |(x, y), p| (x + p[0], y + p[1]));
-            [sx / n as f64, sy / n as f64]
-        }
-    }
-}
-
 /// What the header of a GeoPackageBinary BLOB says about its extent.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum HeaderExtent {

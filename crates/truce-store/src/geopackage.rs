@@ -450,7 +450,7 @@ impl<'a> Prepared<'a> {
             leaf,
             body,
             geom: geometry::place(&accepted.place),
-            assessed_at: geometry::point(geometry::assessed_point(&accepted.place)),
+            assessed_at: geometry::point(accepted.place.assessed_point()),
             observed_at: gpkg_datetime(&accepted.observation.properties.observed_at),
             zones: a.zones.join(","),
             crossings: (!a.crossings.is_empty()).then(|| to_canonical_json(&a.crossings)),

@@ -20,10 +20,15 @@ pub enum AgreementCommand {
 /// Loads an agreement from disk, printing every diagnostic to stderr on failure.
 pub fn load(file: &str) -> Result<Agreement> {
     let text = match std::fs::read(file) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{file}: not UTF-8 text: {e}"))?,
+        Ok(bytes) => {
+            String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{file}: not UTF-8 text: {e}"))?
+        }
         Err(e) => bail!("cannot read agreement {file}: {e}"),
     };
-    let dir = Path::new(file).parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = Path::new(file)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let mut resolve = |rel: &str| std::fs::read(dir.join(rel)).map_err(|e| e.to_string());
     match truce_core::agreement::load(file, &text, &mut resolve) {
         Ok(a) => Ok(a),
@@ -32,7 +37,10 @@ pub fn load(file: &str) -> Result<Agreement> {
                 eprintln!("{d}");
             }
             let n = diags.len();
-            bail!("{file}: {n} error{} in the agreement", if n == 1 { "" } else { "s" })
+            bail!(
+                "{file}: {n} error{} in the agreement",
+                if n == 1 { "" } else { "s" }
+            )
         }
     }
 }
@@ -73,7 +81,9 @@ fn summary(a: &Agreement) -> String {
         );
     }
     let vertices: usize = a.contact_line.lines.iter().map(Vec::len).sum();
-    let length_km = LineIndex::new(a.contact_line.lines.clone()).map(|l| l.length_m() / 1000.0).unwrap_or(f64::NAN);
+    let length_km = LineIndex::new(a.contact_line.lines.clone())
+        .map(|l| l.length_m() / 1000.0)
+        .unwrap_or(f64::NAN);
     let _ = writeln!(
         w,
         "\nContact line  {length_km:.1} km, {} line(s), {vertices} vertices  ({})",
@@ -98,14 +108,26 @@ fn summary(a: &Agreement) -> String {
                 let km2 = AreaIndex::new(to_multipolygon(polygons)).area_m2() / 1e6;
                 format!("{km2:.1} km² ({file})")
             }
-            ZoneExtent::WithinKmOfLine { within_km } => format!("within {within_km} km of the contact line"),
+            ZoneExtent::WithinKmOfLine { within_km } => {
+                format!("within {within_km} km of the contact line")
+            }
         };
         let prohibits: Vec<&str> = z.prohibits.iter().map(|a| a.as_str()).collect();
-        let _ = writeln!(w, "  {:<28} {:<14} {extent}; prohibits {}", z.id, z.kind.as_str(), prohibits.join(", "));
+        let _ = writeln!(
+            w,
+            "  {:<28} {:<14} {extent}; prohibits {}",
+            z.id,
+            z.kind.as_str(),
+            prohibits.join(", ")
+        );
     }
     let _ = writeln!(w, "\nStorage sites");
     for site in &a.storage_sites {
-        let declared: Vec<String> = site.declared.iter().map(|(c, n)| format!("{c} ×{n}")).collect();
+        let declared: Vec<String> = site
+            .declared
+            .iter()
+            .map(|(c, n)| format!("{c} ×{n}"))
+            .collect();
         let _ = writeln!(
             w,
             "  {:<14} {:<4} [{:.4}, {:.4}] r={} m  {}",
@@ -119,7 +141,14 @@ fn summary(a: &Agreement) -> String {
     }
     let _ = writeln!(w, "\nRules");
     for r in &a.rules {
-        let _ = writeln!(w, "  {:<22} {:<20} {:<8} {}", r.id, r.kind.as_str(), r.severity.as_str(), r.description);
+        let _ = writeln!(
+            w,
+            "  {:<22} {:<20} {:<8} {}",
+            r.id,
+            r.kind.as_str(),
+            r.severity.as_str(),
+            r.description
+        );
     }
     let _ = writeln!(w, "\nOK: the terms are consistent.");
     s

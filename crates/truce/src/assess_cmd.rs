@@ -22,12 +22,19 @@ pub fn run(args: AssessArgs) -> Result<Outcome> {
     let terms = crate::agreement_cmd::load(&args.agreement)?;
     let text = if args.observations == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("reading observations from standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading observations from standard input")?;
         s
     } else {
-        std::fs::read_to_string(&args.observations).with_context(|| format!("cannot read {}", args.observations))?
+        std::fs::read_to_string(&args.observations)
+            .with_context(|| format!("cannot read {}", args.observations))?
     };
-    let shown = if args.observations == "-" { "<stdin>" } else { args.observations.as_str() };
+    let shown = if args.observations == "-" {
+        "<stdin>"
+    } else {
+        args.observations.as_str()
+    };
     let (good, bad) = parse_collection(&text).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
     for r in &bad {
         match &r.id {
@@ -47,7 +54,11 @@ pub fn run(args: AssessArgs) -> Result<Outcome> {
     if bad.is_empty() {
         Ok(Outcome::Ok)
     } else {
-        eprintln!("{shown}: {} of {} features rejected; the rest were assessed", bad.len(), bad.len() + good.len());
+        eprintln!(
+            "{shown}: {} of {} features rejected; the rest were assessed",
+            bad.len(),
+            bad.len() + good.len()
+        );
         Ok(Outcome::SomeRejected)
     }
 }

@@ -17,7 +17,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "truce", version, about = "Ceasefire monitoring and verification", propagate_version = true)]
+#[command(
+    name = "truce",
+    version,
+    about = "Ceasefire monitoring and verification",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,7 +69,10 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate_cmd::run(args),
         Command::Schema { .. } => {
             let schema = truce_core::observation::json_schema();
-            println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("schema serialises")
+            );
             Ok(Outcome::Ok)
         }
     };

@@ -9,15 +9,30 @@ pub const AGREEMENT_NAME: &str = "scenarios/donbas-2015/agreement.toml";
 const AGREEMENT_TOML: &str = include_str!("../../../scenarios/donbas-2015/agreement.toml");
 
 const GEOMETRY: [(&str, &[u8]); 6] = [
-    ("geometry/contact-line.geojson", include_bytes!("../../../scenarios/donbas-2015/geometry/contact-line.geojson")),
-    ("geometry/area-ua.geojson", include_bytes!("../../../scenarios/donbas-2015/geometry/area-ua.geojson")),
-    ("geometry/area-ru.geojson", include_bytes!("../../../scenarios/donbas-2015/geometry/area-ru.geojson")),
+    (
+        "geometry/contact-line.geojson",
+        include_bytes!("../../../scenarios/donbas-2015/geometry/contact-line.geojson"),
+    ),
+    (
+        "geometry/area-ua.geojson",
+        include_bytes!("../../../scenarios/donbas-2015/geometry/area-ua.geojson"),
+    ),
+    (
+        "geometry/area-ru.geojson",
+        include_bytes!("../../../scenarios/donbas-2015/geometry/area-ru.geojson"),
+    ),
     (
         "geometry/zone-stanytsia-luhanska.geojson",
         include_bytes!("../../../scenarios/donbas-2015/geometry/zone-stanytsia-luhanska.geojson"),
     ),
-    ("geometry/zone-zolote.geojson", include_bytes!("../../../scenarios/donbas-2015/geometry/zone-zolote.geojson")),
-    ("geometry/zone-petrivske.geojson", include_bytes!("../../../scenarios/donbas-2015/geometry/zone-petrivske.geojson")),
+    (
+        "geometry/zone-zolote.geojson",
+        include_bytes!("../../../scenarios/donbas-2015/geometry/zone-zolote.geojson"),
+    ),
+    (
+        "geometry/zone-petrivske.geojson",
+        include_bytes!("../../../scenarios/donbas-2015/geometry/zone-petrivske.geojson"),
+    ),
 ];
 
 /// Real feeds bundled with the scenario (sources and licences in its feeds/README.md).
@@ -26,7 +41,10 @@ pub const REAL_FEEDS: [(&str, &[u8]); 2] = [
         "firms_viirs_snpp_donbas_2023.csv",
         include_bytes!("../../../scenarios/donbas-2015/feeds/firms_viirs_snpp_donbas_2023.csv"),
     ),
-    ("ucdp_ged_donbas_2015_2021.csv", include_bytes!("../../../scenarios/donbas-2015/feeds/ucdp_ged_donbas_2015_2021.csv")),
+    (
+        "ucdp_ged_donbas_2015_2021.csv",
+        include_bytes!("../../../scenarios/donbas-2015/feeds/ucdp_ged_donbas_2015_2021.csv"),
+    ),
 ];
 
 /// The embedded terms, loaded and checked exactly as a file on disk would be.

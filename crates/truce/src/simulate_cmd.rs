@@ -34,15 +34,26 @@ pub fn run(args: SimulateArgs) -> Result<Outcome> {
         None => crate::scenario::agreement()?,
     };
     let start = match &args.start {
-        Some(s) => DateTime::parse_from_rfc3339(s).with_context(|| format!("--start {s:?}"))?.with_timezone(&Utc),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .with_context(|| format!("--start {s:?}"))?
+            .with_timezone(&Utc),
         None => truce_sim::default_start(&terms),
     };
     let sim = simulate(&terms, args.days, args.seed, start);
     write(&sim, &args.out)?;
     for feed in &sim.feeds {
-        println!("{:<40} {:<8} {:>9} bytes", args.out.join(&feed.file_name).display(), feed.format.as_str(), feed.bytes.len());
+        println!(
+            "{:<40} {:<8} {:>9} bytes",
+            args.out.join(&feed.file_name).display(),
+            feed.format.as_str(),
+            feed.bytes.len()
+        );
     }
-    println!("{} true events in {}", sim.truth.events.len(), args.out.join(truce_sim::TRUTH_FILE_NAME).display());
+    println!(
+        "{} true events in {}",
+        sim.truth.events.len(),
+        args.out.join(truce_sim::TRUTH_FILE_NAME).display()
+    );
     Ok(Outcome::Ok)
 }
 
@@ -55,9 +66,11 @@ pub fn write(sim: &Simulation, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for feed in &sim.feeds {
         let path = dir.join(&feed.file_name);
-        std::fs::write(&path, &feed.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, &feed.bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let truth = dir.join(truce_sim::TRUTH_FILE_NAME);
-    std::fs::write(&truth, sim.truth_json()).with_context(|| format!("cannot write {}", truth.display()))?;
+    std::fs::write(&truth, sim.truth_json())
+        .with_context(|| format!("cannot write {}", truth.display()))?;
     Ok(())
 }

@@ -9,7 +9,11 @@ fn root() -> PathBuf {
 }
 
 fn truce(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_truce")).args(args).current_dir(root()).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -38,14 +42,21 @@ fn agreement_check_prints_the_summary() {
         "no-crossing",
         "OK: the terms are consistent.",
     ] {
-        assert!(stdout.contains(needle), "summary lacks {needle:?}:\n{stdout}");
+        assert!(
+            stdout.contains(needle),
+            "summary lacks {needle:?}:\n{stdout}"
+        );
     }
 }
 
 #[test]
 fn agreement_check_lists_every_error_and_exits_1() {
     let dir = tempdir("bad-agreement");
-    std::fs::write(dir.join("line.geojson"), r#"{"type":"LineString","coordinates":[[38,47],[38,48]]}"#).unwrap();
+    std::fs::write(
+        dir.join("line.geojson"),
+        r#"{"type":"LineString","coordinates":[[38,47],[38,48]]}"#,
+    )
+    .unwrap();
     std::fs::write(
         dir.join("terms.toml"),
         "id = \"x\"\neffective_at = \"2026-12-01T00:00:00Z\"\nwat = 1\n[[party]]\nid = \"UA\"\nname = \"U\"\narea = \"nope.geojson\"\n[contact_line]\ngeometry = \"line.geojson\"\n",
@@ -55,8 +66,14 @@ fn agreement_check_lists_every_error_and_exits_1() {
     let out = truce(&["agreement", "check", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("terms.toml:3:1: unknown key `wat`"), "{stderr}");
-    assert!(stderr.contains("terms.toml:7:8: cannot read geometry file"), "{stderr}");
+    assert!(
+        stderr.contains("terms.toml:3:1: unknown key `wat`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("terms.toml:7:8: cannot read geometry file"),
+        "{stderr}"
+    );
     assert!(stderr.contains("2 errors in the agreement"), "{stderr}");
 }
 
@@ -65,7 +82,9 @@ fn agreement_check_lists_every_error_and_exits_1() {
 fn assess_samples_match_the_reviewed_expectations() {
     let out = truce(&["assess", "--agreement", AGREEMENT, SAMPLES]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let expected = std::fs::read_to_string(root().join("scenarios/donbas-2015/observations.expected.jsonl")).unwrap();
+    let expected =
+        std::fs::read_to_string(root().join("scenarios/donbas-2015/observations.expected.jsonl"))
+            .unwrap();
     let got = text(&out.stdout);
     for (i, (g, e)) in got.lines().zip(expected.lines()).enumerate() {
         assert_eq!(g, e, "line {} differs", i + 1);
@@ -81,7 +100,10 @@ fn assess_reports_bad_features_and_assesses_the_rest() {
     let n = features.len();
     features[1]["geometry"]["coordinates"] = serde_json::json!([38.0, 95.0]);
     features[2]["properties"]["kind"] = serde_json::json!("shelling");
-    features[3]["properties"].as_object_mut().unwrap().remove("observed_at");
+    features[3]["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("observed_at");
     features.push(serde_json::json!({"type": "Feature", "id": 7}));
     let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
         .args(["assess", "--agreement", AGREEMENT, "-"])
@@ -91,18 +113,46 @@ fn assess_reports_bad_features_and_assesses_the_rest() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(doc.to_string().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(doc.to_string().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("<stdin>: feature 1 (id fire-02): Point: latitude 95 is outside [-90, 90]"), "{stderr}");
-    assert!(stderr.contains("<stdin>: feature 2 (id fire-03): properties.kind: unknown variant `shelling`"), "{stderr}");
-    assert!(stderr.contains("<stdin>: feature 3 (id fire-04): properties: missing field `observed_at`"), "{stderr}");
-    assert!(stderr.contains(&format!("<stdin>: feature {n} (id 7): missing field")), "{stderr}");
-    assert!(stderr.contains(&format!("4 of {} features rejected", n + 1)), "{stderr}");
+    assert!(
+        stderr.contains("<stdin>: feature 1 (id fire-02): Point: latitude 95 is outside [-90, 90]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "<stdin>: feature 2 (id fire-03): properties.kind: unknown variant `shelling`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("<stdin>: feature 3 (id fire-04): properties: missing field `observed_at`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("<stdin>: feature {n} (id 7): missing field")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("4 of {} features rejected", n + 1)),
+        "{stderr}"
+    );
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().count(), n - 3);
-    assert!(stdout.lines().next().unwrap().contains("\"id\":\"fire-01\""));
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .contains("\"id\":\"fire-01\"")
+    );
 }
 
 #[test]

@@ -16,10 +16,25 @@ fn run_demo(name: &str) -> PathBuf {
         .current_dir(std::env::temp_dir())
         .output()
         .unwrap();
-    assert!(out.status.success(), "demo failed:\n{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
-    for needle in ["Observations:", "by source kind:", "Breaches:", "presumed party:", "Rejected records:", "ogrinfo -al -so"] {
-        assert!(stdout.contains(needle), "demo summary lacks {needle:?}:\n{stdout}");
+    for needle in [
+        "Observations:",
+        "by source kind:",
+        "Breaches:",
+        "presumed party:",
+        "Rejected records:",
+        "ogrinfo -al -so",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "demo summary lacks {needle:?}:\n{stdout}"
+        );
     }
     dir
 }
@@ -28,13 +43,20 @@ fn ogrinfo(args: &[&str]) -> String {
     let out = Command::new("ogrinfo").args(args).output().unwrap_or_else(|e| {
         panic!("GDAL's ogrinfo is required for this test and could not be run ({e}); scripts/test installs gdal-bin")
     });
-    assert!(out.status.success(), "ogrinfo {args:?} failed: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ogrinfo {args:?} failed: {}",
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
 fn sql_count(db: &Path, table: &str) -> i64 {
     let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get(0)).unwrap()
+    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
+        r.get(0)
+    })
+    .unwrap()
 }
 
 #[test]
@@ -42,7 +64,11 @@ fn demo_store_opens_in_gdal_with_every_layer_and_count() {
     let dir = run_demo("gdal");
     let db = dir.join("truce.gpkg");
     assert!(dir.join("truth.json").is_file());
-    assert!(dir.join("feeds").join("firms_viirs_snpp_donbas_2023.csv").is_file());
+    assert!(
+        dir.join("feeds")
+            .join("firms_viirs_snpp_donbas_2023.csv")
+            .is_file()
+    );
 
     let conn = rusqlite::Connection::open(&db).unwrap();
     let layers: Vec<String> = conn
@@ -53,8 +79,19 @@ fn demo_store_opens_in_gdal_with_every_layer_and_count() {
         .collect::<Result<_, _>>()
         .unwrap();
     drop(conn);
-    for needed in ["observations", "contact_line", "party_areas", "zones", "storage_sites", "breaches", "rejected_records"] {
-        assert!(layers.iter().any(|l| l == needed), "layer {needed} missing from {layers:?}");
+    for needed in [
+        "observations",
+        "contact_line",
+        "party_areas",
+        "zones",
+        "storage_sites",
+        "breaches",
+        "rejected_records",
+    ] {
+        assert!(
+            layers.iter().any(|l| l == needed),
+            "layer {needed} missing from {layers:?}"
+        );
     }
     let listing = ogrinfo(&["-so", "-al", db.to_str().unwrap()]);
     for layer in &layers {
@@ -63,9 +100,15 @@ fn demo_store_opens_in_gdal_with_every_layer_and_count() {
             .split("Layer name: ")
             .find(|b| b.starts_with(&format!("{layer}\n")))
             .unwrap_or_else(|| panic!("ogrinfo does not list layer {layer}:\n{listing}"));
-        assert!(block.contains(&format!("Feature Count: {n}\n")), "layer {layer}: expected {n} features:\n{block}");
+        assert!(
+            block.contains(&format!("Feature Count: {n}\n")),
+            "layer {layer}: expected {n} features:\n{block}"
+        );
     }
-    assert!(sql_count(&db, "observations") > 10_000, "the demo ingests the real FIRMS and UCDP extracts");
+    assert!(
+        sql_count(&db, "observations") > 10_000,
+        "the demo ingests the real FIRMS and UCDP extracts"
+    );
 
     // A feature read back through GDAL has its geometry intact.
     let (fid, lon, lat): (i64, f64, f64) = rusqlite::Connection::open(&db)
@@ -77,8 +120,16 @@ fn demo_store_opens_in_gdal_with_every_layer_and_count() {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .unwrap();
-    let feature = ogrinfo(&[db.to_str().unwrap(), "observations", "-fid", &fid.to_string()]);
-    let wkt = feature.lines().find(|l| l.trim_start().starts_with("POINT")).unwrap_or_else(|| panic!("no geometry:\n{feature}"));
+    let feature = ogrinfo(&[
+        db.to_str().unwrap(),
+        "observations",
+        "-fid",
+        &fid.to_string(),
+    ]);
+    let wkt = feature
+        .lines()
+        .find(|l| l.trim_start().starts_with("POINT"))
+        .unwrap_or_else(|| panic!("no geometry:\n{feature}"));
     let nums: Vec<f64> = wkt
         .trim()
         .trim_start_matches("POINT (")
@@ -86,16 +137,29 @@ fn demo_store_opens_in_gdal_with_every_layer_and_count() {
         .split_whitespace()
         .map(|x| x.parse().unwrap())
         .collect();
-    assert!((nums[0] - lon).abs() < 1e-9 && (nums[1] - lat).abs() < 1e-9, "{wkt} vs {lon} {lat}");
-    assert!(feature.contains("kind (String) = thermal_anomaly"), "{feature}");
+    assert!(
+        (nums[0] - lon).abs() < 1e-9 && (nums[1] - lat).abs() < 1e-9,
+        "{wkt} vs {lon} {lat}"
+    );
+    assert!(
+        feature.contains("kind (String) = thermal_anomaly"),
+        "{feature}"
+    );
 }
 
 #[test]
 fn demo_is_repeatable() {
     let a = run_demo("again-a");
     let b = run_demo("again-b");
-    assert_eq!(std::fs::read(a.join("truth.json")).unwrap(), std::fs::read(b.join("truth.json")).unwrap());
+    assert_eq!(
+        std::fs::read(a.join("truth.json")).unwrap(),
+        std::fs::read(b.join("truth.json")).unwrap()
+    );
     for t in ["observations", "breaches", "rejected_records"] {
-        assert_eq!(sql_count(&a.join("truce.gpkg"), t), sql_count(&b.join("truce.gpkg"), t), "{t}");
+        assert_eq!(
+            sql_count(&a.join("truce.gpkg"), t),
+            sql_count(&b.join("truce.gpkg"), t),
+            "{t}"
+        );
     }
 }

@@ -35,27 +35,24 @@ impl Adapter for GeoJsonAdapter {
             file: file.to_string(),
             reason,
         })?;
-        let records = raws
-            .into_iter()
-            .enumerate()
-            .map(|(index, raw)| Record {
-                locator: Locator::Feature(index),
-                raw: raw_text(raw),
-                result: match parse_feature(index, raw) {
-                    Ok((mut obs, _place)) => {
-                        let id = obs
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| content_id("geojson", &obs));
-                        obs.properties
-                            .source_record
-                            .get_or_insert_with(|| id.clone());
-                        obs.id = Some(id);
-                        checked(obs)
-                    }
-                    Err(rejected) => Err(rejected.reason),
-                },
-            });
+        let records = raws.into_iter().enumerate().map(|(index, raw)| Record {
+            locator: Locator::Feature(index),
+            raw: raw_text(raw),
+            result: match parse_feature(index, raw) {
+                Ok((mut obs, _place)) => {
+                    let id = obs
+                        .id
+                        .clone()
+                        .unwrap_or_else(|| content_id("geojson", &obs));
+                    obs.properties
+                        .source_record
+                        .get_or_insert_with(|| id.clone());
+                    obs.id = Some(id);
+                    checked(obs)
+                }
+                Err(rejected) => Err(rejected.reason),
+            },
+        });
         Ok(finish_records(records))
     }
 }
