@@ -6,11 +6,14 @@
 //! batch with `DIR/log.key` (made afresh each run, mode 0600; its verifier key goes to
 //! `DIR/log.vkey`), and prints what came of it.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use truce_core::assess::{Assessment, Engine};
+use truce_fusion::Fusion;
 use truce_ingest::Options;
 use truce_log::{KeyType, SignerKey};
 use truce_store::{GeoPackageStore, Log, Store, StoredCheckpoint, Summary};
@@ -98,6 +101,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         .latest_checkpoint()?
         .context("the demo signed no checkpoint")?;
     print!("{}", render(&summary, out, &db));
+    print!("{}", render_incidents(&fuse_stored(&store, &engine)?));
     print!("{}", render_log(&checkpoint, &log_key, &vkey_file, &db));
     Ok(Outcome::Ok)
 }
@@ -230,6 +234,91 @@ fn render(s: &Summary, out: &Path, db: &Path) -> String {
         w,
         "  {}/truth.json holds the simulated ground truth",
         out.display()
+    );
+    w
+}
+
+/// Observations read back from the store per page.
+const FUSION_PAGE: usize = 10_000;
+
+/// Fuses every stored observation at once (order-independent within one call), as the store
+/// holds them: fusion works from the record, not from what the ingest happened to keep.
+fn fuse_stored<'e>(store: &GeoPackageStore, engine: &'e Engine) -> Result<Fusion<'e>> {
+    let mut all = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = store.observations(from, FUSION_PAGE)?;
+        let Some(last) = page.last().map(|s| s.seq) else {
+            break;
+        };
+        for s in page {
+            let place = s
+                .observation
+                .validate()
+                .map_err(|e| anyhow::anyhow!("stored observation {}: {e}", s.seq))?;
+            let a = s.assessment;
+            let assessment = Assessment {
+                id: s.observation.display_id(s.seq as usize),
+                party_area: a.party_area,
+                distance_to_line_m: a.distance_to_line_m,
+                zones: a.zones,
+                crossings: a.crossings,
+                breaches: a.breaches,
+            };
+            all.push((s.seq, s.observation, place, assessment));
+        }
+        from = last + 1;
+    }
+    let mut fusion = Fusion::new(engine);
+    fusion.fuse(&all);
+    Ok(fusion)
+}
+
+fn render_incidents(fusion: &Fusion<'_>) -> String {
+    let incidents = fusion.incidents();
+    let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut suggested: BTreeMap<String, usize> = BTreeMap::new();
+    let mut origins = 0;
+    for i in incidents {
+        *by_state.entry(i.state.as_str()).or_default() += 1;
+        origins += usize::from(i.origin.is_some());
+        if let Some(s) = &i.attribution {
+            *suggested
+                .entry(
+                    s.party
+                        .clone()
+                        .unwrap_or_else(|| "none (ellipse on the line)".into()),
+                )
+                .or_default() += 1;
+        }
+    }
+    let mut w = String::new();
+    let states: Vec<String> = by_state.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let _ = writeln!(
+        w,
+        "\nIncidents (fusion, first part of issue 5): {}  ({})",
+        incidents.len(),
+        states.join(" · ")
+    );
+    let parties: Vec<String> = suggested.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let _ = writeln!(
+        w,
+        "  origins of fire triangulated from bearings: {origins}; suggested attribution: {}",
+        if parties.is_empty() {
+            "none".to_string()
+        } else {
+            parties.join(" · ")
+        }
+    );
+    if let Some(example) = incidents
+        .iter()
+        .find_map(|i| i.attribution.as_ref().filter(|s| s.party.is_some()))
+    {
+        let _ = writeln!(w, "  e.g. {}", example.basis);
+    }
+    let _ = writeln!(
+        w,
+        "  (suggestions only: an attribution becomes official by an analyst's decision)"
     );
     w
 }
