@@ -30,6 +30,9 @@ fn run_demo(name: &str) -> PathBuf {
         "presumed party:",
         "Rejected records:",
         "ogrinfo -al -so",
+        "Incidents (fusion",
+        "origins of fire triangulated",
+        "truce log verify --db",
     ] {
         assert!(
             stdout.contains(needle),
