@@ -1166,6 +1166,8 @@ impl Store for GeoPackageStore {
         let mut breaches = 0;
         let mut breaches_by_rule = BTreeMap::new();
         let mut breaches_by_party = BTreeMap::new();
+        let mut breaches_by_rule_and_party: BTreeMap<String, BTreeMap<String, u64>> =
+            BTreeMap::new();
         let mut stmt = self
             .conn
             .prepare_cached("SELECT rule, party, COUNT(*) FROM breaches GROUP BY rule, party")
@@ -1183,10 +1185,14 @@ impl Store for GeoPackageStore {
         for (rule, party, n) in rows {
             let n = n as u64;
             breaches += n;
-            *breaches_by_rule.entry(rule).or_insert(0) += n;
-            *breaches_by_party
-                .entry(party.unwrap_or_else(|| UNATTRIBUTED.to_string()))
+            let party = party.unwrap_or_else(|| UNATTRIBUTED.to_string());
+            *breaches_by_rule_and_party
+                .entry(rule.clone())
+                .or_default()
+                .entry(party.clone())
                 .or_insert(0) += n;
+            *breaches_by_rule.entry(rule).or_insert(0) += n;
+            *breaches_by_party.entry(party).or_insert(0) += n;
         }
 
         let rejected: i64 = self
@@ -1245,6 +1251,7 @@ impl Store for GeoPackageStore {
             breaches,
             breaches_by_rule,
             breaches_by_party,
+            breaches_by_rule_and_party,
             rejected: rejected as u64,
             first_rejected,
         })

@@ -210,6 +210,8 @@ pub struct Summary {
     pub breaches_by_rule: BTreeMap<String, u64>,
     /// By presumed party; breaches naming none are counted under [`UNATTRIBUTED`].
     pub breaches_by_party: BTreeMap<String, u64>,
+    /// Rule by rule, the presumed parties (unattributed as [`UNATTRIBUTED`]).
+    pub breaches_by_rule_and_party: BTreeMap<String, BTreeMap<String, u64>>,
     pub rejected: u64,
     /// The first rejected records, oldest first, as many as were asked for.
     pub first_rejected: Vec<StoredRejected>,

@@ -100,6 +100,7 @@ fn a_batch_round_trips() {
     let mut by_source_kind = BTreeMap::new();
     let mut by_rule = BTreeMap::new();
     let mut by_party = BTreeMap::new();
+    let mut by_rule_and_party: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for a in &input {
         *by_kind.entry(a.observation.properties.kind).or_insert(0) += 1;
         *by_source_kind
@@ -110,12 +111,18 @@ fn a_batch_round_trips() {
             *by_party
                 .entry(b.party.clone().unwrap_or_else(|| UNATTRIBUTED.into()))
                 .or_insert(0) += 1;
+            *by_rule_and_party
+                .entry(b.rule.clone())
+                .or_default()
+                .entry(b.party.clone().unwrap_or_else(|| UNATTRIBUTED.into()))
+                .or_insert(0) += 1;
         }
     }
     assert_eq!(summary.observations_by_kind, by_kind);
     assert_eq!(summary.observations_by_source_kind, by_source_kind);
     assert_eq!(summary.breaches_by_rule, by_rule);
     assert_eq!(summary.breaches_by_party, by_party);
+    assert_eq!(summary.breaches_by_rule_and_party, by_rule_and_party);
     assert!(
         summary.breaches_by_party.contains_key(UNATTRIBUTED),
         "impacts attribute to no one"

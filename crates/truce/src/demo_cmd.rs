@@ -192,7 +192,12 @@ fn render(s: &Summary, out: &Path, db: &Path) -> String {
     let _ = writeln!(w, "  by kind:        {}", by_kind.join(" · "));
     let _ = writeln!(w, "\nBreaches: {}", s.breaches);
     for (rule, n) in &s.breaches_by_rule {
-        let _ = writeln!(w, "  {rule:<26} {n:>7}");
+        let parties: Vec<String> = s
+            .breaches_by_rule_and_party
+            .get(rule)
+            .map(|m| m.iter().map(|(p, n)| format!("{p} {n}")).collect())
+            .unwrap_or_default();
+        let _ = writeln!(w, "  {rule:<26} {n:>7}   ({})", parties.join(" · "));
     }
     let by_party: Vec<String> = s
         .breaches_by_party
