@@ -463,6 +463,37 @@ impl Sink<'_> {
     }
 }
 
+impl Sink<'_> {
+    /// Reports `id` if an earlier table of the same kind used it.
+    fn unique(&mut self, seen: &mut BTreeSet<String>, id: &Spanned<String>, what: &str) {
+        if !seen.insert(id.get_ref().clone()) {
+            self.at(id.span(), format!("duplicate {what} id `{}`", id.get_ref()));
+        }
+    }
+
+    /// The variant of `all` named `name`, or a report listing the names there are.
+    fn named<T: Copy, const N: usize>(
+        &mut self,
+        name: &Spanned<String>,
+        what: &str,
+        all: [T; N],
+        as_str: fn(T) -> &'static str,
+    ) -> Option<T> {
+        let found = all.into_iter().find(|k| as_str(*k) == name.get_ref());
+        if found.is_none() {
+            self.at(
+                name.span(),
+                format!(
+                    "unknown {what} `{}`; expected one of {}",
+                    name.get_ref(),
+                    all.map(as_str).join(", ")
+                ),
+            );
+        }
+        found
+    }
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -637,12 +668,7 @@ pub fn load(
     let mut parties = Vec::new();
     let mut seen = BTreeSet::new();
     for p in raw_parties {
-        if !seen.insert(p.id.get_ref().clone()) {
-            sink.at(
-                p.id.span(),
-                format!("duplicate party id `{}`", p.id.get_ref()),
-            );
-        }
+        sink.unique(&mut seen, &p.id, "party");
         let area = geo.polygons(p.area.get_ref(), p.area.span(), &mut sink);
         parties.push(Party {
             id: p.id.into_inner(),
@@ -666,12 +692,7 @@ pub fn load(
     let mut classes = Vec::new();
     let mut seen = BTreeSet::new();
     for c in raw_classes {
-        if !seen.insert(c.id.get_ref().clone()) {
-            sink.at(
-                c.id.span(),
-                format!("duplicate weapon_class id `{}`", c.id.get_ref()),
-            );
-        }
+        sink.unique(&mut seen, &c.id, "weapon_class");
         check_distance_km(&mut sink, &c.withdrawal_km, "withdrawal_km");
         let deadline = match parse_time(c.withdraw_by.get_ref()) {
             Ok(t) => {
@@ -710,25 +731,8 @@ pub fn load(
     let mut zones = Vec::new();
     let mut seen = BTreeSet::new();
     for z in raw_zones {
-        if !seen.insert(z.id.get_ref().clone()) {
-            sink.at(
-                z.id.span(),
-                format!("duplicate zone id `{}`", z.id.get_ref()),
-            );
-        }
-        let kind = ZoneKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == z.kind.get_ref());
-        if kind.is_none() {
-            sink.at(
-                z.kind.span(),
-                format!(
-                    "unknown zone kind `{}`; expected one of {}",
-                    z.kind.get_ref(),
-                    ZoneKind::ALL.map(|k| k.as_str()).join(", ")
-                ),
-            );
-        }
+        sink.unique(&mut seen, &z.id, "zone");
+        let kind = sink.named(&z.kind, "zone kind", ZoneKind::ALL, ZoneKind::as_str);
         let extent = match (&z.geometry, &z.within_km) {
             (Some(g), None) => geo
                 .polygons(g.get_ref(), g.span(), &mut sink)
@@ -790,12 +794,7 @@ pub fn load(
     let mut sites = Vec::new();
     let mut seen = BTreeSet::new();
     for s in raw_sites {
-        if !seen.insert(s.id.get_ref().clone()) {
-            sink.at(
-                s.id.span(),
-                format!("duplicate storage_site id `{}`", s.id.get_ref()),
-            );
-        }
+        sink.unique(&mut seen, &s.id, "storage_site");
         if !party_ids.contains(s.party.get_ref()) {
             sink.at(
                 s.party.span(),
@@ -850,25 +849,8 @@ pub fn load(
     let mut rules = Vec::new();
     let mut seen = BTreeSet::new();
     for r in raw_rules {
-        if !seen.insert(r.id.get_ref().clone()) {
-            sink.at(
-                r.id.span(),
-                format!("duplicate rule id `{}`", r.id.get_ref()),
-            );
-        }
-        let kind = RuleKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == r.kind.get_ref());
-        if kind.is_none() {
-            sink.at(
-                r.kind.span(),
-                format!(
-                    "unknown rule kind `{}`; expected one of {}",
-                    r.kind.get_ref(),
-                    RuleKind::ALL.map(|k| k.as_str()).join(", ")
-                ),
-            );
-        }
+        sink.unique(&mut seen, &r.id, "rule");
+        let kind = sink.named(&r.kind, "rule kind", RuleKind::ALL, RuleKind::as_str);
         let severity = match r.severity.get_ref().as_str() {
             "low" => Some(Severity::Low),
             "medium" => Some(Severity::Medium),
