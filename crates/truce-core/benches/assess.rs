@@ -12,8 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use truce_core::agreement::load;
 use truce_core::assess::Engine;
 use truce_core::observation::{
-    FeatureTag, Geometry, Observation, ObservationKind, ObservationProperties, Place, Reliability,
-    Source, SourceKind, WeaponSeen,
+    Geometry, Observation, ObservationKind, Place, Reliability, Source, SourceKind, WeaponSeen,
 };
 
 const POINTS: usize = 100_000;
@@ -37,39 +36,28 @@ fn observations(e: &Engine) -> Vec<(usize, Observation, Place)> {
             let u = (i as f64 * 0.618_033_988_749_895).fract();
             let v = (i as f64 * 0.754_877_666_246_693).fract();
             let p = [35.0 + 6.0 * u, 46.5 + 3.5 * v];
-            let o = Observation {
-                feature_type: FeatureTag::Feature,
-                id: Some(format!("b{i}")),
-                geometry: Geometry::Point {
+            let source = Source {
+                id: "uav".into(),
+                kind: SourceKind::Drone,
+                reliability: Reliability::B,
+                credibility: 2,
+                party: None,
+            };
+            let mut o = Observation::new(
+                ObservationKind::WeaponPresent,
+                t,
+                source,
+                Geometry::Point {
                     coordinates: p.to_vec(),
                 },
-                properties: ObservationProperties {
-                    kind: ObservationKind::WeaponPresent,
-                    observed_at: t,
-                    time_uncertainty_s: 0.0,
-                    source: Source {
-                        id: "uav".into(),
-                        kind: SourceKind::Drone,
-                        reliability: Reliability::B,
-                        credibility: 2,
-                        party: None,
-                    },
-                    error_radius_m: 50.0,
-                    bearing: None,
-                    timestamps: vec![],
-                    weapon: Some(WeaponSeen {
-                        class: classes[i % 3].into(),
-                        count: 1,
-                        serials: vec![],
-                    }),
-                    storage: None,
-                    coverage: None,
-                    affiliation: None,
-                    source_record: None,
-                    remarks: String::new(),
-                    media: vec![],
-                },
-            };
+            );
+            o.id = Some(format!("b{i}"));
+            o.properties.error_radius_m = 50.0;
+            o.properties.weapon = Some(WeaponSeen {
+                class: classes[i % 3].into(),
+                count: 1,
+                serials: vec![],
+            });
             (i, o, Place::Point(p))
         })
         .collect()

@@ -418,6 +418,37 @@ fn lonlat(c: &[f64], what: &str) -> Result<LonLat, Invalid> {
 }
 
 impl Observation {
+    /// An observation with the essentials and every optional property empty (no id, zero
+    /// uncertainties); adapters and the simulator fill in the rest.
+    pub fn new(
+        kind: ObservationKind,
+        observed_at: DateTime<Utc>,
+        source: Source,
+        geometry: Geometry,
+    ) -> Observation {
+        Observation {
+            feature_type: FeatureTag::Feature,
+            id: None,
+            geometry,
+            properties: ObservationProperties {
+                kind,
+                observed_at,
+                time_uncertainty_s: 0.0,
+                source,
+                error_radius_m: 0.0,
+                bearing: None,
+                timestamps: Vec::new(),
+                weapon: None,
+                storage: None,
+                coverage: None,
+                affiliation: None,
+                source_record: None,
+                remarks: String::new(),
+                media: Vec::new(),
+            },
+        }
+    }
+
     /// Checks what the JSON shape cannot, and returns the place to assess.
     pub fn validate(&self) -> Result<Place, Invalid> {
         let p = &self.properties;

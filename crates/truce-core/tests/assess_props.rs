@@ -9,8 +9,7 @@ use proptest::prelude::*;
 use truce_core::agreement::{Agreement, ZoneExtent, load, to_multipolygon};
 use truce_core::assess::Engine;
 use truce_core::observation::{
-    FeatureTag, Geometry, Observation, ObservationKind, ObservationProperties, Reliability, Source,
-    SourceKind, WeaponSeen,
+    Geometry, Observation, ObservationKind, Reliability, Source, SourceKind, WeaponSeen,
 };
 use truce_geo::reference;
 
@@ -33,35 +32,24 @@ fn observation(
     t: DateTime<Utc>,
     weapon: Option<WeaponSeen>,
 ) -> Observation {
-    Observation {
-        feature_type: FeatureTag::Feature,
-        id: Some("p".into()),
-        geometry: Geometry::Point {
+    let source = Source {
+        id: "s".into(),
+        kind: SourceKind::Drone,
+        reliability: Reliability::B,
+        credibility: 2,
+        party: None,
+    };
+    let mut o = Observation::new(
+        kind,
+        t,
+        source,
+        Geometry::Point {
             coordinates: at.to_vec(),
         },
-        properties: ObservationProperties {
-            kind,
-            observed_at: t,
-            time_uncertainty_s: 0.0,
-            source: Source {
-                id: "s".into(),
-                kind: SourceKind::Drone,
-                reliability: Reliability::B,
-                credibility: 2,
-                party: None,
-            },
-            error_radius_m: 0.0,
-            bearing: None,
-            timestamps: vec![],
-            weapon,
-            storage: None,
-            coverage: None,
-            affiliation: None,
-            source_record: None,
-            remarks: String::new(),
-            media: vec![],
-        },
-    }
+    );
+    o.id = Some("p".into());
+    o.properties.weapon = weapon;
+    o
 }
 
 /// Points over the scenario's region, out to a few hundred km from the line.

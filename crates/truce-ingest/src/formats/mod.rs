@@ -7,9 +7,7 @@ pub(crate) mod geojson;
 pub(crate) mod ucdp;
 
 use chrono::{DateTime, Utc};
-use truce_core::observation::{
-    FeatureTag, Geometry, Observation, ObservationKind, ObservationProperties, Source,
-};
+use truce_core::observation::{Geometry, Observation, ObservationKind, Source};
 
 /// An observation with the given essentials and every optional property empty; adapters fill in
 /// the rest.
@@ -19,27 +17,7 @@ pub(crate) fn observation(
     source: Source,
     geometry: Geometry,
 ) -> Observation {
-    Observation {
-        feature_type: FeatureTag::Feature,
-        id: None,
-        geometry,
-        properties: ObservationProperties {
-            kind,
-            observed_at,
-            time_uncertainty_s: 0.0,
-            source,
-            error_radius_m: 0.0,
-            bearing: None,
-            timestamps: Vec::new(),
-            weapon: None,
-            storage: None,
-            coverage: None,
-            affiliation: None,
-            source_record: None,
-            remarks: String::new(),
-            media: Vec::new(),
-        },
-    }
+    Observation::new(kind, observed_at, source, geometry)
 }
 
 /// A point geometry at `[lon, lat]`.

@@ -22,8 +22,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use truce_core::observation::{
-    FeatureTag, Geometry, Observation, ObservationKind, ObservationProperties, Reliability, Source,
-    SourceKind,
+    Geometry, Observation, ObservationKind, Reliability, Source, SourceKind,
 };
 use truce_geo::LonLat;
 
@@ -95,25 +94,8 @@ pub(crate) fn observation(
     geometry: Geometry,
 ) -> Observation {
     Observation {
-        feature_type: FeatureTag::Feature,
         id: Some(id),
-        geometry,
-        properties: ObservationProperties {
-            kind,
-            observed_at,
-            time_uncertainty_s: 0.0,
-            source,
-            error_radius_m: 0.0,
-            bearing: None,
-            timestamps: Vec::new(),
-            weapon: None,
-            storage: None,
-            coverage: None,
-            affiliation: None,
-            source_record: None,
-            remarks: String::new(),
-            media: Vec::new(),
-        },
+        ..Observation::new(kind, observed_at, source, geometry)
     }
 }
 
