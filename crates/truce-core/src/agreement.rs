@@ -188,7 +188,7 @@ impl RuleKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Party {
     pub id: String,
     pub name: String,
@@ -198,14 +198,14 @@ pub struct Party {
     pub area: Vec<Vec<Vec<LonLat>>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContactLine {
     pub geometry_file: String,
     /// One or more polylines of [lon, lat].
     pub lines: Vec<Vec<LonLat>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WeaponClass {
     pub id: String,
     pub name: String,
@@ -215,7 +215,7 @@ pub struct WeaponClass {
 }
 
 /// Where a zone is: a polygon file, or everything within a distance of the contact line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ZoneExtent {
     Polygons {
@@ -227,7 +227,7 @@ pub enum ZoneExtent {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Zone {
     pub id: String,
     pub name: String,
@@ -236,7 +236,7 @@ pub struct Zone {
     pub prohibits: Vec<Activity>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StorageSite {
     pub id: String,
     pub name: String,
@@ -249,7 +249,7 @@ pub struct StorageSite {
     pub serials: BTreeMap<String, Vec<String>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rule {
     pub id: String,
     pub kind: RuleKind,
@@ -266,7 +266,7 @@ pub struct Rule {
 }
 
 /// The terms, parsed and checked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Agreement {
     pub id: String,
     pub title: String,
@@ -287,6 +287,23 @@ impl Agreement {
     /// The canonical JSON the hash is computed over.
     pub fn canonical_json(&self) -> String {
         to_canonical_json(self)
+    }
+
+    /// The terms back from their canonical JSON (an `agreement` log entry), with the hash
+    /// computed over those bytes. Refuses text that is not exactly the canonical form of what
+    /// it parses to, so a replay runs on the very terms the entry's hash names. The checks
+    /// [`load`] makes of a TOML file are not repeated: a canonical entry was written by it.
+    pub fn from_canonical_json(text: &str) -> Result<Agreement, String> {
+        let mut agreement: Agreement =
+            serde_json::from_str(text).map_err(|e| format!("not an agreement: {e}"))?;
+        let again = agreement.canonical_json();
+        if again != text {
+            return Err(
+                "not in canonical form (the bytes differ from the re-encoded terms)".into(),
+            );
+        }
+        agreement.hash = hex(&Sha256::digest(again.as_bytes()));
+        Ok(agreement)
     }
 
     pub fn party(&self, id: &str) -> Option<&Party> {
@@ -440,14 +457,14 @@ const TOP_LEVEL_KEYS: [&str; 11] = [
 ];
 
 /// Collects diagnostics for one TOML file, turning byte spans into line:column.
-struct Sink<'t> {
-    file: String,
-    text: &'t str,
-    diags: Vec<Diagnostic>,
+pub(crate) struct Sink<'t> {
+    pub(crate) file: String,
+    pub(crate) text: &'t str,
+    pub(crate) diags: Vec<Diagnostic>,
 }
 
 impl Sink<'_> {
-    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+    pub(crate) fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
         let (line, column) = line_column(self.text, span.start);
         self.diags.push(Diagnostic {
             file: self.file.clone(),
@@ -456,7 +473,7 @@ impl Sink<'_> {
         });
     }
 
-    fn toml_error(&mut self, e: &toml::de::Error, fallback: Range<usize>) {
+    pub(crate) fn toml_error(&mut self, e: &toml::de::Error, fallback: Range<usize>) {
         let span = e.span().unwrap_or(fallback);
         let msg = e.message().trim().replace('\n', " ");
         self.at(span, msg);
@@ -465,14 +482,14 @@ impl Sink<'_> {
 
 impl Sink<'_> {
     /// Reports `id` if an earlier table of the same kind used it.
-    fn unique(&mut self, seen: &mut BTreeSet<String>, id: &Spanned<String>, what: &str) {
+    pub(crate) fn unique(&mut self, seen: &mut BTreeSet<String>, id: &Spanned<String>, what: &str) {
         if !seen.insert(id.get_ref().clone()) {
             self.at(id.span(), format!("duplicate {what} id `{}`", id.get_ref()));
         }
     }
 
     /// The variant of `all` named `name`, or a report listing the names there are.
-    fn named<T: Copy, const N: usize>(
+    pub(crate) fn named<T: Copy, const N: usize>(
         &mut self,
         name: &Spanned<String>,
         what: &str,
@@ -514,7 +531,7 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
-fn table_items<'i>(
+pub(crate) fn table_items<'i>(
     value: Spanned<DeValue<'i>>,
     key: &str,
     sink: &mut Sink<'_>,
@@ -533,7 +550,7 @@ fn table_items<'i>(
     }
 }
 
-fn deserialize<'i, T: Deserialize<'i>>(
+pub(crate) fn deserialize<'i, T: Deserialize<'i>>(
     value: Spanned<DeValue<'i>>,
     sink: &mut Sink<'_>,
 ) -> Option<T> {
@@ -802,12 +819,7 @@ pub fn load(
             );
         }
         let [lon, lat] = *s.location.get_ref();
-        if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
-            sink.at(
-                s.location.span(),
-                format!("location [{lon}, {lat}] is out of range (lon −180…180, lat −90…90)"),
-            );
-        }
+        check_lonlat(&mut sink, &s.location, "location");
         let radius = *s.radius_m.get_ref();
         if !radius.is_finite() || radius <= 0.0 || radius > MAX_DISTANCE_KM * 1000.0 {
             sink.at(
@@ -958,7 +970,18 @@ pub fn load(
     Ok(agreement)
 }
 
-fn check_distance_km(sink: &mut Sink<'_>, km: &Spanned<f64>, name: &str) {
+/// Reports a `[lon, lat]` outside lon −180…180, lat −90…90 (or not a number).
+pub(crate) fn check_lonlat(sink: &mut Sink<'_>, p: &Spanned<[f64; 2]>, name: &str) {
+    let [lon, lat] = *p.get_ref();
+    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+        sink.at(
+            p.span(),
+            format!("{name} [{lon}, {lat}] is out of range (lon −180…180, lat −90…90)"),
+        );
+    }
+}
+
+pub(crate) fn check_distance_km(sink: &mut Sink<'_>, km: &Spanned<f64>, name: &str) {
     let v = *km.get_ref();
     if !v.is_finite() || v < 0.0 {
         sink.at(km.span(), format!("{name} {v} must not be negative"));

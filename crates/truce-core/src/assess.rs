@@ -7,7 +7,8 @@
 //! words. The engine is pure: same observation and terms, same assessment, on any core.
 //!
 //! Where an observation is assessed: a Point at its position (a bearing at its observer, since
-//! the target is not located until fusion triangulates it); a track along all of it (distance is
+//! the target is not located until fusion triangulates it — so a bearing breaches no zone rule:
+//! the zones it is "in" are the observer's); a track along all of it (distance is
 //! its closest approach, zones are every zone any vertex is in, the party is where it started);
 //! a Polygon at its centroid.
 
@@ -253,7 +254,10 @@ impl Engine {
                     } else {
                         rule.observation_kinds.contains(&p.kind)
                     };
-                    if !counts || !self.in_rule_zones(&rule.zones, m) {
+                    // A bearing's point is its observer: whether the fire was inside a
+                    // rule's zones is not known until fusion fixes it.
+                    let zoned_bearing = p.bearing.is_some() && !rule.zones.is_empty();
+                    if !counts || zoned_bearing || !self.in_rule_zones(&rule.zones, m) {
                         continue;
                     }
                     let (party, basis) = self.fire_party(obs, m);
@@ -306,6 +310,9 @@ impl Engine {
                     ));
                 }
                 RuleKind::Zone => {
+                    if p.bearing.is_some() {
+                        continue; // the zones are the observer's, not the event's
+                    }
                     for zone_i in &m.zones {
                         let zone = &a.zones[*zone_i];
                         if !rule.zones.contains(&zone.id) {

@@ -252,6 +252,55 @@ pub struct Media {
     pub media_type: Option<String>,
 }
 
+/// What a verification team found for the task it was sent on.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The team found what the incident says (e.g. the crater, the weapons).
+    Confirmed,
+    /// The team reached the place and did not find it.
+    NotConfirmed,
+    /// The team reached the place and cannot say (e.g. a crater of unknown age).
+    Inconclusive,
+    /// The team was turned back before reaching the place; the observation is an
+    /// `access_denied` one, and the task stays open.
+    AccessDenied,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Self::Confirmed,
+        Self::NotConfirmed,
+        Self::Inconclusive,
+        Self::AccessDenied,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::NotConfirmed => "not_confirmed",
+            Self::Inconclusive => "inconclusive",
+            Self::AccessDenied => "access_denied",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// A verification team's finding for a task: the observation is what it saw (a crater
+/// `impact`, a `weapon_present` …) and this says which task it answers and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskOutcome {
+    /// The task's id, as the mission's tasking gave it.
+    pub task: String,
+    pub outcome: Outcome,
+}
+
 /// The `properties` of an observation Feature.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -292,6 +341,9 @@ pub struct ObservationProperties {
     pub remarks: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub media: Vec<Media>,
+    /// For a verification team's report: the task it answers and the outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_outcome: Option<TaskOutcome>,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -445,6 +497,7 @@ impl Observation {
                 source_record: None,
                 remarks: String::new(),
                 media: Vec::new(),
+                task_outcome: None,
             },
         }
     }
@@ -581,6 +634,17 @@ impl Observation {
             && w.count == 0
         {
             return Err(Invalid("weapon.count must be at least 1".into()));
+        }
+        if let Some(t) = &p.task_outcome {
+            if t.task.trim().is_empty() {
+                return Err(Invalid("task_outcome.task is empty".into()));
+            }
+            if t.outcome == Outcome::AccessDenied && p.kind != ObservationKind::AccessDenied {
+                return Err(Invalid(format!(
+                    "task_outcome access_denied needs kind access_denied, not {}",
+                    p.kind
+                )));
+            }
         }
         for m in &p.media {
             if m.sha256.len() != 64 || !m.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -770,6 +834,72 @@ mod tests {
         );
         let obs: Observation = serde_json::from_str(&text).unwrap();
         assert!(obs.validate().unwrap_err().0.contains("back in time"));
+    }
+
+    #[test]
+    fn task_outcome_round_trips_and_is_checked() {
+        let props = |kind: &str, outcome: &str| {
+            feature(
+                &format!(
+                    r#"{{"kind":"{kind}","observed_at":"2015-03-02T10:00:00Z",{SRC},"task_outcome":{outcome}}}"#
+                ),
+                r#"{"type":"Point","coordinates":[38.0,48.1]}"#,
+            )
+        };
+        let text = props(
+            "impact",
+            r#"{"task":"task-inc-7","outcome":"not_confirmed"}"#,
+        );
+        let obs: Observation = serde_json::from_str(&text).unwrap();
+        obs.validate().unwrap();
+        assert_eq!(
+            obs.properties.task_outcome,
+            Some(TaskOutcome {
+                task: "task-inc-7".into(),
+                outcome: Outcome::NotConfirmed
+            })
+        );
+        let back = serde_json::to_string(&obs).unwrap();
+        assert!(back.contains(r#""task_outcome":{"task":"task-inc-7","outcome":"not_confirmed"}"#));
+        // Absent: skipped, and Observation::new leaves it out.
+        let plain = Observation::new(
+            ObservationKind::Impact,
+            obs.properties.observed_at,
+            obs.properties.source.clone(),
+            obs.geometry.clone(),
+        );
+        assert!(
+            !serde_json::to_string(&plain)
+                .unwrap()
+                .contains("task_outcome")
+        );
+
+        let check = |kind: &str, outcome: &str| -> Result<Place, String> {
+            let obs: Observation =
+                serde_json::from_str(&props(kind, outcome)).map_err(|e| e.to_string())?;
+            obs.validate().map_err(|e| e.0)
+        };
+        assert_eq!(
+            check("impact", r#"{"task":" ","outcome":"confirmed"}"#).unwrap_err(),
+            "task_outcome.task is empty"
+        );
+        assert_eq!(
+            check("impact", r#"{"task":"t1","outcome":"access_denied"}"#).unwrap_err(),
+            "task_outcome access_denied needs kind access_denied, not impact"
+        );
+        check(
+            "access_denied",
+            r#"{"task":"t1","outcome":"access_denied"}"#,
+        )
+        .unwrap();
+        assert!(
+            check("impact", r#"{"task":"t1","outcome":"maybe"}"#)
+                .unwrap_err()
+                .contains("unknown variant `maybe`")
+        );
+        for o in Outcome::ALL {
+            assert_eq!(Outcome::parse(o.as_str()), Some(o));
+        }
     }
 
     #[test]
