@@ -55,6 +55,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use truce_core::agreement::Agreement;
+use truce_core::mission::Mission;
 
 pub use truth::{EventKind, FeedTruth, Malformed, Outage, Summary, TrueEvent, TrueWeapon, Truth};
 
@@ -65,6 +66,9 @@ use world::Period;
 
 /// The name the truth is written under, next to the feeds.
 pub const TRUTH_FILE_NAME: &str = "truth.json";
+
+/// The name the mission file is written under, next to the feeds.
+pub const MISSION_FILE_NAME: &str = "mission.toml";
 
 /// The number of days `truce simulate` runs by default: enough for every kind of event, a few
 /// dozen to a hundred and fifty of them, and a few hundred records.
@@ -101,11 +105,13 @@ pub struct Feed {
     pub bytes: Vec<u8>,
 }
 
-/// The feeds and their ground truth.
+/// The feeds, their ground truth, and the mission whose sensors and teams produced them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Simulation {
     pub feeds: Vec<Feed>,
     pub truth: Truth,
+    /// The simulated mission's teams and fixed sensors ([`mission`]).
+    pub mission: Mission,
 }
 
 impl Simulation {
@@ -115,6 +121,34 @@ impl Simulation {
         text.push('\n');
         text
     }
+
+    /// `mission.toml`: the mission file ([`mission_toml`]).
+    pub fn mission_toml(&self) -> String {
+        mission_file(&self.mission)
+    }
+}
+
+/// The simulated mission under `agreement`: ground teams `team-1…4`, each with a base 25 km
+/// behind the line on the first party's side level with the middle of its quarter, and the
+/// cameras and acoustic arrays exactly where the simulated ones stand, with their range and
+/// (cameras) sector. From the geometry alone: the same for every seed, period and start.
+pub fn mission(agreement: &Agreement) -> Mission {
+    network::mission(&Theatre::new(agreement))
+}
+
+/// `mission.toml` for [`mission`]: a header comment, then [`Mission::to_toml`]. The bundled
+/// `scenarios/donbas-2015/mission.toml` is this text (a test checks it).
+pub fn mission_toml(agreement: &Agreement) -> String {
+    mission_file(&mission(agreement))
+}
+
+fn mission_file(m: &Mission) -> String {
+    format!(
+        "# The monitoring mission's own resources: ground verification teams and fixed sensors.\n\
+         # Written by truce-sim from the agreement's geometry (`truce_sim::mission_toml`); the\n\
+         # simulated cameras and acoustic arrays stand exactly here. Format: docs/mission.md.\n\n{}",
+        m.to_toml()
+    )
 }
 
 /// A start that shows every rule at work: the first UTC midnight at or after the later of the
@@ -196,6 +230,7 @@ pub fn simulate(agreement: &Agreement, days: u32, seed: u64, start: DateTime<Utc
             outages,
             feeds: written.truths,
         },
+        mission: network::mission(&theatre),
     }
 }
 

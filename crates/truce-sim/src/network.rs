@@ -3,10 +3,15 @@
 //!
 //! Sensor sites are infrastructure, not chance: they are placed from the agreement's geometry
 //! alone, at fixed fractions of the line's length and alternating sides, so every seed sees the
-//! same network (as a mission would over a few days).
+//! same network (as a mission would over a few days). [`mission`] writes the same sites, and a
+//! base for each team, as the mission file (`mission.toml`).
 
+use truce_core::mission::{Mission, Sector, Sensor, Team};
+use truce_core::observation::SourceKind;
 use truce_geo::{LonLat, azimuth_deg};
 
+use crate::sources::fixed::{ACOUSTIC_GUN_RANGE_M, CAMERA_HALF_FOV_DEG, CAMERA_RANGE_M, wrap};
+use crate::sources::position;
 use crate::theatre::Theatre;
 
 /// Where along the line (fractions of its length) the cameras stand: evenly spread, about one
@@ -22,6 +27,10 @@ const ACOUSTIC_OFFSET_M: f64 = 5_000.0;
 const SITE_NUDGE_FRACTION: f64 = 0.01;
 /// Tries at nudging a site before leaving it out.
 const SITE_NUDGE_TRIES: i32 = 10;
+/// How far behind the line a team's base is, metres: a town out of reach of most of the guns
+/// the line sees (a BM-21 Grad reaches 20.4 km), close enough to drive to the line in well
+/// under an hour.
+const TEAM_BASE_OFFSET_M: f64 = 25_000.0;
 
 /// The monitor's drones; drone `i` patrols the `i`-th of [`DRONES`]`.len()` equal stretches.
 pub(crate) const DRONES: [&str; 3] = ["uav-1", "uav-2", "uav-3"];
@@ -51,15 +60,7 @@ fn sites(
     let mut out = Vec::new();
     for (i, &fraction) in fractions.iter().enumerate() {
         let party = parties[(i + first_side) % parties.len()];
-        let placed = (0..SITE_NUDGE_TRIES)
-            .flat_map(|k| [k, -k])
-            .map(|k| (fraction + f64::from(k) * SITE_NUDGE_FRACTION).clamp(0.0, 1.0))
-            .find_map(|f| {
-                theatre
-                    .offset(f * theatre.length_m, party, offset_m)
-                    .filter(|p| theatre.distance_m(*p) >= offset_m / 2.0)
-            });
-        if let Some(position) = placed {
+        if let Some(position) = place(theatre, fraction, party, offset_m) {
             let nearest = theatre.line.nearest(position).point;
             out.push(Site {
                 id: format!("{prefix}-{:02}", out.len() + 1),
@@ -71,6 +72,19 @@ fn sites(
     out
 }
 
+/// The point `offset_m` behind the line on `party`'s side at `fraction` of its length, nudged
+/// along the line when it falls in the sea, abroad or near a bend of the line.
+fn place(theatre: &Theatre<'_>, fraction: f64, party: &str, offset_m: f64) -> Option<LonLat> {
+    (0..SITE_NUDGE_TRIES)
+        .flat_map(|k| [k, -k])
+        .map(|k| (fraction + f64::from(k) * SITE_NUDGE_FRACTION).clamp(0.0, 1.0))
+        .find_map(|f| {
+            theatre
+                .offset(f * theatre.length_m, party, offset_m)
+                .filter(|p| theatre.distance_m(*p) >= offset_m / 2.0)
+        })
+}
+
 /// The camera sites, `cam-01` …, alternating sides starting with the first party's.
 pub(crate) fn cameras(theatre: &Theatre<'_>) -> Vec<Site> {
     sites(theatre, "cam", &CAMERA_FRACTIONS, CAMERA_OFFSET_M, 0)
@@ -79,6 +93,71 @@ pub(crate) fn cameras(theatre: &Theatre<'_>) -> Vec<Site> {
 /// The acoustic arrays, `aco-01` …, alternating sides starting with the second party's.
 pub(crate) fn acoustic_arrays(theatre: &Theatre<'_>) -> Vec<Site> {
     sites(theatre, "aco", &ACOUSTIC_FRACTIONS, ACOUSTIC_OFFSET_M, 1)
+}
+
+/// Where team `i` sets out from: [`TEAM_BASE_OFFSET_M`] behind the line on the first party's
+/// side, level with the middle of its stretch (the point on the line itself if no place there
+/// is on that party's land).
+fn team_base(theatre: &Theatre<'_>, i: usize) -> LonLat {
+    let fraction = (i as f64 + 0.5) / TEAMS.len() as f64;
+    theatre
+        .parties()
+        .next()
+        .and_then(|party| place(theatre, fraction, party, TEAM_BASE_OFFSET_M))
+        .unwrap_or_else(|| theatre.at_fraction(fraction))
+}
+
+/// The mission file of the simulated mission: its teams with their bases, and its cameras and
+/// acoustic arrays exactly where the simulated ones stand (positions as the feeds write them),
+/// with the range and sector they see.
+pub(crate) fn mission(theatre: &Theatre<'_>) -> Mission {
+    let rounded = |p: LonLat| {
+        let p = position(p);
+        [p[0], p[1]]
+    };
+    let teams = TEAMS
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Team {
+            id: (*id).to_string(),
+            name: format!("Team {}", i + 1),
+            base: rounded(team_base(theatre, i)),
+        })
+        .collect();
+    let fixed = |site: Site, kind, range_m: f64, sector| Sensor {
+        id: site.id,
+        kind,
+        position: rounded(site.position),
+        range_km: range_m / 1000.0,
+        sector,
+    };
+    let sensors = cameras(theatre)
+        .into_iter()
+        .map(|s| {
+            let sector = Some(Sector {
+                facing_deg: wrap(s.facing_deg),
+                width_deg: 2.0 * CAMERA_HALF_FOV_DEG,
+            });
+            fixed(s, SourceKind::Camera, CAMERA_RANGE_M, sector)
+        })
+        .chain(
+            acoustic_arrays(theatre)
+                .into_iter()
+                .map(|s| fixed(s, SourceKind::Acoustic, ACOUSTIC_GUN_RANGE_M, None)),
+        )
+        .collect();
+    let mut m = Mission {
+        id: format!("{}-mission", theatre.terms.id),
+        version: 1,
+        teams,
+        sensors,
+        hash: String::new(),
+    };
+    // The hash as loading the written file gives it.
+    m.hash = truce_core::mission::load("mission.toml", &m.to_toml())
+        .expect("the simulated mission is valid")
+        .hash;
+    m
 }
 
 /// Which of `count` equal stretches of the line the point at `fraction` is in.

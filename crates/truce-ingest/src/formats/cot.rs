@@ -21,7 +21,8 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 use serde::Deserialize;
 use truce_core::observation::{
-    Geometry, Observation, ObservationKind, Reliability, Source, SourceKind, WeaponSeen,
+    Geometry, Observation, ObservationKind, Outcome, Reliability, Source, SourceKind, TaskOutcome,
+    WeaponSeen,
 };
 
 use super::observation;
@@ -435,6 +436,8 @@ struct EventXml {
     chat_sender: Option<String>,
     remarks: String,
     links: Vec<String>,
+    /// `<truce task outcome>`: a verification team's answer to a task.
+    task: Option<[Option<String>; 2]>,
 }
 
 /// What [`next_event`] found: an `<event>` (or why it could not be read), or an XML error
@@ -679,6 +682,9 @@ fn read_body(
             "__chat" if detail.is_some() => xml.chat_sender = attr(&element, "senderCallsign", at)?,
             "link" if detail.is_some() => xml.links.extend(attr(&element, "point", at)?),
             "remarks" if detail.is_some() && opens && remarks.is_none() => remarks = Some(child),
+            "truce" if detail.is_some() && xml.task.is_none() => {
+                xml.task = Some([attr(&element, "task", at)?, attr(&element, "outcome", at)?]);
+            }
             _ => {}
         }
         if opens {
@@ -737,6 +743,22 @@ fn vertices(links: &[String]) -> Result<Vec<Vec<f64>>, String> {
         .collect()
 }
 
+/// `<truce task="…" outcome="…"/>`: both required, the outcome one of [`Outcome`]'s names.
+fn task_outcome([task, outcome]: &[Option<String>; 2]) -> Result<TaskOutcome, String> {
+    let task = task
+        .clone()
+        .filter(|t| !t.is_empty())
+        .ok_or("<truce> has no task")?;
+    let outcome = outcome.as_deref().ok_or("<truce> has no outcome")?;
+    let outcome = Outcome::parse(outcome).ok_or_else(|| {
+        format!(
+            "<truce outcome={outcome:?}> is not a task outcome; expected one of {}",
+            Outcome::ALL.map(Outcome::as_str).join(", ")
+        )
+    })?;
+    Ok(TaskOutcome { task, outcome })
+}
+
 /// What the affiliation letter of an atom type (`a-h-…`) says, for the remarks.
 fn affiliation_word(cot_type: &str) -> Option<&'static str> {
     let letter = cot_type.strip_prefix("a-")?.chars().next()?;
@@ -779,11 +801,19 @@ fn event_observation(types: &CotTypes, xml: EventXml) -> Result<Observation, Str
     let hae = known(hae, "hae")?;
     let ce = known(ce, "ce")?.filter(|ce| *ce > 0.0);
 
+    let task_outcome = xml.task.as_ref().map(task_outcome).transpose()?;
     let rule = types.rule(&cot_type);
     let shape = rule.map_or(Shape::Point, |r| r.shape);
     let user_remarks = xml.remarks.trim();
     let kind = match rule.map(|r| r.kind) {
         Some(KindRule::Fixed(kind)) => kind,
+        // A team turned back says so in its outcome, whatever words the remarks use.
+        _ if task_outcome
+            .as_ref()
+            .is_some_and(|t| t.outcome == Outcome::AccessDenied) =>
+        {
+            ObservationKind::AccessDenied
+        }
         Some(KindRule::FromRemarks { fallback }) => {
             types.keyword_kind(user_remarks, shape).unwrap_or(fallback)
         }
@@ -866,6 +896,7 @@ fn event_observation(types: &CotTypes, xml: EventXml) -> Result<Observation, Str
     }
     p.remarks = clip_remarks(&remarks);
     p.source_record = Some(uid.clone());
+    p.task_outcome = task_outcome;
     obs.id = Some(format!(
         "cot:{uid}:{}",
         observed_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
@@ -876,6 +907,87 @@ fn event_observation(types: &CotTypes, xml: EventXml) -> Result<Observation, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One spot marker from `team-2` with `truce_detail` inside its `<detail>`.
+    fn marker(uid: &str, remarks: &str, truce_detail: &str) -> String {
+        format!(
+            r#"<event version="2.0" uid="{uid}" type="b-m-p-s-m" time="2015-03-02T10:00:00.250Z" start="2015-03-02T10:00:00.250Z" stale="2015-03-03T10:00:00Z" how="h-g-i-g-o"><point lat="48.1" lon="38.2" hae="9999999" ce="10" le="9999999"/><detail><contact callsign="team-2"/>{truce_detail}<remarks>{remarks}</remarks></detail></event>"#
+        )
+    }
+
+    #[test]
+    fn task_outcomes_are_read_from_the_truce_element() {
+        let file = [
+            marker(
+                "a",
+                "Crater found, 122 mm",
+                r#"<truce task="task-inc-7" outcome="confirmed"/>"#,
+            ),
+            marker(
+                "b",
+                "No crater at the reported place",
+                r#"<truce task="task-inc-8" outcome="not_confirmed"/>"#,
+            ),
+            // Turned back: an access_denied observation, whatever the remarks say.
+            marker(
+                "c",
+                "Soldiers sent us away",
+                r#"<truce task="task-inc-9" outcome="access_denied"/>"#,
+            ),
+            marker(
+                "d",
+                "Crater",
+                r#"<truce task="task-inc-10" outcome="maybe"/>"#,
+            ),
+            marker("e", "Crater", r#"<truce outcome="confirmed"/>"#),
+            marker("f", "Crater", r#"<truce task="task-inc-11"/>"#),
+            marker("g", "Crater", ""),
+        ]
+        .concat();
+        let adapter = CotAdapter::new(CotTypes::default());
+        let records: Vec<_> = adapter
+            .read("teams.cot", file.as_bytes())
+            .ok()
+            .unwrap()
+            .map(|r| r.result)
+            .collect();
+        let ok = |i: usize| records[i].as_ref().unwrap().properties.clone();
+        let outcome = |i: usize| ok(i).task_outcome.map(|t| (t.task, t.outcome));
+        assert_eq!(ok(0).kind, ObservationKind::Impact);
+        assert_eq!(
+            outcome(0),
+            Some(("task-inc-7".to_string(), Outcome::Confirmed))
+        );
+        assert_eq!(
+            outcome(1),
+            Some(("task-inc-8".to_string(), Outcome::NotConfirmed))
+        );
+        assert_eq!(ok(2).kind, ObservationKind::AccessDenied);
+        assert_eq!(
+            outcome(2),
+            Some(("task-inc-9".to_string(), Outcome::AccessDenied))
+        );
+        assert_eq!(
+            records[3].as_ref().unwrap_err(),
+            "<truce outcome=\"maybe\"> is not a task outcome; expected one of confirmed, not_confirmed, inconclusive, access_denied"
+        );
+        assert_eq!(records[4].as_ref().unwrap_err(), "<truce> has no task");
+        assert_eq!(records[5].as_ref().unwrap_err(), "<truce> has no outcome");
+        assert_eq!(ok(6).task_outcome, None);
+        // A weapon type cannot be an access denial: the observation's validation says so.
+        let weapon = marker("h", "x", r#"<truce task="t" outcome="access_denied"/>"#)
+            .replace("b-m-p-s-m", "a-u-G-E-W-A");
+        let rec = adapter
+            .read("w.cot", weapon.as_bytes())
+            .ok()
+            .unwrap()
+            .next()
+            .unwrap();
+        assert_eq!(
+            rec.result.unwrap_err(),
+            "task_outcome access_denied needs kind access_denied, not weapon_present"
+        );
+    }
 
     #[test]
     fn builtin_table_is_valid() {

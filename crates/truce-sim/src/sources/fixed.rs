@@ -27,9 +27,9 @@ use crate::truth::{EventKind, Outage};
 use crate::world::Ordnance;
 
 /// How far a camera sees a flash or an explosion, metres (a thermal PTZ camera on a mast).
-const CAMERA_RANGE_M: f64 = 12_000.0;
+pub(crate) const CAMERA_RANGE_M: f64 = 12_000.0;
 /// Half the camera's watched sector, degrees either side of facing the line.
-const CAMERA_HALF_FOV_DEG: f64 = 60.0;
+pub(crate) const CAMERA_HALF_FOV_DEG: f64 = 60.0;
 /// Chance a camera catches an event in its sector by night and by day.
 const CAMERA_NIGHT_P: f64 = 0.8;
 const CAMERA_DAY_P: f64 = 0.45;
@@ -44,7 +44,7 @@ const CAMERA_FALSE_PER_NIGHT: f64 = 0.3;
 
 /// How far an array hears a mortar, and guns and rockets, metres.
 const ACOUSTIC_MORTAR_RANGE_M: f64 = 12_000.0;
-const ACOUSTIC_GUN_RANGE_M: f64 = 25_000.0;
+pub(crate) const ACOUSTIC_GUN_RANGE_M: f64 = 25_000.0;
 /// Chance of hearing at the array, and how much it falls by the edge of range.
 const ACOUSTIC_NEAR_P: f64 = 0.9;
 const ACOUSTIC_FALLOFF_P: f64 = 0.4;
@@ -96,7 +96,7 @@ const ACOUSTIC: Network = Network {
 };
 
 /// An azimuth normalised to [0, 360), rounded to a tenth of a degree as sensors report it.
-fn wrap(azimuth: f64) -> f64 {
+pub(crate) fn wrap(azimuth: f64) -> f64 {
     let a = round_to(azimuth.rem_euclid(360.0), 1);
     if a >= 360.0 { 0.0 } else { a }
 }
