@@ -14,7 +14,13 @@
 //!   within the kind's gate of the incident's interval, which is the union of its members'.
 //! - **space**: a point must lie within both error radii plus the kind's slack of one of the
 //!   incident's points; a bearing is a ray, and passes when the incident lies in front of the
-//!   observer, within range, and within [`BEARING_GATE_SIGMA`] of its angular error.
+//!   observer, within range, and within [`BEARING_GATE_SIGMA`] of its angular error — held
+//!   only against timely, precise reports' points (else the incident's other rays): one ray
+//!   cannot tell which of several salvoes a crater found hours later belongs to.
+//! - **coarse reports** ([`COARSE_TIME_S`], [`COARSE_RADIUS_M`]: allegations, day-dated
+//!   open-source events) may join but are not gated against while an incident has precise
+//!   members, so one vague report does not bridge events. An acoustic report's interval is
+//!   one-sided, `[t − u, t]`: sound arrives after the event.
 //!
 //! Incidents are indexed in an R-tree of 4-D boxes (Earth-centred x, y, z in metres and time
 //! in seconds), so finding candidates is logarithmic; a join costs the newcomer's size (running
@@ -106,6 +112,15 @@ pub const MAX_GATING_MEMBERS: usize = 256;
 /// through the fused location): a trench seen daily for months would otherwise make each new
 /// sighting cost the whole history.
 pub const MAX_GATING_POINTS: usize = 256;
+/// A report whose stated time is uncertain by more than this (seconds) is *coarse*: a
+/// party's allegation (± 30 min) or an open-source event dated to the day cannot tell apart
+/// salvoes minutes apart. It may join an incident, but while the incident has precise
+/// members it is not gated against — otherwise one vague report bridges several events.
+pub const COARSE_TIME_S: f64 = 600.0;
+/// A report whose error radius exceeds this (metres) is *coarse* (see [`COARSE_TIME_S`]): an
+/// allegation placed within 2 km, an open-source event placed in a town or a district,
+/// cannot tell apart batteries or impact areas a kilometre apart.
+pub const COARSE_RADIUS_M: f64 = 1_000.0;
 /// Confidence at which one kind of source suffices for `corroborated`: e.g. two A1 reports.
 pub const CORROBORATED_CONFIDENCE: f64 = 0.9;
 /// Mean Earth radius (m) for the index's Earth-centred coordinates (not for distances).
@@ -159,6 +174,21 @@ pub enum EventGroup {
 }
 
 impl EventGroup {
+    /// Its name in tables and listings: `firing`, `strike`, `weapon:<class>`, `works`,
+    /// `track`, `access_denied`, `storage:<site>`, `report`.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Firing => "firing".into(),
+            Self::Strike => "strike".into(),
+            Self::Weapon(class) => format!("weapon:{class}"),
+            Self::Works => "works".into(),
+            Self::Track => "track".into(),
+            Self::AccessDenied => "access_denied".into(),
+            Self::Storage(site) => format!("storage:{site}"),
+            Self::Report => "report".into(),
+        }
+    }
+
     /// The group of an observation; None for coverage, which is sensor health, not an event.
     pub fn of(obs: &Observation) -> Option<EventGroup> {
         let p = &obs.properties;
@@ -248,6 +278,17 @@ pub struct Incident {
     pub attribution: Option<Suggestion>,
     /// Rule ids its observations may breach, sorted.
     pub breaches: Vec<String>,
+    /// The `observed_at` (the report's stated time, not the start of its uncertainty
+    /// interval) of the observation whose joining first made the incident `corroborated`;
+    /// None while it is single-source. From the data only: within a batch members join in
+    /// canonical order (time, then seq), so it is the same for any order of the batch.
+    pub corroborated_at: Option<DateTime<Utc>>,
+    /// The parties its observations' breaches name as presumed responsible, each with the
+    /// summed evidence weight (reliability × credibility) of the observations naming it — an
+    /// observation counts once per party however many rules it breaches. Impacts, explosions,
+    /// hotspots and bare bearings never name a party (the core's rule), so never vote.
+    /// See [`crate::score::suggested_party`].
+    pub breach_parties: BTreeMap<String, f64>,
 }
 
 /// What the correlator keeps of an observation.
@@ -255,6 +296,8 @@ pub struct Incident {
 struct Member {
     seq: u64,
     kind: ObservationKind,
+    /// `observed_at`, seconds.
+    at: f64,
     lo: f64,
     hi: f64,
     source_id: String,
@@ -264,42 +307,33 @@ struct Member {
     anchors: Vec<(LonLat, f64)>,
     bearing: Option<BearingObs>,
     breaches: Vec<String>,
+    /// The distinct parties its breaches name as presumed responsible, sorted.
+    parties: Vec<String>,
+    /// Too vague to tell events apart ([`COARSE_TIME_S`], [`COARSE_RADIUS_M`]).
+    coarse: bool,
 }
 
 type Entry = GeomWithData<Rectangle<[f64; 4]>, usize>;
 
-/// Running sums of an incident, so a join costs the newcomer's size, not the incident's.
+/// Running inverse-variance sums of points, averaged on a plane around the first.
 #[derive(Debug, Clone, Default)]
-struct Sums {
+struct Points {
     /// The first point: the centre of the plane the location is averaged on.
     centre: Option<LonLat>,
     /// Σ w, Σ w·east, Σ w·north (w = 1/r², east and north in metres around `centre`).
     w: f64,
     east: f64,
     north: f64,
-    /// The union of the members' intervals, seconds.
-    lo: f64,
-    hi: f64,
-    /// The best weight each source (kind, id) gave: one source counts once.
-    by_source: BTreeMap<(SourceKind, String), f64>,
 }
 
-impl Sums {
-    fn add_point(&mut self, p: LonLat, r: f64) {
+impl Points {
+    fn add(&mut self, p: LonLat, r: f64) {
         let c = *self.centre.get_or_insert(p);
         let w = 1.0 / (r * r);
         let (d, a) = (distance_m(c, p), azimuth_deg(c, p).to_radians());
         self.w += w;
         self.east += w * d * a.sin();
         self.north += w * d * a.cos();
-    }
-
-    fn add_grade(&mut self, m: &Member) {
-        let w = self
-            .by_source
-            .entry((m.source_kind, m.source_id.clone()))
-            .or_insert(0.0);
-        *w = w.max(m.weight);
     }
 
     /// The inverse-variance mean of the points and its radius, when there are points.
@@ -312,6 +346,30 @@ impl Sums {
             destination(c, e.atan2(n).to_degrees(), e.hypot(n))
         };
         Some((p, (1.0 / self.w).sqrt()))
+    }
+}
+
+/// Running sums of an incident, so a join costs the newcomer's size, not the incident's.
+#[derive(Debug, Clone, Default)]
+struct Sums {
+    /// Points of precise members, and of coarse ones (which locate only when nothing else
+    /// does: [`COARSE_RADIUS_M`]).
+    precise: Points,
+    coarse: Points,
+    /// The union of the members' intervals, seconds.
+    lo: f64,
+    hi: f64,
+    /// The best weight each source (kind, id) gave: one source counts once.
+    by_source: BTreeMap<(SourceKind, String), f64>,
+}
+
+impl Sums {
+    fn add_grade(&mut self, m: &Member) {
+        let w = self
+            .by_source
+            .entry((m.source_kind, m.source_id.clone()))
+            .or_insert(0.0);
+        *w = w.max(m.weight);
     }
 }
 
@@ -385,10 +443,27 @@ impl Member {
             }),
             _ => None,
         };
-        let hi = p.timestamps.last().map_or(t, |&e| secs(e)) + p.time_uncertainty_s;
+        // Sound arrives after the event, never before: an acoustic report's time is the
+        // arrival, so the event lies in [t − uncertainty, t].
+        let late_by = if p.source.kind == SourceKind::Acoustic {
+            0.0
+        } else {
+            p.time_uncertainty_s
+        };
+        let hi = p.timestamps.last().map_or(t, |&e| secs(e)) + late_by;
+        // A bearing's place is its observer's, not the event's: what its breaches say of the
+        // place (a zone, a party area) is about the observer, so it names nobody here.
+        let mut parties: Vec<String> = if p.bearing.is_some() {
+            Vec::new()
+        } else {
+            a.breaches.iter().filter_map(|b| b.party.clone()).collect()
+        };
+        parties.sort();
+        parties.dedup();
         Member {
             seq,
             kind: p.kind,
+            at: t,
             lo: t - p.time_uncertainty_s,
             hi,
             source_id: p.source.id.clone(),
@@ -398,6 +473,21 @@ impl Member {
             anchors,
             bearing,
             breaches: a.breaches.iter().map(|b| b.rule.clone()).collect(),
+            parties,
+            coarse: p.time_uncertainty_s > COARSE_TIME_S || p.error_radius_m > COARSE_RADIUS_M,
+        }
+    }
+
+    /// How a member serves as what others are gated against in time: 0 a timely, precise
+    /// report; 1 a timely, coarse one; 2 late evidence (a kind that reaches back). Only the
+    /// best tier an incident has is gated against.
+    fn tier(&self) -> u8 {
+        if self.lookback_s() > 0.0 {
+            2
+        } else if self.coarse {
+            1
+        } else {
+            0
         }
     }
 
@@ -433,10 +523,10 @@ impl Member {
 /// but does not itself extend the time others are gated against — unless nothing else is
 /// there, so that a crater seen twice is still one incident.
 fn time_gap(members: &[Member], m: &Member, gate: f64) -> Option<f64> {
-    let timely = members.iter().any(|x| x.lookback_s() == 0.0);
+    let best = members.iter().map(Member::tier).min()?;
     members
         .iter()
-        .filter(|x| !timely || x.lookback_s() == 0.0)
+        .filter(|x| x.tier() == best)
         .filter_map(|x| {
             let gap = (m.lo - x.hi).max(x.lo - m.hi).max(0.0);
             let back = if m.lo >= x.hi {
@@ -524,16 +614,36 @@ impl<'e> Fusion<'e> {
         });
         for i in order {
             let (seq, obs, place, a) = &batch[i];
-            let Some(group) = EventGroup::of(obs) else {
-                self.skipped += 1;
-                continue;
-            };
-            let m = Member::new(*seq, obs, place, a);
-            match self.best_candidate(&group, &m) {
-                Some(k) => self.add(k, m),
-                None => self.start(group, m),
-            }
+            self.fuse_one(*seq, obs, place, a);
         }
+    }
+
+    /// Correlates one observation, as [`Fusion::fuse`] does each of a batch in canonical
+    /// order, and returns the index in [`Fusion::incidents`] of the incident it joined or
+    /// started (None when it is not an event: coverage). Feeding a log's observations one by
+    /// one in seq order is how the ledger replays it.
+    pub fn fuse_one(
+        &mut self,
+        seq: u64,
+        obs: &Observation,
+        place: &Place,
+        a: &Assessment,
+    ) -> Option<usize> {
+        let Some(group) = EventGroup::of(obs) else {
+            self.skipped += 1;
+            return None;
+        };
+        let m = Member::new(seq, obs, place, a);
+        Some(match self.best_candidate(&group, &m) {
+            Some(k) => {
+                self.add(k, m);
+                k
+            }
+            None => {
+                self.start(group, m);
+                self.incidents.len() - 1
+            }
+        })
     }
 
     /// The incident `m` most plausibly belongs to: the closest that passes every gate, ties to
@@ -584,29 +694,51 @@ impl<'e> Fusion<'e> {
             return Some(0.0);
         }
         let inc = &self.incidents[k];
+        // Coarse reports' points are gated against only when the incident has no precise
+        // member (a point or a bearing): a bearing-only incident with an allegation is gated
+        // by its rays, not by the allegation's 2 km.
+        let precise = self.members[k].iter().any(|x| !x.coarse);
+        let precise_points = self.members[k]
+            .iter()
+            .any(|x| !x.coarse && !x.anchors.is_empty());
         let located = inc
             .location
+            .filter(|_| precise_points || !precise)
             .map(|p| (p, inc.radius_m.unwrap_or(MIN_RADIUS_M)));
         let points: Vec<(LonLat, f64)> = self.members[k]
             .iter()
             .rev()
+            .filter(|x| !precise || !x.coarse)
             .flat_map(|x| x.anchors.iter().copied())
             .take(MAX_GATING_POINTS)
             .chain(located)
             .collect();
         match &m.bearing {
             Some(b) => {
-                if !points.is_empty() {
-                    return points
+                // A ray is held only against points of timely, precise reports: a crater
+                // found hours later or an allegation's 2 km lies on many rays of many
+                // salvoes, and a ray cannot tell which.
+                let timely: Vec<(LonLat, f64)> = self.members[k]
+                    .iter()
+                    .rev()
+                    .filter(|x| x.tier() == 0)
+                    .flat_map(|x| x.anchors.iter().copied())
+                    .take(MAX_GATING_POINTS)
+                    .collect();
+                if !timely.is_empty() {
+                    return timely
                         .iter()
                         .filter_map(|&(p, r)| ray_passes(b, p, r, slack))
                         .min_by(f64::total_cmp);
                 }
-                // A bearing-only incident: the rays must meet in front of every observer.
+                // Else the incident's rays: they must meet in front of every observer.
                 let mut rays: Vec<BearingObs> = self.members[k]
                     .iter()
                     .filter_map(|x| x.bearing.clone())
                     .collect();
+                if rays.is_empty() {
+                    return None;
+                }
                 if rays
                     .iter()
                     .any(|r| distance_m(r.observer, b.observer) < MIN_BASELINE_M)
@@ -628,8 +760,13 @@ impl<'e> Fusion<'e> {
                         best = Some(d);
                     }
                     if points.is_empty() {
-                        // Bearing-only incident: the point must lie on every ray.
+                        // Bearing-only incident: the point must lie on every ray. One ray
+                        // does not locate: late or coarse evidence, which one ray cannot tell
+                        // from other salvoes', needs two rays that fix a point.
                         let rays = self.members[k].iter().filter_map(|x| x.bearing.as_ref());
+                        if m.tier() > 0 && inc.location.is_none() {
+                            continue;
+                        }
                         let worst = rays
                             .map(|b| ray_passes(b, q, rq, slack))
                             .try_fold(0.0_f64, |w, x| x.map(|x| w.max(x)));
@@ -663,6 +800,8 @@ impl<'e> Fusion<'e> {
             origin: None,
             attribution: None,
             breaches: Vec::new(),
+            corroborated_at: None,
+            breach_parties: BTreeMap::new(),
         });
         self.members.push(Vec::new());
         self.sums.push(Sums {
@@ -680,13 +819,18 @@ impl<'e> Fusion<'e> {
     fn add(&mut self, k: usize, m: Member) {
         let sums = &mut self.sums[k];
         for &(p, r) in &m.anchors {
-            sums.add_point(p, r);
+            if m.coarse {
+                sums.coarse.add(p, r);
+            } else {
+                sums.precise.add(p, r);
+            }
         }
         sums.add_grade(&m);
         sums.lo = sums.lo.min(m.lo);
         sums.hi = sums.hi.max(m.hi);
         let (lo, hi) = (sums.lo, sums.hi);
-        let located = sums.location();
+        let located = sums.precise.location();
+        let vaguely = sums.coarse.location();
         let firing_bearing = m.kind == ObservationKind::Firing && m.bearing.is_some();
         let mut extent = m.extent();
         let reach = m.lo - m.lookback_s();
@@ -696,6 +840,10 @@ impl<'e> Fusion<'e> {
         for rule in &m.breaches {
             insert_sorted(&mut inc.breaches, rule.clone());
         }
+        for party in &m.parties {
+            *inc.breach_parties.entry(party.clone()).or_insert(0.0) += m.weight;
+        }
+        let joined_at = m.at;
         self.members[k].push(m);
         let members = &self.members[k];
         assert!(
@@ -706,15 +854,17 @@ impl<'e> Fusion<'e> {
             DateTime::<Utc>::from_timestamp_millis((s * 1000.0).round() as i64)
                 .expect("observation times are in range")
         };
-        // Points locate; without points, the fix of the bearings does.
+        // Precise points locate; without them, the fix of the bearings does; without one,
+        // coarse points (an allegation, an open-source report).
         let (location, radius) = match located {
             Some((p, r)) => (Some(p), r),
             None => {
                 let rays: Vec<BearingObs> =
                     members.iter().filter_map(|x| x.bearing.clone()).collect();
-                match triangulate(&rays) {
-                    Ok(o) => (Some(o.point), o.ellipse.semi_major_m),
-                    Err(_) => (None, 0.0),
+                match (triangulate(&rays), vaguely) {
+                    (Ok(o), _) => (Some(o.point), o.ellipse.semi_major_m),
+                    (Err(_), Some((p, r))) => (Some(p), r),
+                    (Err(_), None) => (None, 0.0),
                 }
             }
         };
@@ -732,6 +882,9 @@ impl<'e> Fusion<'e> {
             inc.attribution = inc.origin.as_ref().map(|o| suggest(self.engine, o));
         }
         (inc.confidence, inc.state, inc.source_kinds) = evidence(&self.sums[k].by_source);
+        if inc.state == IncidentState::Corroborated && inc.corroborated_at.is_none() {
+            inc.corroborated_at = Some(to_time(joined_at));
+        }
         inc.location = location;
         inc.radius_m = location.map(|_| radius);
         inc.start = to_time(lo);
@@ -783,6 +936,7 @@ mod tests {
         Member {
             seq: 0,
             kind: ObservationKind::Explosion,
+            at: 0.0,
             lo: 0.0,
             hi: 0.0,
             source_id: id.into(),
@@ -791,6 +945,8 @@ mod tests {
             anchors: Vec::new(),
             bearing: None,
             breaches: Vec::new(),
+            parties: Vec::new(),
+            coarse: false,
         }
     }
 

@@ -29,7 +29,12 @@
 //! ```
 
 pub mod attribute;
+pub mod baseline;
 pub mod correlate;
+pub mod coverage;
+pub mod ledger;
+pub mod score;
+pub mod tasks;
 pub mod triangulate;
 
 pub use attribute::{Suggestion, suggest};

@@ -1,0 +1,740 @@
+//! The ledger: everything derived from the log, replayed entry by entry.
+//!
+//! The log is the source of truth (ARCHITECTURE.md, invariant 1). The ledger folds its entries,
+//! in seq order, into the derived state the store keeps as tables: incidents (from
+//! [`Fusion`]), each with its lifecycle and the transitions that moved it, and — once a
+//! mission file is in force — verification tasks. It is pure: no clock, no I/O. Every time it
+//! records comes from an entry (an observation's `observed_at`, a decision's `decided_at`), so
+//! replaying the same entries gives the same state bit for bit, which is what `truce rebuild`
+//! checks against the tables written incrementally.
+//!
+//! Lifecycle (`docs/fusion.md`, *Lifecycle*):
+//!
+//! ```text
+//! single_source ──► corroborated ──► verification_tasked ──► verified ─────────┐
+//!        │                │                   │            ├─► not_confirmed ──┼─► published
+//!        └────────────────┴───────────────────┴────────────┴─► inconclusive ───┘
+//! ```
+//!
+//! - `corroborated`: automatic, when fusion's evidence weight says so.
+//! - `verification_tasked`: automatic, when the incident needs a ground team (see `tasks`).
+//! - `verified` / `not_confirmed` / `inconclusive`: a team's outcome, or an analyst's `verify`.
+//! - `published`: only an analyst's decision, and only once verified, not confirmed or
+//!   inconclusive — nothing unverified reaches the public.
+//! - An attribution becomes official only by an analyst's `attribute` decision; fusion's
+//!   suggestion stays a suggestion.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use truce_core::assess::{Assessment, Engine};
+use truce_core::mission::Mission;
+use truce_core::observation::{Observation, Outcome, Place};
+use truce_geo::LonLat;
+
+use crate::correlate::{Fusion, Incident, IncidentState};
+use crate::tasks::{self, Denial, Priority, TaskRequest, Verdict};
+
+/// The actor named on transitions the engine makes itself.
+pub const ENGINE_ACTOR: &str = "truce";
+
+/// How long an assigned task waits for the team's outcome before it goes back to the queue and
+/// the team is free again, seconds. A patrol day is 6–8 h; a team that has not reported within
+/// a day did not get there (a cancelled patrol, a dead radio) or reported outside the system,
+/// and must not hold its task — or be held by it — for ever. The analyst sees the note.
+pub const TASK_NO_OUTCOME_S: i64 = 24 * 3600;
+
+/// Where an incident stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    SingleSource,
+    Corroborated,
+    VerificationTasked,
+    Verified,
+    NotConfirmed,
+    Inconclusive,
+    Published,
+}
+
+impl Lifecycle {
+    pub const ALL: [Lifecycle; 7] = [
+        Self::SingleSource,
+        Self::Corroborated,
+        Self::VerificationTasked,
+        Self::Verified,
+        Self::NotConfirmed,
+        Self::Inconclusive,
+        Self::Published,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SingleSource => "single_source",
+            Self::Corroborated => "corroborated",
+            Self::VerificationTasked => "verification_tasked",
+            Self::Verified => "verified",
+            Self::NotConfirmed => "not_confirmed",
+            Self::Inconclusive => "inconclusive",
+            Self::Published => "published",
+        }
+    }
+
+    /// A ground team or an analyst has concluded on it.
+    pub fn is_concluded(self) -> bool {
+        matches!(
+            self,
+            Self::Verified | Self::NotConfirmed | Self::Inconclusive | Self::Published
+        )
+    }
+}
+
+/// One step of an incident's history: a state change, or a decision that leaves the state
+/// (an official attribution).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transition {
+    /// None for the first step (the incident was detected).
+    pub from: Option<Lifecycle>,
+    pub to: Lifecycle,
+    /// `detected`, `corroborated`, `tasked`, `outcome`, `verify`, `attribute`, `publish`.
+    pub action: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub reason: String,
+    /// The log entry that caused it: the observation, outcome or decision.
+    pub entry_seq: u64,
+}
+
+/// What the ledger adds to a fused incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    pub state: Lifecycle,
+    pub transitions: Vec<Transition>,
+    /// The party an analyst's decision attributed it to (None until one does).
+    pub attributed_party: Option<String>,
+}
+
+/// Where a verification task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Waiting for a free team (or for a denied road to reopen): `note` says which.
+    Pending,
+    /// A team is on it.
+    Assigned,
+    /// Concluded: by the team's outcome, or closed because an analyst concluded the incident.
+    Done,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Assigned => "assigned",
+            Self::Done => "done",
+        }
+    }
+}
+
+/// A ground team sent (or to be sent) to verify an incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Task {
+    /// `task-<incident id>`.
+    pub id: String,
+    pub incident: String,
+    /// Where to go: the incident's fused location when the task was made (updated while
+    /// pending).
+    pub location: LonLat,
+    pub severity: String,
+    pub confidence: f64,
+    #[serde(skip)]
+    pub priority: Priority,
+    pub state: TaskState,
+    pub team: Option<String>,
+    /// From the team's base, metres.
+    pub distance_m: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub created_seq: u64,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub outcome: Option<Outcome>,
+    pub outcome_at: Option<DateTime<Utc>>,
+    pub outcome_seq: Option<u64>,
+    /// The latest word on it: why it waits, who went, what they found.
+    pub note: String,
+}
+
+/// What an analyst decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// The analyst verified it (from imagery, a call, a team's word outside the system).
+    Verify,
+    /// Official attribution to `party`.
+    Attribute,
+    /// Release to the parties' and the public's views.
+    Publish,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verify => "verify",
+            Self::Attribute => "attribute",
+            Self::Publish => "publish",
+        }
+    }
+}
+
+/// An analyst's decision, as its `decision` log entry holds it (canonical JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub incident: String,
+    pub action: Action,
+    /// For `attribute`: a party of the agreement in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
+    pub actor: String,
+    pub reason: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// Why a decision cannot be taken (the CLI refuses it before anything is logged).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionError {
+    #[error("no incident {0}")]
+    UnknownIncident(String),
+    #[error("{incident} is {state}: {why}")]
+    NotNow {
+        incident: String,
+        state: &'static str,
+        why: &'static str,
+    },
+    #[error("attribute needs a party of the agreement ({known}); got {}", .got.as_deref().unwrap_or("none"))]
+    UnknownParty { got: Option<String>, known: String },
+    #[error("{0} needs no party")]
+    PartyNotExpected(&'static str),
+    #[error("a decision needs an actor and a reason")]
+    Unsigned,
+}
+
+/// The derived state, folded from the log.
+pub struct Ledger<'e> {
+    engine: &'e Engine,
+    fusion: Fusion<'e>,
+    /// Parallel to `fusion.incidents()`.
+    records: Vec<Record>,
+    by_id: HashMap<String, usize>,
+    /// Incidents changed since the last [`Ledger::take_touched`].
+    touched: BTreeSet<usize>,
+    /// The last seq applied.
+    through: Option<u64>,
+    /// The mission in force (teams and sensors), from the last `mission` entry.
+    mission: Option<Mission>,
+    tasks: Vec<Task>,
+    task_by_id: HashMap<String, usize>,
+    touched_tasks: BTreeSet<usize>,
+    /// Tasks by state, for planning without scanning them all.
+    pending: BTreeSet<usize>,
+    assigned: BTreeSet<usize>,
+    /// The mission's access denials of the last [`tasks::ACCESS_DENIAL_WINDOW_S`].
+    denials: Vec<Denial>,
+    /// Entries the ledger noted but could not apply (an outcome for an unknown task).
+    warnings: Vec<String>,
+    /// The latest `observed_at` applied: the ledger's "now" for entries that carry no time.
+    latest: Option<DateTime<Utc>>,
+}
+
+impl<'e> Ledger<'e> {
+    pub fn new(engine: &'e Engine) -> Ledger<'e> {
+        Ledger {
+            engine,
+            fusion: Fusion::new(engine),
+            records: Vec::new(),
+            by_id: HashMap::new(),
+            touched: BTreeSet::new(),
+            through: None,
+            mission: None,
+            tasks: Vec::new(),
+            task_by_id: HashMap::new(),
+            touched_tasks: BTreeSet::new(),
+            pending: BTreeSet::new(),
+            assigned: BTreeSet::new(),
+            denials: Vec::new(),
+            warnings: Vec::new(),
+            latest: None,
+        }
+    }
+
+    /// Verification tasks, in order of creation.
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    /// The mission in force, if one was set.
+    pub fn mission(&self) -> Option<&Mission> {
+        self.mission.as_ref()
+    }
+
+    /// What the replay noted and could not apply, by entry.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The indices of tasks changed since the last call, in order.
+    pub fn take_touched_tasks(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.touched_tasks)
+            .into_iter()
+            .collect()
+    }
+
+    /// Applies a `mission` entry: its teams take the pending tasks from now on.
+    /// Pending tasks are planned at once, as of the latest observation applied.
+    pub fn set_mission(&mut self, seq: u64, mission: Mission) {
+        self.note_seq(seq);
+        self.mission = Some(mission);
+        for (t, task) in self.tasks.iter_mut().enumerate() {
+            if task.state == TaskState::Pending && task.note.starts_with("no mission file") {
+                task.note = "waiting for a team".into();
+                self.touched_tasks.insert(t);
+            }
+        }
+        if let Some(now) = self.latest {
+            self.plan(now);
+        }
+    }
+
+    /// The fused incidents, in order of creation; `records()[i]` belongs to `incidents()[i]`.
+    pub fn incidents(&self) -> &[Incident] {
+        self.fusion.incidents()
+    }
+
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    pub fn engine(&self) -> &'e Engine {
+        self.engine
+    }
+
+    pub fn fusion(&self) -> &Fusion<'e> {
+        &self.fusion
+    }
+
+    /// The index of an incident by id.
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The last entry seq applied.
+    pub fn through_seq(&self) -> Option<u64> {
+        self.through
+    }
+
+    /// The indices of incidents changed since the last call, in order.
+    pub fn take_touched(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.touched).into_iter().collect()
+    }
+
+    fn note_seq(&mut self, seq: u64) {
+        debug_assert!(self.through.is_none_or(|t| seq > t), "entries in seq order");
+        self.through = Some(seq);
+    }
+
+    /// Any entry the ledger has nothing to derive from (a rejected record): keeps the count.
+    pub fn skip(&mut self, seq: u64) {
+        self.note_seq(seq);
+    }
+
+    /// Applies an observation entry.
+    pub fn observe(&mut self, seq: u64, obs: &Observation, place: &Place, a: &Assessment) {
+        self.note_seq(seq);
+        let observed = obs.properties.observed_at;
+        self.latest = Some(self.latest.map_or(observed, |l| l.max(observed)));
+        let Some(k) = self.fusion.fuse_one(seq, obs, place, a) else {
+            return;
+        };
+        let at = obs.properties.observed_at;
+        let inc = &self.fusion.incidents()[k];
+        if k == self.records.len() {
+            self.by_id.insert(inc.id.clone(), k);
+            self.records.push(Record {
+                state: Lifecycle::SingleSource,
+                transitions: vec![Transition {
+                    from: None,
+                    to: Lifecycle::SingleSource,
+                    action: "detected".into(),
+                    at,
+                    actor: ENGINE_ACTOR.into(),
+                    reason: format!(
+                        "{} from {} ({})",
+                        obs.properties.kind.as_str(),
+                        obs.properties.source.id,
+                        obs.properties.source.kind.as_str()
+                    ),
+                    entry_seq: seq,
+                }],
+                attributed_party: None,
+            });
+        }
+        let record = &mut self.records[k];
+        // Corroboration is recorded once, whatever the state; it moves only a single-source
+        // incident (a tasked one is already further along).
+        if inc.state == IncidentState::Corroborated
+            && !record
+                .transitions
+                .iter()
+                .any(|t| t.action == "corroborated")
+        {
+            let kinds: Vec<&str> = inc.source_kinds.iter().map(|s| s.as_str()).collect();
+            let to = if record.state == Lifecycle::SingleSource {
+                Lifecycle::Corroborated
+            } else {
+                record.state
+            };
+            record.transitions.push(Transition {
+                from: Some(record.state),
+                to,
+                action: "corroborated".into(),
+                at,
+                actor: ENGINE_ACTOR.into(),
+                reason: format!("{} (confidence {:.2})", kinds.join(" + "), inc.confidence),
+                entry_seq: seq,
+            });
+            record.state = to;
+        }
+        self.touched.insert(k);
+
+        let place_denial = tasks::denial(obs, place);
+        if let Some(d) = place_denial {
+            self.denials.push(d);
+        }
+        if let Some(outcome) = &obs.properties.task_outcome {
+            self.outcome(seq, obs, &outcome.task, outcome.outcome);
+        }
+        self.task_for(k, seq, at);
+        self.plan(at);
+    }
+
+    /// Makes or refreshes the task incident `k` needs, and marks it tasked.
+    fn task_for(&mut self, k: usize, seq: u64, at: DateTime<Utc>) {
+        let inc = &self.fusion.incidents()[k];
+        let record = &self.records[k];
+        if record.state.is_concluded() {
+            return;
+        }
+        let Ok(req) = tasks::request(inc, self.engine.agreement()) else {
+            return;
+        };
+        let TaskRequest {
+            task,
+            incident,
+            location,
+            priority,
+        } = req;
+        if let Some(&t) = self.task_by_id.get(&task) {
+            let open = &mut self.tasks[t];
+            if open.state == TaskState::Pending {
+                open.location = location;
+                open.priority = priority;
+                open.severity = priority.severity.as_str().into();
+                open.confidence = inc.confidence;
+                self.touched_tasks.insert(t);
+            }
+            return;
+        }
+        let t = self.tasks.len();
+        self.task_by_id.insert(task.clone(), t);
+        self.tasks.push(Task {
+            id: task.clone(),
+            incident,
+            location,
+            severity: priority.severity.as_str().into(),
+            confidence: inc.confidence,
+            priority,
+            state: TaskState::Pending,
+            team: None,
+            distance_m: None,
+            created_at: at,
+            created_seq: seq,
+            assigned_at: None,
+            outcome: None,
+            outcome_at: None,
+            outcome_seq: None,
+            note: if self.mission.is_none() {
+                "no mission file in force: no teams to send".into()
+            } else {
+                "waiting for a team".into()
+            },
+        });
+        self.touched_tasks.insert(t);
+        self.pending.insert(t);
+        let record = &mut self.records[k];
+        record.transitions.push(Transition {
+            from: Some(record.state),
+            to: Lifecycle::VerificationTasked,
+            action: "tasked".into(),
+            at,
+            actor: ENGINE_ACTOR.into(),
+            reason: format!(
+                "{task}: {} breach, confidence {:.2}",
+                priority.severity.as_str(),
+                inc.confidence
+            ),
+            entry_seq: seq,
+        });
+        record.state = Lifecycle::VerificationTasked;
+    }
+
+    /// Gives pending tasks to free teams, when a team is free; first returns to the queue the
+    /// tasks whose team has not reported within [`TASK_NO_OUTCOME_S`].
+    fn plan(&mut self, now: DateTime<Utc>) {
+        let Some(mission) = &self.mission else {
+            return;
+        };
+        let limit = chrono::TimeDelta::seconds(TASK_NO_OUTCOME_S);
+        let overdue: Vec<usize> = self
+            .assigned
+            .iter()
+            .copied()
+            .filter(|&t| self.tasks[t].assigned_at.is_some_and(|a| a + limit <= now))
+            .collect();
+        for t in overdue {
+            let task = &mut self.tasks[t];
+            task.note = format!(
+                "no outcome from {} within {} h: back in the queue",
+                task.team.as_deref().unwrap_or("its team"),
+                TASK_NO_OUTCOME_S / 3600
+            );
+            task.state = TaskState::Pending;
+            task.team = None;
+            task.distance_m = None;
+            task.assigned_at = None;
+            self.assigned.remove(&t);
+            self.pending.insert(t);
+            self.touched_tasks.insert(t);
+        }
+        let busy: BTreeSet<String> = self
+            .assigned
+            .iter()
+            .filter_map(|&t| self.tasks[t].team.clone())
+            .collect();
+        if busy.len() >= mission.teams.len() || self.pending.is_empty() {
+            return;
+        }
+        let window = chrono::TimeDelta::seconds(tasks::ACCESS_DENIAL_WINDOW_S);
+        self.denials.retain(|(_, at)| *at + window > now);
+        let pending: Vec<TaskRequest> = self
+            .pending
+            .iter()
+            .map(|&t| {
+                let t = &self.tasks[t];
+                TaskRequest {
+                    task: t.id.clone(),
+                    incident: t.incident.clone(),
+                    location: t.location,
+                    priority: t.priority,
+                }
+            })
+            .collect();
+        let plan = tasks::assign(&pending, &mission.teams, &busy, &self.denials, now);
+        for a in plan.assigned {
+            let t = self.task_by_id[&a.task];
+            let task = &mut self.tasks[t];
+            task.state = TaskState::Assigned;
+            task.team = Some(a.team.clone());
+            task.distance_m = Some(a.distance_m);
+            task.assigned_at = Some(now);
+            task.note = format!(
+                "{} sent, {:.1} km from its base",
+                a.team,
+                a.distance_m / 1000.0
+            );
+            self.pending.remove(&t);
+            self.assigned.insert(t);
+            self.touched_tasks.insert(t);
+        }
+        for u in plan.unassigned {
+            let t = self.task_by_id[&u.task];
+            let task = &mut self.tasks[t];
+            if task.note != u.reason {
+                task.note = u.reason;
+                self.touched_tasks.insert(t);
+            }
+        }
+    }
+
+    /// A team's outcome on a task.
+    fn outcome(&mut self, seq: u64, obs: &Observation, task: &str, outcome: Outcome) {
+        let Some(&t) = self.task_by_id.get(task) else {
+            self.warnings
+                .push(format!("entry {seq}: an outcome for unknown task {task}"));
+            return;
+        };
+        let p = &obs.properties;
+        let by = &p.source.id;
+        let remarks = if p.remarks.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", p.remarks)
+        };
+        let task_ref = &mut self.tasks[t];
+        task_ref.outcome = Some(outcome);
+        task_ref.outcome_at = Some(p.observed_at);
+        task_ref.outcome_seq = Some(seq);
+        self.touched_tasks.insert(t);
+        self.assigned.remove(&t);
+        let Some(verdict) = tasks::verdict(outcome) else {
+            // Turned back: the task waits for the road (the denial is in `denials`).
+            task_ref.state = TaskState::Pending;
+            task_ref.team = None;
+            task_ref.distance_m = None;
+            task_ref.assigned_at = None;
+            task_ref.note = format!("{by} was denied access{remarks}");
+            self.pending.insert(t);
+            return;
+        };
+        task_ref.state = TaskState::Done;
+        self.pending.remove(&t);
+        task_ref.note = format!("{by}: {}{remarks}", outcome.as_str());
+        let incident = task_ref.incident.clone();
+        let Some(k) = self.find(&incident) else {
+            return;
+        };
+        let record = &mut self.records[k];
+        if record.state == Lifecycle::Published {
+            return;
+        }
+        let to = match verdict {
+            Verdict::Verified => Lifecycle::Verified,
+            Verdict::NotConfirmed => Lifecycle::NotConfirmed,
+            Verdict::Inconclusive => Lifecycle::Inconclusive,
+        };
+        record.transitions.push(Transition {
+            from: Some(record.state),
+            to,
+            action: "outcome".into(),
+            at: p.observed_at,
+            actor: by.clone(),
+            reason: format!("{task}: {}{remarks}", outcome.as_str()),
+            entry_seq: seq,
+        });
+        record.state = to;
+        self.touched.insert(k);
+    }
+
+    /// Checks a decision against the current state without applying it.
+    pub fn check(&self, d: &Decision) -> Result<usize, DecisionError> {
+        if d.actor.trim().is_empty() || d.reason.trim().is_empty() {
+            return Err(DecisionError::Unsigned);
+        }
+        let k = self
+            .find(&d.incident)
+            .ok_or_else(|| DecisionError::UnknownIncident(d.incident.clone()))?;
+        let state = self.records[k].state;
+        let not_now = |why| DecisionError::NotNow {
+            incident: d.incident.clone(),
+            state: state.as_str(),
+            why,
+        };
+        match d.action {
+            Action::Verify => {
+                if d.party.is_some() {
+                    return Err(DecisionError::PartyNotExpected("verify"));
+                }
+                if state.is_concluded() {
+                    return Err(not_now("it is already concluded"));
+                }
+            }
+            Action::Publish => {
+                if d.party.is_some() {
+                    return Err(DecisionError::PartyNotExpected("publish"));
+                }
+                match state {
+                    Lifecycle::Published => return Err(not_now("it is already published")),
+                    s if !s.is_concluded() => {
+                        return Err(not_now(
+                            "only verified, not confirmed or inconclusive incidents are published",
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            Action::Attribute => {
+                let parties = &self.engine.agreement().parties;
+                if !d
+                    .party
+                    .as_deref()
+                    .is_some_and(|p| parties.iter().any(|x| x.id == p))
+                {
+                    let known: Vec<&str> = parties.iter().map(|p| p.id.as_str()).collect();
+                    return Err(DecisionError::UnknownParty {
+                        got: d.party.clone(),
+                        known: known.join(", "),
+                    });
+                }
+                if state == Lifecycle::Published {
+                    return Err(not_now("a published incident's attribution is final"));
+                }
+            }
+        }
+        Ok(k)
+    }
+
+    /// Applies a decision entry. A decision the ledger refuses (it cannot be, when the CLI
+    /// checked it first against the same state) is returned as the error and changes nothing.
+    pub fn decide(&mut self, seq: u64, d: &Decision) -> Result<(), DecisionError> {
+        self.note_seq(seq);
+        let k = self.check(d)?;
+        let record = &mut self.records[k];
+        let from = record.state;
+        let to = match d.action {
+            Action::Verify => Lifecycle::Verified,
+            Action::Publish => Lifecycle::Published,
+            Action::Attribute => {
+                record.attributed_party = d.party.clone();
+                from
+            }
+        };
+        let reason = match (&d.action, &d.party) {
+            (Action::Attribute, Some(p)) => format!("attributed to {p}: {}", d.reason),
+            _ => d.reason.clone(),
+        };
+        record.transitions.push(Transition {
+            from: Some(from),
+            to,
+            action: d.action.as_str().into(),
+            at: d.decided_at,
+            actor: d.actor.clone(),
+            reason,
+            entry_seq: seq,
+        });
+        record.state = to;
+        self.touched.insert(k);
+        if d.action == Action::Verify {
+            let task = tasks::task_id(&d.incident);
+            if let Some(&t) = self.task_by_id.get(&task)
+                && self.tasks[t].state != TaskState::Done
+            {
+                let open = &mut self.tasks[t];
+                open.state = TaskState::Done;
+                open.note = format!("closed: verified by {}", d.actor);
+                self.pending.remove(&t);
+                self.assigned.remove(&t);
+                self.touched_tasks.insert(t);
+                self.plan(d.decided_at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Incidents by lifecycle state.
+    pub fn count_by_state(&self) -> BTreeMap<Lifecycle, usize> {
+        let mut out = BTreeMap::new();
+        for r in &self.records {
+            *out.entry(r.state).or_insert(0) += 1;
+        }
+        out
+    }
+}
