@@ -195,7 +195,7 @@ impl GeoPackageStore {
             .map_err(self.read_failed("the schema version"))
     }
 
-    fn read_failed(&self, what: &str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    pub(crate) fn read_failed(&self, what: &str) -> impl FnOnce(rusqlite::Error) -> StoreError {
         let (path, what) = (self.path.clone(), what.to_string());
         move |e| StoreError::Read {
             path,
@@ -204,7 +204,7 @@ impl GeoPackageStore {
         }
     }
 
-    fn corrupt(&self, what: String, reason: impl Into<String>) -> StoreError {
+    pub(crate) fn corrupt(&self, what: String, reason: impl Into<String>) -> StoreError {
         StoreError::Corrupt {
             path: self.path.clone(),
             what,
@@ -222,6 +222,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             source: Box::new(e),
         }
     };
+    // Foreign keys are off while migrating: SQLite's procedure for rebuilding a table that
+    // others reference, as migration 3 does with `entries` (its rows are copied verbatim, so
+    // every reference that held before holds after; a tampered file stays openable for audit).
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(failed("pausing foreign keys for the migrations"))?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(failed("locking the file to check its schema"))?;
@@ -257,7 +262,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             })?;
     }
     tx.commit()
-        .map_err(failed("committing the schema migrations"))
+        .map_err(failed("committing the schema migrations"))?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(failed("enforcing foreign keys"))
 }
 
 /// One side of an envelope, as an `ST_Min*`/`ST_Max*` function returns it.
@@ -347,7 +354,7 @@ pub(crate) fn next_seq(conn: &Connection) -> rusqlite::Result<u64> {
 
 /// Appends entry `seq`, and its leaf to the Merkle tree (whose nodes the caller writes before
 /// committing); `leaf` is [`leaf_hash`]`(body)` and `tree` covers the `seq` entries before it.
-fn append_entry(
+pub(crate) fn append_entry(
     tx: &Transaction<'_>,
     tree: &mut TreeAppend,
     seq: u64,
@@ -734,17 +741,21 @@ impl GeoPackageStore {
                 }
                 Ok(())
             };
+            let order = canonical_order(&batch.accepted);
+            let accepted = order.iter().map(|&i| &batch.accepted[i]);
             if batch.accepted.len() <= PREPARE_CHUNK {
-                insert(&batch.accepted.iter().map(Prepared::new).collect::<Vec<_>>())?;
+                insert(&accepted.map(Prepared::new).collect::<Vec<_>>())?;
             } else {
                 // One thread serialises and encodes while this one inserts: the inserts are
                 // the slower half, so they never wait after the first chunk.
                 std::thread::scope(|scope| {
                     let (ready, prepared) = std::sync::mpsc::sync_channel(PREPARED_AHEAD);
                     scope.spawn(move || {
-                        for chunk in batch.accepted.chunks(PREPARE_CHUNK) {
-                            let chunk: Vec<Prepared<'_>> =
-                                chunk.iter().map(Prepared::new).collect();
+                        for chunk in order.chunks(PREPARE_CHUNK) {
+                            let chunk: Vec<Prepared<'_>> = chunk
+                                .iter()
+                                .map(|&i| Prepared::new(&batch.accepted[i]))
+                                .collect();
                             if ready.send(chunk).is_err() {
                                 return; // the inserts failed and stopped listening
                             }
@@ -1405,16 +1416,9 @@ impl Store for GeoPackageStore {
             .map_err(self.read_failed("entries"))?;
         rows.into_iter()
             .map(|(seq, kind, body, sha256)| {
-                let kind = match kind.as_str() {
-                    "observation" => EntryKind::Observation,
-                    "agreement" => EntryKind::Agreement,
-                    "rejected" => EntryKind::Rejected,
-                    other => {
-                        return Err(
-                            self.corrupt(format!("entry {seq}"), format!("unknown kind {other:?}"))
-                        );
-                    }
-                };
+                let kind = EntryKind::parse(&kind).ok_or_else(|| {
+                    self.corrupt(format!("entry {seq}"), format!("unknown kind {kind:?}"))
+                })?;
                 Ok(Entry {
                     seq: seq as u64,
                     kind,
@@ -1424,6 +1428,27 @@ impl Store for GeoPackageStore {
             })
             .collect()
     }
+}
+
+/// The order a batch's observations take their entry seqs in: by time observed, then id, then
+/// (for the rare ties) canonical JSON. It depends only on the observations, never on their
+/// order in the file, so fusion replaying the log in seq order gives the same incidents for any
+/// order of a batch (`docs/store.md`, *What is appended when*).
+pub fn canonical_order(accepted: &[Accepted]) -> Vec<usize> {
+    fn key(a: &Accepted) -> (DateTime<Utc>, Option<&str>) {
+        (
+            a.observation.properties.observed_at,
+            a.observation.id.as_deref(),
+        )
+    }
+    let mut order: Vec<usize> = (0..accepted.len()).collect();
+    order.sort_by(|&x, &y| {
+        let (a, b) = (&accepted[x], &accepted[y]);
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| to_canonical_json(&a.observation).cmp(&to_canonical_json(&b.observation)))
+    });
+    order
 }
 
 #[cfg(test)]

@@ -73,6 +73,7 @@
 //! ```
 
 mod audit;
+mod derived;
 mod geometry;
 mod geopackage;
 mod log;
@@ -88,7 +89,8 @@ use truce_core::assess::{Assessment, Breach, LineCrossing};
 use truce_core::observation::{Observation, ObservationKind, Place, SourceKind};
 
 pub use audit::{AuditError, AuditSummary};
-pub use geopackage::GeoPackageStore;
+pub use derived::{DERIVED_TABLES, Which};
+pub use geopackage::{GeoPackageStore, canonical_order};
 pub use log::{Log, NodeError, StoredCheckpoint};
 pub use schema::{GPKG_APPLICATION_ID, GPKG_USER_VERSION};
 
@@ -286,6 +288,10 @@ pub enum EntryKind {
     Agreement,
     /// A rejected record: `{"file","locator","raw_sha256","reason"}`.
     Rejected,
+    /// An analyst's decision on an incident (`truce_fusion::ledger::Decision`).
+    Decision,
+    /// The monitoring mission's teams and sensors put in force (`truce_core::mission`).
+    Mission,
 }
 
 impl EntryKind {
@@ -294,7 +300,22 @@ impl EntryKind {
             Self::Observation => "observation",
             Self::Agreement => "agreement",
             Self::Rejected => "rejected",
+            Self::Decision => "decision",
+            Self::Mission => "mission",
         }
+    }
+
+    /// The kind named `name` in the `entries` table.
+    pub fn parse(name: &str) -> Option<EntryKind> {
+        [
+            Self::Observation,
+            Self::Agreement,
+            Self::Rejected,
+            Self::Decision,
+            Self::Mission,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
     }
 }
 

@@ -440,12 +440,8 @@ impl Log for GeoPackageStore {
         let body = stored_bytes(body)
             .ok_or_else(|| self.corrupt_entry(seq, "its body is not bytes"))?
             .to_vec();
-        let kind = match kind.as_str() {
-            "observation" => EntryKind::Observation,
-            "agreement" => EntryKind::Agreement,
-            "rejected" => EntryKind::Rejected,
-            other => return Err(self.corrupt_entry(seq, &format!("unknown kind {other:?}"))),
-        };
+        let kind = EntryKind::parse(&kind)
+            .ok_or_else(|| self.corrupt_entry(seq, &format!("unknown kind {kind:?}")))?;
         Ok(Some(Entry {
             seq,
             kind,
@@ -500,19 +496,10 @@ impl Log for GeoPackageStore {
             .doing("reading the latest checkpoint")
             .map_err(|f| failed(&self.path, f))?;
         if let Some(latest) = &latest {
-            // One log, one key: another key, even of the same name, would be another log.
-            let (signer, given) = (
-                signer_of(&latest.text),
-                format!("{}+{:08x}", key.name(), key.key_id()),
-            );
-            if signer != given {
+            if let Some(reason) = wrong_key(&latest.text, latest.id, key) {
                 return Err(StoreError::LogRequest {
                     path: self.path.clone(),
-                    reason: format!(
-                        "this log is signed by the key {signer} (checkpoint {}), but the key given \
-                         is {given}: sign with the log's own key",
-                        latest.id
-                    ),
+                    reason,
                 });
             }
             let current = u64::try_from(latest.size).is_ok_and(|s| s == frontier.size())
@@ -636,5 +623,37 @@ impl Log for GeoPackageStore {
                 reason: format!("{other} (find what differs with `truce log verify`)"),
             },
         })
+    }
+}
+
+/// Why `key` may not sign after `latest`, if it may not. One log, one key: another key, even
+/// of the same name, would be another log.
+fn wrong_key(text: &str, id: i64, key: &SignerKey) -> Option<String> {
+    let (signer, given) = (
+        signer_of(text),
+        format!("{}+{:08x}", key.name(), key.key_id()),
+    );
+    (signer != given).then(|| {
+        format!(
+            "this log is signed by the key {signer} (checkpoint {id}), but the key given is \
+             {given}: sign with the log's own key"
+        )
+    })
+}
+
+impl GeoPackageStore {
+    /// Refuses `key` when it is not the key this log's checkpoints are signed with: called
+    /// before appending, so that an entry is never left unsigned for want of the right key.
+    pub fn check_signer(&self, key: &SignerKey) -> Result<(), StoreError> {
+        match self.latest_checkpoint()? {
+            Some(latest) => match wrong_key(&latest.text, latest.id, key) {
+                Some(reason) => Err(StoreError::LogRequest {
+                    path: self.path.clone(),
+                    reason,
+                }),
+                None => Ok(()),
+            },
+            None => Ok(()),
+        }
     }
 }

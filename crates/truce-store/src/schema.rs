@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "the log's Merkle tree (log_nodes) and signed checkpoints (log_checkpoints)",
         sql: V2,
     },
+    Migration {
+        version: 3,
+        description: "decision and mission entries; incidents, their observations and transitions, verification tasks",
+        sql: V3,
+    },
 ];
 
 /// The newest schema this build writes.
@@ -379,4 +384,124 @@ CREATE TRIGGER log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints
 BEGIN SELECT RAISE(ABORT, 'log_checkpoints is append-only: a checkpoint is never changed'); END;
 CREATE TRIGGER log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints
 BEGIN SELECT RAISE(ABORT, 'log_checkpoints is append-only: a checkpoint is never deleted'); END;
+"#;
+
+/// Decisions and the mission file become log entries (the `entries.kind` CHECK is widened, which
+/// SQLite can only do by rebuilding the table: the rows are copied as they are, seq for seq),
+/// and the tables derived from the log by the ledger (`truce_fusion::ledger`) are laid:
+/// `incidents` (a point layer at the fused location), `incident_observations`,
+/// `incident_transitions` and `tasks` (a point layer). Every derived row is a function of the
+/// entries alone; `truce rebuild` rewrites them all and must find them equal.
+const V3: &str = r#"
+DROP TRIGGER IF EXISTS entries_seq_is_dense;
+DROP TRIGGER IF EXISTS entries_no_update;
+DROP TRIGGER IF EXISTS entries_no_delete;
+CREATE TABLE entries_v3 (
+  seq INTEGER PRIMARY KEY NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('observation', 'agreement', 'rejected', 'decision', 'mission')),
+  body BLOB NOT NULL,
+  sha256 TEXT NOT NULL
+);
+INSERT INTO entries_v3 (seq, kind, body, sha256) SELECT seq, kind, body, sha256 FROM entries ORDER BY seq;
+DROP TABLE entries;
+ALTER TABLE entries_v3 RENAME TO entries;
+CREATE TRIGGER entries_seq_is_dense BEFORE INSERT ON entries
+WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries)
+BEGIN SELECT RAISE(ABORT, 'entries is append-only: seq must be the next number, counting from 0'); END;
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'entries is append-only: an entry is never changed'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'entries is append-only: an entry is never deleted'); END;
+
+-- fid is the seq of the observation that started the incident (its id is inc-<fid>).
+CREATE TABLE incidents (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom POINT,
+  incident_id TEXT NOT NULL UNIQUE,
+  event_group TEXT NOT NULL,
+  kinds TEXT NOT NULL,
+  state TEXT NOT NULL,
+  evidence TEXT NOT NULL,
+  confidence DOUBLE NOT NULL,
+  start_at DATETIME NOT NULL,
+  end_at DATETIME NOT NULL,
+  radius_m DOUBLE,
+  source_kinds TEXT NOT NULL,
+  observations INTEGER NOT NULL,
+  rules TEXT NOT NULL,
+  max_severity TEXT,
+  suggested_party TEXT,
+  suggestion_basis TEXT,
+  attributed_party TEXT,
+  origin_lon DOUBLE,
+  origin_lat DOUBLE,
+  ellipse_semi_major_m DOUBLE,
+  ellipse_semi_minor_m DOUBLE,
+  ellipse_azimuth_deg DOUBLE,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  updated_seq INTEGER NOT NULL
+);
+CREATE INDEX incidents_state ON incidents (state);
+CREATE INDEX incidents_start ON incidents (start_at);
+
+CREATE TABLE incident_observations (
+  id INTEGER PRIMARY KEY NOT NULL,
+  incident_fid INTEGER NOT NULL,
+  obs_fid INTEGER NOT NULL REFERENCES observations(fid),
+  UNIQUE (incident_fid, obs_fid)
+);
+CREATE INDEX incident_observations_obs ON incident_observations (obs_fid);
+
+CREATE TABLE incident_transitions (
+  id INTEGER PRIMARY KEY NOT NULL,
+  incident_fid INTEGER NOT NULL,
+  ordinal INTEGER NOT NULL,
+  from_state TEXT,
+  to_state TEXT NOT NULL,
+  action TEXT NOT NULL,
+  at DATETIME NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  entry_seq INTEGER NOT NULL REFERENCES entries(seq),
+  UNIQUE (incident_fid, ordinal)
+);
+
+CREATE TABLE tasks (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom POINT,
+  task_id TEXT NOT NULL UNIQUE,
+  incident_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  team TEXT,
+  distance_m DOUBLE,
+  created_at DATETIME NOT NULL,
+  created_seq INTEGER NOT NULL,
+  assigned_at DATETIME,
+  outcome TEXT,
+  outcome_at DATETIME,
+  outcome_seq INTEGER,
+  note TEXT NOT NULL
+);
+
+-- How far the derived tables have followed the log.
+CREATE TABLE derived_state (
+  name TEXT PRIMARY KEY NOT NULL,
+  through_seq INTEGER
+);
+
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES
+  ('incidents', 'features', 'incidents',
+   'Observations fused into incidents: fused location, lifecycle state, confidence, origin of fire, suggested and official attribution', 4326),
+  ('incident_observations', 'attributes', 'incident observations',
+   'Which observations (observations.fid) make up each incident (incidents.fid)', NULL),
+  ('incident_transitions', 'attributes', 'incident transitions',
+   'Each incident''s lifecycle: every state change and decision, with actor, time, reason and the log entry behind it', NULL),
+  ('tasks', 'features', 'verification tasks',
+   'Ground-team verification tasks: incident, priority, team, outcome', 4326);
+
+INSERT INTO gpkg_geometry_columns VALUES
+  ('incidents', 'geom', 'POINT', 4326, 0, 0),
+  ('tasks', 'geom', 'POINT', 4326, 0, 0);
 "#;

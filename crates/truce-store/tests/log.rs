@@ -196,7 +196,12 @@ fn an_older_file_and_unindexed_entries_are_caught_up_on_open() {
     let conn = tamper(&file);
     conn.execute_batch(
         "DROP TABLE log_nodes; DROP TABLE log_checkpoints;
-         DELETE FROM truce_schema_version WHERE version = 2;",
+         DROP TABLE incidents; DROP TABLE incident_observations; DROP TABLE incident_transitions;
+         DROP TABLE tasks; DROP TABLE derived_state;
+         DELETE FROM gpkg_geometry_columns WHERE table_name IN ('incidents', 'tasks');
+         DELETE FROM gpkg_contents WHERE table_name IN
+           ('incidents', 'incident_observations', 'incident_transitions', 'tasks');
+         DELETE FROM truce_schema_version WHERE version >= 2;",
     )
     .unwrap();
     drop(conn);

@@ -44,14 +44,27 @@ pub fn accepted(engine: &Engine) -> Vec<Accepted> {
         "the scenario's samples are all valid: {bad:?}"
     );
     let assessments = engine.assess_batch(&good);
-    good.into_iter()
-        .zip(assessments)
-        .map(|((index, observation, place), assessment)| Accepted {
-            observation,
-            place,
-            assessment,
-            locator: format!("feature {index}"),
-        })
+    in_store_order(
+        good.into_iter()
+            .zip(assessments)
+            .map(|((index, observation, place), assessment)| Accepted {
+                observation,
+                place,
+                assessment,
+                locator: format!("feature {index}"),
+            })
+            .collect(),
+    )
+}
+
+/// A batch in the order the store gives its observations seqs (by time observed, then id), so
+/// that observation `i` of the result is entry `first_seq + i`.
+pub fn in_store_order(input: Vec<Accepted>) -> Vec<Accepted> {
+    let order = truce_store::canonical_order(&input);
+    let mut slots: Vec<Option<Accepted>> = input.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .map(|i| slots[i].take().unwrap())
         .collect()
 }
 
