@@ -3,7 +3,7 @@
 //! Loads the embedded donbas-2015 terms, simulates three days of multi-source reporting, writes
 //! the feeds with the scenario's real FIRMS and UCDP extracts into `DIR/feeds`, ingests them all
 //! into `DIR/truce.gpkg` (assessing as it stores), signing a checkpoint of the log after every
-//! batch with `DIR/log.key` (made afresh each run, mode 0600; its verifier key goes to
+//! batch with `DIR/truce.gpkg.log.key` (made afresh each run, mode 0600; its verifier key goes to
 //! `DIR/log.vkey`), and prints what came of it.
 
 use std::collections::BTreeMap;
@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use truce_core::assess::{Assessment, Engine};
 use truce_fusion::Fusion;
+use truce_fusion::ledger::{Ledger, Lifecycle};
 use truce_ingest::Options;
 use truce_log::{KeyType, SignerKey};
 use truce_store::{GeoPackageStore, Log, Store, StoredCheckpoint, Summary};
@@ -26,15 +26,19 @@ const DEMO_SEED: u64 = 1;
 const DEMO_DAYS: u32 = 3;
 /// Rejected records listed in the summary (all are in the store).
 const REJECTED_SHOWN: usize = 8;
+/// Open verification tasks listed.
+const TASKS_SHOWN: usize = 6;
 /// The name of the demo log's key, and so the origin of its checkpoints.
 const DEMO_LOG_NAME: &str = "truce.local/demo";
+/// The store the demo writes in its directory.
+const DB_FILE_NAME: &str = "truce.gpkg";
 
 #[derive(Args)]
 pub struct DemoArgs {
     /// Where to write the store, the feeds and the truth (replaced if present).
     #[arg(long, default_value = "truce-demo")]
     out: PathBuf,
-    /// Sign the log with this key file instead of making `DIR/log.key`.
+    /// Sign the log with this key file instead of making `DIR/truce.gpkg.log.key`.
     #[arg(long = "log-key")]
     log_key: Option<PathBuf>,
 }
@@ -44,7 +48,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     let feeds_dir = out.join("feeds");
     std::fs::create_dir_all(&feeds_dir)
         .with_context(|| format!("cannot create {}", feeds_dir.display()))?;
-    let db = out.join("truce.gpkg");
+    let db = out.join(DB_FILE_NAME);
     for stale in [
         db.clone(),
         out.join("truce.gpkg-wal"),
@@ -90,10 +94,14 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     let (log_key, vkey_file) = demo_log_key(out, args.log_key.as_deref())?;
     let mut store = GeoPackageStore::open(&db)?;
     let engine = install(&mut store, terms, &log_key)?;
+    let mut ledger = crate::replay::open_ledger(&mut store, &engine)?;
+    // The simulated mission's teams and sensors (the same as scenarios/donbas-2015/mission.toml).
+    crate::mission_cmd::put(&mut store, &mut ledger, &sim.mission)?;
+    store.sign_checkpoint(&log_key, crate::log_cmd::now_unix_s()?)?;
     println!("\nIngested into {}", db.display());
     let options = Options::default();
     for path in &files {
-        let report = ingest_path(&mut store, &engine, &log_key, path, None, &options)?;
+        let report = ingest_path(&mut store, &mut ledger, &log_key, path, None, &options)?;
         print_file(path, &report);
     }
     let summary = store.summary(REJECTED_SHOWN)?;
@@ -101,13 +109,18 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         .latest_checkpoint()?
         .context("the demo signed no checkpoint")?;
     print!("{}", render(&summary, out, &db));
-    print!("{}", render_incidents(&fuse_stored(&store, &engine)?));
+    print!("{}", render_incidents(&ledger));
+    print!(
+        "{}",
+        render_work(&store, &ledger, start.date_naive(), DEMO_DAYS)?
+    );
+    print!("{}", render_score(&store, ledger.fusion(), &sim, out, &db)?);
     print!("{}", render_log(&checkpoint, &log_key, &vkey_file, &db));
     Ok(Outcome::Ok)
 }
 
 /// The key the demo's log signs with, and the file holding its verifier key: `--log-key` if
-/// given (its verifier key written to `DIR/log.vkey`), else a new `DIR/log.key`. The store is
+/// given (its verifier key written to `DIR/log.vkey`), else a new `DIR/truce.gpkg.log.key`. The store is
 /// made afresh every run, so its key is too: signing a new history with an old log's key is
 /// exactly the rewrite a witness refuses.
 fn demo_log_key(out: &Path, explicit: Option<&Path>) -> Result<(SignerKey, PathBuf)> {
@@ -115,7 +128,9 @@ fn demo_log_key(out: &Path, explicit: Option<&Path>) -> Result<(SignerKey, PathB
     let key = match explicit {
         Some(path) => crate::log_cmd::read_log_key(path)?,
         None => {
-            let path = out.join("log.key");
+            // Where every other command looks for the store's key, so that `truce decide`
+            // and `truce ingest` on the demo's store need no --log-key.
+            let path = crate::log_cmd::default_key_path(&out.join(DB_FILE_NAME));
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -243,87 +258,109 @@ fn render(s: &Summary, out: &Path, db: &Path) -> String {
     w
 }
 
-/// Observations read back from the store per page.
-const FUSION_PAGE: usize = 10_000;
-
-/// Fuses every stored observation at once (order-independent within one call), as the store
-/// holds them: fusion works from the record, not from what the ingest happened to keep.
-fn fuse_stored<'e>(store: &GeoPackageStore, engine: &'e Engine) -> Result<Fusion<'e>> {
-    let mut all = Vec::new();
-    let mut from = 0;
-    loop {
-        let page = store.observations(from, FUSION_PAGE)?;
-        let Some(last) = page.last().map(|s| s.seq) else {
-            break;
-        };
-        for s in page {
-            let place = s
-                .observation
-                .validate()
-                .map_err(|e| anyhow::anyhow!("stored observation {}: {e}", s.seq))?;
-            let a = s.assessment;
-            let assessment = Assessment {
-                id: s.observation.display_id(s.seq as usize),
-                party_area: a.party_area,
-                distance_to_line_m: a.distance_to_line_m,
-                zones: a.zones,
-                crossings: a.crossings,
-                breaches: a.breaches,
-            };
-            all.push((s.seq, s.observation, place, assessment));
-        }
-        from = last + 1;
-    }
-    let mut fusion = Fusion::new(engine);
-    fusion.fuse(&all);
-    Ok(fusion)
-}
-
-fn render_incidents(fusion: &Fusion<'_>) -> String {
-    let incidents = fusion.incidents();
+fn render_incidents(ledger: &Ledger<'_>) -> String {
+    let incidents = ledger.incidents();
     let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut suggested: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_rule: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
     let mut origins = 0;
-    for i in incidents {
-        *by_state.entry(i.state.as_str()).or_default() += 1;
-        origins += usize::from(i.origin.is_some());
-        if let Some(s) = &i.attribution {
-            *suggested
-                .entry(
-                    s.party
-                        .clone()
-                        .unwrap_or_else(|| "none (ellipse on the line)".into()),
-                )
+    for (inc, rec) in incidents.iter().zip(ledger.records()) {
+        *by_state.entry(rec.state.as_str()).or_default() += 1;
+        origins += usize::from(inc.origin.is_some());
+        let party = rec
+            .attributed_party
+            .clone()
+            .or_else(|| truce_fusion::score::suggested_party(inc))
+            .unwrap_or_else(|| truce_store::UNATTRIBUTED.into());
+        for rule in &inc.breaches {
+            *by_rule
+                .entry(rule)
+                .or_default()
+                .entry(party.clone())
                 .or_default() += 1;
         }
     }
     let mut w = String::new();
-    let states: Vec<String> = by_state.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let states: Vec<String> = Lifecycle::ALL
+        .iter()
+        .filter_map(|s| {
+            by_state
+                .get(s.as_str())
+                .map(|n| format!("{} {n}", s.as_str()))
+        })
+        .collect();
     let _ = writeln!(
         w,
-        "\nIncidents (fusion, first part of issue 5): {}  ({})",
+        "\nIncidents: {} fused from {} observations  ({})",
         incidents.len(),
+        incidents
+            .iter()
+            .map(|i| i.observation_seqs.len())
+            .sum::<usize>(),
         states.join(" · ")
     );
-    let parties: Vec<String> = suggested.iter().map(|(k, n)| format!("{k} {n}")).collect();
-    let _ = writeln!(
-        w,
-        "  origins of fire triangulated from bearings: {origins}; suggested attribution: {}",
-        if parties.is_empty() {
-            "none".to_string()
-        } else {
-            parties.join(" · ")
-        }
-    );
-    if let Some(example) = incidents
-        .iter()
-        .find_map(|i| i.attribution.as_ref().filter(|s| s.party.is_some()))
-    {
-        let _ = writeln!(w, "  e.g. {}", example.basis);
+    let _ = writeln!(w, "  incidents in breach, by rule and presumed party:");
+    for (rule, parties) in &by_rule {
+        let n: usize = parties.values().sum();
+        let parts: Vec<String> = parties.iter().map(|(p, k)| format!("{p} {k}")).collect();
+        let _ = writeln!(w, "    {rule:<28} {n:>5}  ({})", parts.join(" · "));
     }
     let _ = writeln!(
         w,
-        "  (suggestions only: an attribution becomes official by an analyst's decision)"
+        "  origins of fire triangulated from bearings: {origins}{}",
+        incidents
+            .iter()
+            .find_map(|i| i.attribution.as_ref().filter(|s| s.party.is_some()))
+            .map(|s| format!("; e.g. {}", s.basis))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        w,
+        "  (presumed = suggested by the evidence; official only by an analyst's `truce decide … attribute`)"
     );
     w
+}
+
+/// Verification tasks and coverage.
+fn render_work(
+    store: &GeoPackageStore,
+    ledger: &Ledger<'_>,
+    start: chrono::NaiveDate,
+    days: u32,
+) -> Result<String> {
+    let mut w = String::from("\n");
+    let tasks = crate::mission_cmd::render_tasks(ledger, false, false)?;
+    let lines: Vec<&str> = tasks.lines().collect();
+    for l in lines.iter().take(TASKS_SHOWN + 2) {
+        let _ = writeln!(w, "{l}");
+    }
+    if lines.len() > TASKS_SHOWN + 2 {
+        let _ = writeln!(
+            w,
+            "  … {} more: truce tasks --db DIR/truce.gpkg",
+            lines.len() - TASKS_SHOWN - 2
+        );
+    }
+    let table = crate::mission_cmd::coverage_table(store, ledger, Some(start), Some(days))?;
+    let _ = write!(w, "\n{}", crate::mission_cmd::render_coverage(&table));
+    Ok(w)
+}
+
+/// Ours and the baseline's scores against the simulator's truth, side by side.
+fn render_score(
+    store: &GeoPackageStore,
+    fusion: &Fusion<'_>,
+    sim: &truce_sim::Simulation,
+    out: &Path,
+    db: &Path,
+) -> Result<String> {
+    let truth = truce_fusion::score::Truth::from_json(&sim.truth_json())
+        .context("the simulator's truth does not parse")?;
+    let batch = crate::stored::stored_batch(store)?;
+    let both = crate::score_cmd::compare(&batch, fusion, &truth);
+    Ok(format!(
+        "\nScore against the simulated truth (ours: incidents with suggested parties; baseline: DBSCAN):\n{}  truce score --db {} --truth {} [--json]\n",
+        crate::score_cmd::render(&both),
+        db.display(),
+        out.join(truce_sim::TRUTH_FILE_NAME).display()
+    ))
 }

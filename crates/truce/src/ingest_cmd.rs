@@ -16,6 +16,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use truce_core::agreement::Agreement;
 use truce_core::assess::Engine;
+use truce_fusion::ledger::Ledger;
 use truce_ingest::{Format, Options, Record};
 use truce_log::SignerKey;
 use truce_store::{Accepted, Batch, BatchOutcome, GeoPackageStore, Log, RejectedRecord, Store};
@@ -97,11 +98,12 @@ pub fn run(args: IngestArgs) -> Result<Outcome> {
     let mut store = GeoPackageStore::open(&args.db)?;
     let log_key = crate::log_cmd::log_signer_key(&args.db, args.log_key.as_deref())?;
     let engine = install(&mut store, terms, &log_key)?;
+    let mut ledger = crate::replay::open_ledger(&mut store, &engine)?;
     let mut fatal = 0usize;
     let mut any_rejected = false;
     for path in &args.paths {
         let shown = path.display().to_string();
-        match ingest_path(&mut store, &engine, &log_key, path, format, &options) {
+        match ingest_path(&mut store, &mut ledger, &log_key, path, format, &options) {
             Ok(report) => {
                 println!(
                     "{shown}: {} accepted, {} duplicate, {} rejected",
@@ -160,7 +162,7 @@ pub fn install(
 /// Reads, assesses and stores one file, batch by batch.
 pub fn ingest_path(
     store: &mut GeoPackageStore,
-    engine: &Engine,
+    ledger: &mut Ledger<'_>,
     log_key: &SignerKey,
     path: &std::path::Path,
     format: Option<Format>,
@@ -169,7 +171,7 @@ pub fn ingest_path(
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     ingest_bytes(
         store,
-        engine,
+        ledger,
         log_key,
         &path.display().to_string(),
         &bytes,
@@ -180,7 +182,7 @@ pub fn ingest_path(
 
 pub fn ingest_bytes(
     store: &mut GeoPackageStore,
-    engine: &Engine,
+    ledger: &mut Ledger<'_>,
     log_key: &SignerKey,
     shown: &str,
     bytes: &[u8],
@@ -205,7 +207,7 @@ pub fn ingest_bytes(
         if chunk.len() == BATCH_RECORDS {
             commit(
                 store,
-                engine,
+                ledger,
                 log_key,
                 shown,
                 format,
@@ -216,7 +218,7 @@ pub fn ingest_bytes(
         }
     }
     let last = chunk.len() as u64;
-    commit(store, engine, log_key, shown, format, chunk, &mut report)?;
+    commit(store, ledger, log_key, shown, format, chunk, &mut report)?;
     progress.inc(last);
     progress.finish_and_clear();
     Ok(report)
@@ -243,7 +245,7 @@ fn progress_bar(shown: &str, bytes: &[u8]) -> ProgressBar {
 /// Assesses and stores one batch, then signs a checkpoint of the log with it.
 fn commit(
     store: &mut GeoPackageStore,
-    engine: &Engine,
+    ledger: &mut Ledger<'_>,
     log_key: &SignerKey,
     shown: &str,
     format: Format,
@@ -253,6 +255,7 @@ fn commit(
     if records.is_empty() {
         return Ok(());
     }
+    let engine = ledger.engine();
     let mut valid = Vec::with_capacity(records.len());
     let mut locators = Vec::with_capacity(records.len());
     let mut rejected = Vec::new();
@@ -302,6 +305,10 @@ fn commit(
     };
     let outcome = store.append_batch(&batch)?;
     store.sign_checkpoint(log_key, crate::log_cmd::now_unix_s()?)?;
+    // The batch is committed; its incidents follow in a transaction of their own (a kill in
+    // between leaves them behind the log, and the next command that opens the ledger
+    // rewrites them).
+    crate::replay::follow(store, ledger)?;
     report.add(&outcome);
     Ok(())
 }

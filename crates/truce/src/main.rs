@@ -7,10 +7,15 @@
 mod agreement_cmd;
 mod assess_cmd;
 mod demo_cmd;
+mod incident_cmd;
 mod ingest_cmd;
 mod log_cmd;
+mod mission_cmd;
+mod replay;
 mod scenario;
+mod score_cmd;
 mod simulate_cmd;
+mod stored;
 
 use std::process::ExitCode;
 
@@ -44,6 +49,21 @@ enum Command {
     /// The tamper-evident log: keys, witnesses, offline verification.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
+    /// Score the store's incidents, and a DBSCAN baseline, against a simulator's truth.json.
+    Score(score_cmd::ScoreArgs),
+    /// List incidents (fused from the log) with their state, confidence and attribution.
+    Incidents(incident_cmd::IncidentsArgs),
+    /// Record an analyst's decision on an incident: verify, attribute PARTY or publish.
+    Decide(incident_cmd::DecideArgs),
+    /// Verification tasks for ground teams: open ones by urgency, with team and distance.
+    Tasks(mission_cmd::TasksArgs),
+    /// Where the mission was looking: per sector of the line and day, observed or not.
+    Coverage(mission_cmd::CoverageArgs),
+    /// The monitoring mission's teams and fixed sensors (a mission file), put in force.
+    #[command(subcommand)]
+    Mission(mission_cmd::MissionCommand),
+    /// Recompute every derived table from the log's entries and compare with what was there.
+    Rebuild(incident_cmd::RebuildArgs),
     /// Print a JSON Schema of the formats Truce reads.
     Schema {
         /// Which schema: `observation`.
@@ -67,6 +87,13 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Simulate(args) => simulate_cmd::run(args),
+        Command::Score(args) => score_cmd::run(args),
+        Command::Incidents(args) => incident_cmd::incidents(args),
+        Command::Decide(args) => incident_cmd::decide(args),
+        Command::Rebuild(args) => incident_cmd::rebuild(args),
+        Command::Tasks(args) => mission_cmd::tasks(args),
+        Command::Coverage(args) => mission_cmd::coverage(args),
+        Command::Mission(cmd) => mission_cmd::run(cmd),
         Command::Schema { .. } => {
             let schema = truce_core::observation::json_schema();
             println!(

@@ -69,6 +69,9 @@ pub fn write(sim: &Simulation, dir: &Path) -> Result<()> {
         std::fs::write(&path, &feed.bytes)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    let mission = dir.join(truce_sim::MISSION_FILE_NAME);
+    std::fs::write(&mission, sim.mission_toml())
+        .with_context(|| format!("cannot write {}", mission.display()))?;
     let truth = dir.join(truce_sim::TRUTH_FILE_NAME);
     std::fs::write(&truth, sim.truth_json())
         .with_context(|| format!("cannot write {}", truth.display()))?;

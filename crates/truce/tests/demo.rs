@@ -30,8 +30,16 @@ fn run_demo(name: &str) -> PathBuf {
         "presumed party:",
         "Rejected records:",
         "ogrinfo -al -so",
-        "Incidents (fusion",
+        "Incidents: ",
+        "incidents in breach, by rule and presumed party:",
         "origins of fire triangulated",
+        "verification tasks,",
+        "team-1 sent,",
+        "Coverage by sector of the line and UTC day",
+        "Score against the simulated truth",
+        "F1",
+        "attribution accuracy",
+        "truce score --db",
         "truce log verify --db",
     ] {
         assert!(
@@ -90,6 +98,10 @@ fn demo_store_opens_in_gdal_with_every_layer_and_count() {
         "storage_sites",
         "breaches",
         "rejected_records",
+        "incidents",
+        "incident_observations",
+        "incident_transitions",
+        "tasks",
     ] {
         assert!(
             layers.iter().any(|l| l == needed),

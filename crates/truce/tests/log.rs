@@ -167,19 +167,36 @@ fn tampering_with_the_store_is_named_by_sequence_number() {
     assert!(report.starts_with("OK: 45 entries"), "{report}");
     assert!(report.contains("signatures verify"), "{report}");
 
-    // One observation's coordinates changed in the layer: it now sits where observation 9 is.
+    // One point observation's coordinates changed in the layer: it now sits where another
+    // point observation is.
+    let points: Vec<i64> = {
+        let conn = rusqlite::Connection::open(&honest).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT fid FROM observations WHERE instr(body, '\"type\":\"Point\"') > 0 ORDER BY fid")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let (victim, donor) = (points[2], points[5]);
     let moved = dir.join("moved.gpkg");
     copy_store(&honest, &moved);
     sqlite3(
         &moved,
         &format!(
-            "{DROP_TRIGGERS} UPDATE observations SET geom = (SELECT geom FROM observations WHERE fid = 9) WHERE fid = 5;"
+            "{DROP_TRIGGERS} UPDATE observations SET geom = (SELECT geom FROM observations WHERE fid = {donor}) WHERE fid = {victim};"
         ),
     );
     let err = fails(&["log", "verify", "--db", s(&moved), "--key", &vkey]);
-    assert!(err.contains("first difference at seq 5:"), "{err}");
     assert!(
-        err.contains("observations row 5: geometry position 0 is"),
+        err.contains(&format!("first difference at seq {victim}:")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "observations row {victim}: geometry position 0 is"
+        )),
         "{err}"
     );
 
@@ -501,7 +518,7 @@ fn the_demo_store_verifies_and_its_checkpoint_proves_entries() {
     assert!(out.contains("Log truce.local/demo:"), "{out}");
     let db = dir.join("truce.gpkg");
     let vkey_file = dir.join("log.vkey");
-    let mode = std::fs::metadata(dir.join("log.key"))
+    let mode = std::fs::metadata(dir.join("truce.gpkg.log.key"))
         .unwrap()
         .permissions()
         .mode();
