@@ -123,6 +123,12 @@ pub const COARSE_TIME_S: f64 = 600.0;
 pub const COARSE_RADIUS_M: f64 = 1_000.0;
 /// Confidence at which one kind of source suffices for `corroborated`: e.g. two A1 reports.
 pub const CORROBORATED_CONFIDENCE: f64 = 0.9;
+/// The least ratio of two weapon counts (smaller / larger) for two sightings of one class to be
+/// one battery: 0.5. Observers miss some of a battery (the simulated drones see each weapon
+/// 85 % of the time; a tree line hides more), so 3 and 4, or 2 and 4, are one group; 2 and 6 are
+/// two. Counts of 1 say "at least one" (a CoT marker always carries 1) and party allegations
+/// inflate counts, so neither is compared.
+pub const WEAPON_COUNT_RATIO: f64 = 0.5;
 /// Mean Earth radius (m) for the index's Earth-centred coordinates (not for distances).
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
@@ -311,6 +317,8 @@ struct Member {
     parties: Vec<String>,
     /// Too vague to tell events apart ([`COARSE_TIME_S`], [`COARSE_RADIUS_M`]).
     coarse: bool,
+    /// Weapons counted, when the count says something ([`counted`]).
+    count: Option<u32>,
 }
 
 type Entry = GeomWithData<Rectangle<[f64; 4]>, usize>;
@@ -475,6 +483,7 @@ impl Member {
             breaches: a.breaches.iter().map(|b| b.rule.clone()).collect(),
             parties,
             coarse: p.time_uncertainty_s > COARSE_TIME_S || p.error_radius_m > COARSE_RADIUS_M,
+            count: counted(obs),
         }
     }
 
@@ -677,6 +686,9 @@ impl<'e> Fusion<'e> {
             let Some(gap) = time_gap(recent, m, time_gate) else {
                 continue;
             };
+            if !counts_compatible(recent, m) {
+                continue;
+            }
             let Some(d) = self.space_score(k, m, slack) else {
                 continue;
             };
@@ -928,6 +940,25 @@ fn evidence(
     (confidence, state, by_kind.into_keys().collect())
 }
 
+/// The weapon count of a sighting when it tells batteries apart: more than one weapon, from a
+/// monitoring source (not a party's allegation). See [`WEAPON_COUNT_RATIO`].
+fn counted(obs: &Observation) -> Option<u32> {
+    let p = &obs.properties;
+    if p.kind != ObservationKind::WeaponPresent || p.source.kind == SourceKind::Party {
+        return None;
+    }
+    p.weapon.as_ref().map(|w| w.count).filter(|&c| c > 1)
+}
+
+/// Whether `m`'s count fits the counts of an incident's recent members.
+fn counts_compatible(recent: &[Member], m: &Member) -> bool {
+    let Some(c) = m.count else { return true };
+    recent.iter().filter_map(|x| x.count).all(|x| {
+        let (lo, hi) = (f64::from(x.min(c)), f64::from(x.max(c)));
+        lo / hi >= WEAPON_COUNT_RATIO
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -947,6 +978,7 @@ mod tests {
             breaches: Vec::new(),
             parties: Vec::new(),
             coarse: false,
+            count: None,
         }
     }
 

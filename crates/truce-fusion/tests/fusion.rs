@@ -511,3 +511,66 @@ fn the_simulated_three_days_fuse_into_about_as_many_incidents_as_events() {
         assert!(recall > 0.5 && precision > 0.3, "loose sanity bounds");
     }
 }
+
+#[test]
+fn weapon_sightings_join_by_class_and_compatible_counts() {
+    let engine = engine();
+    let (_, east, _) = either_side(&engine, 6_000.0);
+    let near = destination(east, 90.0, 300.0);
+    let weapons = |n: u32| {
+        format!(r#","error_radius_m":50,"weapon":{{"class":"artillery_100mm","count":{n}}}"#)
+    };
+    let items = [
+        feature(
+            "w-4",
+            "weapon_present",
+            east,
+            "2015-03-02T09:00:00Z",
+            ("uav-1", "drone", "B2"),
+            &weapons(4),
+        ),
+        // Three of the same four, seen again: one battery.
+        feature(
+            "w-3",
+            "weapon_present",
+            near,
+            "2015-03-02T15:00:00Z",
+            ("uav-2", "drone", "B2"),
+            &weapons(3),
+        ),
+        // Twelve guns a few hundred metres on: another, bigger battery.
+        feature(
+            "w-12",
+            "weapon_present",
+            near,
+            "2015-03-02T16:00:00Z",
+            ("uav-3", "drone", "B2"),
+            &weapons(12),
+        ),
+        // A team's CoT marker (count 1: "at least one") joins the battery it is at.
+        feature(
+            "w-1",
+            "weapon_present",
+            east,
+            "2015-03-02T15:30:00Z",
+            ("team-1", "ground_team", "A1"),
+            &weapons(1),
+        ),
+    ];
+    let batch: Vec<_> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, (o, p))| {
+            let a = engine.assess(i, &o, &p);
+            (i as u64, o, p, a)
+        })
+        .collect();
+    let mut fusion = Fusion::new(&engine);
+    fusion.fuse(&batch);
+    let groups: Vec<Vec<u64>> = fusion
+        .incidents()
+        .iter()
+        .map(|i| i.observation_seqs.clone())
+        .collect();
+    assert_eq!(groups, [vec![0, 1, 3], vec![2]]);
+}

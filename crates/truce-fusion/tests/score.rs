@@ -11,8 +11,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use truce_core::assess::{Assessment, Engine};
 use truce_core::observation::{Observation, Place};
 use truce_fusion::Fusion;
-use truce_fusion::ledger::Ledger;
 use truce_fusion::baseline;
+use truce_fusion::ledger::Ledger;
 use truce_fusion::score::{
     Claim, Scores, Truth, claims_from_incidents, percentile, restrict, score, table,
 };

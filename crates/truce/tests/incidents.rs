@@ -166,9 +166,15 @@ fn incidents_follow_ingest_decisions_are_logged_and_rebuild_finds_the_same_table
         })
         .expect("the simulator's two days corroborate something");
     let steps = corroborated["transitions"].as_array().unwrap();
-    let step = steps.iter().find(|t| t["action"] == "corroborated").unwrap();
+    let step = steps
+        .iter()
+        .find(|t| t["action"] == "corroborated")
+        .unwrap();
     assert_eq!(step["actor"], "truce");
-    assert!(step["reason"].as_str().unwrap().contains("confidence"), "{step}");
+    assert!(
+        step["reason"].as_str().unwrap().contains("confidence"),
+        "{step}"
+    );
     let mut expected: Vec<String> = steps
         .iter()
         .map(|t| t["action"].as_str().unwrap().to_string())
