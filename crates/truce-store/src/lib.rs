@@ -94,6 +94,12 @@ pub use geopackage::{GeoPackageStore, canonical_order};
 pub use log::{Log, NodeError, StoredCheckpoint};
 pub use schema::{GPKG_APPLICATION_ID, GPKG_USER_VERSION};
 
+/// The key an observation is stored (and deduplicated) under: lower-case hex SHA-256 of its
+/// canonical JSON, the bytes of its entry.
+pub fn content_sha256(observation: &Observation) -> String {
+    geopackage::sha256_hex(truce_core::canonical::to_canonical_json(observation).as_bytes())
+}
+
 /// What the engine and the ingest adapters need of a store. Engine types in, engine types out:
 /// no SQL crosses this boundary, so another backend (PostgreSQL/PostGIS) slots in unchanged.
 pub trait Store {

@@ -94,7 +94,7 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     let (log_key, vkey_file) = demo_log_key(out, args.log_key.as_deref())?;
     let mut store = GeoPackageStore::open(&db)?;
     let engine = install(&mut store, terms, &log_key)?;
-    let mut ledger = crate::replay::open_ledger(&mut store, &engine)?;
+    let mut ledger = truce_server::replay::open_ledger(&mut store, &engine)?;
     // The simulated mission's teams and sensors (the same as scenarios/donbas-2015/mission.toml).
     crate::mission_cmd::put(&mut store, &mut ledger, &sim.mission)?;
     store.sign_checkpoint(&log_key, crate::log_cmd::now_unix_s()?)?;

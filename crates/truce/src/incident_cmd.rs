@@ -9,7 +9,7 @@ use truce_fusion::ledger::{Action, Decision, Ledger, Lifecycle};
 use truce_store::{EntryKind, GeoPackageStore, Log, Store, Which};
 
 use crate::Outcome;
-use crate::replay::{catch_up, engine_in_force, follow, open_ledger};
+use truce_server::replay::{catch_up, engine_in_force, follow, open_ledger};
 
 #[derive(Args)]
 pub struct IncidentsArgs {

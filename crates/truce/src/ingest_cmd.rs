@@ -19,7 +19,7 @@ use truce_core::assess::Engine;
 use truce_fusion::ledger::Ledger;
 use truce_ingest::{Format, Options, Record};
 use truce_log::SignerKey;
-use truce_store::{Accepted, Batch, BatchOutcome, GeoPackageStore, Log, RejectedRecord, Store};
+use truce_store::{BatchOutcome, GeoPackageStore, Log, Store};
 
 use crate::Outcome;
 
@@ -98,7 +98,7 @@ pub fn run(args: IngestArgs) -> Result<Outcome> {
     let mut store = GeoPackageStore::open(&args.db)?;
     let log_key = crate::log_cmd::log_signer_key(&args.db, args.log_key.as_deref())?;
     let engine = install(&mut store, terms, &log_key)?;
-    let mut ledger = crate::replay::open_ledger(&mut store, &engine)?;
+    let mut ledger = truce_server::replay::open_ledger(&mut store, &engine)?;
     let mut fatal = 0usize;
     let mut any_rejected = false;
     for path in &args.paths {
@@ -242,7 +242,8 @@ fn progress_bar(shown: &str, bytes: &[u8]) -> ProgressBar {
     bar
 }
 
-/// Assesses and stores one batch, then signs a checkpoint of the log with it.
+/// Assesses and stores one batch, signs a checkpoint of the log with it, and brings the
+/// incidents level (`truce_server::pipeline`).
 fn commit(
     store: &mut GeoPackageStore,
     ledger: &mut Ledger<'_>,
@@ -255,60 +256,24 @@ fn commit(
     if records.is_empty() {
         return Ok(());
     }
-    let engine = ledger.engine();
-    let mut valid = Vec::with_capacity(records.len());
-    let mut locators = Vec::with_capacity(records.len());
-    let mut rejected = Vec::new();
-    for (i, r) in records.into_iter().enumerate() {
-        let locator = r.locator.to_string();
-        match r
-            .result
-            .and_then(|o| o.validate().map(|p| (o, p)).map_err(|e| e.0))
-        {
-            Ok((o, place)) => {
-                locators.push(locator);
-                valid.push((i, o, place));
-            }
-            Err(reason) => {
-                if report.reasons.len() < REASONS_SHOWN {
-                    report.reasons.push(format!("{locator}: {reason}"));
-                }
-                rejected.push(RejectedRecord {
-                    locator,
-                    raw: r.raw,
-                    reason,
-                });
-            }
+    let done = truce_server::pipeline::commit(
+        store,
+        ledger,
+        log_key,
+        shown,
+        &format.to_string(),
+        records,
+        Utc::now(),
+    )?;
+    for r in done.results.iter().filter(|r| r.status == "rejected") {
+        if report.reasons.len() < REASONS_SHOWN {
+            report.reasons.push(format!(
+                "{}: {}",
+                r.locator,
+                r.reason.as_deref().unwrap_or_default()
+            ));
         }
     }
-    let assessments = engine.assess_batch(&valid);
-    let accepted = valid
-        .into_iter()
-        .zip(assessments)
-        .zip(locators)
-        .map(
-            |(((_, observation, place), assessment), locator)| Accepted {
-                observation,
-                place,
-                assessment,
-                locator,
-            },
-        )
-        .collect();
-    let batch = Batch {
-        file: shown.to_string(),
-        format: format.to_string(),
-        agreement_hash: engine.agreement().hash.clone(),
-        received_at: Utc::now(),
-        accepted,
-        rejected,
-    };
-    let outcome = store.append_batch(&batch)?;
-    store.sign_checkpoint(log_key, crate::log_cmd::now_unix_s()?)?;
-    // The batch is committed; its incidents follow in a transaction of their own (a kill in
-    // between leaves them behind the log, and the next command that opens the ledger
-    // rewrites them).
-    crate::replay::follow(store, ledger)?;
-    report.add(&outcome);
+    report.add(&done.outcome);
     Ok(())
 }

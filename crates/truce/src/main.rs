@@ -11,7 +11,6 @@ mod incident_cmd;
 mod ingest_cmd;
 mod log_cmd;
 mod mission_cmd;
-mod replay;
 mod scenario;
 mod score_cmd;
 mod simulate_cmd;

@@ -14,7 +14,7 @@ use truce_fusion::ledger::{Ledger, TaskState};
 use truce_store::{EntryKind, GeoPackageStore, Log};
 
 use crate::Outcome;
-use crate::replay::{engine_in_force, follow, open_ledger};
+use truce_server::replay::{engine_in_force, follow, open_ledger};
 
 /// Days `truce coverage` shows by default.
 const DEFAULT_DAYS: u32 = 7;

@@ -90,12 +90,12 @@ pub fn run(args: ScoreArgs) -> Result<Outcome> {
         Some(file) => {
             Engine::new(crate::agreement_cmd::load(file)?).map_err(|e| anyhow::anyhow!(e))?
         }
-        None => crate::replay::engine_in_force(&store)?,
+        None => truce_server::replay::engine_in_force(&store)?,
     };
     let batch = stored::stored_batch(&store)?;
     // The log replayed as ingest and `truce rebuild` do (nothing is written here).
     let mut ledger = truce_fusion::ledger::Ledger::new(&engine);
-    crate::replay::catch_up(&store, &mut ledger)?;
+    truce_server::replay::catch_up(&store, &mut ledger)?;
     let both = compare(&batch, ledger.fusion(), &truth);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&both)?);

@@ -102,8 +102,9 @@ pub fn open_ledger<'e>(store: &mut GeoPackageStore, engine: &'e Engine) -> Resul
     Ok(ledger)
 }
 
-/// After new entries: apply them and write the incidents they touched.
-pub fn follow(store: &mut GeoPackageStore, ledger: &mut Ledger<'_>) -> Result<()> {
+/// After new entries: apply them and write the incidents they touched; returns those
+/// incidents (indices into `Ledger::incidents`).
+pub fn follow(store: &mut GeoPackageStore, ledger: &mut Ledger<'_>) -> Result<Vec<usize>> {
     let refused = catch_up(store, ledger)?;
     for r in &refused.0 {
         eprintln!("warning: {r}");
@@ -117,5 +118,5 @@ pub fn follow(store: &mut GeoPackageStore, ledger: &mut Ledger<'_>) -> Result<()
             tasks: &tasks,
         },
     )?;
-    Ok(())
+    Ok(incidents)
 }
