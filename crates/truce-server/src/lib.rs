@@ -3,7 +3,19 @@
 //! - [`replay`] — the log replayed into a [`truce_fusion::ledger::Ledger`], and the derived
 //!   tables kept level with it;
 //! - [`pipeline`] — one batch of records from an adapter to the log and the ledger, the same
-//!   for `truce ingest`, the HTTP API and the Cursor-on-Target listeners.
+//!   for `truce ingest`, the HTTP API and the Cursor-on-Target listeners;
+//! - [`auth`] — tokens, roles and every authorization rule;
+//! - [`state`] — the running service's shared state;
+//! - [`api`] — the JSON REST API; [`ogc`] — OGC API – Features; [`cot`] — CoT listeners;
+//! - [`app`] — the router, limits, graceful shutdown.
 
+pub mod alerts;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cot;
+pub mod ogc;
 pub mod pipeline;
+pub mod proof;
 pub mod replay;
+pub mod state;

@@ -78,6 +78,7 @@ mod geometry;
 mod geopackage;
 mod log;
 mod schema;
+mod tokens;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -93,6 +94,7 @@ pub use derived::{DERIVED_TABLES, Which};
 pub use geopackage::{GeoPackageStore, canonical_order};
 pub use log::{Log, NodeError, StoredCheckpoint};
 pub use schema::{GPKG_APPLICATION_ID, GPKG_USER_VERSION};
+pub use tokens::TokenRow;
 
 /// The key an observation is stored (and deduplicated) under: lower-case hex SHA-256 of its
 /// canonical JSON, the bytes of its entry.

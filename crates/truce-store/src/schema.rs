@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "decision and mission entries; incidents, their observations and transitions, verification tasks",
         sql: V3,
     },
+    Migration {
+        version: 4,
+        description: "API tokens (hashed) with their roles",
+        sql: V4,
+    },
 ];
 
 /// The newest schema this build writes.
@@ -504,4 +509,17 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_i
 INSERT INTO gpkg_geometry_columns VALUES
   ('incidents', 'geom', 'POINT', 4326, 0, 0),
   ('tasks', 'geom', 'POINT', 4326, 0, 0);
+"#;
+
+/// Bearer tokens for the HTTP API (`truce token create`): only each token's SHA-256 is kept, so
+/// the file does not hold usable secrets. Not a layer (not in `gpkg_contents`).
+const V4: &str = r#"
+CREATE TABLE api_tokens (
+  id INTEGER PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  token_sha256 TEXT NOT NULL UNIQUE,
+  created_at DATETIME NOT NULL,
+  revoked_at DATETIME
+);
 "#;

@@ -16,7 +16,6 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::Subcommand;
-use serde::{Deserialize, Serialize};
 use truce_log::{
     Hash, KeyType, SignerKey, VerifierKey, Witness, WitnessState, leaf_hash, root_from_tiles,
     verify_inclusion, verify_quorum,
@@ -110,21 +109,7 @@ pub enum LogCommand {
     },
 }
 
-/// The proof document `truce log prove` prints and `verify-entry` / `witness` read.
-#[derive(Serialize, Deserialize)]
-pub struct ProofDocument {
-    pub leaf_index: u64,
-    /// Base64 of the exact entry bytes hashed into the leaf.
-    pub entry: String,
-    pub tree_size: u64,
-    pub root: String,
-    pub inclusion: Vec<String>,
-    pub checkpoint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old_size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consistency: Option<Vec<String>>,
-}
+pub use truce_server::proof::ProofDocument;
 
 pub fn run(cmd: LogCommand) -> Result<Outcome> {
     match cmd {
@@ -427,46 +412,7 @@ fn print_checkpoint(db: &Path) -> Result<Outcome> {
 
 fn prove(db: &Path, seq: u64, old_size: Option<u64>) -> Result<Outcome> {
     let store = open_store(db)?;
-    let checkpoint = store.latest_checkpoint()?.with_context(|| {
-        format!(
-            "{}: the log has signed no checkpoint yet, so there is nothing to prove against",
-            db.display()
-        )
-    })?;
-    let size = checkpoint.size;
-    if seq >= size {
-        bail!(
-            "{}: entry {seq} is not covered by the latest checkpoint ({} entries); sign a new one (`truce ingest` does) or ask for an earlier entry",
-            db.display(),
-            size
-        );
-    }
-    let entry = store
-        .entry(seq)?
-        .with_context(|| format!("{}: entry {seq} is missing from entries", db.display()))?;
-    let inclusion = store.inclusion_proof(seq, size)?;
-    // Check the proof before handing it out: a store whose tree no longer matches its
-    // checkpoint must not produce a proof that fails later in someone else's hands.
-    verify_inclusion(&leaf_hash(&entry.body), seq, size, &inclusion, &checkpoint.root).map_err(|e| {
-        anyhow::anyhow!("{}: entry {seq} does not lead to the root of checkpoint {} ({e}); run `truce log verify --db {}`", db.display(), checkpoint.id, db.display())
-    })?;
-    let consistency = match old_size {
-        Some(old) if old > size => {
-            bail!("--old-size {old} is larger than the latest checkpoint's size {size}")
-        }
-        Some(old) => Some(store.consistency_proof(old, size)?),
-        None => None,
-    };
-    let doc = ProofDocument {
-        leaf_index: seq,
-        entry: B64.encode(&entry.body),
-        tree_size: size,
-        root: checkpoint.root.to_base64(),
-        inclusion: inclusion.iter().map(Hash::to_base64).collect(),
-        checkpoint: checkpoint.text,
-        old_size,
-        consistency: consistency.map(|c| c.iter().map(Hash::to_base64).collect()),
-    };
+    let doc = truce_server::proof::prove(&store, &db.display().to_string(), seq, old_size)?;
     println!("{}", serde_json::to_string(&doc)?);
     Ok(Outcome::Ok)
 }

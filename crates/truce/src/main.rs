@@ -13,6 +13,7 @@ mod log_cmd;
 mod mission_cmd;
 mod scenario;
 mod score_cmd;
+mod serve_cmd;
 mod simulate_cmd;
 mod stored;
 
@@ -63,6 +64,11 @@ enum Command {
     Mission(mission_cmd::MissionCommand),
     /// Recompute every derived table from the log's entries and compare with what was there.
     Rebuild(incident_cmd::RebuildArgs),
+    /// Serve the HTTP API (roles, OGC API Features, alerts) and Cursor-on-Target listeners.
+    Serve(serve_cmd::ServeArgs),
+    /// Bearer tokens for the HTTP API.
+    #[command(subcommand)]
+    Token(serve_cmd::TokenCommand),
     /// Print a JSON Schema of the formats Truce reads.
     Schema {
         /// Which schema: `observation`.
@@ -93,6 +99,8 @@ fn main() -> ExitCode {
         Command::Tasks(args) => mission_cmd::tasks(args),
         Command::Coverage(args) => mission_cmd::coverage(args),
         Command::Mission(cmd) => mission_cmd::run(cmd),
+        Command::Serve(args) => serve_cmd::serve(args),
+        Command::Token(cmd) => serve_cmd::token(cmd),
         Command::Schema { .. } => {
             let schema = truce_core::observation::json_schema();
             println!(

@@ -1,0 +1,832 @@
+//! The JSON REST API. Every handler names its [`Action`]; [`crate::auth`] decides.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use truce_core::observation::{
+    Observation, ObservationKind, Outcome, Reliability, SourceKind, TaskOutcome,
+};
+use truce_fusion::ledger::{Action as Decide, Decision, Ledger, Lifecycle, TaskState};
+use truce_store::{EntryKind, Log, Store};
+
+use crate::app::ApiError;
+use crate::auth::{Action, Principal, Role, View, allowed, coarsen, incident_view};
+use crate::state::{Alert, Shared};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/observations", post(post_observations))
+        .route("/api/incidents", get(list_incidents))
+        .route("/api/incidents/{id}", get(get_incident))
+        .route("/api/incidents/{id}/decisions", post(post_decision))
+        .route("/api/tasks", get(list_tasks))
+        .route("/api/tasks/{id}/outcome", post(post_outcome))
+        .route("/api/allegations", post(post_allegation))
+        .route("/api/stats", get(stats))
+        .route("/api/log/checkpoint", get(checkpoint))
+        .route("/api/log/proof/{seq}", get(proof))
+        .route("/api/alerts/stream", get(crate::alerts::stream))
+}
+
+pub fn require(p: &Principal, action: Action, what: &str) -> ApiResult<()> {
+    if allowed(&p.role, action) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(what))
+    }
+}
+
+/// Runs `f` with the core locked, on a blocking thread.
+pub async fn with_core<T: Send + 'static>(
+    state: &Shared,
+    f: impl FnOnce(&mut crate::state::Core) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let s = state.clone();
+    tokio::task::spawn_blocking(move || f(&mut s.core()))
+        .await
+        .map_err(|e| ApiError::from(anyhow::anyhow!("worker failed: {e}")))?
+}
+
+async fn healthz(State(state): State<Shared>) -> ApiResult<Json<Value>> {
+    with_core(&state, |core| {
+        let size = core.store.log_size().map_err(anyhow::Error::from)?;
+        Ok(Json(json!({
+            "status": "ok",
+            "log_size": size,
+            "incidents": core.ledger.incidents().len(),
+        })))
+    })
+    .await
+}
+
+async fn metrics(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Response> {
+    require(&p, Action::ReadMetrics, "read metrics")?;
+    let (open, by_state) = with_core(&state, |core| {
+        let counts = core.ledger.count_by_state();
+        let open = core
+            .ledger
+            .records()
+            .iter()
+            .filter(|r| !r.state.is_concluded())
+            .count();
+        Ok((open, counts))
+    })
+    .await?;
+    let m = &state.metrics;
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, v: u64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        ));
+    };
+    counter(
+        "truce_http_requests_total",
+        "HTTP requests received.",
+        m.requests.load(Ordering::Relaxed),
+    );
+    counter(
+        "truce_observations_stored_total",
+        "Observations newly stored (API and CoT).",
+        m.observations_stored.load(Ordering::Relaxed),
+    );
+    counter(
+        "truce_observations_duplicate_total",
+        "Observations received again.",
+        m.observations_duplicate.load(Ordering::Relaxed),
+    );
+    counter(
+        "truce_records_rejected_total",
+        "Records rejected, with a reason kept.",
+        m.records_rejected.load(Ordering::Relaxed),
+    );
+    counter(
+        "truce_cot_events_total",
+        "Cursor-on-Target events received.",
+        m.cot_events.load(Ordering::Relaxed),
+    );
+    counter(
+        "truce_alerts_total",
+        "Alerts published.",
+        m.alerts_sent.load(Ordering::Relaxed),
+    );
+    counter(
+        "truce_rate_limited_total",
+        "Requests refused by the rate limit.",
+        m.rate_limited.load(Ordering::Relaxed),
+    );
+    out.push_str("# HELP truce_incidents_open Incidents not yet concluded.\n# TYPE truce_incidents_open gauge\n");
+    out.push_str(&format!("truce_incidents_open {open}\n"));
+    out.push_str(
+        "# HELP truce_incidents Incidents by lifecycle state.\n# TYPE truce_incidents gauge\n",
+    );
+    for (s, n) in by_state {
+        out.push_str(&format!(
+            "truce_incidents{{state=\"{}\"}} {n}\n",
+            s.as_str()
+        ));
+    }
+    out.push_str("# HELP truce_http_request_duration_seconds Request latency.\n# TYPE truce_http_request_duration_seconds histogram\n");
+    for (i, b) in crate::state::LATENCY_BUCKETS.iter().enumerate() {
+        out.push_str(&format!(
+            "truce_http_request_duration_seconds_bucket{{le=\"{b}\"}} {}\n",
+            m.latency[i].load(Ordering::Relaxed)
+        ));
+    }
+    let total = m.requests.load(Ordering::Relaxed);
+    out.push_str(&format!(
+        "truce_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {total}\ntruce_http_request_duration_seconds_sum {}\ntruce_http_request_duration_seconds_count {total}\n",
+        m.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+    ));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+#[derive(Deserialize)]
+struct IngestQuery {
+    /// `geojson` (default), `cot`, `csv`, `firms`, `ucdp`.
+    format: Option<String>,
+}
+
+async fn post_observations(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<IngestQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    require(&p, Action::PostObservations, "post observations")?;
+    let format: truce_ingest::Format = q
+        .format
+        .as_deref()
+        .unwrap_or("geojson")
+        .parse()
+        .map_err(|e: truce_ingest::ConfigError| ApiError::bad_request(e.to_string()))?;
+    let mut records = read_records(format, &body)?;
+    if records.len() > state.limits.max_batch_records {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} records in one request; at most {} (max_batch_records): split the batch",
+                records.len(),
+                state.limits.max_batch_records
+            ),
+        ));
+    }
+    if let Role::Team(team) = &p.role {
+        // A team posts its own findings only.
+        for r in &mut records {
+            if let Ok(o) = &r.result
+                && (o.properties.source.id != *team
+                    || o.properties.source.kind != SourceKind::GroundTeam)
+            {
+                r.result = Err(format!(
+                    "a team:{team} token posts only its own observations (source id {team}, kind ground_team)"
+                ));
+            }
+        }
+    }
+    let label = format!("api:{}", p.name);
+    let committed = ingest(&state, label, format.to_string(), records).await?;
+    Ok(Json(committed))
+}
+
+/// Runs the pipeline for records that came over the network, counts them, and publishes
+/// alerts. Shared with the CoT listeners.
+pub async fn ingest(
+    state: &Shared,
+    label: String,
+    format: String,
+    records: Vec<truce_ingest::Record>,
+) -> ApiResult<Value> {
+    let s = state.clone();
+    let (done, alerts) = with_core(state, move |core| {
+        let crate::state::Core { store, ledger, key } = core;
+        let done =
+            crate::pipeline::commit(store, ledger, key, &label, &format, records, Utc::now())
+                .map_err(ApiError::from)?;
+        let alerts = alerts_for(ledger, &done.incidents, "breach");
+        Ok((done, alerts))
+    })
+    .await?;
+    let m = &s.metrics;
+    m.observations_stored
+        .fetch_add(done.outcome.accepted as u64, Ordering::Relaxed);
+    m.observations_duplicate
+        .fetch_add(done.outcome.duplicates as u64, Ordering::Relaxed);
+    m.records_rejected
+        .fetch_add(done.outcome.rejected as u64, Ordering::Relaxed);
+    crate::alerts::publish(&s, alerts);
+    Ok(json!({
+        "accepted": done.outcome.accepted,
+        "duplicates": done.outcome.duplicates,
+        "rejected": done.outcome.rejected,
+        "first_seq": done.outcome.first_seq,
+        "last_seq": done.outcome.last_seq,
+        "results": done.results,
+        "incidents": done.incidents,
+    }))
+}
+
+/// Alerts for incidents in breach of a rule of severity high or critical.
+pub fn alerts_for(ledger: &Ledger<'_>, ids: &[String], kind: &'static str) -> Vec<Alert> {
+    let engine = ledger.engine();
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(k) = ledger.find(id) else { continue };
+        let inc = &ledger.incidents()[k];
+        let rec = &ledger.records()[k];
+        let severity = inc
+            .breaches
+            .iter()
+            .filter_map(|r| engine.agreement().rules.iter().find(|x| &x.id == r))
+            .map(|r| r.severity)
+            .max();
+        if kind == "breach" && !severity.is_some_and(|s| s >= truce_core::agreement::Severity::High)
+        {
+            continue;
+        }
+        out.push(Alert {
+            kind,
+            incident: inc.id.clone(),
+            state: rec.state.as_str().into(),
+            rules: inc.breaches.clone(),
+            severity: severity.map(|s| s.as_str().into()),
+            party_area: inc
+                .location
+                .and_then(|p| engine.party_at(p))
+                .map(str::to_string),
+            party: rec
+                .attributed_party
+                .clone()
+                .or_else(|| truce_fusion::score::suggested_party(inc)),
+            location: inc.location,
+            at: inc.end,
+            entry_seq: rec
+                .transitions
+                .last()
+                .map_or(inc.observation_seqs[0], |t| t.entry_seq)
+                .max(*inc.observation_seqs.last().expect("never empty")),
+        });
+    }
+    out
+}
+
+#[derive(Deserialize, Default)]
+struct IncidentQuery {
+    /// `minlon,minlat,maxlon,maxlat`.
+    bbox: Option<String>,
+    /// RFC 3339: incidents ending at or after.
+    from: Option<DateTime<Utc>>,
+    /// RFC 3339: incidents starting before.
+    to: Option<DateTime<Utc>>,
+    /// Whose area it is in, or who it is attributed to.
+    party: Option<String>,
+    state: Option<String>,
+    rule: Option<String>,
+    source_kind: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// Default and largest page.
+const PAGE_DEFAULT: usize = 100;
+const PAGE_MAX: usize = 1000;
+
+pub fn parse_bbox(s: &str) -> ApiResult<[f64; 4]> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "bbox {s:?}: four numbers minlon,minlat,maxlon,maxlat"
+            ))
+        })?;
+    match v[..] {
+        [a, b, c, d] if a <= c && b <= d => Ok([a, b, c, d]),
+        _ => Err(ApiError::bad_request(format!(
+            "bbox {s:?}: four numbers minlon,minlat,maxlon,maxlat with min ≤ max"
+        ))),
+    }
+}
+
+/// The incidents `p` may see that match `q`, newest first: (index, view).
+fn visible(ledger: &Ledger<'_>, p: &Principal, q: &IncidentQuery) -> ApiResult<Vec<(usize, View)>> {
+    let engine = ledger.engine();
+    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
+    let state = q
+        .state
+        .as_deref()
+        .map(|s| {
+            Lifecycle::ALL
+                .into_iter()
+                .find(|l| l.as_str() == s)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown state {s:?}")))
+        })
+        .transpose()?;
+    let mut out = Vec::new();
+    for (k, (inc, rec)) in ledger.incidents().iter().zip(ledger.records()).enumerate() {
+        let party_at = inc.location.and_then(|l| engine.party_at(l));
+        let Some(view) = incident_view(&p.role, inc, rec, party_at) else {
+            continue;
+        };
+        let shown_at = inc
+            .location
+            .map(|l| if view == View::Public { coarsen(l) } else { l });
+        if let Some([a, b, c, d]) = bbox
+            && !shown_at.is_some_and(|l| l[0] >= a && l[0] <= c && l[1] >= b && l[1] <= d)
+        {
+            continue;
+        }
+        if q.from.is_some_and(|f| inc.end < f) || q.to.is_some_and(|t| inc.start >= t) {
+            continue;
+        }
+        if state.is_some_and(|s| rec.state != s) {
+            continue;
+        }
+        if q.rule.as_ref().is_some_and(|r| !inc.breaches.contains(r)) {
+            continue;
+        }
+        if let Some(party) = &q.party {
+            let official = rec.attributed_party.as_deref() == Some(party);
+            let suggested = view != View::Public
+                && truce_fusion::score::suggested_party(inc).as_deref() == Some(party);
+            if !(party_at == Some(party.as_str()) || official || suggested) {
+                continue;
+            }
+        }
+        if let Some(sk) = &q.source_kind
+            && (view == View::Public || !inc.source_kinds.iter().any(|s| s.as_str() == sk))
+        {
+            continue;
+        }
+        out.push((k, view));
+    }
+    out.sort_by_key(|&(k, _)| std::cmp::Reverse((ledger.incidents()[k].start, k)));
+    Ok(out)
+}
+
+/// An incident as `view` shows it.
+pub fn incident_json(ledger: &Ledger<'_>, k: usize, view: View) -> Value {
+    let engine = ledger.engine();
+    let inc = &ledger.incidents()[k];
+    let rec = &ledger.records()[k];
+    match view {
+        View::Public => json!({
+            "id": inc.id,
+            "state": rec.state.as_str(),
+            "start": inc.start,
+            "end": inc.end,
+            "location": inc.location.map(coarsen),
+            "location_precision_m": crate::auth::COARSE_CELL_M,
+            "rules": inc.breaches,
+            "attributed_party": rec.attributed_party,
+        }),
+        View::Party | View::Full => {
+            let mut v = json!({
+                "id": inc.id,
+                "group": inc.group.name(),
+                "state": rec.state.as_str(),
+                "evidence": inc.state.as_str(),
+                "confidence": inc.confidence,
+                "start": inc.start,
+                "end": inc.end,
+                "location": inc.location,
+                "radius_m": inc.radius_m,
+                "party_area": inc.location.and_then(|l| engine.party_at(l)),
+                "kinds": inc.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                "source_kinds": inc.source_kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                "rules": inc.breaches,
+                "suggested_party": truce_fusion::score::suggested_party(inc),
+                "suggestion_basis": inc.attribution.as_ref().map(|s| s.basis.clone()),
+                "attributed_party": rec.attributed_party,
+                "origin": inc.origin.as_ref().map(|o| json!({
+                    "point": o.point,
+                    "ellipse_95": {"semi_major_m": o.ellipse.semi_major_m, "semi_minor_m": o.ellipse.semi_minor_m, "azimuth_deg": o.ellipse.azimuth_deg},
+                })),
+                "observations": inc.observation_seqs.len(),
+            });
+            if view == View::Full {
+                v["observation_seqs"] = json!(inc.observation_seqs);
+                v["transitions"] = json!(rec.transitions);
+            } else {
+                // No source or team identities: who acted is "monitor" unless it was an analyst
+                // decision, and reasons that name sources are left out.
+                v["transitions"] = json!(
+                    rec.transitions
+                        .iter()
+                        .map(|t| json!({
+                            "from": t.from.map(|s| s.as_str()),
+                            "to": t.to.as_str(),
+                            "action": t.action,
+                            "at": t.at,
+                            "entry_seq": t.entry_seq,
+                        }))
+                        .collect::<Vec<_>>()
+                );
+            }
+            v
+        }
+    }
+}
+
+async fn list_incidents(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<IncidentQuery>,
+) -> ApiResult<Json<Value>> {
+    require(&p, Action::ReadIncidents, "read incidents")?;
+    let limit = q.limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX);
+    let offset = q.offset.unwrap_or(0);
+    with_core(&state, move |core| {
+        let ledger = &core.ledger;
+        let shown = visible(ledger, &p, &q)?;
+        let total = shown.len();
+        let page: Vec<Value> = shown
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|&(k, v)| incident_json(ledger, k, v))
+            .collect();
+        let next = (offset + limit < total).then(|| offset + limit);
+        Ok(Json(json!({
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "next_offset": next,
+            "incidents": page,
+        })))
+    })
+    .await
+}
+
+fn find_visible(ledger: &Ledger<'_>, p: &Principal, id: &str) -> ApiResult<(usize, View)> {
+    let k = ledger
+        .find(id)
+        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
+    let inc = &ledger.incidents()[k];
+    let party_at = inc.location.and_then(|l| ledger.engine().party_at(l));
+    // Not visible is not found: a refusal would confirm it exists.
+    let view = incident_view(&p.role, inc, &ledger.records()[k], party_at)
+        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
+    Ok((k, view))
+}
+
+/// Most observations whose evidence and proofs an incident's page lists.
+const EVIDENCE_MAX: usize = 200;
+
+async fn get_incident(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    require(&p, Action::ReadIncidents, "read incidents")?;
+    with_core(&state, move |core| {
+        let (k, view) = find_visible(&core.ledger, &p, &id)?;
+        let mut v = incident_json(&core.ledger, k, view);
+        if view == View::Public {
+            return Ok(Json(v));
+        }
+        let inc = &core.ledger.incidents()[k];
+        let checkpoint = core.store.latest_checkpoint().map_err(anyhow::Error::from)?;
+        let mut evidence = Vec::new();
+        for &seq in inc.observation_seqs.iter().take(EVIDENCE_MAX) {
+            let Some(o) = core
+                .store
+                .observations(seq, 1)
+                .map_err(anyhow::Error::from)?
+                .into_iter()
+                .find(|o| o.seq == seq)
+            else {
+                continue;
+            };
+            let props = &o.observation.properties;
+            let mut e = json!({
+                "seq": seq,
+                "kind": props.kind.as_str(),
+                "observed_at": props.observed_at,
+                "source_kind": props.source.kind.as_str(),
+                "rules": o.assessment.breaches.iter().map(|b| b.rule.clone()).collect::<Vec<_>>(),
+            });
+            if view == View::Full {
+                e["observation"] = serde_json::to_value(&o.observation).map_err(anyhow::Error::from)?;
+                e["assessment"] = serde_json::to_value(&o.assessment).map_err(anyhow::Error::from)?;
+            }
+            if let Some(c) = &checkpoint
+                && seq < c.size
+            {
+                let proof = core.store.inclusion_proof(seq, c.size).map_err(anyhow::Error::from)?;
+                e["inclusion_proof"] = json!(proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>());
+            }
+            evidence.push(e);
+        }
+        v["evidence"] = json!(evidence);
+        v["log"] = json!({
+            "checkpoint": checkpoint.as_ref().map(|c| c.text.clone()),
+            "tree_size": checkpoint.as_ref().map(|c| c.size),
+            "proofs_against": "the checkpoint above; GET /api/log/proof/{seq} gives the entry's bytes",
+        });
+        Ok(Json(v))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    action: String,
+    #[serde(default)]
+    party: Option<String>,
+    reason: String,
+}
+
+async fn post_decision(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(body): Json<DecisionBody>,
+) -> ApiResult<Json<Value>> {
+    require(&p, Action::Decide, "decide on incidents")?;
+    let action = match body.action.as_str() {
+        "verify" => Decide::Verify,
+        "attribute" => Decide::Attribute,
+        "publish" => Decide::Publish,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "action {other:?}: verify, attribute or publish"
+            )));
+        }
+    };
+    let decision = Decision {
+        incident: id,
+        action,
+        party: body.party,
+        actor: p.name.clone(),
+        reason: body.reason,
+        decided_at: Utc::now(),
+    };
+    let s = state.clone();
+    let (v, alerts) = with_core(&state, move |core| {
+        core.ledger
+            .check(&decision)
+            .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+        let body = truce_core::canonical::to_canonical_json(&decision);
+        let seq = core
+            .store
+            .append_record(EntryKind::Decision, &body)
+            .map_err(anyhow::Error::from)?;
+        crate::replay::follow(&mut core.store, &mut core.ledger)?;
+        core.store
+            .sign_checkpoint(&core.key, Utc::now().timestamp().max(0) as u64)
+            .map_err(anyhow::Error::from)?;
+        let k = core.ledger.find(&decision.incident).expect("checked");
+        let alerts = alerts_for(
+            &core.ledger,
+            std::slice::from_ref(&decision.incident),
+            "state",
+        );
+        Ok((
+            json!({
+                "incident": incident_json(&core.ledger, k, View::Full),
+                "entry_seq": seq,
+            }),
+            alerts,
+        ))
+    })
+    .await?;
+    crate::alerts::publish(&s, alerts);
+    Ok(Json(v))
+}
+
+async fn list_tasks(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    require(&p, Action::ReadTasks, "read tasks")?;
+    with_core(&state, move |core| {
+        let tasks: Vec<Value> = core
+            .ledger
+            .tasks()
+            .iter()
+            .filter(|t| match &p.role {
+                Role::Team(team) => {
+                    t.team.as_deref() == Some(team.as_str()) && t.state == TaskState::Assigned
+                }
+                _ => true,
+            })
+            .map(|t| serde_json::to_value(t).unwrap_or(Value::Null))
+            .collect();
+        Ok(Json(json!({ "total": tasks.len(), "tasks": tasks })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeBody {
+    /// `confirmed`, `not_confirmed`, `inconclusive`, `access_denied`.
+    outcome: String,
+    /// What was found: an observation kind (`impact`, `damage`, `weapon_present` needs
+    /// `weapon` …); `access_denied` for that outcome; default `report`.
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    remarks: String,
+    /// Where (default: the task's place).
+    #[serde(default)]
+    location: Option<[f64; 2]>,
+    #[serde(default)]
+    error_radius_m: Option<f64>,
+    /// When (default: now).
+    #[serde(default)]
+    observed_at: Option<DateTime<Utc>>,
+}
+
+async fn post_outcome(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(task): Path<String>,
+    Json(body): Json<OutcomeBody>,
+) -> ApiResult<Json<Value>> {
+    require(&p, Action::PostOutcome, "report task outcomes")?;
+    let Role::Team(team) = p.role.clone() else {
+        return Err(ApiError::forbidden("report task outcomes"));
+    };
+    let outcome = Outcome::parse(&body.outcome).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "outcome {:?}: confirmed, not_confirmed, inconclusive or access_denied",
+            body.outcome
+        ))
+    })?;
+    let t2 = task.clone();
+    let team2 = team.clone();
+    let place = with_core(&state, move |core| {
+        let t = core
+            .ledger
+            .tasks()
+            .iter()
+            .find(|t| t.id == t2 && t.team.as_deref() == Some(team2.as_str()))
+            .ok_or_else(|| ApiError::not_found(format!("no task {t2} assigned to {team2}")))?;
+        Ok(t.location)
+    })
+    .await?;
+    let kind = match (outcome, body.kind.as_deref()) {
+        (Outcome::AccessDenied, _) => ObservationKind::AccessDenied,
+        (_, None) => ObservationKind::Report,
+        (_, Some(k)) => serde_json::from_value(json!(k))
+            .map_err(|_| ApiError::bad_request(format!("unknown observation kind {k:?}")))?,
+    };
+    let mut obs = Observation::new(
+        kind,
+        body.observed_at.unwrap_or_else(Utc::now),
+        truce_core::observation::Source {
+            id: team.clone(),
+            kind: SourceKind::GroundTeam,
+            reliability: Reliability::A,
+            credibility: 1,
+            party: None,
+        },
+        geojson_point(body.location.unwrap_or(place)),
+    );
+    obs.id = Some(format!("{team}-{task}-{}", Utc::now().timestamp_millis()));
+    obs.properties.remarks = body.remarks;
+    obs.properties.error_radius_m = body.error_radius_m.unwrap_or(0.0);
+    obs.properties.task_outcome = Some(TaskOutcome {
+        task: task.clone(),
+        outcome,
+    });
+    let record = truce_ingest::Record {
+        locator: truce_ingest::Locator::Feature(0),
+        raw: truce_core::canonical::to_canonical_json(&obs),
+        result: Ok(obs),
+    };
+    let v = ingest(
+        &state,
+        format!("api:{}", p.name),
+        "api".into(),
+        vec![record],
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+fn geojson_point(p: [f64; 2]) -> truce_core::observation::Geometry {
+    truce_core::observation::Geometry::Point {
+        coordinates: p.to_vec(),
+    }
+}
+
+/// A request body read by a feed adapter: every record, read or with its reason.
+fn read_records(format: truce_ingest::Format, body: &[u8]) -> ApiResult<Vec<truce_ingest::Record>> {
+    let adapter = truce_ingest::adapter(format, &truce_ingest::Options::default());
+    let records = adapter
+        .read("request body", body)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .collect();
+    Ok(records)
+}
+
+async fn post_allegation(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    require(&p, Action::PostAllegation, "post allegations")?;
+    let Role::Party(party) = p.role.clone() else {
+        return Err(ApiError::forbidden("post allegations"));
+    };
+    let mut records = read_records(truce_ingest::Format::GeoJson, &body)?;
+    for r in &mut records {
+        if let Ok(o) = &mut r.result {
+            // A party's word is an allegation: its source is the party, graded by the monitor
+            // as "cannot be judged" until corroborated.
+            o.properties.source = truce_core::observation::Source {
+                id: p.name.clone(),
+                kind: SourceKind::Party,
+                reliability: Reliability::F,
+                credibility: 6,
+                party: Some(party.clone()),
+            };
+        }
+    }
+    let v = ingest(&state, format!("api:{}", p.name), "geojson".into(), records).await?;
+    Ok(Json(v))
+}
+
+async fn stats(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    require(&p, Action::ReadStats, "read statistics")?;
+    with_core(&state, move |core| {
+        let shown = visible(&core.ledger, &p, &IncidentQuery::default())?;
+        let mut by_state = std::collections::BTreeMap::<&str, usize>::new();
+        let mut by_rule = std::collections::BTreeMap::<String, usize>::new();
+        for &(k, _) in &shown {
+            *by_state
+                .entry(core.ledger.records()[k].state.as_str())
+                .or_default() += 1;
+            for r in &core.ledger.incidents()[k].breaches {
+                *by_rule.entry(r.clone()).or_default() += 1;
+            }
+        }
+        Ok(Json(
+            json!({ "incidents": shown.len(), "by_state": by_state, "by_rule": by_rule }),
+        ))
+    })
+    .await
+}
+
+async fn checkpoint(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Response> {
+    require(&p, Action::ReadLog, "read the log")?;
+    let text = with_core(&state, |core| {
+        core.store
+            .latest_checkpoint()
+            .map_err(anyhow::Error::from)?
+            .map(|c| c.text)
+            .ok_or_else(|| ApiError::not_found("the log has signed no checkpoint yet"))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+#[derive(Deserialize)]
+struct ProofQuery {
+    old_size: Option<u64>,
+}
+
+async fn proof(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(seq): Path<u64>,
+    Query(q): Query<ProofQuery>,
+) -> ApiResult<Json<crate::proof::ProofDocument>> {
+    require(&p, Action::ReadLog, "read the log")?;
+    with_core(&state, move |core| {
+        // Entries are evidence the public may not read: their bodies are for staff and parties.
+        if matches!(p.role, Role::Public | Role::Team(_)) {
+            return Err(ApiError::forbidden(
+                "read log entries (a party or staff token may)",
+            ));
+        }
+        crate::proof::prove(&core.store, "the store", seq, q.old_size)
+            .map(Json)
+            .map_err(|e| ApiError::not_found(format!("{e:#}")))
+    })
+    .await
+}

@@ -1,0 +1,73 @@
+//! The proof document for one log entry (`truce log prove`, `GET /api/log/proof/{seq}`): the
+//! entry's bytes, its inclusion proof in the latest signed checkpoint, and optionally the
+//! consistency proof from an older size — checked before it is handed out.
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use truce_log::{Hash, leaf_hash, verify_inclusion};
+use truce_store::{GeoPackageStore, Log};
+
+/// The proof document `truce log prove` prints and `verify-entry` / `witness` read.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProofDocument {
+    pub leaf_index: u64,
+    /// Base64 of the exact entry bytes hashed into the leaf.
+    pub entry: String,
+    pub tree_size: u64,
+    pub root: String,
+    pub inclusion: Vec<String>,
+    pub checkpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<Vec<String>>,
+}
+
+/// Entry `seq`'s proof against the latest checkpoint (and from `old_size`, if given). `shown`
+/// names the store in messages.
+pub fn prove(
+    store: &GeoPackageStore,
+    shown: &str,
+    seq: u64,
+    old_size: Option<u64>,
+) -> Result<ProofDocument> {
+    let checkpoint = store.latest_checkpoint()?.with_context(|| {
+        format!(
+            "{shown}: the log has signed no checkpoint yet, so there is nothing to prove against"
+        )
+    })?;
+    let size = checkpoint.size;
+    if seq >= size {
+        bail!(
+            "{shown}: entry {seq} is not covered by the latest checkpoint ({size} entries); sign a new one (`truce ingest` does) or ask for an earlier entry"
+        );
+    }
+    let entry = store
+        .entry(seq)?
+        .with_context(|| format!("{shown}: entry {seq} is missing from entries"))?;
+    let inclusion = store.inclusion_proof(seq, size)?;
+    // Check the proof before handing it out: a store whose tree no longer matches its
+    // checkpoint must not produce a proof that fails later in someone else's hands.
+    verify_inclusion(&leaf_hash(&entry.body), seq, size, &inclusion, &checkpoint.root).map_err(|e| {
+        anyhow::anyhow!("{shown}: entry {seq} does not lead to the root of checkpoint {} ({e}); run `truce log verify`", checkpoint.id)
+    })?;
+    let consistency = match old_size {
+        Some(old) if old > size => {
+            bail!("old size {old} is larger than the latest checkpoint's size {size}")
+        }
+        Some(old) => Some(store.consistency_proof(old, size)?),
+        None => None,
+    };
+    Ok(ProofDocument {
+        leaf_index: seq,
+        entry: B64.encode(&entry.body),
+        tree_size: size,
+        root: checkpoint.root.to_base64(),
+        inclusion: inclusion.iter().map(Hash::to_base64).collect(),
+        checkpoint: checkpoint.text,
+        old_size,
+        consistency: consistency.map(|c| c.iter().map(Hash::to_base64).collect()),
+    })
+}

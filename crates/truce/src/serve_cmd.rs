@@ -1,0 +1,143 @@
+//! `truce serve` and `truce token`: the HTTP API and CoT listeners, and their bearer tokens.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::{Args, Subcommand};
+use truce_server::auth::{Role, new_secret, token_hash};
+use truce_server::state::{AppState, Limits};
+use truce_store::GeoPackageStore;
+
+use crate::Outcome;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The GeoPackage store (its log must hold an agreement: `truce ingest` or `truce demo`).
+    #[arg(long)]
+    db: PathBuf,
+    /// Terms to put in force before serving (default: those already in the store).
+    #[arg(long)]
+    agreement: Option<String>,
+    /// HTTP address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Cursor-on-Target over TCP (a stream of <event> documents, as TAK servers send).
+    #[arg(long = "cot-tcp")]
+    cot_tcp: Option<SocketAddr>,
+    /// Cursor-on-Target over UDP (one event per datagram).
+    #[arg(long = "cot-udp")]
+    cot_udp: Option<SocketAddr>,
+    /// The log's signing key file (default: `<db>.log.key`).
+    #[arg(long = "log-key")]
+    log_key: Option<PathBuf>,
+    /// Requests a second per token (or per address for the public).
+    #[arg(long, default_value_t = Limits::default().requests_per_second)]
+    rate: u32,
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Make a bearer token; prints it once (only its SHA-256 is kept).
+    Create {
+        #[arg(long)]
+        db: PathBuf,
+        /// admin | analyst | team:ID | party:ID | public
+        #[arg(long)]
+        role: String,
+        /// Who holds it (shown as the actor of their decisions and posts).
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a token by id (takes effect within two seconds on a running server).
+    Revoke {
+        #[arg(long)]
+        db: PathBuf,
+        id: i64,
+    },
+    /// List tokens (ids, names, roles; never secrets).
+    List {
+        #[arg(long)]
+        db: PathBuf,
+    },
+}
+
+pub fn serve(args: ServeArgs) -> Result<Outcome> {
+    let key = crate::log_cmd::log_signer_key(&args.db, args.log_key.as_deref())?;
+    if let Some(file) = &args.agreement {
+        let terms = crate::agreement_cmd::load(file)?;
+        let mut store = GeoPackageStore::open(&args.db)?;
+        store.check_signer(&key)?;
+        crate::ingest_cmd::install(&mut store, terms, &key)?;
+    }
+    let limits = Limits {
+        requests_per_second: args.rate,
+        ..Limits::default()
+    };
+    let config = truce_server::app::Config {
+        listen: args.listen,
+        cot_tcp: args.cot_tcp,
+        cot_udp: args.cot_udp,
+        limits: limits.clone(),
+    };
+    tracing_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let state = AppState::open(args.db.clone(), key, limits)?;
+    runtime.block_on(truce_server::app::serve(state, config))?;
+    println!("truce serve: stopped; every accepted batch is committed and checkpointed");
+    Ok(Outcome::Ok)
+}
+
+fn tracing_init() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRUCE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+pub fn token(cmd: TokenCommand) -> Result<Outcome> {
+    match cmd {
+        TokenCommand::Create { db, role, name } => {
+            let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
+            let mut store = GeoPackageStore::open(&db)?;
+            let secret = new_secret().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            let id = store.create_token(&name, &role.name(), &token_hash(&secret), Utc::now())?;
+            eprintln!(
+                "token {id} for {name} ({}): shown once, keep it secret; revoke with `truce token revoke --db {} {id}`",
+                role.name(),
+                db.display()
+            );
+            println!("{secret}");
+        }
+        TokenCommand::Revoke { db, id } => {
+            let mut store = GeoPackageStore::open(&db)?;
+            if !store.revoke_token(id, Utc::now())? {
+                anyhow::bail!("{}: no live token {id}", db.display());
+            }
+            println!("token {id} revoked");
+        }
+        TokenCommand::List { db } => {
+            let store = GeoPackageStore::open(&db)?;
+            for t in store.tokens()? {
+                println!(
+                    "{:>4}  {:<20} {:<16} created {}{}",
+                    t.id,
+                    t.name,
+                    t.role,
+                    t.created_at,
+                    t.revoked_at
+                        .map(|r| format!(", revoked {r}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
