@@ -200,6 +200,25 @@ pub struct Decision {
     pub decided_at: DateTime<Utc>,
 }
 
+/// A party's response to an incident, as its `response` log entry holds it: every response is
+/// logged and shown to the other party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    pub incident: String,
+    /// A party of the agreement.
+    pub party: String,
+    /// `acknowledge` or `dispute`.
+    pub response: String,
+    pub text: String,
+    /// Who wrote it (the token's name).
+    pub actor: String,
+    /// Counter-evidence: entry seqs of observations the party posted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<u64>,
+    pub responded_at: DateTime<Utc>,
+}
+
 /// Why a decision cannot be taken (the CLI refuses it before anything is logged).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecisionError {
@@ -217,6 +236,8 @@ pub enum DecisionError {
     PartyNotExpected(&'static str),
     #[error("a decision needs an actor and a reason")]
     Unsigned,
+    #[error("a response is `acknowledge` or `dispute`, with a text; got {0:?}")]
+    BadResponse(String),
 }
 
 /// The derived state, folded from the log.
@@ -726,6 +747,48 @@ impl<'e> Ledger<'e> {
                 self.plan(d.decided_at);
             }
         }
+        Ok(())
+    }
+
+    /// Checks a party's response without applying it.
+    pub fn check_response(&self, r: &Response) -> Result<usize, DecisionError> {
+        if !matches!(r.response.as_str(), "acknowledge" | "dispute") || r.text.trim().is_empty() {
+            return Err(DecisionError::BadResponse(r.response.clone()));
+        }
+        let parties = &self.engine.agreement().parties;
+        if !parties.iter().any(|p| p.id == r.party) {
+            let known: Vec<&str> = parties.iter().map(|p| p.id.as_str()).collect();
+            return Err(DecisionError::UnknownParty {
+                got: Some(r.party.clone()),
+                known: known.join(", "),
+            });
+        }
+        self.find(&r.incident)
+            .ok_or_else(|| DecisionError::UnknownIncident(r.incident.clone()))
+    }
+
+    /// Applies a `response` entry: a step in the incident's history that leaves its state,
+    /// naming the party, its words and its counter-evidence.
+    pub fn respond(&mut self, seq: u64, r: &Response) -> Result<(), DecisionError> {
+        self.note_seq(seq);
+        let k = self.check_response(r)?;
+        let record = &mut self.records[k];
+        let evidence = if r.evidence.is_empty() {
+            String::new()
+        } else {
+            let seqs: Vec<String> = r.evidence.iter().map(u64::to_string).collect();
+            format!(" (counter-evidence: entries {})", seqs.join(", "))
+        };
+        record.transitions.push(Transition {
+            from: Some(record.state),
+            to: record.state,
+            action: r.response.clone(),
+            at: r.responded_at,
+            actor: format!("party:{} ({})", r.party, r.actor),
+            reason: format!("{}{evidence}", r.text),
+            entry_seq: seq,
+        });
+        self.touched.insert(k);
         Ok(())
     }
 

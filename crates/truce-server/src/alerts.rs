@@ -31,7 +31,9 @@ pub fn told(role: &Role, alert: &Alert) -> bool {
     match role {
         Role::Admin | Role::Analyst => true,
         Role::Party(p) => {
-            alert.party_area.as_deref() == Some(p.as_str())
+            // A response is shown to both parties.
+            alert.kind == "response"
+                || alert.party_area.as_deref() == Some(p.as_str())
                 || alert.party.as_deref() == Some(p.as_str())
         }
         Role::Team(_) | Role::Public => false,
@@ -44,6 +46,10 @@ pub async fn stream(
 ) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     require(&p, Action::ReadAlerts, "subscribe to alerts")?;
     let role = p.role.clone();
+    let mut stop = state.stop.subscribe();
+    let stopping = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
     let events = BroadcastStream::new(state.alerts.subscribe()).filter_map(move |a| match a {
         Ok(alert) if told(&role, &alert) => Some(Ok(Event::default()
             .event(alert.kind)
@@ -56,5 +62,7 @@ pub async fn stream(
             Some(Ok(Event::default().event("lagged").data(n.to_string())))
         }
     });
+    // The stream ends when the service shuts down.
+    let events = futures_util::StreamExt::take_until(events, Box::pin(stopping));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -30,6 +30,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/incidents", get(list_incidents))
         .route("/api/incidents/{id}", get(get_incident))
         .route("/api/incidents/{id}/decisions", post(post_decision))
+        .route("/api/incidents/{id}/responses", post(post_response))
         .route("/api/tasks", get(list_tasks))
         .route("/api/tasks/{id}/outcome", post(post_outcome))
         .route("/api/allegations", post(post_allegation))
@@ -253,8 +254,7 @@ pub fn alerts_for(ledger: &Ledger<'_>, ids: &[String], kind: &'static str) -> Ve
             .filter_map(|r| engine.agreement().rules.iter().find(|x| &x.id == r))
             .map(|r| r.severity)
             .max();
-        if kind == "breach" && !severity.is_some_and(|s| s >= truce_core::agreement::Severity::High)
-        {
+        if kind == "breach" && severity.is_none_or(|s| s < truce_core::agreement::Severity::High) {
             continue;
         }
         out.push(Alert {
@@ -422,18 +422,26 @@ pub fn incident_json(ledger: &Ledger<'_>, k: usize, view: View) -> Value {
                 v["observation_seqs"] = json!(inc.observation_seqs);
                 v["transitions"] = json!(rec.transitions);
             } else {
-                // No source or team identities: who acted is "monitor" unless it was an analyst
-                // decision, and reasons that name sources are left out.
+                // No source or team identities: actors and reasons (which name sources, teams
+                // and analysts) are left out, but for the parties' own responses.
                 v["transitions"] = json!(
                     rec.transitions
                         .iter()
-                        .map(|t| json!({
-                            "from": t.from.map(|s| s.as_str()),
-                            "to": t.to.as_str(),
-                            "action": t.action,
-                            "at": t.at,
-                            "entry_seq": t.entry_seq,
-                        }))
+                        .map(|t| {
+                            let mut step = json!({
+                                "from": t.from.map(|s| s.as_str()),
+                                "to": t.to.as_str(),
+                                "action": t.action,
+                                "at": t.at,
+                                "entry_seq": t.entry_seq,
+                            });
+                            // Parties' responses are shown to the other party in full.
+                            if matches!(t.action.as_str(), "acknowledge" | "dispute") {
+                                step["actor"] = json!(t.actor);
+                                step["reason"] = json!(t.reason);
+                            }
+                            step
+                        })
                         .collect::<Vec<_>>()
                 );
             }
@@ -829,4 +837,64 @@ async fn proof(
             .map_err(|e| ApiError::not_found(format!("{e:#}")))
     })
     .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResponseBody {
+    /// `acknowledge` or `dispute`.
+    response: String,
+    text: String,
+    /// Entry seqs of counter-evidence the party posted (`POST /api/allegations`).
+    #[serde(default)]
+    evidence: Vec<u64>,
+}
+
+async fn post_response(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(body): Json<ResponseBody>,
+) -> ApiResult<Json<Value>> {
+    require(&p, Action::PostResponse, "respond to incidents")?;
+    let Role::Party(party) = p.role.clone() else {
+        return Err(ApiError::forbidden("respond to incidents"));
+    };
+    let s = state.clone();
+    let (v, alerts) = with_core(&state, move |core| {
+        find_visible(&core.ledger, &p, &id)?;
+        let response = truce_fusion::ledger::Response {
+            incident: id.clone(),
+            party,
+            response: body.response,
+            text: body.text,
+            actor: p.name.clone(),
+            evidence: body.evidence,
+            responded_at: Utc::now(),
+        };
+        core.ledger
+            .check_response(&response)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let entry = truce_core::canonical::to_canonical_json(&response);
+        let seq = core
+            .store
+            .append_record(EntryKind::Response, &entry)
+            .map_err(anyhow::Error::from)?;
+        crate::replay::follow(&mut core.store, &mut core.ledger)?;
+        core.store
+            .sign_checkpoint(&core.key, Utc::now().timestamp().max(0) as u64)
+            .map_err(anyhow::Error::from)?;
+        let mut alerts = alerts_for(&core.ledger, std::slice::from_ref(&id), "response");
+        for a in &mut alerts {
+            a.entry_seq = seq;
+        }
+        let (k, view) = find_visible(&core.ledger, &p, &id)?;
+        Ok((
+            json!({ "incident": incident_json(&core.ledger, k, view), "entry_seq": seq }),
+            alerts,
+        ))
+    })
+    .await?;
+    crate::alerts::publish(&s, alerts);
+    Ok(Json(v))
 }

@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::Semaphore;
 
 use crate::auth::Principal;
 use crate::state::{Limits, Shared};
@@ -183,7 +183,8 @@ pub fn router(state: Shared) -> Router {
 /// batch being stored commits and is checkpointed: writes run to completion on their own
 /// threads), stops the CoT listeners after their open batch, and returns.
 pub async fn serve(state: Shared, config: Config) -> Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_rx = state.stop.subscribe();
+    let stop_tx = state.stop.clone();
     let mut listeners = Vec::new();
     if let Some(addr) = config.cot_tcp {
         listeners.push(tokio::spawn(crate::cot::listen_tcp(

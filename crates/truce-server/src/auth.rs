@@ -6,7 +6,7 @@
 //! | `admin` | everything | everything an analyst may, and read tokens |
 //! | `analyst` | everything, with sources, sensors and teams | ingest, decide, task |
 //! | `team:ID` | its own tasks (with the place to go) | report outcomes and findings (observations) |
-//! | `party:ID` | incidents located in its area or attributed to it (officially or as suggested), with full locations but no source identities, sensor or team positions; the log | allegations, responses to incidents about it |
+//! | `party:ID` | incidents located in its area or attributed to it (officially or as suggested), or that either party has answered, with full locations but no source identities, sensor or team positions; the log | allegations, responses to incidents it sees |
 //! | `public` (no token) | published incidents only, located to a ~5 km cell; aggregates; the log's checkpoint and proofs; the terms | nothing |
 //!
 //! Filtered lists are filtered before counting and paging, so a count never reveals what the
@@ -181,7 +181,13 @@ pub fn incident_view(
             let located = party_at == Some(p.as_str());
             let attributed = record.attributed_party.as_deref() == Some(p.as_str())
                 || truce_fusion::score::suggested_party(incident).as_deref() == Some(p.as_str());
-            (located || attributed).then_some(View::Party)
+            // A party's response is shown to the other party: an incident either party has
+            // answered is visible to both.
+            let answered = record
+                .transitions
+                .iter()
+                .any(|t| matches!(t.action.as_str(), "acknowledge" | "dispute"));
+            (located || attributed || answered).then_some(View::Party)
         }
         Role::Public => {
             (record.state == truce_fusion::ledger::Lifecycle::Published).then_some(View::Public)

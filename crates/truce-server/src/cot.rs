@@ -1,25 +1,1043 @@
-//! Cursor-on-Target listeners (TCP stream, UDP datagrams): being written.
+//! Cursor-on-Target listeners: a TCP stream of `<event>` documents (as ATAK, WinTAK and TAK
+//! servers send them) and UDP datagrams of one event each.
+//!
+//! A TCP connection carries events back to back with no framing, often with an `<?xml?>`
+//! declaration before each. [`Framer`] cuts the stream into events incrementally with bounded
+//! buffers: an event longer than [`Limits::max_cot_event_bytes`] is rejected with its first
+//! bytes kept, and the stream resynchronises at the next `<event`; text between events is
+//! skipped. Each event goes through the file ingest's CoT adapter (`truce_ingest`,
+//! [`Format::Cot`]), so the type table and validation are those of `truce ingest`, and through
+//! [`crate::api::ingest`] in batches of up to [`Limits::cot_batch_events`] events or
+//! [`Limits::cot_batch_wait`]: one transaction and one signed checkpoint per batch. A malformed
+//! event is a rejected record (raw text and reason, in `rejected_records`); the connection stays
+//! open. TAK protocol messages (`t-x-…`: pings, deletes) are not reports and are skipped.
+//!
+//! On shutdown the listeners stop accepting, read what the kernel already holds for them,
+//! commit their open batches, and return: nothing received is lost.
+//!
+//! [`Limits::max_cot_event_bytes`]: crate::state::Limits::max_cot_event_bytes
+//! [`Limits::cot_batch_events`]: crate::state::Limits::cot_batch_events
+//! [`Limits::cot_batch_wait`]: crate::state::Limits::cot_batch_wait
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use truce_ingest::{Format, Locator, Options, Record};
 
 use crate::state::Shared;
+
+/// Most TCP connections served at once; a connection beyond is closed as soon as it is
+/// accepted. A deployment has a few TAK servers and perhaps a few dozen devices streaming
+/// directly; 256 leaves room for that while bounding memory (each connection holds at most one
+/// event and one batch, see [`MAX_BATCH_BYTES`]) against a flood of connections.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// A TCP connection that sends nothing for this long is closed. A quiet night on a feed is
+/// normal, so this is long; a connection silent for ten minutes is more often a phone that lost
+/// coverage without closing it than a live feed, and TAK clients reconnect on their own.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A batch is also sent to the store once it holds this many bytes of events, whatever its
+/// event count: 500 ordinary ATAK events (about 1 KB each) stay under it, 500 maximal ones
+/// (64 KiB) would not, so memory per connection stays bounded by about this plus one event.
+pub const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// Bytes read from a socket at a time.
+const READ_CHUNK_BYTES: usize = 16 << 10;
+
+/// How much of an over-long event is kept as its raw text in `rejected_records`: enough to see
+/// whose it was and what it was, without copying a flood into the store.
+const OVERSIZE_RAW_KEPT_BYTES: usize = 4 << 10;
+
+/// At shutdown, each connection reads what the kernel already holds for it, up to this much;
+/// a client still streaming cannot hold the shutdown open.
+const SHUTDOWN_DRAIN_BYTES: usize = 4 << 20;
+
+/// At shutdown, the UDP listener reads at most this many datagrams already queued.
+const SHUTDOWN_DRAIN_DATAGRAMS: usize = 10_000;
+
+/// Batches waiting for the store, per listener, before readers wait (back-pressure).
+const QUEUED_BATCHES: usize = 8;
+
+/// Attempts to store one batch (a locked file is transient), with a doubling pause from
+/// [`RETRY_PAUSE`].
+const COMMIT_ATTEMPTS: u32 = 3;
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// Listens for CoT events on a TCP address until shutdown.
 pub async fn listen_tcp(
     state: Shared,
     addr: SocketAddr,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let _ = (state, addr, shutdown);
-    anyhow::bail!("the CoT TCP listener is not written yet")
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for CoT on TCP {addr}"))
+        // Said now: the service keeps serving HTTP, and the error is returned only at shutdown.
+        .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "CoT TCP listener"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "CoT TCP listening");
+    println!("truce serve: CoT TCP on {local}");
+
+    let (batches, committer) = spawn_committer(state.clone());
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = JoinSet::new();
+    let stop = shutdown.clone();
+    let accept = |stream: TcpStream, peer: SocketAddr, connections: &mut JoinSet<()>| {
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = MAX_CONNECTIONS, "CoT TCP: too many connections; closing this one");
+            return;
+        };
+        let (state, batches, shutdown) = (state.clone(), batches.clone(), stop.clone());
+        connections.spawn(async move {
+            connection(state, stream, peer, batches, shutdown).await;
+            drop(permit);
+        });
+    };
+    loop {
+        tokio::select! {
+            () = stopped(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => accept(stream, peer, &mut connections),
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %e, "CoT TCP: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(done) = connections.join_next(), if !connections.is_empty() => {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "CoT TCP connection panicked");
+                }
+            }
+        }
+    }
+    // Connections the kernel completed before the shutdown but that were not accepted yet
+    // may already carry events: take them too (they see the shutdown at once and drain).
+    while let Ok(Ok((stream, peer))) = tokio::time::timeout(Duration::ZERO, listener.accept()).await
+    {
+        accept(stream, peer, &mut connections);
+    }
+    drop(listener);
+    tracing::info!(
+        connections = connections.len(),
+        "CoT TCP: stopped accepting; committing open batches"
+    );
+    while let Some(done) = connections.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "CoT TCP connection panicked");
+        }
+    }
+    drop(batches);
+    committer.await.context("the CoT TCP committer panicked")?;
+    tracing::info!("CoT TCP: stopped");
+    Ok(())
 }
 
-/// Listens for CoT events on a UDP address until shutdown.
+/// Listens for CoT events on a UDP address until shutdown: one event per datagram.
 pub async fn listen_udp(
     state: Shared,
     addr: SocketAddr,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let _ = (state, addr, shutdown);
-    anyhow::bail!("the CoT UDP listener is not written yet")
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let socket = UdpSocket::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for CoT on UDP {addr}"))
+        // Said now: the service keeps serving HTTP, and the error is returned only at shutdown.
+        .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "CoT UDP listener"))?;
+    let local = socket.local_addr()?;
+    tracing::info!(addr = %local, "CoT UDP listening");
+    println!("truce serve: CoT UDP on {local}");
+
+    let (batches, committer) = spawn_committer(state.clone());
+    let mut batch = Collector::new("cot-udp".into(), &state);
+    // The largest UDP payload is 65,507 bytes; one more byte than the limit tells an
+    // over-long datagram from one that just fits.
+    let mut buf = vec![0u8; state.limits.max_cot_event_bytes.max(65_535) + 1];
+    loop {
+        tokio::select! {
+            () = stopped(&mut shutdown) => break,
+            () = until(batch.deadline()) => batch.send(&batches).await,
+            got = socket.recv_from(&mut buf) => match got {
+                Ok((n, peer)) => {
+                    batch.datagram(&state, &buf[..n], peer);
+                    if batch.full() {
+                        batch.send(&batches).await;
+                    }
+                }
+                Err(e) => {
+                    // ICMP errors surface here on some systems; nothing to do but go on.
+                    tracing::debug!(error = %e, "CoT UDP: receive failed");
+                }
+            },
+        }
+    }
+    let mut drained = 0;
+    while drained < SHUTDOWN_DRAIN_DATAGRAMS {
+        match socket.try_recv_from(&mut buf) {
+            Ok((n, peer)) => {
+                drained += 1;
+                batch.datagram(&state, &buf[..n], peer);
+                if batch.full() {
+                    batch.send(&batches).await;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    drop(socket);
+    if !batch.is_empty() {
+        tracing::info!(
+            label = %batch.label,
+            events = batch.len(),
+            "CoT: committing the open batch at shutdown"
+        );
+    }
+    batch.send(&batches).await;
+    drop(batches);
+    committer.await.context("the CoT UDP committer panicked")?;
+    tracing::info!("CoT UDP: stopped");
+    Ok(())
+}
+
+/// Resolves once shutdown is asked for (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
+}
+
+/// Resolves at `deadline`, never without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One TCP connection: read, frame, batch, until the peer closes, goes idle, or shutdown.
+async fn connection(
+    state: Shared,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    batches: mpsc::Sender<Pending>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let label = format!("cot-tcp:{peer}");
+    tracing::info!(%peer, "CoT TCP connection");
+    let mut framer = Framer::new(state.limits.max_cot_event_bytes);
+    let mut batch = Collector::new(label, &state);
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let mut received = 0u64;
+    let end = loop {
+        tokio::select! {
+            () = stopped(&mut shutdown) => {
+                // What the kernel already holds was sent before the shutdown: read it.
+                let mut drained = 0;
+                while drained < SHUTDOWN_DRAIN_BYTES {
+                    match stream.try_read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            drained += n;
+                            received += n as u64;
+                            batch.frames(&state, framer.push(&chunk[..n]));
+                            if batch.full() {
+                                batch.send(&batches).await;
+                            }
+                        }
+                    }
+                }
+                break "shutdown";
+            }
+            () = until(batch.deadline()) => batch.send(&batches).await,
+            read = tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut chunk)) => match read {
+                Err(_) => break "idle timeout",
+                Ok(Ok(0)) => break "closed by the peer",
+                Ok(Ok(n)) => {
+                    received += n as u64;
+                    batch.frames(&state, framer.push(&chunk[..n]));
+                    if batch.full() {
+                        batch.send(&batches).await;
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(%peer, error = %e, "CoT TCP: read failed");
+                    break "read error";
+                }
+            },
+        }
+    };
+    // An event cut off by the end of the stream is still a record: rejected as truncated.
+    batch.frames(&state, framer.finish());
+    if end == "shutdown" && !batch.is_empty() {
+        tracing::info!(
+            label = %batch.label,
+            events = batch.len(),
+            "CoT: committing the open batch at shutdown"
+        );
+    }
+    batch.send(&batches).await;
+    tracing::info!(%peer, bytes = received, events = batch.events_seen, why = end, "CoT TCP connection ended");
+}
+
+/// A batch on its way to the store: what [`Collector`] hands to the committer.
+struct Pending {
+    label: String,
+    items: Vec<Item>,
+}
+
+/// One event of a batch, not yet parsed (parsing happens off the reader, per batch).
+enum Item {
+    Event {
+        bytes: Vec<u8>,
+        index: usize,
+        line: u64,
+    },
+    Rejected(Box<Record>),
+}
+
+/// The open batch of one connection (or of the UDP socket).
+struct Collector {
+    label: String,
+    items: Vec<Item>,
+    bytes: usize,
+    opened: Option<Instant>,
+    max_events: usize,
+    wait: Duration,
+    /// Events seen on this connection, pings included: the next event's index.
+    events_seen: usize,
+}
+
+impl Collector {
+    fn new(label: String, state: &Shared) -> Collector {
+        Collector {
+            label,
+            items: Vec::new(),
+            bytes: 0,
+            opened: None,
+            max_events: state.limits.cot_batch_events.max(1),
+            wait: state.limits.cot_batch_wait,
+            events_seen: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn full(&self) -> bool {
+        self.items.len() >= self.max_events || self.bytes >= MAX_BATCH_BYTES
+    }
+
+    /// When the open batch must be sent, if one is open.
+    fn deadline(&self) -> Option<Instant> {
+        self.opened.map(|t| t + self.wait)
+    }
+
+    fn push(&mut self, item: Item, size: usize) {
+        self.opened.get_or_insert_with(Instant::now);
+        self.items.push(item);
+        self.bytes += size;
+    }
+
+    /// Takes the events framed from a stream.
+    fn frames(&mut self, state: &Shared, frames: Vec<Frame>) {
+        for frame in frames {
+            let index = self.events_seen;
+            self.events_seen += 1;
+            state.metrics.cot_events.fetch_add(1, Ordering::Relaxed);
+            match frame {
+                Frame::Event { bytes, line } => {
+                    if let Some(t) = control_type(&bytes) {
+                        tracing::debug!(label = %self.label, cot_type = t, "CoT: TAK protocol message skipped");
+                        continue;
+                    }
+                    let size = bytes.len();
+                    self.push(Item::Event { bytes, index, line }, size);
+                }
+                Frame::Oversize { head, line, max } => {
+                    let reason = format!(
+                        "event longer than {max} bytes (max_cot_event_bytes): rejected and skipped to the next <event"
+                    );
+                    tracing::warn!(label = %self.label, index, line, "CoT: {reason}");
+                    let raw = raw_text(&head, " …[cut]");
+                    let size = raw.len();
+                    let record = Record {
+                        locator: Locator::Event { index, line },
+                        raw,
+                        result: Err(reason),
+                    };
+                    self.push(Item::Rejected(Box::new(record)), size);
+                }
+            }
+        }
+    }
+
+    /// Takes one datagram: one event (an empty datagram is a keep-alive, and skipped).
+    fn datagram(&mut self, state: &Shared, bytes: &[u8], peer: SocketAddr) {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let index = self.events_seen;
+        self.events_seen += 1;
+        state.metrics.cot_events.fetch_add(1, Ordering::Relaxed);
+        let max = state.limits.max_cot_event_bytes;
+        if bytes.len() > max {
+            let reason = format!(
+                "datagram from {peer} of {} bytes, over the limit of {max} (max_cot_event_bytes)",
+                bytes.len()
+            );
+            tracing::warn!(label = %self.label, "CoT: {reason}");
+            let raw = raw_text(&bytes[..OVERSIZE_RAW_KEPT_BYTES.min(max)], " …[cut]");
+            let size = raw.len();
+            let record = Record {
+                locator: Locator::Event { index, line: 1 },
+                raw,
+                result: Err(reason),
+            };
+            self.push(Item::Rejected(Box::new(record)), size);
+            return;
+        }
+        if let Some(t) = control_type(bytes) {
+            tracing::debug!(%peer, cot_type = t, "CoT UDP: TAK protocol message skipped");
+            return;
+        }
+        tracing::trace!(%peer, bytes = bytes.len(), "CoT UDP datagram");
+        self.push(
+            Item::Event {
+                bytes: bytes.to_vec(),
+                index,
+                line: 1,
+            },
+            bytes.len(),
+        );
+    }
+
+    /// Hands the open batch to the committer (waiting while it is behind).
+    async fn send(&mut self, batches: &mpsc::Sender<Pending>) {
+        self.opened = None;
+        self.bytes = 0;
+        if self.items.is_empty() {
+            return;
+        }
+        let pending = Pending {
+            label: self.label.clone(),
+            items: std::mem::take(&mut self.items),
+        };
+        if let Err(lost) = batches.send(pending).await {
+            tracing::error!(
+                label = %self.label,
+                events = lost.0.items.len(),
+                "CoT: the committer has stopped; these events are lost"
+            );
+        }
+    }
+}
+
+/// The task that parses and stores a listener's batches, one at a time, in arrival order.
+fn spawn_committer(state: Shared) -> (mpsc::Sender<Pending>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<Pending>(QUEUED_BATCHES);
+    let task = tokio::spawn(async move {
+        let options = Arc::new(Options::default());
+        while let Some(Pending { label, items }) = rx.recv().await {
+            let events = items.len();
+            let (opts, l) = (options.clone(), label.clone());
+            let records = match tokio::task::spawn_blocking(move || parse(&opts, &l, items)).await {
+                Ok(records) => records,
+                Err(e) => {
+                    tracing::error!(%label, events, error = %e, "CoT: parsing a batch panicked; its events are lost");
+                    continue;
+                }
+            };
+            commit(&state, label, records).await;
+        }
+    });
+    (tx, task)
+}
+
+/// Parses a batch's events with the file ingest's CoT adapter, each event its own "file", its
+/// locator rewritten to its place on the connection.
+fn parse(options: &Options, label: &str, items: Vec<Item>) -> Vec<Record> {
+    let adapter = truce_ingest::adapter(Format::Cot, options);
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Item::Rejected(r) => out.push(*r),
+            Item::Event { bytes, index, line } => match adapter.read(label, &bytes) {
+                Ok(records) => out.extend(records.map(|mut r| {
+                    r.locator = match r.locator {
+                        Locator::Event { line: l, .. } | Locator::Line(l) => Locator::Event {
+                            index,
+                            line: line + l.saturating_sub(1),
+                        },
+                        other => other,
+                    };
+                    r
+                })),
+                Err(fatal) => out.push(Record {
+                    locator: Locator::Event { index, line },
+                    raw: raw_text(&bytes, " …[cut]"),
+                    result: Err(fatal.to_string()),
+                }),
+            },
+        }
+    }
+    out
+}
+
+/// Stores one batch through the service's pipeline (the same as `POST /api/observations`),
+/// retrying a failed attempt.
+async fn commit(state: &Shared, label: String, records: Vec<Record>) {
+    let events = records.len();
+    for r in &records {
+        if let Err(reason) = &r.result {
+            tracing::warn!(%label, locator = %r.locator, %reason, "CoT event rejected");
+        }
+    }
+    let mut pause = RETRY_PAUSE;
+    let mut records = Some(records);
+    for attempt in 1..=COMMIT_ATTEMPTS {
+        let last = attempt == COMMIT_ATTEMPTS;
+        let these = if last {
+            records.take().unwrap_or_default()
+        } else {
+            records.clone().unwrap_or_default()
+        };
+        match crate::api::ingest(state, label.clone(), "cot".into(), these).await {
+            Ok(done) => {
+                let n = |k: &str| done.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+                tracing::info!(
+                    %label,
+                    events,
+                    accepted = n("accepted"),
+                    duplicates = n("duplicates"),
+                    rejected = n("rejected"),
+                    "CoT batch committed"
+                );
+                return;
+            }
+            Err(e) if !last => {
+                tracing::warn!(%label, events, attempt, error = %e.reason, "CoT: storing a batch failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Err(e) => {
+                tracing::error!(%label, events, error = %e.reason, "CoT: storing a batch failed {COMMIT_ATTEMPTS} times; its events are lost");
+                return;
+            }
+        }
+    }
+}
+
+/// Text for `rejected_records`: decoded (bad bytes replaced) and cut at
+/// [`truce_ingest::MAX_RAW_BYTES`] on a character boundary, marked with `mark` when cut.
+fn raw_text(bytes: &[u8], mark: &str) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    if text.len() <= truce_ingest::MAX_RAW_BYTES {
+        return text.to_string();
+    }
+    let mut end = truce_ingest::MAX_RAW_BYTES - mark.len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{mark}", &text[..end])
+}
+
+/// The type of an event if it is a TAK protocol message (`t-x-…`: ping, pong, delete, protocol
+/// negotiation), which reports nothing and is not ingested.
+fn control_type(bytes: &[u8]) -> Option<&str> {
+    let t = event_type(bytes)?;
+    t.starts_with("t-x-").then_some(t)
+}
+
+/// The `type` attribute of the first `<event>` start tag in `bytes`.
+fn event_type(bytes: &[u8]) -> Option<&str> {
+    let start = find_event_start(bytes, 0)?;
+    let tag = &bytes[start + EVENT.len()..];
+    let tag = &tag[..tag.iter().position(|&b| b == b'>').unwrap_or(tag.len())];
+    let mut i = 0;
+    while i < tag.len() {
+        // An attribute name starts after white space.
+        if tag[i].is_ascii_whitespace() {
+            i += 1;
+            let name_end = i + tag[i..]
+                .iter()
+                .position(|&b| b == b'=' || b.is_ascii_whitespace())
+                .unwrap_or(tag.len() - i);
+            let name = &tag[i..name_end];
+            let mut j = name_end;
+            while j < tag.len() && tag[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if j >= tag.len() || tag[j] != b'=' {
+                continue;
+            }
+            j += 1;
+            while j < tag.len() && tag[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            let &quote = tag.get(j)?;
+            if quote != b'"' && quote != b'\'' {
+                return None;
+            }
+            let value_end = j + 1 + tag[j + 1..].iter().position(|&b| b == quote)?;
+            if name == b"type" {
+                return std::str::from_utf8(&tag[j + 1..value_end]).ok();
+            }
+            i = value_end + 1;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+const EVENT: &[u8] = b"<event";
+const EVENT_END: &[u8] = b"</event";
+const CDATA: &[u8] = b"<![CDATA[";
+const COMMENT: &[u8] = b"<!--";
+
+/// Whether `b` may follow an element name (so `<event` is not `<events`).
+fn ends_name(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == b'>' || b == b'/'
+}
+
+/// Where the next `<event` start tag begins at or after `from` (its name complete).
+fn find_event_start(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(p) = find(&bytes[i..], EVENT) {
+        let at = i + p;
+        match bytes.get(at + EVENT.len()) {
+            Some(&b) if ends_name(b) => return Some(at),
+            _ => i = at + 1,
+        }
+    }
+    None
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `rest` is a proper prefix of `pattern`: the buffer ends where `pattern` may be starting.
+fn may_start(rest: &[u8], pattern: &[u8]) -> bool {
+    rest.len() < pattern.len() && pattern.starts_with(rest)
+}
+
+/// One event cut from a stream.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// An event's bytes from `<event` to the end of `</event>` (or of `<event …/>`), or up to
+    /// where it broke off: a new `<event` inside it, or the end of the stream. `line` is the
+    /// 1-based line of the stream it starts on.
+    Event { bytes: Vec<u8>, line: u64 },
+    /// An event longer than `max` bytes: its first bytes, and where it started.
+    Oversize {
+        head: Vec<u8>,
+        line: u64,
+        max: usize,
+    },
+}
+
+/// Where [`Framer`] is in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Between events: looking for `<event`.
+    Seek,
+    /// Inside an event that started at the buffer's start.
+    Event(Inside),
+    /// Skipping the rest of an over-long event, to the next `<event`.
+    Skip,
+}
+
+/// Where inside an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inside {
+    /// In the `<event …>` start tag, in a quoted value when `quote` is set.
+    StartTag {
+        quote: Option<u8>,
+    },
+    Content,
+    Cdata,
+    Comment,
+}
+
+/// How a scan of the buffered event ended.
+enum Scan {
+    /// The event ends before this offset.
+    Done(usize),
+    /// A new `<event` starts at this offset, inside the unfinished one.
+    Nested(usize),
+    /// The event goes on past the buffer.
+    More,
+}
+
+/// Cuts a byte stream of concatenated CoT events into events, incrementally, holding at most
+/// one event (up to `max` bytes) plus one read's worth of bytes.
+///
+/// An event ends at its `</event>` (CDATA sections and comments are skipped over, so a
+/// `</event>` inside them does not end it) or at the end of an empty `<event …/>`. A new
+/// `<event` inside an unfinished one ends the unfinished one there (a sender that broke off an
+/// event and started the next): it is given to the adapter as it is, which rejects it, and the
+/// new one is read. Text between events — `<?xml?>` declarations, white space, junk — is
+/// skipped.
+pub struct Framer {
+    max: usize,
+    buf: Vec<u8>,
+    state: State,
+    /// In an event: how far the buffer has been scanned.
+    scan: usize,
+    /// The stream line of `buf[0]`.
+    line: u64,
+}
+
+impl Framer {
+    pub fn new(max: usize) -> Framer {
+        Framer {
+            max,
+            buf: Vec::new(),
+            state: State::Seek,
+            scan: 0,
+            line: 1,
+        }
+    }
+
+    /// Bytes held now (for tests of the bound).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Drops the first `n` bytes of the buffer, counting their lines.
+    fn consume(&mut self, n: usize) {
+        self.line += self.buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.buf.drain(..n);
+    }
+
+    /// Takes the next bytes of the stream; returns the events they complete.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<Frame> {
+        let mut out = Vec::new();
+        self.buf.extend_from_slice(bytes);
+        loop {
+            match self.state {
+                State::Seek | State::Skip => match find_event_start(&self.buf, 0) {
+                    Some(at) => {
+                        self.consume(at);
+                        self.state = State::Event(Inside::StartTag { quote: None });
+                        self.scan = EVENT.len();
+                    }
+                    None => {
+                        // Keep only a tail that may be the start of `<event`.
+                        let keep = (1..=EVENT.len().min(self.buf.len()))
+                            .rev()
+                            .find(|&k| EVENT.starts_with(&self.buf[self.buf.len() - k..]))
+                            .unwrap_or(0);
+                        self.consume(self.buf.len() - keep);
+                        return out;
+                    }
+                },
+                State::Event(_) => match self.scan_event() {
+                    Scan::Done(end) => {
+                        out.push(self.take(end));
+                        self.state = State::Seek;
+                    }
+                    Scan::Nested(at) => {
+                        out.push(self.take(at));
+                        self.state = State::Event(Inside::StartTag { quote: None });
+                        self.scan = EVENT.len();
+                    }
+                    Scan::More => {
+                        if self.buf.len() > self.max {
+                            out.push(self.oversize());
+                            // Bytes scanned are the event's; the unscanned tail may begin
+                            // the next `<event`.
+                            let scanned = self.scan.min(self.buf.len());
+                            self.consume(scanned);
+                            self.state = State::Skip;
+                            continue;
+                        }
+                        return out;
+                    }
+                },
+            }
+        }
+    }
+
+    /// The end of the stream: an unfinished event is given as it is (the adapter rejects it
+    /// as truncated).
+    pub fn finish(&mut self) -> Vec<Frame> {
+        let mut out = Vec::new();
+        if matches!(self.state, State::Event(_)) && !self.buf.is_empty() {
+            let n = self.buf.len();
+            out.push(self.take(n));
+        }
+        self.buf.clear();
+        self.state = State::Seek;
+        out
+    }
+
+    /// The first `n` bytes, an event, as a frame (an oversize one if over the limit).
+    fn take(&mut self, n: usize) -> Frame {
+        let line = self.line;
+        let frame = if n > self.max {
+            self.oversize()
+        } else {
+            Frame::Event {
+                bytes: self.buf[..n].to_vec(),
+                line,
+            }
+        };
+        self.consume(n);
+        frame
+    }
+
+    fn oversize(&self) -> Frame {
+        Frame::Oversize {
+            head: self.buf[..self.buf.len().min(OVERSIZE_RAW_KEPT_BYTES)].to_vec(),
+            line: self.line,
+            max: self.max,
+        }
+    }
+
+    /// Scans the buffered event from where the last scan stopped.
+    fn scan_event(&mut self) -> Scan {
+        let State::Event(mut inside) = self.state else {
+            unreachable!("scan_event outside an event")
+        };
+        let b = &self.buf;
+        let mut i = self.scan;
+        let result = 'scan: loop {
+            match inside {
+                Inside::StartTag { quote } => {
+                    let mut quote = quote;
+                    loop {
+                        let Some(&c) = b.get(i) else {
+                            inside = Inside::StartTag { quote };
+                            break 'scan Scan::More;
+                        };
+                        match (quote, c) {
+                            // `<` cannot stand in a start tag, not even quoted: the tag broke
+                            // off. Read on as content, where a new `<event` is found.
+                            (_, b'<') => {
+                                inside = Inside::Content;
+                                continue 'scan;
+                            }
+                            (Some(q), c) if c == q => quote = None,
+                            (Some(_), _) => {}
+                            (None, b'"' | b'\'') => quote = Some(c),
+                            (None, b'>') => {
+                                if b[i - 1] == b'/' {
+                                    break 'scan Scan::Done(i + 1);
+                                }
+                                inside = Inside::Content;
+                                i += 1;
+                                continue 'scan;
+                            }
+                            _ => {}
+                        }
+                        i += 1;
+                    }
+                }
+                Inside::Content => {
+                    let Some(p) = b[i..].iter().position(|&c| c == b'<') else {
+                        i = b.len();
+                        break Scan::More;
+                    };
+                    let at = i + p;
+                    let rest = &b[at..];
+                    if rest.starts_with(CDATA) {
+                        inside = Inside::Cdata;
+                        i = at + CDATA.len();
+                    } else if rest.starts_with(COMMENT) {
+                        inside = Inside::Comment;
+                        i = at + COMMENT.len();
+                    } else if rest.starts_with(EVENT_END) {
+                        match rest.get(EVENT_END.len()) {
+                            None => {
+                                i = at;
+                                break Scan::More;
+                            }
+                            Some(&c) if ends_name(c) => {
+                                match rest.iter().position(|&c| c == b'>') {
+                                    Some(gt) => break Scan::Done(at + gt + 1),
+                                    None => {
+                                        i = at;
+                                        break Scan::More;
+                                    }
+                                }
+                            }
+                            Some(_) => i = at + 1,
+                        }
+                    } else if rest.starts_with(EVENT) {
+                        match rest.get(EVENT.len()) {
+                            None => {
+                                i = at;
+                                break Scan::More;
+                            }
+                            Some(&c) if ends_name(c) => break Scan::Nested(at),
+                            Some(_) => i = at + 1,
+                        }
+                    } else if [CDATA, COMMENT, EVENT_END, EVENT]
+                        .iter()
+                        .any(|p| may_start(rest, p))
+                    {
+                        i = at;
+                        break Scan::More;
+                    } else {
+                        i = at + 1;
+                    }
+                }
+                Inside::Cdata | Inside::Comment => {
+                    let close: &[u8] = if inside == Inside::Cdata {
+                        b"]]>"
+                    } else {
+                        b"-->"
+                    };
+                    match find(&b[i..], close) {
+                        Some(p) => {
+                            inside = Inside::Content;
+                            i += p + close.len();
+                        }
+                        None => {
+                            // The closer may straddle this read and the next.
+                            i = b.len().saturating_sub(close.len() - 1).max(i);
+                            break Scan::More;
+                        }
+                    }
+                }
+            }
+        };
+        self.scan = i;
+        self.state = State::Event(inside);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<event version="2.0" uid="a" type="b-m-p-s-m" time="2024-01-01T00:00:00Z" start="2024-01-01T00:00:00Z" stale="2024-01-01T01:00:00Z" how="h-g-i-g-o"><point lat="48" lon="37.8" hae="0" ce="5" le="9999999"/><detail><remarks><![CDATA[a </event> in CDATA]]></remarks><!-- </event> --></detail></event>"#;
+    const B: &str = r#"<event uid="b" type="a-u-G-E-W-A" time="2024-01-01T00:00:01Z" how="m-g"><point lat="48" lon="37.8" ce="5"/></event>"#;
+
+    fn events(frames: &[Frame]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| match f {
+                Frame::Event { bytes, line } => {
+                    format!("{line}:{}", String::from_utf8_lossy(bytes))
+                }
+                Frame::Oversize { line, head, .. } => format!("{line}:oversize:{}", head.len()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cuts_concatenated_events_with_declarations_cdata_and_comments() {
+        let stream = format!("{A}\n{B}<?xml version=\"1.0\"?><event uid=\"c\" type=\"x\"/>");
+        let whole = events(&Framer::new(1 << 16).push(stream.as_bytes()));
+        let a = &A[A.find("<event").unwrap()..];
+        assert_eq!(
+            whole,
+            vec![
+                format!("2:{a}"),
+                format!("3:{B}"),
+                "3:<event uid=\"c\" type=\"x\"/>".to_string()
+            ]
+        );
+        // Byte by byte, and in every two-part split, the same events come out.
+        let mut f = Framer::new(1 << 16);
+        let mut bytewise = Vec::new();
+        for b in stream.as_bytes() {
+            bytewise.extend(f.push(std::slice::from_ref(b)));
+        }
+        assert_eq!(events(&bytewise), whole);
+        for cut in 0..stream.len() {
+            let mut f = Framer::new(1 << 16);
+            let mut got = f.push(&stream.as_bytes()[..cut]);
+            got.extend(f.push(&stream.as_bytes()[cut..]));
+            got.extend(f.finish());
+            assert_eq!(events(&got), whole, "split at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_broken_event_ends_where_the_next_begins_and_a_truncated_one_at_the_end() {
+        // Broken off in content, then in a quoted attribute value, then at the end.
+        let stream = format!(
+            "<event uid=\"x\" type=\"a\"><point lat=\"1\n{B}<events><event uid=\"y\" time=\"<?xml version=\"1.0\"?>\n{B}<event uid=\"z\""
+        );
+        let mut f = Framer::new(1 << 16);
+        let mut got = f.push(stream.as_bytes());
+        assert_eq!(got.len(), 4);
+        got.extend(f.finish());
+        assert_eq!(
+            events(&got),
+            vec![
+                "1:<event uid=\"x\" type=\"a\"><point lat=\"1\n".to_string(),
+                format!("2:{B}"),
+                "2:<event uid=\"y\" time=\"<?xml version=\"1.0\"?>\n".to_string(),
+                format!("3:{B}"),
+                "3:<event uid=\"z\"".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn an_oversize_event_is_cut_short_and_the_stream_resynchronises() {
+        let big = format!(
+            "<event uid=\"big\" type=\"b-m-p-s-m\"><detail><remarks>{}</remarks></detail></event>",
+            "x".repeat(10_000)
+        );
+        let mut f = Framer::new(1_000);
+        let mut got = Vec::new();
+        for chunk in format!("{big}\n{B}").as_bytes().chunks(100) {
+            got.extend(f.push(chunk));
+            assert!(f.buffered() <= 1_100, "{} bytes held", f.buffered());
+        }
+        assert_eq!(
+            events(&got),
+            vec![
+                format!("1:oversize:{}", 1_000.min(OVERSIZE_RAW_KEPT_BYTES) + 100),
+                format!("2:{B}")
+            ]
+        );
+        // Junk between events is never held either.
+        let mut f = Framer::new(1_000);
+        for _ in 0..1_000 {
+            assert!(f.push(&[b'j'; 100]).is_empty());
+            assert!(f.buffered() <= EVENT.len());
+        }
+        assert_eq!(events(&f.push(B.as_bytes())), vec![format!("1:{B}")]);
+    }
+
+    #[test]
+    fn event_types_and_protocol_messages() {
+        assert_eq!(event_type(A.as_bytes()), Some("b-m-p-s-m"));
+        assert_eq!(
+            event_type(b"<event\n uid='t' type = 't-x-c-t'/>"),
+            Some("t-x-c-t")
+        );
+        assert_eq!(
+            event_type(b"<event subtype=\"x\" type=\"a-f\">"),
+            Some("a-f")
+        );
+        assert_eq!(event_type(b"<event uid=\"a\">"), None);
+        assert_eq!(
+            control_type(b"<event type=\"t-x-d-d\" uid=\"takPing\"/>"),
+            Some("t-x-d-d")
+        );
+        assert_eq!(control_type(B.as_bytes()), None);
+    }
 }

@@ -77,6 +77,13 @@ pub fn catch_up(store: &GeoPackageStore, ledger: &mut Ledger<'_>) -> Result<Refu
                         .map_err(|why| anyhow::anyhow!("mission entry {}: {why}", e.seq))?;
                     ledger.set_mission(e.seq, mission);
                 }
+                EntryKind::Response => {
+                    let r: truce_fusion::ledger::Response = serde_json::from_slice(&e.body)
+                        .with_context(|| format!("response entry {}", e.seq))?;
+                    if let Err(why) = ledger.respond(e.seq, &r) {
+                        refused.0.push(format!("response entry {}: {why}", e.seq));
+                    }
+                }
                 EntryKind::Agreement | EntryKind::Rejected => ledger.skip(e.seq),
             }
         }

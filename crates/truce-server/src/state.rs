@@ -120,6 +120,9 @@ pub struct AppState {
     pub limits: Limits,
     pub tokens: Mutex<TokenCache>,
     pub db: PathBuf,
+    /// Turns true when the service is shutting down: long-lived streams (alerts) end, so the
+    /// graceful shutdown does not wait on them for ever.
+    pub stop: tokio::sync::watch::Sender<bool>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -140,6 +143,7 @@ impl AppState {
             limits,
             tokens: Mutex::new(TokenCache::default()),
             db,
+            stop: tokio::sync::watch::Sender::new(false),
         }))
     }
 

@@ -43,7 +43,10 @@ impl GeoPackageStore {
     /// transaction with its tree nodes, and returns its seq. The caller signs a checkpoint.
     pub fn append_record(&mut self, kind: EntryKind, body: &str) -> Result<u64, StoreError> {
         assert!(
-            matches!(kind, EntryKind::Decision | EntryKind::Mission),
+            matches!(
+                kind,
+                EntryKind::Decision | EntryKind::Mission | EntryKind::Response
+            ),
             "observations, agreements and rejections have their own writers"
         );
         let path = self.path.clone();

@@ -300,6 +300,8 @@ pub enum EntryKind {
     Decision,
     /// The monitoring mission's teams and sensors put in force (`truce_core::mission`).
     Mission,
+    /// A party's response to an incident (`truce_fusion::ledger::Response`).
+    Response,
 }
 
 impl EntryKind {
@@ -310,6 +312,7 @@ impl EntryKind {
             Self::Rejected => "rejected",
             Self::Decision => "decision",
             Self::Mission => "mission",
+            Self::Response => "response",
         }
     }
 
@@ -321,6 +324,7 @@ impl EntryKind {
             Self::Rejected,
             Self::Decision,
             Self::Mission,
+            Self::Response,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

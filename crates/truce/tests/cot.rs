@@ -1,0 +1,533 @@
+//! `truce serve --cot-tcp --cot-udp` end to end: a real CoT client (PyTAK, driven by
+//! `tests/cot/send_markers.py`) sends markers over TCP and UDP to the running binary; the store
+//! must hold them under their CoT ids, the malformed events as rejected records, and — after a
+//! SIGTERM that lands while batches are open — every event that was sent.
+//!
+//! Needs python3 with PyTAK (`scripts/test` installs it). Without it the test fails, never
+//! skips.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("truce-cot-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A store with the Minsk II terms and the scenario's sample observations.
+fn store(dir: &Path) -> PathBuf {
+    let db = dir.join("truce.gpkg");
+    let scenario = root().join("scenarios/donbas-2015");
+    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .arg("ingest")
+        .arg("--db")
+        .arg(&db)
+        .arg("--agreement")
+        .arg(scenario.join("agreement.toml"))
+        .arg(scenario.join("observations.geojson"))
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "truce ingest failed:\n{}",
+        text(&out.stderr)
+    );
+    db
+}
+
+/// A running `truce serve` with its addresses, and its stderr (the log) as it comes.
+struct Server {
+    child: Child,
+    http: SocketAddr,
+    tcp: SocketAddr,
+    udp: SocketAddr,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(db: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
+            .arg("serve")
+            .arg("--db")
+            .arg(db)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(["--cot-tcp", "127.0.0.1:0"])
+            .args(["--cot-udp", "127.0.0.1:0"])
+            .env("TRUCE_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err = stderr.clone();
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                err.lock().unwrap().push_str(&text(&buf[..n]));
+            }
+        });
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let out = stdout.clone();
+        let (lines_tx, lines) = mpsc::channel();
+        let pipe = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                out.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = lines_tx.send(line);
+            }
+        });
+        let (mut http, mut tcp, mut udp) = (None, None, None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.is_none() || tcp.is_none() || udp.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = lines.recv_timeout(left) else {
+                let _ = child.kill();
+                panic!(
+                    "truce serve did not print its addresses (http {http:?}, CoT TCP {tcp:?}, UDP {udp:?}):\n{}",
+                    stderr.lock().unwrap()
+                );
+            };
+            let addr = |prefix: &str| {
+                line.strip_prefix(prefix)
+                    .map(|a| a.trim().parse::<SocketAddr>().unwrap())
+            };
+            if let Some(a) = addr("truce serve: listening on http://") {
+                http = Some(a);
+            } else if let Some(a) = addr("truce serve: CoT TCP on ") {
+                tcp = Some(a);
+            } else if let Some(a) = addr("truce serve: CoT UDP on ") {
+                udp = Some(a);
+            }
+        }
+        let server = Server {
+            child,
+            http: http.unwrap(),
+            tcp: tcp.unwrap(),
+            udp: udp.unwrap(),
+            stdout,
+            stderr,
+        };
+        // Port 0 gave real ports.
+        for a in [server.http, server.tcp, server.udp] {
+            assert_ne!(a.port(), 0);
+        }
+        let health = server.get("/healthz");
+        assert!(health.contains("\"status\":\"ok\""), "{health}");
+        server
+    }
+
+    /// A GET on the HTTP API: the response body.
+    fn get(&self, path: &str) -> String {
+        let mut s = TcpStream::connect(self.http).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: truce\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        response
+    }
+
+    fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, as systemd or `docker stop` sends, and wait for the exit.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill(1) could not be run");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the pipe readers take the last of the output.
+                std::thread::sleep(Duration::from_millis(100));
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "truce serve did not stop within 30 s of SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sql_strings(db: &Path, sql: &str) -> Vec<Vec<String>> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        (0..n)
+            .map(|i| {
+                r.get::<_, Option<rusqlite::types::Value>>(i)
+                    .map(|v| match v {
+                        None | Some(rusqlite::types::Value::Null) => String::new(),
+                        Some(rusqlite::types::Value::Text(t)) => t,
+                        Some(rusqlite::types::Value::Integer(i)) => i.to_string(),
+                        Some(rusqlite::types::Value::Real(f)) => f.to_string(),
+                        Some(rusqlite::types::Value::Blob(_)) => "<blob>".into(),
+                    })
+            })
+            .collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+fn stored_ids(db: &Path, like: &str) -> BTreeSet<String> {
+    sql_strings(
+        db,
+        &format!("SELECT obs_id FROM observations WHERE obs_id LIKE '{like}'"),
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect()
+}
+
+/// Polls the store until `done` holds (the listeners commit every 200 ms).
+fn wait_until(what: &str, server: &Server, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; the server's log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn python_with_pytak() {
+    let out = Command::new("python3")
+        .args(["-c", "import pytak"])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("python3 is required for this test and could not be run ({e}); scripts/test installs it")
+        });
+    assert!(
+        out.status.success(),
+        "PyTAK is required for this test (a real CoT client): python3 -m pip install pytak \
+         (scripts/test installs it)\n{}",
+        text(&out.stderr)
+    );
+}
+
+/// One event as a TAK device writes it (with its own XML declaration).
+fn event(uid: &str, cot_type: &str, time: &str, remarks: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
+         <event version=\"2.0\" uid=\"{uid}\" type=\"{cot_type}\" how=\"h-g-i-g-o\" time=\"{time}\" \
+         start=\"{time}\" stale=\"2030-01-01T00:00:00Z\"><point lat=\"48.01\" lon=\"37.77\" \
+         hae=\"200\" ce=\"12\" le=\"9999999\"/><detail><contact callsign=\"MON-RAW\"/>\
+         <remarks>{remarks}</remarks></detail></event>"
+    )
+}
+
+#[test]
+fn pytak_markers_over_tcp_and_udp_are_stored_and_malformed_events_rejected_on_an_open_stream() {
+    python_with_pytak();
+    let dir = tempdir("pytak");
+    let db = store(&dir);
+    let server = Server::start(&db);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let tag = format!("{}-{nanos}", std::process::id());
+
+    // The real client: 5 spot markers and an artillery marker over each transport, and two
+    // malformed events written raw on the TCP connection, each followed by a valid one.
+    let script = root().join("tests/cot/send_markers.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg("--tcp")
+        .arg(format!("tcp://{}", server.tcp))
+        .arg("--udp")
+        .arg(format!("udp://{}", server.udp))
+        .args(["--count", "5", "--tag", &tag])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "send_markers.py failed:\n{}",
+        text(&out.stderr)
+    );
+    let sent: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let field = |m: &serde_json::Value, k: &str| m[k].as_str().unwrap_or("").to_string();
+    let expect = |transport: &str, what: &str| -> Vec<serde_json::Value> {
+        sent.iter()
+            .filter(|m| field(m, "transport") == transport && field(m, "expect") == what)
+            .cloned()
+            .collect()
+    };
+    let (tcp_ok, udp_ok) = (expect("tcp", "stored"), expect("udp", "stored"));
+    let tcp_bad = expect("tcp", "rejected");
+    assert_eq!((tcp_ok.len(), udp_ok.len(), tcp_bad.len()), (8, 6, 2));
+    let wanted: BTreeSet<String> = tcp_ok
+        .iter()
+        .chain(&udp_ok)
+        .map(|m| field(m, "id"))
+        .collect();
+
+    let like = format!("cot:truce-test-{tag}-%");
+    wait_until("the markers in the store", &server, || {
+        stored_ids(&db, &like).len() >= wanted.len()
+            && sql_strings(
+                &db,
+                &format!(
+                    "SELECT count(*) FROM rejected_records WHERE raw LIKE '%truce-test-{tag}-%'"
+                ),
+            )[0][0]
+                == "2"
+    });
+    // Every marker under its CoT id `cot:<uid>:<time>`, and nothing else of this run.
+    assert_eq!(stored_ids(&db, &like), wanted);
+
+    // What the adapter made of them: craters are impacts with the callsign as the source and
+    // `ce` as the error radius; the artillery marker is a weapon sighting.
+    for m in tcp_ok.iter().chain(&udp_ok) {
+        let rows = sql_strings(
+            &db,
+            &format!(
+                "SELECT o.kind, o.source_id, o.source_record, o.error_radius_m, o.weapon_class, b.file, b.format \
+                 FROM observations o JOIN batches b ON b.id = o.batch_id WHERE o.obs_id = '{}'",
+                field(m, "id")
+            ),
+        );
+        let r = &rows[0];
+        assert_eq!(r[2], field(m, "uid"), "source_record is the uid: {r:?}");
+        assert_eq!(r[6], "cot");
+        if field(m, "type") == "a-u-G-E-W-A" {
+            assert_eq!(
+                (r[0].as_str(), r[4].as_str()),
+                ("weapon_present", "artillery_100mm_plus")
+            );
+            assert_eq!(r[3], "30");
+        } else {
+            assert_eq!(r[0], "impact", "{m}: {r:?}");
+            assert!(r[1].starts_with("MON-"), "{r:?}");
+        }
+        let file = &r[5];
+        match field(m, "transport").as_str() {
+            "udp" => assert_eq!(file, "cot-udp"),
+            _ => assert!(file.starts_with("cot-tcp:127.0.0.1:"), "{file}"),
+        }
+    }
+
+    // The malformed events are rejected records with their raw text and a reason, on the
+    // same connection (batch label) as the valid events before and after them.
+    let rejected = sql_strings(
+        &db,
+        &format!(
+            "SELECT file, locator, raw, reason FROM rejected_records \
+             WHERE raw LIKE '%truce-test-{tag}-%' ORDER BY id"
+        ),
+    );
+    let connection = sql_strings(
+        &db,
+        &format!(
+            "SELECT DISTINCT b.file FROM observations o JOIN batches b ON b.id = o.batch_id \
+             WHERE o.obs_id LIKE '{like}' AND b.file LIKE 'cot-tcp:%'"
+        ),
+    );
+    assert_eq!(connection.len(), 1, "one TCP connection: {connection:?}");
+    let broken = rejected
+        .iter()
+        .find(|r| r[2].contains(&format!("truce-test-{tag}-broken")))
+        .expect("the broken-off event is a rejected record");
+    assert_eq!(broken[0], connection[0][0]);
+    assert!(broken[1].starts_with("event "), "{broken:?}");
+    assert!(broken[3].contains("attribute"), "{broken:?}");
+    let bad_lat = rejected
+        .iter()
+        .find(|r| r[2].contains(&format!("truce-test-{tag}-badlat")))
+        .expect("the event with latitude 95.5 is a rejected record");
+    assert_eq!(bad_lat[0], connection[0][0]);
+    assert!(bad_lat[3].contains("latitude 95.5"), "{bad_lat:?}");
+    for after in ["after-broken", "after-badlat"] {
+        assert!(
+            tcp_ok
+                .iter()
+                .any(|m| field(m, "uid") == format!("truce-test-{tag}-{after}")),
+            "{after} was sent"
+        );
+    }
+
+    // PyTAK's hello (a `t-x-d-d` TAK protocol message) is not a report: not stored.
+    assert!(stored_ids(&db, "cot:takPing:%").is_empty());
+
+    // Raw on one connection: an event over 64 KiB (max_cot_event_bytes), then a valid one and
+    // its exact repeat (a TAK device re-sends unchanged markers), then one broken off by the
+    // end of the stream.
+    let time = "2026-01-02T03:04:05.678Z";
+    let big = event(
+        &format!("truce-test-{tag}-big"),
+        "b-m-p-s-m",
+        time,
+        &"crater ".repeat(10_000),
+    );
+    let after = event(
+        &format!("truce-test-{tag}-after-big"),
+        "b-m-p-s-m",
+        time,
+        "impact",
+    );
+    let truncated = &after[..after.len() / 2].replace("after-big", "truncated");
+    let mut s = TcpStream::connect(server.tcp).unwrap();
+    for chunk in big.as_bytes().chunks(1000) {
+        s.write_all(chunk).unwrap();
+    }
+    s.write_all(after.as_bytes()).unwrap();
+    s.write_all(after.as_bytes()).unwrap();
+    s.write_all(truncated.as_bytes()).unwrap();
+    drop(s);
+    let after_id = format!("cot:truce-test-{tag}-after-big:{time}");
+    let oversize = || {
+        sql_strings(
+            &db,
+            &format!(
+                "SELECT reason, length(raw) FROM rejected_records WHERE raw LIKE '%truce-test-{tag}-big%'"
+            ),
+        )
+    };
+    let truncated_rows = || {
+        sql_strings(
+            &db,
+            &format!(
+                "SELECT reason FROM rejected_records WHERE raw LIKE '%truce-test-{tag}-truncated%'"
+            ),
+        )
+    };
+    wait_until("the raw events in the store", &server, || {
+        stored_ids(&db, &after_id).len() == 1
+            && oversize().len() == 1
+            && truncated_rows().len() == 1
+    });
+    let o = &oversize()[0];
+    assert!(o[0].contains("longer than 65536 bytes"), "{o:?}");
+    assert!(
+        o[1].parse::<usize>().unwrap() <= 8192,
+        "raw kept short: {o:?}"
+    );
+    assert!(
+        truncated_rows()[0][0].contains("truncated"),
+        "{:?}",
+        truncated_rows()
+    );
+    assert_eq!(
+        sql_strings(
+            &db,
+            &format!("SELECT count(*) FROM observations WHERE obs_id = '{after_id}'")
+        )[0][0],
+        "1",
+        "a repeated event is stored once"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_while_batches_are_open_loses_no_event() {
+    let dir = tempdir("sigterm");
+    let db = store(&dir);
+    let mut server = Server::start(&db);
+    let tag = format!("{}-term", std::process::id());
+
+    // A burst on one TCP connection and in UDP datagrams, then SIGTERM at once: well inside
+    // the 200 ms a batch waits to fill, so the batches are open when the signal lands.
+    let time = "2026-01-02T03:04:05.678Z";
+    let mut ids = BTreeSet::new();
+    let mut burst = String::new();
+    for i in 0..40 {
+        let uid = format!("truce-test-{tag}-tcp-{i}");
+        burst.push_str(&event(&uid, "b-m-p-s-m", time, "impact crater"));
+        ids.insert(format!("cot:{uid}:{time}"));
+    }
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut tcp = TcpStream::connect(server.tcp).unwrap();
+    tcp.write_all(burst.as_bytes()).unwrap();
+    for i in 0..10 {
+        let uid = format!("truce-test-{tag}-udp-{i}");
+        udp.send_to(event(&uid, "a-u-G-E-W-A", time, "").as_bytes(), server.udp)
+            .unwrap();
+        ids.insert(format!("cot:{uid}:{time}"));
+    }
+    let status = server.terminate();
+    drop(tcp);
+    let log = server.log();
+    assert!(status.success(), "truce serve exited with {status}:\n{log}");
+    assert!(
+        server
+            .stdout
+            .lock()
+            .unwrap()
+            .contains("truce serve: stopped; every accepted batch is committed"),
+        "{log}"
+    );
+    // The signal found open batches: they were committed on the way out.
+    assert!(
+        log.contains("committing the open batch at shutdown"),
+        "no batch was open at SIGTERM (the test sent too slowly?):\n{log}"
+    );
+    let stored = stored_ids(&db, &format!("cot:truce-test-{tag}-%"));
+    let missing: Vec<_> = ids.difference(&stored).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} events lost at shutdown: {missing:?}\n{log}",
+        missing.len(),
+        ids.len()
+    );
+    // And the log still verifies: the batches were committed and checkpointed properly.
+    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["log", "verify", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "truce log verify:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
