@@ -54,9 +54,19 @@ pub async fn with_core<T: Send + 'static>(
     f: impl FnOnce(&mut crate::state::Core) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let s = state.clone();
-    tokio::task::spawn_blocking(move || f(&mut s.core()))
-        .await
-        .map_err(|e| ApiError::from(anyhow::anyhow!("worker failed: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        let mut core = s.core();
+        // Entries another process appended (`truce ingest`, `truce decide` from the CLI while
+        // the server runs) are applied before the request sees the ledger.
+        let size = core.store.log_size().map_err(anyhow::Error::from)?;
+        if core.ledger.through_seq().map_or(0, |t| t + 1) < size {
+            let crate::state::Core { store, ledger, .. } = &mut *core;
+            crate::replay::follow(store, ledger)?;
+        }
+        f(&mut core)
+    })
+    .await
+    .map_err(|e| ApiError::from(anyhow::anyhow!("worker failed: {e}")))?
 }
 
 async fn healthz(State(state): State<Shared>) -> ApiResult<Json<Value>> {
