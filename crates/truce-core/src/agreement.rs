@@ -32,6 +32,12 @@ pub const MAX_DISTANCE_KM: f64 = 1_000.0;
 pub const MAX_PARTY_OVERLAP_KM2: f64 = 0.01;
 /// Vertices per geometry file we accept: ten times the detailed oblast boundaries we know of.
 pub const MAX_VERTICES_PER_FILE: usize = 1_000_000;
+/// The slowest notification the escalation section may promise, seconds: a week. A promise to
+/// tell a party of a breach more than a week later is no promise; a larger number is a typo
+/// (milliseconds written as seconds).
+pub const MAX_NOTIFY_WITHIN_S: u32 = 7 * 24 * 3600;
+/// The longest window over which repeated breaches are counted, hours: a year.
+pub const MAX_REPEAT_WINDOW_H: u32 = 366 * 24;
 
 /// Rule severity, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -265,6 +271,49 @@ pub struct Rule {
     pub classes: Vec<String>,
 }
 
+/// Who is told of what, how fast, and what repeated breaches escalate to (`[escalation]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalation {
+    /// Which severities notify whom, and how fast.
+    pub notify: Vec<Notify>,
+    /// What repeated breaches of a rule by one party escalate to.
+    pub repeat: Vec<Repeat>,
+}
+
+/// `[[escalation.notify]]`: alerts of `severity` or above go to `parties` within `within_s`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// The lowest severity this entry covers.
+    pub severity: Severity,
+    /// The parties involved: the one whose area the incident is in and the one it is
+    /// attributed to (officially or as suggested). Written `parties = "involved"`.
+    pub involved: bool,
+    /// Parties named (`parties = ["UA", "RU"]`).
+    pub parties: Vec<String>,
+    /// The deadline the monitor commits to, from the alert's creation, seconds.
+    pub within_s: u32,
+}
+
+/// `[[escalation.repeat]]`: `count` breaches of `rule` by one party within `within_h` hours
+/// raise the alert's severity to `to_severity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    pub rule: String,
+    pub count: u32,
+    pub within_h: u32,
+    pub to_severity: Severity,
+}
+
+impl Escalation {
+    /// The lowest severity any `notify` entry covers: alerts below it go to nobody.
+    pub fn lowest_notified(&self) -> Option<Severity> {
+        self.notify.iter().map(|n| n.severity).min()
+    }
+}
+
 /// The terms, parsed and checked.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Agreement {
@@ -278,6 +327,10 @@ pub struct Agreement {
     pub zones: Vec<Zone>,
     pub storage_sites: Vec<StorageSite>,
     pub rules: Vec<Rule>,
+    /// Who is told of breaches and how fast (absent from the canonical JSON when the terms
+    /// have none, so terms without it keep their hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
     /// Lower-case hex SHA-256 of [`Agreement::canonical_json`].
     #[serde(skip)]
     pub hash: String,
@@ -294,15 +347,9 @@ impl Agreement {
     /// it parses to, so a replay runs on the very terms the entry's hash names. The checks
     /// [`load`] makes of a TOML file are not repeated: a canonical entry was written by it.
     pub fn from_canonical_json(text: &str) -> Result<Agreement, String> {
-        let mut agreement: Agreement =
-            serde_json::from_str(text).map_err(|e| format!("not an agreement: {e}"))?;
-        let again = agreement.canonical_json();
-        if again != text {
-            return Err(
-                "not in canonical form (the bytes differ from the re-encoded terms)".into(),
-            );
-        }
-        agreement.hash = hex(&Sha256::digest(again.as_bytes()));
+        let (mut agreement, hash): (Agreement, _) =
+            crate::canonical::from_canonical_json(text, "an agreement")?;
+        agreement.hash = hash;
         Ok(agreement)
     }
 
@@ -442,7 +489,41 @@ struct RawRule {
     classes: Vec<Spanned<String>>,
 }
 
-const TOP_LEVEL_KEYS: [&str; 11] = [
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEscalation {
+    #[serde(default)]
+    notify: Vec<RawNotify>,
+    #[serde(default)]
+    repeat: Vec<RawRepeat>,
+}
+
+/// `parties = "involved"` or `parties = ["UA", …]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawRecipients {
+    Word(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    severity: Spanned<String>,
+    parties: Spanned<RawRecipients>,
+    within_s: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRepeat {
+    rule: Spanned<String>,
+    count: Spanned<i64>,
+    within_h: Spanned<i64>,
+    to_severity: Spanned<String>,
+}
+
+const TOP_LEVEL_KEYS: [&str; 12] = [
     "id",
     "title",
     "version",
@@ -454,6 +535,7 @@ const TOP_LEVEL_KEYS: [&str; 11] = [
     "storage_site",
     "rule",
     "description",
+    "escalation",
 ];
 
 /// Collects diagnostics for one TOML file, turning byte spans into line:column.
@@ -596,6 +678,7 @@ pub fn load(
     let mut raw_zones = Vec::new();
     let mut raw_sites = Vec::new();
     let mut raw_rules = Vec::new();
+    let mut raw_escalation: Option<RawEscalation> = None;
 
     for (key, value) in root {
         let key_span = key.span();
@@ -634,6 +717,7 @@ pub fn load(
                     raw_rules.extend(deserialize::<RawRule>(item, &mut sink));
                 }
             }
+            "escalation" => raw_escalation = deserialize::<RawEscalation>(value, &mut sink),
             other => sink.at(
                 key_span,
                 format!(
@@ -863,19 +947,7 @@ pub fn load(
     for r in raw_rules {
         sink.unique(&mut seen, &r.id, "rule");
         let kind = sink.named(&r.kind, "rule kind", RuleKind::ALL, RuleKind::as_str);
-        let severity = match r.severity.get_ref().as_str() {
-            "low" => Some(Severity::Low),
-            "medium" => Some(Severity::Medium),
-            "high" => Some(Severity::High),
-            "critical" => Some(Severity::Critical),
-            other => {
-                sink.at(
-                    r.severity.span(),
-                    format!("unknown severity `{other}`; expected low, medium, high or critical"),
-                );
-                None
-            }
-        };
+        let severity = severity(&mut sink, &r.severity);
         for z in &r.zones {
             if !zone_ids.contains(z.get_ref()) {
                 sink.at(
@@ -940,6 +1012,9 @@ pub fn load(
         }
     }
 
+    let rule_ids: BTreeSet<String> = rules.iter().map(|r| r.id.clone()).collect();
+    let escalation = raw_escalation.map(|e| escalation(&mut sink, e, &party_ids, &rule_ids));
+
     let mut diags = sink.diags;
     diags.append(&mut geo.diags);
 
@@ -964,10 +1039,128 @@ pub fn load(
         zones,
         storage_sites: sites,
         rules,
+        escalation,
         hash: String::new(),
     };
     agreement.hash = hex(&Sha256::digest(agreement.canonical_json().as_bytes()));
     Ok(agreement)
+}
+
+/// A severity by name, or a report.
+fn severity(sink: &mut Sink<'_>, name: &Spanned<String>) -> Option<Severity> {
+    match name.get_ref().as_str() {
+        "low" => Some(Severity::Low),
+        "medium" => Some(Severity::Medium),
+        "high" => Some(Severity::High),
+        "critical" => Some(Severity::Critical),
+        other => {
+            sink.at(
+                name.span(),
+                format!("unknown severity `{other}`; expected low, medium, high or critical"),
+            );
+            None
+        }
+    }
+}
+
+/// Checks `[escalation]`: severities, parties, rules, and numbers in range.
+fn escalation(
+    sink: &mut Sink<'_>,
+    raw: RawEscalation,
+    party_ids: &BTreeSet<String>,
+    rule_ids: &BTreeSet<String>,
+) -> Escalation {
+    let mut notify = Vec::new();
+    for n in raw.notify {
+        let sev = severity(sink, &n.severity);
+        let span = n.parties.span();
+        let (involved, parties) = match n.parties.into_inner() {
+            RawRecipients::Word(w) if w == "involved" => (true, Vec::new()),
+            RawRecipients::Word(w) => {
+                sink.at(
+                    span,
+                    format!(
+                        "parties = {w:?}: write \"involved\" (the parties whose area it is in or it is attributed to) or a list of party ids"
+                    ),
+                );
+                (false, Vec::new())
+            }
+            RawRecipients::List(list) => {
+                if list.is_empty() {
+                    sink.at(
+                        span.clone(),
+                        "parties = []: name at least one party, or write \"involved\"",
+                    );
+                }
+                let mut seen = BTreeSet::new();
+                for p in &list {
+                    if !party_ids.contains(p) {
+                        sink.at(
+                            span.clone(),
+                            format!(
+                                "escalation names unknown party `{p}`; expected one of {}",
+                                party_ids.iter().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        );
+                    } else if !seen.insert(p.clone()) {
+                        sink.at(span.clone(), format!("party `{p}` named twice"));
+                    }
+                }
+                (false, seen.into_iter().collect())
+            }
+        };
+        let within = *n.within_s.get_ref();
+        if within < 1 || within > i64::from(MAX_NOTIFY_WITHIN_S) {
+            sink.at(
+                n.within_s.span(),
+                format!(
+                    "within_s {within} must be from 1 to {MAX_NOTIFY_WITHIN_S} (a week), in seconds"
+                ),
+            );
+        }
+        if let Some(severity) = sev {
+            notify.push(Notify {
+                severity,
+                involved,
+                parties,
+                within_s: within.clamp(1, i64::from(MAX_NOTIFY_WITHIN_S)) as u32,
+            });
+        }
+    }
+    let mut repeat = Vec::new();
+    for r in raw.repeat {
+        if !rule_ids.contains(r.rule.get_ref()) {
+            sink.at(
+                r.rule.span(),
+                format!("escalation names unknown rule `{}`", r.rule.get_ref()),
+            );
+        }
+        let count = *r.count.get_ref();
+        if !(2..=10_000).contains(&count) {
+            sink.at(
+                r.count.span(),
+                format!("count {count} must be from 2 to 10,000 (one breach is not a repeat)"),
+            );
+        }
+        let hours = *r.within_h.get_ref();
+        if hours < 1 || hours > i64::from(MAX_REPEAT_WINDOW_H) {
+            sink.at(
+                r.within_h.span(),
+                format!(
+                    "within_h {hours} must be from 1 to {MAX_REPEAT_WINDOW_H} (a year), in hours"
+                ),
+            );
+        }
+        if let Some(to_severity) = severity(sink, &r.to_severity) {
+            repeat.push(Repeat {
+                rule: r.rule.into_inner(),
+                count: count.clamp(2, 10_000) as u32,
+                within_h: hours.clamp(1, i64::from(MAX_REPEAT_WINDOW_H)) as u32,
+                to_severity,
+            });
+        }
+    }
+    Escalation { notify, repeat }
 }
 
 /// Reports a `[lon, lat]` outside lon −180…180, lat −90…90 (or not a number).

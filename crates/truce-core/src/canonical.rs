@@ -7,7 +7,9 @@
 //! build would silently change every hash.
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use sha2::Digest as _;
 
 /// Canonical JSON text of any serialisable value.
 pub fn to_canonical_json<T: Serialize>(value: &T) -> String {
@@ -52,6 +54,24 @@ fn write_value(v: &Value, out: &mut String) {
         }
         other => out.push_str(&serde_json::to_string(other).expect("scalar serialises")),
     }
+}
+
+/// A value back from its canonical JSON (a log entry) with the lower-case hex SHA-256 of those
+/// bytes. Refuses text that is not exactly the canonical form of what it parses to, so a
+/// replay runs on the very value the entry's hash names. `what` names it in messages.
+pub fn from_canonical_json<T: DeserializeOwned + Serialize>(
+    text: &str,
+    what: &str,
+) -> Result<(T, String), String> {
+    let value: T = serde_json::from_str(text).map_err(|e| format!("not {what}: {e}"))?;
+    let again = to_canonical_json(&value);
+    if again != text {
+        return Err(format!(
+            "not in canonical form (the bytes differ from the re-encoded {what})"
+        ));
+    }
+    let hash = crate::agreement::hex(&sha2::Sha256::digest(again.as_bytes()));
+    Ok((value, hash))
 }
 
 #[cfg(test)]

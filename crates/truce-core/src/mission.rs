@@ -119,15 +119,8 @@ impl Mission {
     /// as [`crate::agreement::Agreement::from_canonical_json`] does, so a replay runs on the
     /// very mission the entry's hash names; [`load`]'s checks are not repeated.
     pub fn from_canonical_json(text: &str) -> Result<Mission, String> {
-        let mut m: Mission =
-            serde_json::from_str(text).map_err(|e| format!("not a mission: {e}"))?;
-        let again = m.canonical_json();
-        if again != text {
-            return Err(
-                "not in canonical form (the bytes differ from the re-encoded mission)".into(),
-            );
-        }
-        m.hash = hex(&Sha256::digest(again.as_bytes()));
+        let (mut m, hash): (Mission, _) = crate::canonical::from_canonical_json(text, "a mission")?;
+        m.hash = hash;
         Ok(m)
     }
 

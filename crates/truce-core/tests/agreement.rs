@@ -288,3 +288,72 @@ fn contact_line_far_from_every_area_is_refused() {
         "{errors:#?}"
     );
 }
+
+#[test]
+fn escalation_section_loads_and_round_trips() {
+    use truce_core::agreement::{Agreement, Severity};
+    let text = scenario_text();
+    let a = load_scenario(&text).unwrap();
+    let e = a
+        .escalation
+        .as_ref()
+        .expect("the bundled terms have [escalation]");
+    assert_eq!(e.notify.len(), 2);
+    assert_eq!(e.notify[0].severity, Severity::High);
+    assert!(e.notify[0].involved && e.notify[0].parties.is_empty());
+    assert_eq!(e.notify[1].parties, ["RU", "UA"]);
+    assert_eq!(e.notify[1].within_s, 60);
+    assert_eq!(e.lowest_notified(), Some(Severity::High));
+    assert_eq!(e.repeat[0].rule, "no-fire");
+    assert_eq!((e.repeat[0].count, e.repeat[0].within_h), (3, 24));
+    assert_eq!(e.repeat[0].to_severity, Severity::Critical);
+    // A replay reads the same terms back, hash and all.
+    let back = Agreement::from_canonical_json(&a.canonical_json()).unwrap();
+    assert_eq!(back.hash, a.hash);
+    assert_eq!(back.escalation, a.escalation);
+
+    // Without the section the canonical JSON does not mention it: older terms keep their hash.
+    let cut = text
+        .find("\n# Who is told of what")
+        .expect("the section's comment");
+    let without = load_scenario(&text[..cut]).unwrap();
+    assert!(without.escalation.is_none());
+    assert!(!without.canonical_json().contains("escalation"));
+    assert_ne!(without.hash, a.hash);
+    let back = Agreement::from_canonical_json(&without.canonical_json()).unwrap();
+    assert_eq!(back.hash, without.hash);
+}
+
+#[test]
+fn escalation_errors_have_their_line_and_column() {
+    let text = scenario_text();
+    let cut = text.find("\n# Who is told of what").unwrap();
+    let bad = format!(
+        "{}\n[escalation]\n\n[[escalation.notify]]\nseverity = \"urgent\"\nparties = [\"UA\", \"XX\"]\nwithin_s = 0\n\n[[escalation.notify]]\nseverity = \"low\"\nparties = \"everyone\"\nwithin_s = 60\n\n[[escalation.repeat]]\nrule = \"no-such-rule\"\ncount = 1\nwithin_h = 100000\nto_severity = \"critical\"\n",
+        &text[..cut]
+    );
+    let base = text[..cut].lines().count() + 1;
+    let errors: Vec<String> = load_scenario(&bad)
+        .unwrap_err()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    let expect = [
+        (base + 4, "unknown severity `urgent`"),
+        (base + 5, "unknown party `XX`"),
+        (base + 6, "within_s 0 must be from 1"),
+        (base + 10, "write \"involved\""),
+        (base + 14, "unknown rule `no-such-rule`"),
+        (base + 15, "count 1 must be from 2"),
+        (base + 16, "within_h 100000 must be from 1"),
+    ];
+    for (line, what) in expect {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with(&format!("agreement.toml:{line}:")) && e.contains(what)),
+            "no error {what:?} at line {line} in {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+}

@@ -113,6 +113,10 @@ pub struct Record {
     pub transitions: Vec<Transition>,
     /// The party an analyst's decision attributed it to (None until one does).
     pub attributed_party: Option<String>,
+    /// The parties an alert about it was sent to (`alert` entries), sorted: a party told of an
+    /// incident may read it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub told: Vec<String>,
 }
 
 /// Where a verification task stands.
@@ -218,6 +222,83 @@ pub struct Response {
     pub evidence: Vec<u64>,
     pub responded_at: DateTime<Utc>,
 }
+
+/// An `alert` log entry (canonical JSON): the alerts the service published — to whom, how
+/// severe, by when — or the outcomes of their webhook deliveries, or both. Every alert sent
+/// is logged, so a party can never claim it was not told, nor the monitor that it told a party
+/// it did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRecord {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<SentAlert>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<Delivery>,
+    /// When the service wrote the entry.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One alert as published (on the alert stream, and queued for the recipients' webhooks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentAlert {
+    /// `alert:<incident>:<entry seq behind it>`; the webhook's `X-Truce-Alert-Id`.
+    pub id: String,
+    /// `breach`, `state` or `response`.
+    pub kind: String,
+    pub incident: String,
+    /// The incident's state when the alert was sent.
+    pub state: String,
+    /// After escalation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<truce_core::agreement::Severity>,
+    /// The rules' own severity, when a repeat escalated it, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_from: Option<truce_core::agreement::Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<String>,
+    pub rules: Vec<String>,
+    /// The parties told (staff are told of every alert).
+    pub recipients: Vec<String>,
+    /// The parties of `recipients` with a webhook the alert was queued for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<String>,
+    /// The deadline the agreement's escalation section sets, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_s: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateTime<Utc>>,
+    /// The entry behind the alert (the observation, decision or response).
+    pub cause_seq: u64,
+}
+
+/// What became of one alert's webhook delivery to one party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    pub alert: String,
+    pub incident: String,
+    pub party: String,
+    /// The endpoint, without its query string (which may hold a token).
+    pub endpoint: String,
+    /// `delivered` (a 2xx answer) or `failed` (given up).
+    pub outcome: String,
+    /// The last HTTP status received, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the outcome was known.
+    pub at: DateTime<Utc>,
+    /// Whether it was delivered by the alert's deadline (None: no deadline, or not delivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_time: Option<bool>,
+}
+
+/// Transition actions that record who was told, not a change of the incident.
+pub const ALERT_ACTIONS: [&str; 3] = ["alert", "delivered", "undelivered"];
 
 /// Why a decision cannot be taken (the CLI refuses it before anything is logged).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -397,6 +478,7 @@ impl<'e> Ledger<'e> {
                     entry_seq: seq,
                 }],
                 attributed_party: None,
+                told: Vec::new(),
             });
         }
         let record = &mut self.records[k];
@@ -790,6 +872,106 @@ impl<'e> Ledger<'e> {
         });
         self.touched.insert(k);
         Ok(())
+    }
+
+    /// Applies an `alert` entry: each alert and each delivery outcome becomes a step in its
+    /// incident's history that leaves the state (`alert`, `delivered`, `undelivered`), so the
+    /// incident shows who was told what and when. An alert about an incident the ledger does
+    /// not know is noted in [`Ledger::warnings`] and skipped.
+    pub fn alerted(&mut self, seq: u64, a: &AlertRecord) {
+        self.note_seq(seq);
+        for sent in &a.alerts {
+            let Some(k) = self.find(&sent.incident) else {
+                self.warnings.push(format!(
+                    "entry {seq}: alert {} about unknown incident {}",
+                    sent.id, sent.incident
+                ));
+                continue;
+            };
+            let severity = sent.severity.map_or("no breach", |s| s.as_str());
+            let rules = if sent.rules.is_empty() {
+                String::new()
+            } else {
+                format!(", rules {}", sent.rules.join(", "))
+            };
+            let escalated = match (&sent.escalated_from, &sent.escalation) {
+                (Some(from), Some(why)) => format!(" (escalated from {}: {why})", from.as_str()),
+                (Some(from), None) => format!(" (escalated from {})", from.as_str()),
+                _ => String::new(),
+            };
+            let told = if sent.recipients.is_empty() {
+                "staff only".to_string()
+            } else {
+                format!("staff and {}", sent.recipients.join(", "))
+            };
+            let within = sent
+                .within_s
+                .map(|s| format!("; within {s} s"))
+                .unwrap_or_default();
+            let hooks = if sent.webhooks.is_empty() {
+                String::new()
+            } else {
+                format!("; webhooks to {}", sent.webhooks.join(", "))
+            };
+            let record = &mut self.records[k];
+            for p in &sent.recipients {
+                if let Err(at) = record.told.binary_search(p) {
+                    record.told.insert(at, p.clone());
+                }
+            }
+            record.transitions.push(Transition {
+                from: Some(record.state),
+                to: record.state,
+                action: "alert".into(),
+                at: a.created_at,
+                actor: ENGINE_ACTOR.into(),
+                reason: format!(
+                    "{} alert {}: {severity}{escalated}{rules}; told {told}{within}{hooks}",
+                    sent.kind, sent.id
+                ),
+                entry_seq: seq,
+            });
+            self.touched.insert(k);
+        }
+        for d in &a.deliveries {
+            let Some(k) = self.find(&d.incident) else {
+                self.warnings.push(format!(
+                    "entry {seq}: delivery of alert {} about unknown incident {}",
+                    d.alert, d.incident
+                ));
+                continue;
+            };
+            let status = d.status.map(|s| format!("HTTP {s}, ")).unwrap_or_default();
+            let on_time = match d.on_time {
+                Some(true) => ", within the deadline",
+                Some(false) => ", after the deadline",
+                None => "",
+            };
+            let error = d
+                .error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            let record = &mut self.records[k];
+            record.transitions.push(Transition {
+                from: Some(record.state),
+                to: record.state,
+                action: if d.outcome == "delivered" {
+                    "delivered"
+                } else {
+                    "undelivered"
+                }
+                .into(),
+                at: d.at,
+                actor: format!("webhook:{}", d.party),
+                reason: format!(
+                    "alert {} to {}: {}{} attempt(s){on_time}{error}",
+                    d.alert, d.party, status, d.attempts
+                ),
+                entry_seq: seq,
+            });
+            self.touched.insert(k);
+        }
     }
 
     /// Incidents by lifecycle state.

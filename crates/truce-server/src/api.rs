@@ -2,25 +2,86 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use truce_core::observation::{
     Observation, ObservationKind, Outcome, Reliability, SourceKind, TaskOutcome,
 };
 use truce_fusion::ledger::{Action as Decide, Decision, Ledger, Lifecycle, TaskState};
 use truce_store::{EntryKind, Log, Store};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::ApiError;
 use crate::auth::{Action, Principal, Role, View, allowed, coarsen, incident_view};
 use crate::state::{Alert, Shared};
 
 type ApiResult<T> = Result<T, ApiError>;
+
+// Extractors whose rejections are `{"error": …}` like every other error of the API (axum's own
+// answer in plain text), with axum's status: 400 a malformed query, path or JSON body, 413 a
+// body over `max_body_bytes`, 415 a JSON body sent without `Content-Type: application/json`,
+// 422 JSON of the wrong shape.
+
+/// [`Query`], rejected as an [`ApiError`].
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e: QueryRejection| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
+/// [`Path`], rejected as an [`ApiError`].
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| ApiPath(v))
+            .map_err(|e: PathRejection| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
+/// [`Json`], rejected as an [`ApiError`].
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> ApiResult<Self> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| ApiJson(v))
+            .map_err(|e: JsonRejection| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
+/// The raw body, rejected as an [`ApiError`] (413 over `max_body_bytes`).
+pub struct ApiBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> ApiResult<Self> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(ApiBytes)
+            .map_err(|e: BytesRejection| ApiError::new(e.status(), e.body_text()))
+    }
+}
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -57,11 +118,18 @@ pub async fn with_core<T: Send + 'static>(
     tokio::task::spawn_blocking(move || {
         let mut core = s.core();
         // Entries another process appended (`truce ingest`, `truce decide` from the CLI while
-        // the server runs) are applied before the request sees the ledger.
-        let size = core.store.log_size().map_err(anyhow::Error::from)?;
-        if core.ledger.through_seq().map_or(0, |t| t + 1) < size {
-            let crate::state::Core { store, ledger, .. } = &mut *core;
-            crate::replay::follow(store, ledger)?;
+        // the server runs) are applied before the request sees the ledger — looked for at most
+        // every `EXTERNAL_SYNC` (the server's own writes are applied as they are made).
+        if core
+            .synced_at
+            .is_none_or(|t| t.elapsed() >= crate::state::EXTERNAL_SYNC)
+        {
+            let size = core.store.log_size().map_err(anyhow::Error::from)?;
+            if core.ledger.through_seq().map_or(0, |t| t + 1) < size {
+                let crate::state::Core { store, ledger, .. } = &mut *core;
+                crate::replay::follow(store, ledger)?;
+            }
+            core.synced_at = Some(std::time::Instant::now());
         }
         f(&mut core)
     })
@@ -69,6 +137,9 @@ pub async fn with_core<T: Send + 'static>(
     .map_err(|e| ApiError::from(anyhow::anyhow!("worker failed: {e}")))?
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    summary = "Liveness, the log's size and the number of incidents",
+    responses((status = 200, description = "The service is up", body = crate::openapi::Health)))]
 async fn healthz(State(state): State<Shared>) -> ApiResult<Json<Value>> {
     with_core(&state, |core| {
         let size = core.store.log_size().map_err(anyhow::Error::from)?;
@@ -81,6 +152,12 @@ async fn healthz(State(state): State<Shared>) -> ApiResult<Json<Value>> {
     .await
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    summary = "Prometheus metrics (staff)",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
+        (status = 403, description = "The role may not read metrics", body = crate::openapi::ErrorBody),
+    ))]
 async fn metrics(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -135,6 +212,16 @@ async fn metrics(
         m.alerts_sent.load(Ordering::Relaxed),
     );
     counter(
+        "truce_webhooks_delivered_total",
+        "Webhook deliveries answered 2xx.",
+        m.webhooks_delivered.load(Ordering::Relaxed),
+    );
+    counter(
+        "truce_webhooks_failed_total",
+        "Webhook deliveries given up.",
+        m.webhooks_failed.load(Ordering::Relaxed),
+    );
+    counter(
         "truce_rate_limited_total",
         "Requests refused by the rate limit.",
         m.rate_limited.load(Ordering::Relaxed),
@@ -165,17 +252,35 @@ async fn metrics(
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct IngestQuery {
-    /// `geojson` (default), `cot`, `csv`, `firms`, `ucdp`.
+    /// The body's format: `geojson` (default), `cot`, `csv`, `firms`, `ucdp`.
+    #[param(value_type = Option<crate::openapi::IngestFormat>)]
     format: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/observations", tag = "observations",
+    summary = "Post a batch of observations in a feed's format (staff, team)",
+    description = "The body is read by the same adapter as `truce ingest` and stored as one batch (one transaction, one signed checkpoint). A record that cannot be read is rejected with its reason, not the request. A team token posts only its own findings (source id its team, kind `ground_team`); others are rejected.",
+    params(IngestQuery),
+    request_body(description = "GeoJSON FeatureCollection of observations (`format=geojson`, default; `schema/observation.schema.json`), or the text of a CoT, CSV, FIRMS or UCDP feed",
+        content(
+            (crate::openapi::FeatureCollection = "application/geo+json"),
+            (crate::openapi::FeatureCollection = "application/json"),
+            (String = "text/plain"),
+        )),
+    responses(
+        (status = 200, description = "Stored: per-record results in order, counts, seqs, incidents touched", body = crate::openapi::IngestResult),
+        (status = 400, description = "Unknown `format`, or a body the adapter cannot read at all", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not post observations", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes` or more than `max_batch_records` records", body = crate::openapi::ErrorBody),
+    ))]
 async fn post_observations(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
-    Query(q): Query<IngestQuery>,
-    body: axum::body::Bytes,
+    ApiQuery(q): ApiQuery<IngestQuery>,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<Value>> {
     require(&p, Action::PostObservations, "post observations")?;
     let format: truce_ingest::Format = q
@@ -185,16 +290,7 @@ async fn post_observations(
         .parse()
         .map_err(|e: truce_ingest::ConfigError| ApiError::bad_request(e.to_string()))?;
     let mut records = read_records(format, &body)?;
-    if records.len() > state.limits.max_batch_records {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "{} records in one request; at most {} (max_batch_records): split the batch",
-                records.len(),
-                state.limits.max_batch_records
-            ),
-        ));
-    }
+    check_batch_size(&state, &records)?;
     if let Role::Team(team) = &p.role {
         // A team posts its own findings only.
         for r in &mut records {
@@ -223,7 +319,9 @@ pub async fn ingest(
 ) -> ApiResult<Value> {
     let s = state.clone();
     let (done, alerts) = with_core(state, move |core| {
-        let crate::state::Core { store, ledger, key } = core;
+        let crate::state::Core {
+            store, ledger, key, ..
+        } = core;
         let done =
             crate::pipeline::commit(store, ledger, key, &label, &format, records, Utc::now())
                 .map_err(ApiError::from)?;
@@ -238,7 +336,7 @@ pub async fn ingest(
         .fetch_add(done.outcome.duplicates as u64, Ordering::Relaxed);
     m.records_rejected
         .fetch_add(done.outcome.rejected as u64, Ordering::Relaxed);
-    crate::alerts::publish(&s, alerts);
+    crate::alerts::publish(&s, alerts).await;
     Ok(json!({
         "accepted": done.outcome.accepted,
         "duplicates": done.outcome.duplicates,
@@ -250,52 +348,16 @@ pub async fn ingest(
     }))
 }
 
-/// Alerts for incidents in breach of a rule of severity high or critical.
+/// Alerts about incidents (`crate::alerts::alerts_for`: severity, escalation, recipients).
 pub fn alerts_for(ledger: &Ledger<'_>, ids: &[String], kind: &'static str) -> Vec<Alert> {
-    let engine = ledger.engine();
-    let mut out = Vec::new();
-    for id in ids {
-        let Some(k) = ledger.find(id) else { continue };
-        let inc = &ledger.incidents()[k];
-        let rec = &ledger.records()[k];
-        let severity = inc
-            .breaches
-            .iter()
-            .filter_map(|r| engine.agreement().rules.iter().find(|x| &x.id == r))
-            .map(|r| r.severity)
-            .max();
-        if kind == "breach" && severity.is_none_or(|s| s < truce_core::agreement::Severity::High) {
-            continue;
-        }
-        out.push(Alert {
-            kind,
-            incident: inc.id.clone(),
-            state: rec.state.as_str().into(),
-            rules: inc.breaches.clone(),
-            severity: severity.map(|s| s.as_str().into()),
-            party_area: inc
-                .location
-                .and_then(|p| engine.party_at(p))
-                .map(str::to_string),
-            party: rec
-                .attributed_party
-                .clone()
-                .or_else(|| truce_fusion::score::suggested_party(inc)),
-            location: inc.location,
-            at: inc.end,
-            entry_seq: rec
-                .transitions
-                .last()
-                .map_or(inc.observation_seqs[0], |t| t.entry_seq)
-                .max(*inc.observation_seqs.last().expect("never empty")),
-        });
-    }
-    out
+    crate::alerts::alerts_for(ledger, ids, kind)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct IncidentQuery {
-    /// `minlon,minlat,maxlon,maxlat`.
+    /// `minlon,minlat,maxlon,maxlat` (degrees), on the location the caller sees.
+    #[param(example = "37.5,47.8,38.5,48.6")]
     bbox: Option<String>,
     /// RFC 3339: incidents ending at or after.
     from: Option<DateTime<Utc>>,
@@ -303,10 +365,18 @@ struct IncidentQuery {
     to: Option<DateTime<Utc>>,
     /// Whose area it is in, or who it is attributed to.
     party: Option<String>,
+    /// Lifecycle state.
+    #[param(value_type = Option<crate::openapi::LifecycleState>)]
     state: Option<String>,
+    /// A rule of the agreement the incident breaches.
     rule: Option<String>,
+    /// A kind of source among the incident's (not for the public).
     source_kind: Option<String>,
+    /// Incidents per page: default 100, at most 1000 (larger is clamped, 0 is 1).
+    #[param(minimum = 0, maximum = 1000, default = 100)]
     limit: Option<usize>,
+    /// Incidents skipped (default 0).
+    #[param(minimum = 0, default = 0)]
     offset: Option<usize>,
 }
 
@@ -446,7 +516,10 @@ pub fn incident_json(ledger: &Ledger<'_>, k: usize, view: View) -> Value {
                                 "entry_seq": t.entry_seq,
                             });
                             // Parties' responses are shown to the other party in full.
-                            if matches!(t.action.as_str(), "acknowledge" | "dispute") {
+                            // So are alerts and their deliveries: who was told what, when.
+                            if matches!(t.action.as_str(), "acknowledge" | "dispute")
+                                || truce_fusion::ledger::ALERT_ACTIONS.contains(&t.action.as_str())
+                            {
                                 step["actor"] = json!(t.actor);
                                 step["reason"] = json!(t.reason);
                             }
@@ -460,10 +533,18 @@ pub fn incident_json(ledger: &Ledger<'_>, k: usize, view: View) -> Value {
     }
 }
 
+#[utoipa::path(get, path = "/api/incidents", tag = "incidents",
+    summary = "Incidents the caller may see, newest first, filtered and paged",
+    params(IncidentQuery),
+    responses(
+        (status = 200, description = "A page of incidents as the caller's role sees them", body = crate::openapi::IncidentPage),
+        (status = 400, description = "A malformed query parameter", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not read incidents", body = crate::openapi::ErrorBody),
+    ))]
 async fn list_incidents(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
-    Query(q): Query<IncidentQuery>,
+    ApiQuery(q): ApiQuery<IncidentQuery>,
 ) -> ApiResult<Json<Value>> {
     require(&p, Action::ReadIncidents, "read incidents")?;
     let limit = q.limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX);
@@ -505,10 +586,18 @@ fn find_visible(ledger: &Ledger<'_>, p: &Principal, id: &str) -> ApiResult<(usiz
 /// Most observations whose evidence and proofs an incident's page lists.
 const EVIDENCE_MAX: usize = 200;
 
+#[utoipa::path(get, path = "/api/incidents/{id}", tag = "incidents",
+    summary = "One incident, with its evidence chain and inclusion proofs (staff, party)",
+    params(("id" = String, Path, description = "Incident id", example = "inc-21")),
+    responses(
+        (status = 200, description = "The incident as the caller's role sees it", body = crate::openapi::IncidentDetail),
+        (status = 403, description = "The role may not read incidents", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such incident, or not visible to the caller", body = crate::openapi::ErrorBody),
+    ))]
 async fn get_incident(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     require(&p, Action::ReadIncidents, "read incidents")?;
     with_core(&state, move |core| {
@@ -561,20 +650,38 @@ async fn get_incident(
     .await
 }
 
-#[derive(Deserialize)]
+/// An analyst's decision on an incident.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DecisionBody {
+    /// `verify`, `attribute` (needs `party`) or `publish`.
+    #[schema(value_type = crate::openapi::DecisionAction)]
     action: String,
+    /// The party responsible (for `attribute`).
     #[serde(default)]
     party: Option<String>,
+    /// Why: logged with the decision.
     reason: String,
 }
 
+#[utoipa::path(post, path = "/api/incidents/{id}/decisions", tag = "incidents",
+    summary = "An analyst's decision: verify, attribute or publish (staff)",
+    params(("id" = String, Path, description = "Incident id", example = "inc-21")),
+    request_body = DecisionBody,
+    responses(
+        (status = 200, description = "Logged as a `decision` entry; the incident after it", body = crate::openapi::DecisionResult),
+        (status = 400, description = "Unknown action, or malformed JSON", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not decide", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The incident's state does not allow the decision, or there is no such incident", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "JSON that is not a decision", body = crate::openapi::ErrorBody),
+    ))]
 async fn post_decision(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    Json(body): Json<DecisionBody>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<DecisionBody>,
 ) -> ApiResult<Json<Value>> {
     require(&p, Action::Decide, "decide on incidents")?;
     let action = match body.action.as_str() {
@@ -624,10 +731,16 @@ async fn post_decision(
         ))
     })
     .await?;
-    crate::alerts::publish(&s, alerts);
+    crate::alerts::publish(&s, alerts).await;
     Ok(Json(v))
 }
 
+#[utoipa::path(get, path = "/api/tasks", tag = "tasks",
+    summary = "Verification tasks: staff every task; a team its assigned tasks",
+    responses(
+        (status = 200, description = "The tasks", body = crate::openapi::TaskList),
+        (status = 403, description = "The role may not read tasks", body = crate::openapi::ErrorBody),
+    ))]
 async fn list_tasks(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -651,10 +764,12 @@ async fn list_tasks(
     .await
 }
 
-#[derive(Deserialize)]
+/// A ground team's outcome of its task.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OutcomeBody {
     /// `confirmed`, `not_confirmed`, `inconclusive`, `access_denied`.
+    #[schema(value_type = crate::openapi::OutcomeKind)]
     outcome: String,
     /// What was found: an observation kind (`impact`, `damage`, `weapon_present` needs
     /// `weapon` …); `access_denied` for that outcome; default `report`.
@@ -662,8 +777,9 @@ struct OutcomeBody {
     kind: Option<String>,
     #[serde(default)]
     remarks: String,
-    /// Where (default: the task's place).
+    /// Where, `[lon, lat]` (default: the task's place).
     #[serde(default)]
+    #[schema(min_items = 2, max_items = 2)]
     location: Option<[f64; 2]>,
     #[serde(default)]
     error_radius_m: Option<f64>,
@@ -672,11 +788,25 @@ struct OutcomeBody {
     observed_at: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(post, path = "/api/tasks/{id}/outcome", tag = "tasks",
+    summary = "A ground team's outcome of its task (team)",
+    description = "Stored as the team's observation carrying `task_outcome`, which moves the incident.",
+    params(("id" = String, Path, description = "Task id, `task-<incident id>`", example = "task-inc-21")),
+    request_body = OutcomeBody,
+    responses(
+        (status = 200, description = "Stored as one batch", body = crate::openapi::IngestResult),
+        (status = 400, description = "Unknown outcome or kind, or malformed JSON", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Only a team token reports outcomes", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such task assigned to this team", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "JSON that is not an outcome", body = crate::openapi::ErrorBody),
+    ))]
 async fn post_outcome(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
-    Path(task): Path<String>,
-    Json(body): Json<OutcomeBody>,
+    ApiPath(task): ApiPath<String>,
+    ApiJson(body): ApiJson<OutcomeBody>,
 ) -> ApiResult<Json<Value>> {
     require(&p, Action::PostOutcome, "report task outcomes")?;
     let Role::Team(team) = p.role.clone() else {
@@ -746,6 +876,21 @@ fn geojson_point(p: [f64; 2]) -> truce_core::observation::Geometry {
     }
 }
 
+/// More than `max_batch_records` records in one request is 413.
+fn check_batch_size(state: &Shared, records: &[truce_ingest::Record]) -> ApiResult<()> {
+    if records.len() > state.limits.max_batch_records {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} records in one request; at most {} (max_batch_records): split the batch",
+                records.len(),
+                state.limits.max_batch_records
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A request body read by a feed adapter: every record, read or with its reason.
 fn read_records(format: truce_ingest::Format, body: &[u8]) -> ApiResult<Vec<truce_ingest::Record>> {
     let adapter = truce_ingest::adapter(format, &truce_ingest::Options::default());
@@ -756,16 +901,31 @@ fn read_records(format: truce_ingest::Format, body: &[u8]) -> ApiResult<Vec<truc
     Ok(records)
 }
 
+#[utoipa::path(post, path = "/api/allegations", tag = "parties",
+    summary = "A party's allegations (party)",
+    description = "Each feature is stored with its source set to the party (`kind: party`, graded F6 until corroborated).",
+    request_body(description = "GeoJSON FeatureCollection of observations (`schema/observation.schema.json`)",
+        content(
+            (crate::openapi::FeatureCollection = "application/geo+json"),
+            (crate::openapi::FeatureCollection = "application/json"),
+        )),
+    responses(
+        (status = 200, description = "Stored as one batch", body = crate::openapi::IngestResult),
+        (status = 400, description = "A body that is not GeoJSON", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Only a party token posts allegations", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes` or more than `max_batch_records` records", body = crate::openapi::ErrorBody),
+    ))]
 async fn post_allegation(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
-    body: axum::body::Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<Value>> {
     require(&p, Action::PostAllegation, "post allegations")?;
     let Role::Party(party) = p.role.clone() else {
         return Err(ApiError::forbidden("post allegations"));
     };
     let mut records = read_records(truce_ingest::Format::GeoJson, &body)?;
+    check_batch_size(&state, &records)?;
     for r in &mut records {
         if let Ok(o) = &mut r.result {
             // A party's word is an allegation: its source is the party, graded by the monitor
@@ -783,6 +943,12 @@ async fn post_allegation(
     Ok(Json(v))
 }
 
+#[utoipa::path(get, path = "/api/stats", tag = "incidents",
+    summary = "Counts by state and rule of the incidents the caller sees",
+    responses(
+        (status = 200, description = "Aggregates", body = crate::openapi::Stats),
+        (status = 403, description = "The role may not read statistics", body = crate::openapi::ErrorBody),
+    ))]
 async fn stats(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -807,6 +973,12 @@ async fn stats(
     .await
 }
 
+#[utoipa::path(get, path = "/api/log/checkpoint", tag = "log",
+    summary = "The latest signed checkpoint (C2SP signed note)",
+    responses(
+        (status = 200, description = "The checkpoint", body = String, content_type = "text/plain"),
+        (status = 404, description = "The log has signed no checkpoint yet", body = crate::openapi::ErrorBody),
+    ))]
 async fn checkpoint(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
@@ -823,16 +995,27 @@ async fn checkpoint(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ProofQuery {
+    /// Also prove consistency from this older tree size.
     old_size: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/api/log/proof/{seq}", tag = "log",
+    summary = "An entry's bytes with its inclusion (and consistency) proof (staff, party)",
+    params(("seq" = u64, Path, description = "The entry's seq in the log", example = 1), ProofQuery),
+    responses(
+        (status = 200, description = "The proof document, as `truce log prove`", body = crate::openapi::ProofDoc),
+        (status = 400, description = "A malformed seq or old_size", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The public and teams may not read entries", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such entry, or no proof from old_size", body = crate::openapi::ErrorBody),
+    ))]
 async fn proof(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
-    Path(seq): Path<u64>,
-    Query(q): Query<ProofQuery>,
+    ApiPath(seq): ApiPath<u64>,
+    ApiQuery(q): ApiQuery<ProofQuery>,
 ) -> ApiResult<Json<crate::proof::ProofDocument>> {
     require(&p, Action::ReadLog, "read the log")?;
     with_core(&state, move |core| {
@@ -849,22 +1032,38 @@ async fn proof(
     .await
 }
 
-#[derive(Deserialize)]
+/// A party's response to an incident.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResponseBody {
     /// `acknowledge` or `dispute`.
+    #[schema(value_type = crate::openapi::ResponseKind)]
     response: String,
+    /// The party's statement.
     text: String,
     /// Entry seqs of counter-evidence the party posted (`POST /api/allegations`).
     #[serde(default)]
     evidence: Vec<u64>,
 }
 
+#[utoipa::path(post, path = "/api/incidents/{id}/responses", tag = "parties",
+    summary = "A party's response to an incident it sees (party)",
+    params(("id" = String, Path, description = "Incident id", example = "inc-21")),
+    request_body = ResponseBody,
+    responses(
+        (status = 200, description = "Logged as a `response` entry; the incident after it", body = crate::openapi::DecisionResult),
+        (status = 400, description = "A response the ledger refuses, or malformed JSON", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Only a party token responds", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such incident, or not visible to the party", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "JSON that is not a response", body = crate::openapi::ErrorBody),
+    ))]
 async fn post_response(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    Json(body): Json<ResponseBody>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ResponseBody>,
 ) -> ApiResult<Json<Value>> {
     require(&p, Action::PostResponse, "respond to incidents")?;
     let Role::Party(party) = p.role.clone() else {
@@ -905,6 +1104,6 @@ async fn post_response(
         ))
     })
     .await?;
-    crate::alerts::publish(&s, alerts);
+    crate::alerts::publish(&s, alerts).await;
     Ok(Json(v))
 }

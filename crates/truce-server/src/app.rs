@@ -24,6 +24,8 @@ pub struct Config {
     pub cot_tcp: Option<SocketAddr>,
     pub cot_udp: Option<SocketAddr>,
     pub limits: Limits,
+    /// Per-party webhook endpoints (`truce serve --webhooks FILE`, `crate::webhooks::load`).
+    pub webhooks: Vec<crate::webhooks::Endpoint>,
 }
 
 /// An error as the API returns it: a status and `{"error": reason}`.
@@ -171,6 +173,7 @@ pub fn router(state: Shared) -> Router {
     Router::new()
         .merge(crate::api::routes())
         .merge(crate::ogc::routes())
+        .merge(crate::openapi::routes())
         .layer(middleware::from_fn_with_state(
             (state.clone(), buckets, inflight),
             gate,
@@ -183,6 +186,15 @@ pub fn router(state: Shared) -> Router {
 /// batch being stored commits and is checkpointed: writes run to completion on their own
 /// threads), stops the CoT listeners after their open batch, and returns.
 pub async fn serve(state: Shared, config: Config) -> Result<()> {
+    if !config.webhooks.is_empty() {
+        let hooks = crate::webhooks::Webhooks::start(&state, config.webhooks.clone());
+        for e in &config.webhooks {
+            tracing::info!(party = %e.party, endpoint = %e.shown, "webhook");
+        }
+        if state.webhooks.set(hooks).is_err() {
+            anyhow::bail!("webhooks were already started on this state");
+        }
+    }
     let stop_rx = state.stop.subscribe();
     let stop_tx = state.stop.clone();
     let mut listeners = Vec::new();
@@ -230,6 +242,11 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
             Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "CoT listener"),
             Err(e) => tracing::error!(error = %e, "CoT listener panicked"),
         }
+    }
+    // The last alerts are published: deliveries waiting to retry give up, and every outcome
+    // is logged before the process exits.
+    if let Some(hooks) = state.webhooks.get() {
+        hooks.finish().await;
     }
     Ok(())
 }

@@ -187,7 +187,10 @@ pub fn incident_view(
                 .transitions
                 .iter()
                 .any(|t| matches!(t.action.as_str(), "acknowledge" | "dispute"));
-            (located || attributed || answered).then_some(View::Party)
+            // A party the agreement's escalation section had told of an incident (an `alert`
+            // entry naming it) may read what it was told of.
+            let told = record.told.iter().any(|t| t == p);
+            (located || attributed || answered || told).then_some(View::Party)
         }
         Role::Public => {
             (record.state == truce_fusion::ledger::Lifecycle::Published).then_some(View::Public)

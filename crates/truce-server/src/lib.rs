@@ -7,6 +7,9 @@
 //! - [`auth`] — tokens, roles and every authorization rule;
 //! - [`state`] — the running service's shared state;
 //! - [`api`] — the JSON REST API; [`ogc`] — OGC API – Features; [`cot`] — CoT listeners;
+//!   [`openapi`] — the OpenAPI document and Swagger UI;
+//! - [`alerts`] — alerts: escalation, the SSE stream, the `alert` log entries; [`webhooks`] —
+//!   per-party webhooks with HMAC signatures, retries and backoff;
 //! - [`app`] — the router, limits, graceful shutdown.
 
 pub mod alerts;
@@ -15,7 +18,9 @@ pub mod app;
 pub mod auth;
 pub mod cot;
 pub mod ogc;
+pub mod openapi;
 pub mod pipeline;
 pub mod proof;
 pub mod replay;
 pub mod state;
+pub mod webhooks;

@@ -355,13 +355,19 @@ pub fn openapi_paths() -> Value {
         }
         r
     };
+    // Resources without a path parameter refuse unknown or malformed query parameters (400) only.
+    let with_400 = |ok: Value| {
+        let mut r = ok;
+        r["400"] = errors["400"].clone();
+        r
+    };
     let f = json!({ "name": "f", "in": "query", "required": false, "schema": { "type": "string", "enum": ["json", "geojson"] } });
     let collection_id = json!({ "name": "collectionId", "in": "path", "required": true,
         "schema": { "type": "string", "enum": Coll::ALL.iter().map(|c| c.id()).collect::<Vec<_>>() } });
     json!({
-        "/": { "get": { "summary": "Landing page", "tags": ["OGC API – Features"], "parameters": [f], "responses": json_ok("Links to the API definition, conformance and collections", JSON) } },
-        "/conformance": { "get": { "summary": "Conformance classes", "tags": ["OGC API – Features"], "parameters": [f], "responses": json_ok("conformsTo", JSON) } },
-        "/collections": { "get": { "summary": "The collections the caller may read", "tags": ["OGC API – Features"], "parameters": [f], "responses": json_ok("Collections", JSON) } },
+        "/": { "get": { "summary": "Landing page", "tags": ["OGC API – Features"], "parameters": [f], "responses": with_400(json_ok("Links to the API definition, conformance and collections", JSON)) } },
+        "/conformance": { "get": { "summary": "Conformance classes", "tags": ["OGC API – Features"], "parameters": [f], "responses": with_400(json_ok("conformsTo", JSON)) } },
+        "/collections": { "get": { "summary": "The collections the caller may read", "tags": ["OGC API – Features"], "parameters": [f], "responses": with_400(json_ok("Collections", JSON)) } },
         "/collections/{collectionId}": { "get": { "summary": "One collection", "tags": ["OGC API – Features"], "parameters": [collection_id, f], "responses": with_errors(json_ok("The collection", JSON)) } },
         "/collections/{collectionId}/items": { "get": {
             "summary": "Features of a collection, paged",

@@ -84,6 +84,17 @@ pub fn catch_up(store: &GeoPackageStore, ledger: &mut Ledger<'_>) -> Result<Refu
                         refused.0.push(format!("response entry {}: {why}", e.seq));
                     }
                 }
+                EntryKind::Alert => {
+                    // Alerts change no incident's state: one that cannot be read is noted and
+                    // skipped, never a reason to stop the replay.
+                    match serde_json::from_slice::<truce_fusion::ledger::AlertRecord>(&e.body) {
+                        Ok(a) => ledger.alerted(e.seq, &a),
+                        Err(why) => {
+                            refused.0.push(format!("alert entry {}: {why}", e.seq));
+                            ledger.skip(e.seq);
+                        }
+                    }
+                }
                 EntryKind::Agreement | EntryKind::Rejected => ledger.skip(e.seq),
             }
         }

@@ -58,17 +58,33 @@ pub struct Core {
     pub store: GeoPackageStore,
     pub ledger: Ledger<'static>,
     pub key: SignerKey,
+    /// When the log was last checked for entries other processes appended.
+    pub synced_at: Option<std::time::Instant>,
 }
 
-/// Something parties and staff are told as it happens.
+/// How often a request checks the log for entries another process appended: a CLI
+/// `truce ingest` or `truce decide` alongside the server shows within this time.
+pub const EXTERNAL_SYNC: Duration = Duration::from_millis(250);
+
+/// Something parties and staff are told as it happens: on the alert stream, by webhook, and
+/// in the log (`crate::alerts`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Alert {
-    /// `breach` (a new or grown incident in breach) or `state` (a lifecycle step).
+    /// `alert:<incident>:<entry_seq>`: the SSE event id and the webhook's `X-Truce-Alert-Id`.
+    pub id: String,
+    /// `breach` (a new or grown incident in breach), `state` (an analyst's decision) or
+    /// `response` (a party's response).
     pub kind: &'static str,
     pub incident: String,
     pub state: String,
     pub rules: Vec<String>,
+    /// After escalation (`[escalation.repeat]`).
     pub severity: Option<String>,
+    /// The rules' own severity when a repeat escalated it, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalated_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<String>,
     /// Whose area the incident is in, and the party it is attributed to (official or
     /// suggested): who is told.
     pub party_area: Option<String>,
@@ -77,6 +93,16 @@ pub struct Alert {
     pub at: chrono::DateTime<chrono::Utc>,
     /// The log entry behind it.
     pub entry_seq: u64,
+    /// The parties told (staff are told of every alert): `[escalation.notify]`, or without
+    /// one the parties involved (every party for a response).
+    pub recipients: Vec<String>,
+    /// How fast the agreement's escalation section says they must be told, and by when.
+    pub within_s: Option<u32>,
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the alert was published.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The `alert` log entry that records it (None only if logging it failed).
+    pub log_seq: Option<u64>,
 }
 
 /// Counters for `/metrics`.
@@ -88,6 +114,9 @@ pub struct Metrics {
     pub records_rejected: AtomicU64,
     pub cot_events: AtomicU64,
     pub alerts_sent: AtomicU64,
+    /// Webhook deliveries that succeeded, and that were given up.
+    pub webhooks_delivered: AtomicU64,
+    pub webhooks_failed: AtomicU64,
     pub rate_limited: AtomicU64,
     /// Request latency histogram: counts per upper bound (seconds) in [`LATENCY_BUCKETS`].
     pub latency: [AtomicU64; LATENCY_BUCKETS.len()],
@@ -123,6 +152,8 @@ pub struct AppState {
     /// Turns true when the service is shutting down: long-lived streams (alerts) end, so the
     /// graceful shutdown does not wait on them for ever.
     pub stop: tokio::sync::watch::Sender<bool>,
+    /// Per-party webhooks (`truce serve --webhooks FILE`); unset: none.
+    pub webhooks: std::sync::OnceLock<Arc<crate::webhooks::Webhooks>>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -137,13 +168,19 @@ impl AppState {
         let (alerts, _) = broadcast::channel(4096);
         Ok(Arc::new(AppState {
             engine,
-            core: Mutex::new(Core { store, ledger, key }),
+            core: Mutex::new(Core {
+                store,
+                ledger,
+                key,
+                synced_at: None,
+            }),
             alerts,
             metrics: Metrics::default(),
             limits,
             tokens: Mutex::new(TokenCache::default()),
             db,
             stop: tokio::sync::watch::Sender::new(false),
+            webhooks: std::sync::OnceLock::new(),
         }))
     }
 

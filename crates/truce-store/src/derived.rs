@@ -39,13 +39,13 @@ pub enum Which<'a> {
 }
 
 impl GeoPackageStore {
-    /// Appends one decision or mission entry (canonical JSON `body`) to the log in its own
+    /// Appends one decision, mission, response or alert entry (canonical JSON `body`) to the log in its own
     /// transaction with its tree nodes, and returns its seq. The caller signs a checkpoint.
     pub fn append_record(&mut self, kind: EntryKind, body: &str) -> Result<u64, StoreError> {
         assert!(
             matches!(
                 kind,
-                EntryKind::Decision | EntryKind::Mission | EntryKind::Response
+                EntryKind::Decision | EntryKind::Mission | EntryKind::Response | EntryKind::Alert
             ),
             "observations, agreements and rejections have their own writers"
         );

@@ -302,6 +302,9 @@ pub enum EntryKind {
     Mission,
     /// A party's response to an incident (`truce_fusion::ledger::Response`).
     Response,
+    /// Alerts sent (to whom, how severe, by when) or their webhook deliveries' outcomes
+    /// (`truce_fusion::ledger::AlertRecord`).
+    Alert,
 }
 
 impl EntryKind {
@@ -313,6 +316,7 @@ impl EntryKind {
             Self::Decision => "decision",
             Self::Mission => "mission",
             Self::Response => "response",
+            Self::Alert => "alert",
         }
     }
 
@@ -325,6 +329,7 @@ impl EntryKind {
             Self::Decision,
             Self::Mission,
             Self::Response,
+            Self::Alert,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

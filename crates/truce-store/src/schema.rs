@@ -43,7 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
-        description: "decision, mission and response entries; incidents, their observations and transitions, verification tasks",
+        description: "decision, mission, response and alert entries; incidents, their observations and transitions, verification tasks",
         sql: V3,
     },
     Migration {
@@ -403,7 +403,7 @@ DROP TRIGGER IF EXISTS entries_no_update;
 DROP TRIGGER IF EXISTS entries_no_delete;
 CREATE TABLE entries_v3 (
   seq INTEGER PRIMARY KEY NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('observation', 'agreement', 'rejected', 'decision', 'mission', 'response')),
+  kind TEXT NOT NULL CHECK (kind IN ('observation', 'agreement', 'rejected', 'decision', 'mission', 'response', 'alert')),
   body BLOB NOT NULL,
   sha256 TEXT NOT NULL
 );

@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Requests a second per token (or per address for the public).
     #[arg(long, default_value_t = Limits::default().requests_per_second)]
     rate: u32,
+    /// Per-party webhooks: a TOML file of `[[webhook]]` with `party`, `url` (http://) and
+    /// `secret_env` (the environment variable holding the party's HMAC key); docs/api.md.
+    #[arg(long)]
+    webhooks: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -75,18 +79,33 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
         requests_per_second: args.rate,
         ..Limits::default()
     };
-    let config = truce_server::app::Config {
-        listen: args.listen,
-        cot_tcp: args.cot_tcp,
-        cot_udp: args.cot_udp,
-        limits: limits.clone(),
-    };
     tracing_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let state = AppState::open(args.db.clone(), key, limits)?;
+    let state = AppState::open(args.db.clone(), key, limits.clone())?;
+    let webhooks = match &args.webhooks {
+        None => Vec::new(),
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            truce_server::webhooks::load(
+                &file.display().to_string(),
+                &text,
+                state.engine.agreement(),
+                &|name| std::env::var(name).ok(),
+            )
+            .map_err(|errors| anyhow::anyhow!("{}", errors.join("\n")))?
+        }
+    };
+    let config = truce_server::app::Config {
+        listen: args.listen,
+        cot_tcp: args.cot_tcp,
+        cot_udp: args.cot_udp,
+        limits,
+        webhooks,
+    };
     runtime.block_on(truce_server::app::serve(state, config))?;
     println!("truce serve: stopped; every accepted batch is committed and checkpointed");
     Ok(Outcome::Ok)

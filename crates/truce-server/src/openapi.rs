@@ -1,0 +1,486 @@
+//! The API definition: an OpenAPI 3.1 document generated with `utoipa` from the handlers'
+//! `#[utoipa::path]` annotations ([`crate::api`]), with the OGC API – Features paths of
+//! [`crate::ogc::openapi_paths`] merged in, served at `GET /api/openapi.json`; and Swagger UI
+//! (vendored in the binary, no download) at `/api/docs`. Reference: `docs/api.md`, *OpenAPI*.
+//!
+//! Handlers answer `Json<Value>`; the response bodies are described by the types of
+//! [`schemas`], which mirror what the handlers build (tested against the live server by
+//! schemathesis: `crates/truce/tests/openapi.rs`).
+
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::ogc::OPENAPI_PATH;
+use crate::state::Shared;
+
+pub use schemas::*;
+
+/// Where Swagger UI is served.
+pub const DOCS_PATH: &str = "/api/docs";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Truce",
+        description = "Ceasefire monitoring: observations in, incidents with their lifecycle out, every input in a tamper-evident log; and the incidents, observations and terms in force as OGC API – Features.\n\nSend `Authorization: Bearer <token>` (`truce token create`); without a token the caller is the public, which sees published incidents only (at ~5 km), aggregates, the log's checkpoint and the terms. What each role may see and do is in `docs/api.md`. Errors are `{\"error\": reason}` (OGC API resources: `{\"code\", \"description\"}`) with the status: 400 bad query or body, 401 token, 403 role, 404 absent or not visible, 409 a decision the state refuses, 413 body or batch too large, 415/422 JSON body of the wrong type or shape, 429 rate limit (with `Retry-After`), 503 too many requests in flight.",
+        license(name = "Apache-2.0 OR MIT", identifier = "Apache-2.0 OR MIT"),
+    ),
+    paths(
+        crate::api::healthz,
+        crate::api::metrics,
+        crate::api::post_observations,
+        crate::api::list_incidents,
+        crate::api::get_incident,
+        crate::api::post_decision,
+        crate::api::post_response,
+        crate::api::list_tasks,
+        crate::api::post_outcome,
+        crate::api::post_allegation,
+        crate::api::stats,
+        crate::api::checkpoint,
+        crate::api::proof,
+        alerts_stream,
+        openapi_json,
+    ),
+    components(schemas(ErrorBody, IngestFormat, LifecycleState)),
+    tags(
+        (name = "service", description = "Health, metrics and this definition"),
+        (name = "observations", description = "Feeds in"),
+        (name = "incidents", description = "Incidents, decisions and aggregates"),
+        (name = "tasks", description = "Ground teams' verification tasks"),
+        (name = "parties", description = "The parties' allegations and responses"),
+        (name = "log", description = "The tamper-evident log: checkpoints and proofs"),
+        (name = "alerts", description = "Server-Sent Events"),
+        (name = "OGC API – Features", description = "OGC API – Features – Part 1: Core (incidents, observations and the terms as map layers)"),
+    ),
+)]
+struct ApiDoc;
+
+/// Documents `GET /api/alerts/stream` (the handler is [`crate::alerts::stream`]).
+#[utoipa::path(get, path = "/api/alerts/stream", tag = "alerts",
+    summary = "Alerts as Server-Sent Events (staff, party)",
+    description = "Events `breach` (an incident in breach of a high or critical rule, new or grown), `state` (an analyst's decision), `response` (a party's), each with a JSON `Alert`; `lagged` tells a slow subscriber how many it missed. Staff get all; a party those in its area or attributed to it, and every response. The stream stays open until the server shuts down.",
+    responses(
+        (status = 200, description = "An event stream", body = String, content_type = "text/event-stream"),
+        (status = 403, description = "The role may not subscribe to alerts", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn alerts_stream() {}
+
+/// Documents `GET /api/openapi.json` (served by Swagger UI's router, [`routes`]).
+#[utoipa::path(get, path = "/api/openapi.json", tag = "service",
+    summary = "This API definition (OpenAPI 3.1)",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+#[allow(dead_code)]
+fn openapi_json() {}
+
+/// Responses any request may get from the gate (`crate::app`) before its handler runs.
+fn gate_responses() -> Value {
+    let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } });
+    let mut too_many = err(
+        "More than `requests_per_second` requests a second for this token (or address, for the public)",
+    );
+    too_many["headers"] = json!({ "Retry-After": { "description": "Seconds to wait", "schema": { "type": "integer", "minimum": 1 } } });
+    json!({
+        "401": err("An unknown or revoked token, or an `Authorization` header that is not `Bearer <token>`"),
+        "429": too_many,
+        "503": err("More than `max_connections` requests in flight; retry shortly"),
+    })
+}
+
+/// The whole document: the REST API's paths from the annotations, the OGC API's, the bearer
+/// security scheme (optional: no token is the public), and the gate's 401, 429 and 503 on
+/// every operation.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    if let Value::Object(ogc) = crate::ogc::openapi_paths() {
+        paths.extend(ogc);
+    }
+    let gate = gate_responses();
+    for item in paths.values_mut() {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|o| o.values_mut())
+        {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, r) in gate.as_object().expect("object") {
+                responses.entry(status.clone()).or_insert_with(|| r.clone());
+            }
+        }
+    }
+    let components = doc["components"].as_object_mut().expect("components");
+    components
+        .entry("schemas")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .expect("schemas")
+        .insert(
+            "OgcException".into(),
+            crate::ogc::openapi_exception_schema(),
+        );
+    components.insert(
+        "securitySchemes".into(),
+        json!({ "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token from `truce token create --role ROLE`: admin, analyst, team:ID, party:ID. Optional: without one the caller is the public.",
+        } }),
+    );
+    // `{}` first: every operation may be called without a token (as the public), and the
+    // handler then answers what the public may see, or 403.
+    doc["security"] = json!([{}, { "bearer": [] }]);
+    doc
+}
+
+/// `GET /api/openapi.json` and Swagger UI at `/api/docs`.
+pub fn routes() -> axum::Router<Shared> {
+    SwaggerUi::new(DOCS_PATH)
+        .external_url_unchecked(OPENAPI_PATH, document())
+        .into()
+}
+
+/// The schemas of request and response bodies. The handlers build their JSON with `json!`;
+/// these types describe it (they are never constructed).
+#[allow(dead_code)]
+pub mod schemas {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+    use serde::Serialize;
+    use serde_json::Value;
+    use utoipa::ToSchema;
+
+    /// An error: `{"error": reason}`.
+    #[derive(Serialize, ToSchema)]
+    pub struct ErrorBody {
+        pub error: String,
+    }
+
+    /// `GET /healthz`.
+    #[derive(Serialize, ToSchema)]
+    pub struct Health {
+        /// `ok`.
+        pub status: String,
+        /// Entries in the log.
+        pub log_size: u64,
+        /// Incidents in the ledger.
+        pub incidents: u64,
+    }
+
+    /// The format of a posted batch of observations.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum IngestFormat {
+        Geojson,
+        Cot,
+        Csv,
+        Firms,
+        Ucdp,
+    }
+
+    /// An incident's lifecycle state.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum LifecycleState {
+        SingleSource,
+        Corroborated,
+        VerificationTasked,
+        Verified,
+        NotConfirmed,
+        Inconclusive,
+        Published,
+    }
+
+    /// What an analyst decides.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum DecisionAction {
+        Verify,
+        Attribute,
+        Publish,
+    }
+
+    /// What a ground team found.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum OutcomeKind {
+        Confirmed,
+        NotConfirmed,
+        Inconclusive,
+        AccessDenied,
+    }
+
+    /// A party's response.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ResponseKind {
+        Acknowledge,
+        Dispute,
+    }
+
+    /// A GeoJSON FeatureCollection of observations; each feature as
+    /// `schema/observation.schema.json` (kind, observed_at, source, … in `properties`). A
+    /// feature that is not a valid observation is rejected with its reason, not the request.
+    #[derive(Serialize, ToSchema)]
+    pub struct FeatureCollection {
+        #[serde(rename = "type")]
+        #[schema(value_type = String, pattern = "^FeatureCollection$")]
+        pub kind: String,
+        pub features: Vec<Feature>,
+    }
+
+    /// A GeoJSON Feature: an observation.
+    #[derive(Serialize, ToSchema)]
+    pub struct Feature {
+        #[serde(rename = "type")]
+        #[schema(value_type = String, pattern = "^Feature$")]
+        pub kind: String,
+        /// The observation's id at its source (stable: re-posting it is a duplicate).
+        pub id: Option<String>,
+        /// Point, LineString or Polygon, `[lon, lat]` (WGS84).
+        #[schema(value_type = Object)]
+        pub geometry: Value,
+        /// `kind`, `observed_at`, `source` {id, kind, reliability, credibility}, and the rest
+        /// of `schema/observation.schema.json`.
+        #[schema(value_type = Object)]
+        pub properties: Value,
+    }
+
+    /// What became of one posted record.
+    #[derive(Serialize, ToSchema)]
+    pub struct RecordResult {
+        /// Where it was: `feature 3`, `line 12`, `event 4 (line 80)`.
+        pub locator: String,
+        pub id: Option<String>,
+        /// `stored`, `duplicate` or `rejected`.
+        pub status: String,
+        /// Its entry in the log (stored or duplicate).
+        pub seq: Option<u64>,
+        /// Why it was rejected.
+        pub reason: Option<String>,
+    }
+
+    /// A stored batch.
+    #[derive(Serialize, ToSchema)]
+    pub struct IngestResult {
+        pub accepted: u64,
+        pub duplicates: u64,
+        pub rejected: u64,
+        pub first_seq: Option<u64>,
+        pub last_seq: Option<u64>,
+        /// One per record, in order.
+        pub results: Vec<RecordResult>,
+        /// Incidents the batch touched.
+        pub incidents: Vec<String>,
+    }
+
+    /// The fields every view of an incident has.
+    #[derive(Serialize, ToSchema)]
+    pub struct IncidentCommon {
+        /// `inc-57`.
+        pub id: String,
+        pub state: LifecycleState,
+        pub start: DateTime<Utc>,
+        pub end: DateTime<Utc>,
+        /// `[lon, lat]`; for the public the centre of its ~5 km cell; null when its bearings
+        /// fix no point.
+        #[schema(min_items = 2, max_items = 2)]
+        pub location: Option<Vec<f64>>,
+        /// Rules it breaches.
+        pub rules: Vec<String>,
+        /// The party an analyst attributed it to.
+        pub attributed_party: Option<String>,
+        /// Public view: how coarse `location` is, metres.
+        pub location_precision_m: Option<f64>,
+        /// Party and staff views: `impact`, `firing`, …
+        pub group: Option<String>,
+        pub confidence: Option<f64>,
+        pub radius_m: Option<f64>,
+        pub party_area: Option<String>,
+        pub kinds: Option<Vec<String>>,
+        pub source_kinds: Option<Vec<String>>,
+        /// Fusion's suggestion (never an official attribution).
+        pub suggested_party: Option<String>,
+        pub suggestion_basis: Option<String>,
+        /// The origin of fire with its 95 % error ellipse.
+        #[schema(value_type = Option<Object>)]
+        pub origin: Option<Value>,
+        /// Number of observations.
+        pub observations: Option<u64>,
+        /// Staff view: their entry seqs.
+        pub observation_seqs: Option<Vec<u64>>,
+        /// Its lifecycle steps (staff: with actors and reasons).
+        #[schema(value_type = Option<Vec<Object>>)]
+        pub transitions: Option<Vec<Value>>,
+    }
+
+    /// An incident as the caller's role sees it.
+    #[derive(Serialize, ToSchema)]
+    pub struct Incident {
+        #[serde(flatten)]
+        pub common: IncidentCommon,
+        /// Party and staff views: the strength of its evidence (`single_source`,
+        /// `corroborated`, …).
+        pub evidence: Option<String>,
+    }
+
+    /// One observation of an incident's evidence chain.
+    #[derive(Serialize, ToSchema)]
+    pub struct EvidenceItem {
+        pub seq: u64,
+        pub kind: String,
+        pub observed_at: DateTime<Utc>,
+        pub source_kind: String,
+        pub rules: Vec<String>,
+        /// Staff: the observation in full.
+        #[schema(value_type = Option<Object>)]
+        pub observation: Option<Value>,
+        /// Staff: its assessment in full.
+        #[schema(value_type = Option<Object>)]
+        pub assessment: Option<Value>,
+        /// Base64 hashes: its inclusion proof against `log.checkpoint`.
+        pub inclusion_proof: Option<Vec<String>>,
+    }
+
+    /// One incident; for staff and parties with its evidence chain and the checkpoint its
+    /// proofs are against.
+    #[derive(Serialize, ToSchema)]
+    pub struct IncidentDetail {
+        #[serde(flatten)]
+        pub common: IncidentCommon,
+        /// Party and staff views: up to 200 observations with inclusion proofs.
+        pub evidence: Option<Vec<EvidenceItem>>,
+        /// `checkpoint` (signed note), `tree_size`, `proofs_against`.
+        #[schema(value_type = Option<Object>)]
+        pub log: Option<Value>,
+    }
+
+    /// A page of incidents.
+    #[derive(Serialize, ToSchema)]
+    pub struct IncidentPage {
+        /// Incidents matching, of those the caller may see.
+        pub total: u64,
+        pub limit: u64,
+        pub offset: u64,
+        /// The next page's offset; null on the last page.
+        pub next_offset: Option<u64>,
+        pub incidents: Vec<Incident>,
+    }
+
+    /// A decision or response logged.
+    #[derive(Serialize, ToSchema)]
+    pub struct DecisionResult {
+        pub incident: Incident,
+        /// Its entry in the log.
+        pub entry_seq: u64,
+    }
+
+    /// A verification task.
+    #[derive(Serialize, ToSchema)]
+    pub struct Task {
+        /// `task-<incident id>`.
+        pub id: String,
+        pub incident: String,
+        /// Where to go, `[lon, lat]`.
+        #[schema(min_items = 2, max_items = 2)]
+        pub location: Vec<f64>,
+        pub severity: String,
+        pub confidence: Option<f64>,
+        /// `pending`, `assigned`, `done`.
+        pub state: String,
+        pub team: Option<String>,
+        /// From the team's base, metres.
+        pub distance_m: Option<f64>,
+        pub created_at: DateTime<Utc>,
+        pub created_seq: u64,
+        pub assigned_at: Option<DateTime<Utc>>,
+        pub outcome: Option<String>,
+        pub outcome_at: Option<DateTime<Utc>>,
+        pub outcome_seq: Option<u64>,
+        pub note: String,
+    }
+
+    /// `GET /api/tasks`.
+    #[derive(Serialize, ToSchema)]
+    pub struct TaskList {
+        pub total: u64,
+        pub tasks: Vec<Task>,
+    }
+
+    /// `GET /api/stats`: counts of what the caller sees.
+    #[derive(Serialize, ToSchema)]
+    pub struct Stats {
+        pub incidents: u64,
+        pub by_state: BTreeMap<String, u64>,
+        pub by_rule: BTreeMap<String, u64>,
+    }
+
+    /// An entry's proof document, as `truce log prove` prints it (`docs/log.md`).
+    #[derive(Serialize, ToSchema)]
+    pub struct ProofDoc {
+        pub leaf_index: u64,
+        /// Base64 of the exact entry bytes hashed into the leaf.
+        pub entry: String,
+        pub tree_size: u64,
+        /// Base64 root hash.
+        pub root: String,
+        /// Base64 hashes.
+        pub inclusion: Vec<String>,
+        /// The signed checkpoint (C2SP signed note).
+        pub checkpoint: String,
+        pub old_size: Option<u64>,
+        pub consistency: Option<Vec<String>>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_every_route() {
+        let d = document();
+        assert_eq!(d["openapi"], "3.1.0");
+        for p in [
+            "/healthz",
+            "/metrics",
+            "/api/observations",
+            "/api/incidents",
+            "/api/incidents/{id}",
+            "/api/incidents/{id}/decisions",
+            "/api/incidents/{id}/responses",
+            "/api/tasks",
+            "/api/tasks/{id}/outcome",
+            "/api/allegations",
+            "/api/stats",
+            "/api/log/checkpoint",
+            "/api/log/proof/{seq}",
+            "/api/alerts/stream",
+            "/api/openapi.json",
+            "/",
+            "/conformance",
+            "/collections",
+            "/collections/{collectionId}",
+            "/collections/{collectionId}/items",
+            "/collections/{collectionId}/items/{featureId}",
+        ] {
+            assert!(d["paths"].get(p).is_some(), "{p} missing");
+        }
+        assert_eq!(
+            d["paths"]["/api/incidents"]["get"]["responses"]["429"]["headers"]["Retry-After"]["schema"]
+                ["type"],
+            "integer"
+        );
+        assert!(d["components"]["schemas"]["OgcException"].is_object());
+        assert!(d["components"]["schemas"]["DecisionBody"].is_object());
+        assert_eq!(
+            d["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
+}

@@ -1,0 +1,592 @@
+//! Alerts end to end, against the real binary: the agreement's escalation section decides who
+//! is told and how severe (three fire incidents by one party in a day make the third
+//! critical); per-party webhooks are signed with HMAC-SHA256 (checked here with the shared
+//! key), retried after a 500, given up on a 401; the alert stream tells each party only what
+//! it is a recipient of; and every alert and every delivery outcome is an `alert` entry in the
+//! log, shown on the incident, with `truce log verify` and `truce rebuild` agreeing.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+
+const RU_KEY: &str = "ru-webhook-key-0123456789abcdef";
+const UA_KEY: &str = "ua-webhook-key-0123456789abcdef";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "truce {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One request the receiver got, and what it answered.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+    answered: u16,
+}
+
+/// A webhook receiver: `/ru` answers 500 to its first request and 200 after; `/ua` always 401.
+fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let got = Arc::new(Mutex::new(Vec::<Received>::new()));
+    let log = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let target = line.split_whitespace().nth(1).unwrap_or("");
+            assert!(
+                !target.starts_with("/ua") || target == "/ua?token=not-logged",
+                "{target}"
+            );
+            let path = target.split('?').next().unwrap().to_string();
+            let mut headers = BTreeMap::new();
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                let (k, v) = h.split_once(':').unwrap();
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+            let len: usize = headers["content-length"].parse().unwrap();
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let mut all = log.lock().unwrap();
+            let answered = match path.as_str() {
+                "/ua" => 401,
+                _ if all.iter().any(|r: &Received| r.path == path) => 200,
+                _ => 500,
+            };
+            all.push(Received {
+                path,
+                headers,
+                body,
+                answered,
+            });
+            drop(all);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {answered} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (addr, got)
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(db: &Path, webhooks: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["serve", "--db", s(db), "--listen", "127.0.0.1:0"])
+        .args(["--webhooks", s(webhooks)])
+        .env("TRUCE_TEST_KEY_RU", RU_KEY)
+        .env("TRUCE_TEST_KEY_UA", UA_KEY)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("truce serve: listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+    });
+    Server { child, addr }
+}
+
+fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let status: u16 = raw[9..12].parse().unwrap();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
+    let body = if head.to_ascii_lowercase().contains("chunked") {
+        let mut out = String::new();
+        let mut s = rest;
+        while let Some((size, more)) = s.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&more[..n]);
+            s = &more[n + 2..];
+        }
+        out
+    } else {
+        rest.to_string()
+    };
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+/// Subscribes to the alert stream; returns a reader positioned after the response head.
+fn subscribe(addr: &str, token: &str) -> BufReader<TcpStream> {
+    let mut sse = TcpStream::connect(addr).unwrap();
+    sse.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        sse,
+        "GET /api/alerts/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(sse);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    reader
+}
+
+/// The alerts' data lines read until one names `incident` (or 10 s pass).
+fn alerts_until(reader: &mut BufReader<TcpStream>, incident: &str) -> Vec<Value> {
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let mut line = String::new();
+    while start.elapsed() < Duration::from_secs(10) {
+        line.clear();
+        if reader.read_line(&mut line).is_err() {
+            break;
+        }
+        if let Some(data) = line.strip_prefix("data:") {
+            let v: Value = serde_json::from_str(data.trim()).unwrap();
+            let done = v["incident"] == incident;
+            out.push(v);
+            if done {
+                return out;
+            }
+        }
+    }
+    panic!("no alert for {incident} within 10 s; got {out:?}");
+}
+
+fn feature(id: &str, kind: &str, at: &str, lonlat: [f64; 2], extra: Value) -> Value {
+    let mut props = json!({"kind": kind, "observed_at": at,
+        "source": {"id": "uav-1", "kind": "drone", "reliability": "B", "credibility": 2}});
+    for (k, v) in extra.as_object().unwrap() {
+        props[k] = v.clone();
+    }
+    json!({"type": "Feature", "id": id,
+        "geometry": {"type": "Point", "coordinates": lonlat}, "properties": props})
+}
+
+fn post(addr: &str, token: &str, features: Vec<Value>) -> String {
+    let body = json!({"type": "FeatureCollection", "features": features}).to_string();
+    let (status, r) = http(addr, "POST", "/api/observations", token, &body);
+    assert_eq!(status, 200, "{r}");
+    r["incidents"][0].as_str().unwrap().to_string()
+}
+
+fn hmac_sha256(key: &str, body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    let tag = mac.finalize().into_bytes();
+    format!(
+        "sha256={}",
+        tag.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Some(v) = f() {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what}: not within 20 s");
+}
+
+#[test]
+fn escalated_signed_retried_and_logged() {
+    let dir = std::env::temp_dir().join(format!("truce-alerts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("truce.gpkg");
+
+    // A store under the bundled terms (which have an [escalation] section), holding one
+    // observation from before the ceasefire.
+    let quiet = dir.join("quiet.geojson");
+    std::fs::write(
+        &quiet,
+        json!({"type": "FeatureCollection", "features": [feature("quiet", "report",
+            "2015-01-01T00:00:00Z", [38.0, 48.0], json!({}))]})
+        .to_string(),
+    )
+    .unwrap();
+    ok(&[
+        "ingest",
+        "--db",
+        s(&db),
+        "--agreement",
+        "scenarios/donbas-2015/agreement.toml",
+        s(&quiet),
+    ]);
+    let token = |role: &str, name: &str| {
+        ok(&[
+            "token",
+            "create",
+            "--db",
+            s(&db),
+            "--role",
+            role,
+            "--name",
+            name,
+        ])
+        .trim()
+        .to_string()
+    };
+    let analyst = token("analyst", "analyst-1");
+    let ru = token("party:RU", "ru-liaison");
+    let ua = token("party:UA", "ua-liaison");
+
+    let (hook_addr, received) = receiver();
+    let hooks = dir.join("webhooks.toml");
+    std::fs::write(
+        &hooks,
+        format!(
+            "[[webhook]]\nparty = \"RU\"\nurl = \"http://{hook_addr}/ru\"\nsecret_env = \"TRUCE_TEST_KEY_RU\"\n\n\
+             [[webhook]]\nparty = \"UA\"\nurl = \"http://{hook_addr}/ua?token=not-logged\"\nsecret_env = \"TRUCE_TEST_KEY_UA\"\n"
+        ),
+    )
+    .unwrap();
+    let server = serve(&db, &hooks);
+    let a = server.addr.clone();
+    let mut ru_stream = subscribe(&a, &ru);
+    let mut ua_stream = subscribe(&a, &ua);
+    std::thread::sleep(Duration::from_millis(200));
+
+    // 1. MLRS deep in RU's area after the deadline: a high breach; the parties involved (RU)
+    // are told within 60 s; RU's receiver fails the first attempt, the retry is delivered.
+    let mlrs = post(
+        &a,
+        &analyst,
+        vec![feature(
+            "mlrs-1",
+            "weapon_present",
+            "2015-03-07T08:00:00Z",
+            [38.8963838, 48.3280667],
+            json!({"weapon": {"class": "mlrs", "count": 4}}),
+        )],
+    );
+    let seen = alerts_until(&mut ru_stream, &mlrs);
+    let alert = seen.last().unwrap();
+    assert_eq!(alert["severity"], "high", "{alert}");
+    assert_eq!(alert["recipients"], json!(["RU"]), "{alert}");
+    assert_eq!(alert["within_s"], 60, "{alert}");
+    assert!(alert["log_seq"].is_u64(), "{alert}");
+    let alert_id = alert["id"].as_str().unwrap().to_string();
+
+    let ru_requests = wait_for("RU's webhook answered 200", || {
+        let got = received.lock().unwrap();
+        let ru: Vec<Received> = got.iter().filter(|r| r.path == "/ru").cloned().collect();
+        ru.iter().any(|r| r.answered == 200).then_some(ru)
+    });
+    assert_eq!(ru_requests.len(), 2, "a 500, then the retry");
+    assert_eq!(ru_requests[0].answered, 500);
+    for (n, r) in ru_requests.iter().enumerate() {
+        assert_eq!(r.headers["x-truce-alert-id"], alert_id);
+        assert_eq!(r.headers["x-truce-attempt"], (n + 1).to_string());
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert_eq!(
+            r.headers["x-truce-signature"],
+            hmac_sha256(RU_KEY, &r.body),
+            "the signature is the HMAC-SHA256 of the body under RU's key"
+        );
+        assert_ne!(r.headers["x-truce-signature"], hmac_sha256(UA_KEY, &r.body));
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["id"], alert_id.as_str());
+        assert_eq!(body["incident"], mlrs.as_str());
+    }
+    assert_eq!(
+        ru_requests[0].body, ru_requests[1].body,
+        "a retry sends the same bytes"
+    );
+
+    // The incident shows the alert and its delivery, to the analyst and to RU.
+    let delivered = wait_for("the delivery on the incident", || {
+        let (_, inc) = http(&a, "GET", &format!("/api/incidents/{mlrs}"), &analyst, "");
+        inc["transitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["action"] == "delivered")
+            .cloned()
+    });
+    let reason = delivered["reason"].as_str().unwrap();
+    assert!(reason.contains("HTTP 200, 2 attempt(s)"), "{reason}");
+    assert!(reason.contains("within the deadline"), "{reason}");
+    assert_eq!(delivered["actor"], "webhook:RU");
+    let (_, seen_by_ru) = http(&a, "GET", &format!("/api/incidents/{mlrs}"), &ru, "");
+    let steps: Vec<&str> = seen_by_ru["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.contains(&"alert") && steps.contains(&"delivered"),
+        "{steps:?}"
+    );
+    let told = seen_by_ru["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["action"] == "alert")
+        .unwrap();
+    assert!(
+        told["reason"]
+            .as_str()
+            .unwrap()
+            .contains("told staff and RU"),
+        "{told}"
+    );
+
+    // 2. Three fire incidents by RU within a day, far apart: the third is escalated to
+    // critical, which the agreement tells both parties of.
+    let fire: Vec<String> = [
+        ("fire-1", "2015-03-08T01:00:00Z", [38.8963838, 48.3280667]),
+        ("fire-2", "2015-03-08T05:00:00Z", [39.30, 48.05]),
+        ("fire-3", "2015-03-08T09:00:00Z", [38.60, 47.95]),
+    ]
+    .into_iter()
+    .map(|(id, at, p)| post(&a, &analyst, vec![feature(id, "firing", at, p, json!({}))]))
+    .collect();
+    assert_eq!(
+        fire.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        3,
+        "three separate incidents"
+    );
+    let to_ru = alerts_until(&mut ru_stream, &fire[2]);
+    let by_incident = |v: &[Value], id: &str| v.iter().find(|a| a["incident"] == id).cloned();
+    for id in &fire[..2] {
+        let a = by_incident(&to_ru, id).unwrap_or_else(|| panic!("RU told of {id}: {to_ru:?}"));
+        assert_eq!(a["severity"], "high", "{a}");
+        assert!(a.get("escalated_from").is_none(), "{a}");
+    }
+    let third = by_incident(&to_ru, &fire[2]).unwrap();
+    assert_eq!(third["severity"], "critical", "{third}");
+    assert_eq!(third["escalated_from"], "high", "{third}");
+    assert!(
+        third["escalation"]
+            .as_str()
+            .unwrap()
+            .contains("3 no-fire breaches by RU within 24 h"),
+        "{third}"
+    );
+    assert_eq!(third["recipients"], json!(["RU", "UA"]), "{third}");
+    // UA is told only of the critical one: none of RU's high breaches.
+    let to_ua = alerts_until(&mut ua_stream, &fire[2]);
+    assert_eq!(to_ua.len(), 1, "{to_ua:?}");
+
+    // UA's receiver refuses (401): not retried, logged as failed with the status.
+    let undelivered = wait_for("UA's failed delivery on the incident", || {
+        let (_, inc) = http(&a, "GET", &format!("/api/incidents/{}", fire[2]), &ua, "");
+        inc["transitions"]
+            .as_array()?
+            .iter()
+            .find(|t| t["action"] == "undelivered")
+            .cloned()
+    });
+    assert_eq!(undelivered["actor"], "webhook:UA");
+    let reason = undelivered["reason"].as_str().unwrap();
+    assert!(reason.contains("HTTP 401, 1 attempt(s)"), "{reason}");
+    let ua_requests: Vec<Received> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path == "/ua")
+        .cloned()
+        .collect();
+    assert_eq!(ua_requests.len(), 1, "a 401 is not retried");
+    assert_eq!(
+        ua_requests[0].headers["x-truce-signature"],
+        hmac_sha256(UA_KEY, &ua_requests[0].body)
+    );
+    // Wait for RU's delivery of the third alert (its first attempt is answered 200 now).
+    wait_for("RU's delivery of the critical alert", || {
+        let (_, inc) = http(
+            &a,
+            "GET",
+            &format!("/api/incidents/{}", fire[2]),
+            &analyst,
+            "",
+        );
+        inc["transitions"]
+            .as_array()?
+            .iter()
+            .any(|t| t["action"] == "delivered")
+            .then_some(())
+    });
+
+    // Stop the server (SIGTERM: outcomes still pending would be logged before it exits).
+    let pid = server.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let mut server = server;
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+
+    // Every alert and every outcome is in the log as an `alert` entry.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT body FROM entries WHERE kind = 'alert' ORDER BY seq")
+        .unwrap();
+    let bodies: Vec<Value> = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|b| serde_json::from_slice(&b.unwrap()).unwrap())
+        .collect();
+    let sent: Vec<&Value> = bodies
+        .iter()
+        .flat_map(|b| b["alerts"].as_array().into_iter().flatten())
+        .collect();
+    let deliveries: Vec<&Value> = bodies
+        .iter()
+        .flat_map(|b| b["deliveries"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(sent.len(), 4, "{bodies:?}");
+    let first = sent.iter().find(|s| s["id"] == alert_id.as_str()).unwrap();
+    assert_eq!(first["recipients"], json!(["RU"]));
+    assert_eq!(first["webhooks"], json!(["RU"]));
+    assert!(first["deadline"].is_string());
+    let critical = sent
+        .iter()
+        .find(|s| s["incident"] == fire[2].as_str())
+        .unwrap();
+    assert_eq!(critical["severity"], "critical");
+    assert_eq!(critical["escalated_from"], "high");
+    assert_eq!(critical["webhooks"], json!(["RU", "UA"]));
+    let ok_ru = deliveries
+        .iter()
+        .find(|d| d["alert"] == alert_id.as_str())
+        .unwrap();
+    assert_eq!(ok_ru["outcome"], "delivered");
+    assert_eq!(ok_ru["status"], 200);
+    assert_eq!(ok_ru["attempts"], 2);
+    let failed_ua = deliveries.iter().find(|d| d["party"] == "UA").unwrap();
+    assert_eq!(failed_ua["outcome"], "failed");
+    assert_eq!(failed_ua["status"], 401);
+    assert_eq!(
+        failed_ua["endpoint"],
+        format!("http://{hook_addr}/ua"),
+        "the query string is not logged"
+    );
+    let text = bodies.iter().map(Value::to_string).collect::<String>();
+    assert!(
+        !text.contains(RU_KEY) && !text.contains("not-logged"),
+        "no secret in the log"
+    );
+    drop(stmt);
+    drop(conn);
+
+    // The log verifies, and the incidents rebuilt from it alone match the tables.
+    ok(&["log", "verify", "--db", s(&db)]);
+    ok(&["rebuild", "--db", s(&db)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_webhooks_file_is_refused_with_every_reason() {
+    let dir = std::env::temp_dir().join(format!("truce-alerts-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("truce.gpkg");
+    let quiet = dir.join("quiet.geojson");
+    std::fs::write(
+        &quiet,
+        json!({"type": "FeatureCollection", "features": [feature("quiet", "report",
+            "2015-01-01T00:00:00Z", [38.0, 48.0], json!({}))]})
+        .to_string(),
+    )
+    .unwrap();
+    ok(&[
+        "ingest",
+        "--db",
+        s(&db),
+        "--agreement",
+        "scenarios/donbas-2015/agreement.toml",
+        s(&quiet),
+    ]);
+    let hooks = dir.join("webhooks.toml");
+    std::fs::write(
+        &hooks,
+        "[[webhook]]\nparty = \"XX\"\nurl = \"https://example.org/\"\nsecret_env = \"TRUCE_TEST_UNSET_VARIABLE\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["serve", "--db", s(&db), "--listen", "127.0.0.1:0"])
+        .args(["--webhooks", s(&hooks)])
+        .env_remove("TRUCE_TEST_UNSET_VARIABLE")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no party \"XX\""), "{err}");
+    assert!(err.contains("https is not spoken yet"), "{err}");
+    assert!(err.contains("TRUCE_TEST_UNSET_VARIABLE"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
