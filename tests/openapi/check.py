@@ -53,7 +53,10 @@ def schemathesis_run(base, token, report_dir, name, extra):
         "--max-examples", "40",
         "--seed", "20240601",
         "--request-timeout", "10",
-        "--workers", "2",
+        # One worker: with two, Hypothesis parses lambda sources on two threads at once and
+        # CPython 3.11's AST constructor fails at random ("AST constructor recursion depth
+        # mismatch"; KeyError in lambda_sources) — a tool bug, not a finding about the server.
+        "--workers", "1",
         "--suppress-health-check", "all",
         "--no-color",
         "--warnings", "off",

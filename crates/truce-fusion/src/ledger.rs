@@ -178,6 +178,8 @@ pub enum Action {
     Attribute,
     /// Release to the parties' and the public's views.
     Publish,
+    /// Send a ground team, whatever the automatic thresholds say.
+    Task,
 }
 
 impl Action {
@@ -186,6 +188,7 @@ impl Action {
             Self::Verify => "verify",
             Self::Attribute => "attribute",
             Self::Publish => "publish",
+            Self::Task => "task",
         }
     }
 }
@@ -530,13 +533,10 @@ impl<'e> Ledger<'e> {
         let Ok(req) = tasks::request(inc, self.engine.agreement()) else {
             return;
         };
-        let TaskRequest {
-            task,
-            incident,
-            location,
-            priority,
-        } = req;
-        if let Some(&t) = self.task_by_id.get(&task) {
+        if let Some(&t) = self.task_by_id.get(&req.task) {
+            let TaskRequest {
+                location, priority, ..
+            } = req;
             let open = &mut self.tasks[t];
             if open.state == TaskState::Pending {
                 open.location = location;
@@ -547,6 +547,32 @@ impl<'e> Ledger<'e> {
             }
             return;
         }
+        let reason = format!(
+            "{}: {} breach, confidence {:.2}",
+            req.task,
+            req.priority.severity.as_str(),
+            inc.confidence
+        );
+        self.open_task(k, seq, at, req, ENGINE_ACTOR, reason);
+    }
+
+    /// Records a new task for incident `k` and marks the incident tasked.
+    fn open_task(
+        &mut self,
+        k: usize,
+        seq: u64,
+        at: DateTime<Utc>,
+        req: TaskRequest,
+        actor: &str,
+        reason: String,
+    ) {
+        let inc = &self.fusion.incidents()[k];
+        let TaskRequest {
+            task,
+            incident,
+            location,
+            priority,
+        } = req;
         let t = self.tasks.len();
         self.task_by_id.insert(task.clone(), t);
         self.tasks.push(Task {
@@ -579,12 +605,8 @@ impl<'e> Ledger<'e> {
             to: Lifecycle::VerificationTasked,
             action: "tasked".into(),
             at,
-            actor: ENGINE_ACTOR.into(),
-            reason: format!(
-                "{task}: {} breach, confidence {:.2}",
-                priority.severity.as_str(),
-                inc.confidence
-            ),
+            actor: actor.into(),
+            reason,
             entry_seq: seq,
         });
         record.state = Lifecycle::VerificationTasked;
@@ -764,6 +786,22 @@ impl<'e> Ledger<'e> {
                     _ => {}
                 }
             }
+            Action::Task => {
+                if d.party.is_some() {
+                    return Err(DecisionError::PartyNotExpected("task"));
+                }
+                if state.is_concluded() {
+                    return Err(not_now("it is already concluded"));
+                }
+                if self.fusion.incidents()[k].location.is_none() {
+                    return Err(not_now("it has no location to send a team to"));
+                }
+                if let Some(&t) = self.task_by_id.get(&tasks::task_id(&d.incident))
+                    && self.tasks[t].state != TaskState::Done
+                {
+                    return Err(not_now("a team is already tasked (or waiting to be)"));
+                }
+            }
             Action::Attribute => {
                 let parties = &self.engine.agreement().parties;
                 if !d
@@ -792,7 +830,41 @@ impl<'e> Ledger<'e> {
         let k = self.check(d)?;
         let record = &mut self.records[k];
         let from = record.state;
+        if d.action == Action::Task {
+            let inc = &self.fusion.incidents()[k];
+            let severity = inc
+                .breaches
+                .iter()
+                .filter_map(|r| self.engine.agreement().rules.iter().find(|x| &x.id == r))
+                .map(|r| r.severity)
+                .max()
+                .unwrap_or(truce_core::agreement::Severity::Low);
+            let req = TaskRequest {
+                task: tasks::task_id(&d.incident),
+                incident: d.incident.clone(),
+                location: inc.location.expect("checked"),
+                priority: Priority {
+                    severity,
+                    confidence_permille: (inc.confidence.clamp(0.0, 1.0) * 1000.0).round() as u16,
+                    since: inc.start,
+                },
+            };
+            if let Some(&t) = self.task_by_id.get(&req.task) {
+                // A finished task tasked again: the old one keeps its history under a new id.
+                let old = &mut self.tasks[t];
+                old.id = format!("{}-{}", old.id, old.created_seq);
+                let renamed = old.id.clone();
+                self.task_by_id.remove(&req.task);
+                self.task_by_id.insert(renamed, t);
+                self.touched_tasks.insert(t);
+            }
+            self.open_task(k, seq, d.decided_at, req, &d.actor, d.reason.clone());
+            self.touched.insert(k);
+            self.plan(d.decided_at);
+            return Ok(());
+        }
         let to = match d.action {
+            Action::Task => unreachable!("handled above"),
             Action::Verify => Lifecycle::Verified,
             Action::Publish => Lifecycle::Published,
             Action::Attribute => {

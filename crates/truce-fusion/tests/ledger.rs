@@ -160,6 +160,23 @@ fn corroboration_and_decisions_move_an_incident_through_its_lifecycle() {
     unsigned.reason = " ".into();
     assert_eq!(refuse(&ledger, unsigned), DecisionError::Unsigned);
 
+    // An analyst sends a team to the allegation nobody else saw (below the automatic
+    // thresholds); a second request is refused while the task is open.
+    ledger
+        .decide(19, &decision("inc-12", Action::Task, None))
+        .unwrap();
+    assert_eq!(ledger.records()[b].state, Lifecycle::VerificationTasked);
+    let step = ledger.records()[b].transitions.last().unwrap();
+    assert_eq!(
+        (step.action.as_str(), step.actor.as_str()),
+        ("tasked", "analyst-1")
+    );
+    assert_eq!(ledger.tasks()[1].id, "task-inc-12");
+    assert!(matches!(
+        ledger.check(&decision("inc-12", Action::Task, None)),
+        Err(DecisionError::NotNow { .. })
+    ));
+
     // Verify, attribute, publish; then a published incident is final.
     ledger
         .decide(20, &decision("inc-10", Action::Verify, None))
@@ -205,11 +222,14 @@ fn corroboration_and_decisions_move_an_incident_through_its_lifecycle() {
     assert_eq!(ledger.through_seq(), Some(24));
     let counts = ledger.count_by_state();
     assert_eq!(counts.get(&Lifecycle::Published), Some(&1));
-    assert_eq!(counts.get(&Lifecycle::SingleSource), Some(&1));
+    assert_eq!(counts.get(&Lifecycle::VerificationTasked), Some(&1));
 
     // A replay of the same entries is the same state.
     let mut again = Ledger::new(&engine);
     feed(&engine, &mut again);
+    again
+        .decide(19, &decision("inc-12", Action::Task, None))
+        .unwrap();
     again
         .decide(20, &decision("inc-10", Action::Verify, None))
         .unwrap();

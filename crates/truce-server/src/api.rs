@@ -92,7 +92,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/incidents/{id}", get(get_incident))
         .route("/api/incidents/{id}/decisions", post(post_decision))
         .route("/api/incidents/{id}/responses", post(post_response))
-        .route("/api/tasks", get(list_tasks))
+        .route("/api/tasks", get(list_tasks).post(post_task))
         .route("/api/tasks/{id}/outcome", post(post_outcome))
         .route("/api/allegations", post(post_allegation))
         .route("/api/stats", get(stats))
@@ -654,7 +654,7 @@ async fn get_incident(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DecisionBody {
-    /// `verify`, `attribute` (needs `party`) or `publish`.
+    /// `verify`, `attribute` (needs `party`), `publish` or `task` (send a ground team now).
     #[schema(value_type = crate::openapi::DecisionAction)]
     action: String,
     /// The party responsible (for `attribute`).
@@ -665,7 +665,7 @@ struct DecisionBody {
 }
 
 #[utoipa::path(post, path = "/api/incidents/{id}/decisions", tag = "incidents",
-    summary = "An analyst's decision: verify, attribute or publish (staff)",
+    summary = "An analyst's decision: verify, attribute, publish or task (staff)",
     params(("id" = String, Path, description = "Incident id", example = "inc-21")),
     request_body = DecisionBody,
     responses(
@@ -688,22 +688,35 @@ async fn post_decision(
         "verify" => Decide::Verify,
         "attribute" => Decide::Attribute,
         "publish" => Decide::Publish,
+        "task" => Decide::Task,
         other => {
             return Err(ApiError::bad_request(format!(
-                "action {other:?}: verify, attribute or publish"
+                "action {other:?}: verify, attribute, publish or task"
             )));
         }
     };
+    decide_now(&state, &p, id, action, body.party, body.reason).await
+}
+
+/// Checks, logs and applies an analyst's decision; publishes its alert.
+async fn decide_now(
+    state: &Shared,
+    p: &Principal,
+    id: String,
+    action: Decide,
+    party: Option<String>,
+    reason: String,
+) -> ApiResult<Json<Value>> {
     let decision = Decision {
         incident: id,
         action,
-        party: body.party,
+        party,
         actor: p.name.clone(),
-        reason: body.reason,
+        reason,
         decided_at: Utc::now(),
     };
     let s = state.clone();
-    let (v, alerts) = with_core(&state, move |core| {
+    let (v, alerts) = with_core(state, move |core| {
         core.ledger
             .check(&decision)
             .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
@@ -1106,4 +1119,35 @@ async fn post_response(
     .await?;
     crate::alerts::publish(&s, alerts).await;
     Ok(Json(v))
+}
+
+/// An analyst's request to send a team.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TaskBody {
+    /// The incident to verify.
+    incident: String,
+    /// Why: logged with the decision.
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api/tasks", tag = "tasks",
+    summary = "Send a ground team to an incident now, whatever the automatic thresholds say (staff); the same as the `task` decision",
+    request_body = TaskBody,
+    responses(
+        (status = 200, description = "Logged as a `decision` entry; the incident after it", body = crate::openapi::DecisionResult),
+        (status = 400, description = "Malformed JSON", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not task teams", body = crate::openapi::ErrorBody),
+        (status = 409, description = "Already tasked, concluded, unlocated, or no such incident", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "JSON that is not a task request", body = crate::openapi::ErrorBody),
+    ))]
+async fn post_task(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<TaskBody>,
+) -> ApiResult<Json<Value>> {
+    require(&p, Action::Decide, "task teams")?;
+    decide_now(&state, &p, body.incident, Decide::Task, None, body.reason).await
 }

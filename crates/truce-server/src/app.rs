@@ -174,6 +174,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::api::routes())
         .merge(crate::ogc::routes())
         .merge(crate::openapi::routes())
+        .merge(crate::tlog::routes())
         .layer(middleware::from_fn_with_state(
             (state.clone(), buckets, inflight),
             gate,

@@ -23,4 +23,5 @@ pub mod pipeline;
 pub mod proof;
 pub mod replay;
 pub mod state;
+pub mod tlog;
 pub mod webhooks;

@@ -35,6 +35,9 @@ pub const DOCS_PATH: &str = "/api/docs";
         crate::api::post_decision,
         crate::api::post_response,
         crate::api::list_tasks,
+        crate::api::post_task,
+        crate::tlog::checkpoint,
+        crate::tlog::tile,
         crate::api::post_outcome,
         crate::api::post_allegation,
         crate::api::stats,
@@ -203,6 +206,7 @@ pub mod schemas {
         Verify,
         Attribute,
         Publish,
+        Task,
     }
 
     /// What a ground team found.

@@ -60,6 +60,8 @@ pub struct Core {
     pub key: SignerKey,
     /// When the log was last checked for entries other processes appended.
     pub synced_at: Option<std::time::Instant>,
+    /// The log's tiles at the latest checkpoint (`/log/`).
+    pub tiles: crate::tlog::TileCache,
 }
 
 /// How often a request checks the log for entries another process appended: a CLI
@@ -173,6 +175,7 @@ impl AppState {
                 ledger,
                 key,
                 synced_at: None,
+                tiles: crate::tlog::TileCache::default(),
             }),
             alerts,
             metrics: Metrics::default(),

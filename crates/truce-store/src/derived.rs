@@ -307,7 +307,7 @@ fn write_tasks(tx: &Transaction<'_>, ledger: &Ledger<'_>, which: &[usize]) -> Re
             "INSERT INTO tasks (fid, geom, task_id, incident_id, state, priority, team, distance_m, created_at, \
              created_seq, assigned_at, outcome, outcome_at, outcome_seq, note) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-             ON CONFLICT (task_id) DO UPDATE SET geom = excluded.geom, state = excluded.state, \
+             ON CONFLICT (fid) DO UPDATE SET task_id = excluded.task_id, geom = excluded.geom, state = excluded.state, \
              priority = excluded.priority, team = excluded.team, distance_m = excluded.distance_m, \
              assigned_at = excluded.assigned_at, outcome = excluded.outcome, outcome_at = excluded.outcome_at, \
              outcome_seq = excluded.outcome_seq, note = excluded.note",

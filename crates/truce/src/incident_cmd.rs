@@ -36,6 +36,8 @@ pub enum DecideAction {
     Verify,
     Attribute,
     Publish,
+    /// Send a ground team now, whatever the automatic thresholds say.
+    Task,
 }
 
 #[derive(Args)]
@@ -45,7 +47,7 @@ pub struct DecideArgs {
     db: PathBuf,
     /// The incident (`inc-57` or `57`).
     incident: String,
-    /// verify | attribute PARTY | publish
+    /// verify | attribute PARTY | publish | task
     #[arg(value_enum)]
     action: DecideAction,
     /// For `attribute`: the party (an id of the agreement in force).
@@ -184,6 +186,7 @@ pub fn decide(args: DecideArgs) -> Result<Outcome> {
         DecideAction::Verify => Action::Verify,
         DecideAction::Attribute => Action::Attribute,
         DecideAction::Publish => Action::Publish,
+        DecideAction::Task => Action::Task,
     };
     let decision = Decision {
         incident: incident_id(&args.incident),

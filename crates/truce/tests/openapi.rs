@@ -149,7 +149,7 @@ fn check(args: &[&str]) {
 
 /// Every route of the router (`crate::api::routes`, `crate::ogc::routes`, the document itself),
 /// in the document's spelling of path parameters, with its methods.
-const ROUTES: [(&str, &[&str]); 21] = [
+const ROUTES: [(&str, &[&str]); 23] = [
     ("/healthz", &["get"]),
     ("/metrics", &["get"]),
     ("/api/observations", &["post"]),
@@ -157,7 +157,9 @@ const ROUTES: [(&str, &[&str]); 21] = [
     ("/api/incidents/{id}", &["get"]),
     ("/api/incidents/{id}/decisions", &["post"]),
     ("/api/incidents/{id}/responses", &["post"]),
-    ("/api/tasks", &["get"]),
+    ("/api/tasks", &["get", "post"]),
+    ("/log/checkpoint", &["get"]),
+    ("/log/{path}", &["get"]),
     ("/api/tasks/{id}/outcome", &["post"]),
     ("/api/allegations", &["post"]),
     ("/api/stats", &["get"]),

@@ -123,6 +123,29 @@ fn http(
     (status, body)
 }
 
+/// A GET's body as bytes (tiles are binary).
+fn http_bytes(addr: &str, path: &str, token: Option<&str>) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
+    assert!(
+        !head.contains("transfer-encoding: chunked"),
+        "{path}: {head}"
+    );
+    raw[split..].to_vec()
+}
+
 fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = s.split_once("\r\n") {
@@ -251,6 +274,21 @@ fn every_endpoint_for_every_role() {
     let outcome = r#"{"outcome":"inconclusive","remarks":"matrix"}"#;
     let allegation = r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"alleged-1","geometry":{"type":"Point","coordinates":[38.3,48.4]},"properties":{"kind":"impact","observed_at":"2015-03-03T11:00:00Z","source":{"id":"x","kind":"party","reliability":"C","credibility":3}}}]}"#;
     let response = r#"{"response":"dispute","text":"not us"}"#;
+    // An analyst sends a team to an untasked single-source incident.
+    let untasked = all["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["state"] == "single_source"
+                && i["location"].is_array()
+                && i["id"] != some_incident.as_str()
+        })
+        .expect("an untasked incident")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let task_body = format!(r#"{{"incident":"{untasked}","reason":"matrix"}}"#);
     let published = f.published.clone();
     let rows: Vec<(&str, String, Option<&str>, [u16; 6])> = vec![
         (
@@ -326,6 +364,36 @@ fn every_endpoint_for_every_role() {
             [403, 403, 200, 403, 403, 403],
         ),
         (
+            "GET",
+            "/log/checkpoint".into(),
+            None,
+            [200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/log/tile/0/000".into(),
+            None,
+            [200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/log/tile/entries/000".into(),
+            None,
+            [200, 200, 403, 200, 200, 403],
+        ),
+        (
+            "GET",
+            "/log/tile/9/999".into(),
+            None,
+            [404, 404, 404, 404, 404, 404],
+        ),
+        (
+            "POST",
+            "/api/tasks".into(),
+            Some(task_body.as_str()),
+            [0, 0, 403, 403, 403, 403],
+        ),
+        (
             "POST",
             "/api/allegations".into(),
             Some(allegation),
@@ -353,7 +421,7 @@ fn every_endpoint_for_every_role() {
             let want = match expect[i] {
                 // Depends on the data: decisions succeed once (200) then conflict (409) once
                 // concluded; a party sees an incident (200) if it is in its area, else 404.
-                0 if path.ends_with("/decisions") => {
+                0 if path.ends_with("/decisions") || path == "/api/tasks" => {
                     if [200, 409].contains(&status) {
                         continue;
                     }
@@ -393,6 +461,40 @@ fn every_endpoint_for_every_role() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let (_, tasked) = http(
+        a,
+        "GET",
+        &format!("/api/incidents/{untasked}"),
+        analyst.as_deref(),
+        None,
+    );
+    let tasked = json_of(&tasked);
+    assert_eq!(tasked["state"], "verification_tasked", "{tasked}");
+    let step = tasked["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|t| t["action"] == "tasked")
+        .unwrap()
+        .clone();
+    assert_eq!(step["actor"], "admin-1", "{step}");
+
+    // The tiles served are the tiles `truce log export-tiles` writes.
+    let tiles = f.dir.join("tiles");
+    ok(&["log", "export-tiles", "--db", s(&f.db), "--out", s(&tiles)]);
+    // Level 1 is a partial tile at this size (`tile/1/000.p/W`): take whatever was written.
+    let partial = std::fs::read_dir(tiles.join("tile/1/000.p"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    let partial = format!("tile/1/000.p/{}", partial.to_str().unwrap());
+    for path in ["tile/0/000", "tile/entries/000", partial.as_str()] {
+        let served = http_bytes(a, &format!("/log/{path}"), analyst.as_deref());
+        assert_eq!(served, std::fs::read(tiles.join(path)).unwrap(), "{path}");
+    }
 
     // Filtered lists leak nothing: the public's total is the published count, its locations
     // are coarse, and it sees no sources; a party sees only its own incidents, without sources.
