@@ -21,7 +21,9 @@ use truce_store::{EntryKind, Log, Store};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::ApiError;
-use crate::auth::{Action, Principal, Role, View, allowed, coarsen, incident_view};
+use crate::auth::{
+    Action, Principal, Role, View, allowed, coarsen, incident_view, shown_incidents,
+};
 use crate::state::{Alert, Shared};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -404,7 +406,6 @@ pub fn parse_bbox(s: &str) -> ApiResult<[f64; 4]> {
 
 /// The incidents `p` may see that match `q`, newest first: (index, view).
 fn visible(ledger: &Ledger<'_>, p: &Principal, q: &IncidentQuery) -> ApiResult<Vec<(usize, View)>> {
-    let engine = ledger.engine();
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
     let state = q
         .state
@@ -417,16 +418,13 @@ fn visible(ledger: &Ledger<'_>, p: &Principal, q: &IncidentQuery) -> ApiResult<V
         })
         .transpose()?;
     let mut out = Vec::new();
-    for (k, (inc, rec)) in ledger.incidents().iter().zip(ledger.records()).enumerate() {
-        let party_at = inc.location.and_then(|l| engine.party_at(l));
-        let Some(view) = incident_view(&p.role, inc, rec, party_at) else {
-            continue;
-        };
-        let shown_at = inc
-            .location
-            .map(|l| if view == View::Public { coarsen(l) } else { l });
+    for shown in shown_incidents(ledger, &p.role) {
+        let (k, view) = (shown.index, shown.view);
+        let (inc, rec) = (&ledger.incidents()[k], &ledger.records()[k]);
         if let Some([a, b, c, d]) = bbox
-            && !shown_at.is_some_and(|l| l[0] >= a && l[0] <= c && l[1] >= b && l[1] <= d)
+            && !shown
+                .location
+                .is_some_and(|l| l[0] >= a && l[0] <= c && l[1] >= b && l[1] <= d)
         {
             continue;
         }
@@ -443,7 +441,7 @@ fn visible(ledger: &Ledger<'_>, p: &Principal, q: &IncidentQuery) -> ApiResult<V
             let official = rec.attributed_party.as_deref() == Some(party);
             let suggested = view != View::Public
                 && truce_fusion::score::suggested_party(inc).as_deref() == Some(party);
-            if !(party_at == Some(party.as_str()) || official || suggested) {
+            if !(shown.party_area == Some(party.as_str()) || official || suggested) {
                 continue;
             }
         }
@@ -454,7 +452,6 @@ fn visible(ledger: &Ledger<'_>, p: &Principal, q: &IncidentQuery) -> ApiResult<V
         }
         out.push((k, view));
     }
-    out.sort_by_key(|&(k, _)| std::cmp::Reverse((ledger.incidents()[k].start, k)));
     Ok(out)
 }
 

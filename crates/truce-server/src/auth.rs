@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use truce_fusion::Incident;
-use truce_fusion::ledger::Record;
+use truce_fusion::ledger::{Ledger, Record};
 use truce_geo::LonLat;
 
 /// A caller's role.
@@ -197,6 +197,42 @@ pub fn incident_view(
         }
         Role::Team(_) => None,
     }
+}
+
+/// An incident a role may see, as it sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shown<'a> {
+    /// Index into `Ledger::incidents`.
+    pub index: usize,
+    pub view: View,
+    /// The location as the view shows it (coarsened for the public).
+    pub location: Option<LonLat>,
+    /// Whose area holds the (true) location.
+    pub party_area: Option<&'a str>,
+}
+
+/// Every incident `role` may see, newest first (start, then creation): the one list the REST
+/// API and OGC API – Features filter and page, so both show a role exactly the same.
+pub fn shown_incidents<'a>(ledger: &'a Ledger<'_>, role: &Role) -> Vec<Shown<'a>> {
+    let engine = ledger.engine();
+    let mut out = Vec::new();
+    for (k, (inc, rec)) in ledger.incidents().iter().zip(ledger.records()).enumerate() {
+        let party_area = inc.location.and_then(|l| engine.party_at(l));
+        let Some(view) = incident_view(role, inc, rec, party_area) else {
+            continue;
+        };
+        let location = inc
+            .location
+            .map(|l| if view == View::Public { coarsen(l) } else { l });
+        out.push(Shown {
+            index: k,
+            view,
+            location,
+            party_area,
+        });
+    }
+    out.sort_by_key(|s| std::cmp::Reverse((ledger.incidents()[s.index].start, s.index)));
+    out
 }
 
 /// SHA-256 of a token secret, lower-case hex: what the store keeps.

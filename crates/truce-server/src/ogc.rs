@@ -32,7 +32,7 @@ use truce_store::{Store, StoredObservation};
 
 use crate::api::{incident_json, with_core};
 use crate::app::ApiError;
-use crate::auth::{Action, Principal, View, allowed, coarsen, incident_view};
+use crate::auth::{Action, Principal, View, allowed};
 use crate::state::Shared;
 
 /// The OGC API routes (landing page, conformance, collections, items), mounted at `/`.
@@ -795,22 +795,13 @@ fn band_envelope(a: &Agreement, km: f64) -> Option<[f64; 4]> {
 
 /// The incidents `p` may see, newest first as the REST API lists them: (index, view, shape).
 fn visible_incidents(ledger: &Ledger<'_>, p: &Principal) -> Vec<(usize, View, Shape)> {
-    let engine = ledger.engine();
-    let mut out = Vec::new();
-    for (k, (inc, rec)) in ledger.incidents().iter().zip(ledger.records()).enumerate() {
-        let party_at = inc.location.and_then(|l| engine.party_at(l));
-        let Some(view) = incident_view(&p.role, inc, rec, party_at) else {
-            continue;
-        };
-        let shape = match inc.location {
-            None => Shape::None,
-            Some(l) if view == View::Public => Shape::Points(vec![coarsen(l)]),
-            Some(l) => Shape::Points(vec![l]),
-        };
-        out.push((k, view, shape));
-    }
-    out.sort_by_key(|&(k, _, _)| std::cmp::Reverse((ledger.incidents()[k].start, k)));
-    out
+    crate::auth::shown_incidents(ledger, &p.role)
+        .into_iter()
+        .map(|s| {
+            let shape = s.location.map_or(Shape::None, |l| Shape::Points(vec![l]));
+            (s.index, s.view, shape)
+        })
+        .collect()
 }
 
 fn incident_feature(ledger: &Ledger<'_>, k: usize, view: View, shape: Shape) -> Feature {

@@ -95,15 +95,12 @@ pub fn commit(
                 rejected: 0,
                 first_seq: None,
                 last_seq: None,
+                placed: Vec::new(),
             },
             results,
             incidents: Vec::new(),
         });
     }
-    let hashes: Vec<String> = valid
-        .iter()
-        .map(|(_, o, _)| truce_store::content_sha256(o))
-        .collect();
     let assessments = engine.assess_batch(&valid);
     let accepted = valid
         .into_iter()
@@ -132,16 +129,11 @@ pub fn commit(
     // between leaves them behind the log, and the next command that opens the ledger
     // rewrites them).
     let touched = crate::replay::follow(store, ledger)?;
-    let stored = outcome.first_seq.zip(outcome.last_seq);
-    let mut h = hashes.iter();
+    let mut placed = outcome.placed.iter();
     for r in results.iter_mut().filter(|r| r.status == "stored") {
-        let sha = h.next().expect("one hash per accepted record");
-        r.seq = store.observation_seq(sha)?;
-        if !r
-            .seq
-            .zip(stored)
-            .is_some_and(|(s, (first, last))| (first..=last).contains(&s))
-        {
+        let &(seq, new) = placed.next().expect("one place per accepted record");
+        r.seq = Some(seq);
+        if !new {
             r.status = "duplicate";
         }
     }

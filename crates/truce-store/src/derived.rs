@@ -108,19 +108,6 @@ impl GeoPackageStore {
             })
     }
 
-    /// The entry seq of the observation stored under `content_sha256`
-    /// ([`crate::content_sha256`]), if it is stored.
-    pub fn observation_seq(&self, content_sha256: &str) -> Result<Option<u64>, StoreError> {
-        self.conn
-            .prepare_cached("SELECT fid FROM observations WHERE content_sha256 = ?1")
-            .and_then(|mut s| {
-                s.query_row([content_sha256], |r| r.get::<_, i64>(0))
-                    .optional()
-            })
-            .map(|v| v.map(|s| s as u64))
-            .map_err(self.read_failed("observations"))
-    }
-
     /// The log seq the derived tables were last brought up to (None: never written).
     pub fn derived_through(&self) -> Result<Option<u64>, StoreError> {
         self.conn

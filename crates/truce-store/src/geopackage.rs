@@ -723,9 +723,11 @@ impl GeoPackageStore {
 
         let mut progress = Progress::default();
         let mut sources = BTreeMap::new();
+        // Each accepted observation's entry seq, and whether this batch stored it.
+        let mut placed: Vec<(u64, bool)> = vec![(0, false); batch.accepted.len()];
         {
-            let mut insert = |chunk: &[Prepared<'b>]| -> Result<(), Failed> {
-                for p in chunk {
+            let mut insert = |chunk: &[(usize, Prepared<'b>)]| -> Result<(), Failed> {
+                for (i, p) in chunk {
                     let agreement = &batch.agreement_hash;
                     if Self::store_observation(
                         &tx,
@@ -736,15 +738,24 @@ impl GeoPackageStore {
                         &mut progress,
                         &mut sources,
                     )? {
+                        placed[*i] = (seq, true);
                         seq += 1;
+                    } else {
+                        let at: i64 = tx
+                            .prepare_cached(
+                                "SELECT fid FROM observations WHERE content_sha256 = ?1",
+                            )
+                            .and_then(|mut s| s.query_row([&p.sha256], |r| r.get(0)))
+                            .doing("finding the stored copy of a duplicate")?;
+                        placed[*i] = (at as u64, false);
                     }
                 }
                 Ok(())
             };
             let order = canonical_order(&batch.accepted);
-            let accepted = order.iter().map(|&i| &batch.accepted[i]);
+            let prepare = |i: usize| (i, Prepared::new(&batch.accepted[i]));
             if batch.accepted.len() <= PREPARE_CHUNK {
-                insert(&accepted.map(Prepared::new).collect::<Vec<_>>())?;
+                insert(&order.iter().map(|&i| prepare(i)).collect::<Vec<_>>())?;
             } else {
                 // One thread serialises and encodes while this one inserts: the inserts are
                 // the slower half, so they never wait after the first chunk.
@@ -752,10 +763,8 @@ impl GeoPackageStore {
                     let (ready, prepared) = std::sync::mpsc::sync_channel(PREPARED_AHEAD);
                     scope.spawn(move || {
                         for chunk in order.chunks(PREPARE_CHUNK) {
-                            let chunk: Vec<Prepared<'_>> = chunk
-                                .iter()
-                                .map(|&i| Prepared::new(&batch.accepted[i]))
-                                .collect();
+                            let chunk: Vec<(usize, Prepared<'_>)> =
+                                chunk.iter().map(|&i| prepare(i)).collect();
                             if ready.send(chunk).is_err() {
                                 return; // the inserts failed and stopped listening
                             }
@@ -855,6 +864,7 @@ impl GeoPackageStore {
             rejected: batch.rejected.len(),
             first_seq: progress.first_seq,
             last_seq,
+            placed,
         })
     }
 

@@ -96,12 +96,6 @@ pub use log::{Log, NodeError, StoredCheckpoint};
 pub use schema::{GPKG_APPLICATION_ID, GPKG_USER_VERSION};
 pub use tokens::TokenRow;
 
-/// The key an observation is stored (and deduplicated) under: lower-case hex SHA-256 of its
-/// canonical JSON, the bytes of its entry.
-pub fn content_sha256(observation: &Observation) -> String {
-    geopackage::sha256_hex(truce_core::canonical::to_canonical_json(observation).as_bytes())
-}
-
 /// What the engine and the ingest adapters need of a store. Engine types in, engine types out:
 /// no SQL crosses this boundary, so another backend (PostgreSQL/PostGIS) slots in unchanged.
 pub trait Store {
@@ -185,6 +179,9 @@ pub struct BatchOutcome {
     /// order, then rejected records); `None` when it appended nothing.
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
+    /// For each accepted observation, in the batch's order: its entry seq, and whether this
+    /// batch stored it (false: a duplicate of the entry named).
+    pub placed: Vec<(u64, bool)>,
 }
 
 /// What [`Store::put_agreement`] did.

@@ -177,6 +177,18 @@ fn duplicates_are_stored_once_within_and_across_batches() {
         .append_batch(&batch(&engine, "a.geojson", with_repeats, Vec::new()))
         .unwrap();
     assert_eq!((first.accepted, first.duplicates), (input.len(), 5));
+    // Each record's place: the input is in store order, so record i is entry 1 + i; the five
+    // repeats point at the entries of the records they repeat.
+    let n = input.len();
+    assert_eq!(first.placed.len(), n + 5);
+    for (i, &(seq, new)) in first.placed.iter().enumerate() {
+        let want = if i < n {
+            (1 + i as u64, true)
+        } else {
+            (1 + (i - n) as u64, false)
+        };
+        assert_eq!((seq, new), want, "record {i}");
+    }
 
     // The same records again, under another file name and locators: still the same content.
     let mut again = input.clone();
@@ -189,6 +201,10 @@ fn duplicates_are_stored_once_within_and_across_batches() {
         .unwrap();
     assert_eq!((second.accepted, second.duplicates), (0, input.len()));
     assert_eq!((second.first_seq, second.last_seq), (None, None));
+    assert_eq!(
+        second.placed,
+        (0..n).map(|i| (1 + i as u64, false)).collect::<Vec<_>>()
+    );
 
     let summary = store.summary(0).unwrap();
     assert_eq!(summary.observations, input.len() as u64);
