@@ -18,6 +18,7 @@
 pub mod agreement;
 pub mod assess;
 pub mod canonical;
+pub mod entry;
 pub mod mission;
 pub mod observation;
 mod rings;

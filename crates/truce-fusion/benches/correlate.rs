@@ -23,14 +23,14 @@ use truce_core::observation::{Observation, Place};
 use truce_fusion::Fusion;
 use truce_fusion::ledger::Ledger;
 
-fn engine() -> Engine {
+fn engine() -> std::sync::Arc<Engine> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");
     let text = std::fs::read_to_string(dir.join("agreement.toml")).unwrap();
     let agreement = truce_core::agreement::load("agreement.toml", &text, &mut |rel| {
         std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
     })
     .unwrap_or_else(|d| panic!("{d:#?}"));
-    Engine::new(agreement).unwrap()
+    std::sync::Arc::new(Engine::new(agreement).unwrap())
 }
 
 /// (VmRSS, VmHWM) in MiB.
@@ -132,10 +132,10 @@ fn main() {
     }
 }
 
-fn fuse(engine: &Engine, batch: &[(u64, Observation, Place, Assessment)]) {
+fn fuse(engine: &std::sync::Arc<Engine>, batch: &[(u64, Observation, Place, Assessment)]) {
     let (before, _) = memory();
     let t = Instant::now();
-    let mut fusion = Fusion::new(engine);
+    let mut fusion = Fusion::new(engine.clone());
     fusion.fuse(batch);
     let secs = t.elapsed().as_secs_f64();
     let (after, peak) = memory();
@@ -154,10 +154,10 @@ fn fuse(engine: &Engine, batch: &[(u64, Observation, Place, Assessment)]) {
     );
 }
 
-fn observe(engine: &Engine, batch: &[(u64, Observation, Place, Assessment)]) {
+fn observe(engine: &std::sync::Arc<Engine>, batch: &[(u64, Observation, Place, Assessment)]) {
     let (before, _) = memory();
     let t = Instant::now();
-    let mut ledger = Ledger::new(engine);
+    let mut ledger = Ledger::new(engine.clone());
     for (seq, o, p, a) in batch {
         ledger.observe(*seq, o, p, a);
     }

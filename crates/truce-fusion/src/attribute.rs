@@ -90,6 +90,57 @@ pub fn suggest(engine: &Engine, origin: &Origin) -> Suggestion {
     }
 }
 
+/// The party an incident's evidence suggests, with its basis in words: the one definition
+/// every surface shows (CLI, REST, OGC API, the `incidents` layer, alerts, reports), stored
+/// on the incident as [`crate::correlate::Incident::suggested`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PartySuggestion {
+    pub party: String,
+    /// Why: "origin 8.2 km east of the line in RU-controlled area; …", or the breaches that
+    /// presume the party responsible.
+    pub basis: String,
+}
+
+/// The incident's suggested party: the located origin of fire's, when it names one; else the
+/// party its observations' breaches presume responsible, by the larger summed evidence weight
+/// (a tie suggests nobody). Impacts and explosions never presume a party (the core's rule),
+/// so they never vote.
+pub fn suggested_party(incident: &crate::correlate::Incident) -> Option<PartySuggestion> {
+    if let Some(s) = &incident.attribution
+        && let Some(p) = &s.party
+    {
+        return Some(PartySuggestion {
+            party: p.clone(),
+            basis: s.basis.clone(),
+        });
+    }
+    let mut ranked: Vec<(&String, f64)> = incident
+        .breach_parties
+        .iter()
+        .map(|(p, w)| (p, *w))
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let (party, weight) = match ranked.as_slice() {
+        [] => return None,
+        [(p, w)] => (*p, *w),
+        [(p, a), (_, b), ..] if a > b => (*p, *a),
+        _ => return None,
+    };
+    let others: f64 = ranked.iter().skip(1).map(|(_, w)| w).sum();
+    let rules = incident.breaches.join(", ");
+    let basis = if others > 0.0 {
+        format!(
+            "breaches of {rules} presume {party} responsible (evidence weight {weight:.2} against {others:.2} for other parties)"
+        )
+    } else {
+        format!("breaches of {rules} presume {party} responsible (evidence weight {weight:.2})")
+    };
+    Some(PartySuggestion {
+        party: party.clone(),
+        basis,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,7 @@
 //! [`CORROBORATED_CONFIDENCE`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -45,7 +46,7 @@ use truce_core::assess::{Assessment, Engine};
 use truce_core::observation::{Observation, ObservationKind, Place, Reliability, SourceKind};
 use truce_geo::{LonLat, azimuth_deg, destination, distance_m};
 
-use crate::attribute::{Suggestion, suggest};
+use crate::attribute::{PartySuggestion, Suggestion, suggest};
 use crate::triangulate::{BearingObs, Origin, angle_diff_deg, triangulate};
 
 /// Fire events (explosion, impact, firing): seconds beyond both time intervals. A salvo's
@@ -293,8 +294,12 @@ pub struct Incident {
     /// summed evidence weight (reliability × credibility) of the observations naming it — an
     /// observation counts once per party however many rules it breaches. Impacts, explosions,
     /// hotspots and bare bearings never name a party (the core's rule), so never vote.
-    /// See [`crate::score::suggested_party`].
+    /// See [`crate::attribute::suggested_party`].
     pub breach_parties: BTreeMap<String, f64>,
+    /// The party the evidence suggests and why ([`crate::attribute::suggested_party`]), kept
+    /// up to date as members join: the one suggestion every surface shows. Never official:
+    /// that takes an analyst's `attribute` decision.
+    pub suggested: Option<PartySuggestion>,
 }
 
 /// What the correlator keeps of an observation.
@@ -382,8 +387,8 @@ impl Sums {
 }
 
 /// The fusion engine: incidents so far, and the index over them.
-pub struct Fusion<'e> {
-    engine: &'e Engine,
+pub struct Fusion {
+    engine: Arc<Engine>,
     incidents: Vec<Incident>,
     members: Vec<Vec<Member>>,
     sums: Vec<Sums>,
@@ -587,8 +592,8 @@ fn ray_passes(b: &BearingObs, p: LonLat, r: f64, slack_m: f64) -> Option<f64> {
     (along > -r && along <= range + r && across <= allowed).then_some(across)
 }
 
-impl<'e> Fusion<'e> {
-    pub fn new(engine: &'e Engine) -> Fusion<'e> {
+impl Fusion {
+    pub fn new(engine: Arc<Engine>) -> Fusion {
         Fusion {
             engine,
             incidents: Vec::new(),
@@ -814,6 +819,7 @@ impl<'e> Fusion<'e> {
             breaches: Vec::new(),
             corroborated_at: None,
             breach_parties: BTreeMap::new(),
+            suggested: None,
         });
         self.members.push(Vec::new());
         self.sums.push(Sums {
@@ -891,8 +897,9 @@ impl<'e> Fusion<'e> {
             } else {
                 None
             };
-            inc.attribution = inc.origin.as_ref().map(|o| suggest(self.engine, o));
+            inc.attribution = inc.origin.as_ref().map(|o| suggest(&self.engine, o));
         }
+        inc.suggested = crate::attribute::suggested_party(inc);
         (inc.confidence, inc.state, inc.source_kinds) = evidence(&self.sums[k].by_source);
         if inc.state == IncidentState::Corroborated && inc.corroborated_at.is_none() {
             inc.corroborated_at = Some(to_time(joined_at));

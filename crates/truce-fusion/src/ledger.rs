@@ -25,6 +25,7 @@
 //!   suggestion stays a suggestion.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -168,140 +169,9 @@ pub struct Task {
     pub note: String,
 }
 
-/// What an analyst decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// The analyst verified it (from imagery, a call, a team's word outside the system).
-    Verify,
-    /// Official attribution to `party`.
-    Attribute,
-    /// Release to the parties' and the public's views.
-    Publish,
-    /// Send a ground team, whatever the automatic thresholds say.
-    Task,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Verify => "verify",
-            Self::Attribute => "attribute",
-            Self::Publish => "publish",
-            Self::Task => "task",
-        }
-    }
-}
-
-/// An analyst's decision, as its `decision` log entry holds it (canonical JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Decision {
-    pub incident: String,
-    pub action: Action,
-    /// For `attribute`: a party of the agreement in force.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub party: Option<String>,
-    pub actor: String,
-    pub reason: String,
-    pub decided_at: DateTime<Utc>,
-}
-
-/// A party's response to an incident, as its `response` log entry holds it: every response is
-/// logged and shown to the other party.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Response {
-    pub incident: String,
-    /// A party of the agreement.
-    pub party: String,
-    /// `acknowledge` or `dispute`.
-    pub response: String,
-    pub text: String,
-    /// Who wrote it (the token's name).
-    pub actor: String,
-    /// Counter-evidence: entry seqs of observations the party posted.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub evidence: Vec<u64>,
-    pub responded_at: DateTime<Utc>,
-}
-
-/// An `alert` log entry (canonical JSON): the alerts the service published — to whom, how
-/// severe, by when — or the outcomes of their webhook deliveries, or both. Every alert sent
-/// is logged, so a party can never claim it was not told, nor the monitor that it told a party
-/// it did not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertRecord {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub alerts: Vec<SentAlert>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deliveries: Vec<Delivery>,
-    /// When the service wrote the entry.
-    pub created_at: DateTime<Utc>,
-}
-
-/// One alert as published (on the alert stream, and queued for the recipients' webhooks).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SentAlert {
-    /// `alert:<incident>:<entry seq behind it>`; the webhook's `X-Truce-Alert-Id`.
-    pub id: String,
-    /// `breach`, `state` or `response`.
-    pub kind: String,
-    pub incident: String,
-    /// The incident's state when the alert was sent.
-    pub state: String,
-    /// After escalation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<truce_core::agreement::Severity>,
-    /// The rules' own severity, when a repeat escalated it, and why.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub escalated_from: Option<truce_core::agreement::Severity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub escalation: Option<String>,
-    pub rules: Vec<String>,
-    /// The parties told (staff are told of every alert).
-    pub recipients: Vec<String>,
-    /// The parties of `recipients` with a webhook the alert was queued for.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub webhooks: Vec<String>,
-    /// The deadline the agreement's escalation section sets, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub within_s: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadline: Option<DateTime<Utc>>,
-    /// The entry behind the alert (the observation, decision or response).
-    pub cause_seq: u64,
-}
-
-/// What became of one alert's webhook delivery to one party.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Delivery {
-    pub alert: String,
-    pub incident: String,
-    pub party: String,
-    /// The endpoint, without its query string (which may hold a token).
-    pub endpoint: String,
-    /// `delivered` (a 2xx answer) or `failed` (given up).
-    pub outcome: String,
-    /// The last HTTP status received, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    pub attempts: u32,
-    /// Why the last attempt failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// When the outcome was known.
-    pub at: DateTime<Utc>,
-    /// Whether it was delivered by the alert's deadline (None: no deadline, or not delivered).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_time: Option<bool>,
-}
-
-/// Transition actions that record who was told, not a change of the incident.
-pub const ALERT_ACTIONS: [&str; 3] = ["alert", "delivered", "undelivered"];
+pub use truce_core::entry::{
+    ALERT_ACTIONS, Action, AlertRecord, Decision, Delivery, Entry, EntryKind, Response, SentAlert,
+};
 
 /// Why a decision cannot be taken (the CLI refuses it before anything is logged).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -324,10 +194,87 @@ pub enum DecisionError {
     BadResponse(String),
 }
 
+/// Why an entry could not be folded into the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The body cannot be read as its kind (a damaged log, or one written by a newer Truce):
+    /// a replay stops here, since every state after it would be wrong.
+    #[error("{kind} entry {seq}: {why}")]
+    Unreadable {
+        seq: u64,
+        kind: &'static str,
+        why: String,
+    },
+    /// Read, but refused by the state it met (a decision the incident's state does not allow,
+    /// an alert about an unknown incident): the entry stays in the log and changes nothing;
+    /// the replay goes on.
+    #[error("{kind} entry {seq}: {why}")]
+    Refused {
+        seq: u64,
+        kind: &'static str,
+        why: String,
+    },
+}
+
+impl Ledger {
+    /// Folds one log entry into the ledger: the only place that says how the log becomes
+    /// incidents, tasks and lifecycle. Entries come in seq order. An observation is validated
+    /// and assessed again under the terms in force, so what a party re-running the engine on
+    /// the entries alone gets is what the monitor gets; `agreement` entries change nothing
+    /// here (the caller builds the ledger under the terms in force) and `rejected` ones only
+    /// count.
+    pub fn apply(&mut self, entry: &Entry) -> Result<(), ApplyError> {
+        let (seq, kind) = (entry.seq, entry.kind.as_str());
+        let unreadable = |why: String| ApplyError::Unreadable { seq, kind, why };
+        let refused = |why: String| ApplyError::Refused { seq, kind, why };
+        match entry.kind {
+            EntryKind::Observation => {
+                let obs: Observation =
+                    serde_json::from_slice(&entry.body).map_err(|e| unreadable(e.to_string()))?;
+                let place = obs
+                    .validate()
+                    .map_err(|r| unreadable(format!("no longer valid: {}", r.0)))?;
+                let a = self.engine.assess(seq as usize, &obs, &place);
+                self.observe(seq, &obs, &place, &a);
+            }
+            EntryKind::Decision => {
+                let d: Decision =
+                    serde_json::from_slice(&entry.body).map_err(|e| unreadable(e.to_string()))?;
+                self.decide(seq, &d).map_err(|e| refused(e.to_string()))?;
+            }
+            EntryKind::Mission => {
+                let text =
+                    std::str::from_utf8(&entry.body).map_err(|_| unreadable("not UTF-8".into()))?;
+                let mission =
+                    Mission::from_canonical_json(text).map_err(|e| unreadable(e.to_string()))?;
+                self.set_mission(seq, mission);
+            }
+            EntryKind::Response => {
+                let r: Response =
+                    serde_json::from_slice(&entry.body).map_err(|e| unreadable(e.to_string()))?;
+                self.respond(seq, &r).map_err(|e| refused(e.to_string()))?;
+            }
+            EntryKind::Alert => {
+                // Alerts change no incident's state: one that cannot be read is refused and
+                // skipped, never a reason to stop the replay.
+                match serde_json::from_slice::<AlertRecord>(&entry.body) {
+                    Ok(a) => self.alerted(seq, &a),
+                    Err(e) => {
+                        self.skip(seq);
+                        return Err(refused(e.to_string()));
+                    }
+                }
+            }
+            EntryKind::Agreement | EntryKind::Rejected => self.skip(seq),
+        }
+        Ok(())
+    }
+}
+
 /// The derived state, folded from the log.
-pub struct Ledger<'e> {
-    engine: &'e Engine,
-    fusion: Fusion<'e>,
+pub struct Ledger {
+    engine: Arc<Engine>,
+    fusion: Fusion,
     /// Parallel to `fusion.incidents()`.
     records: Vec<Record>,
     by_id: HashMap<String, usize>,
@@ -351,11 +298,13 @@ pub struct Ledger<'e> {
     latest: Option<DateTime<Utc>>,
 }
 
-impl<'e> Ledger<'e> {
-    pub fn new(engine: &'e Engine) -> Ledger<'e> {
+impl Ledger {
+    /// An empty ledger under the terms `engine` holds (the terms in force: the last
+    /// `agreement` entry).
+    pub fn new(engine: Arc<Engine>) -> Ledger {
         Ledger {
+            fusion: Fusion::new(engine.clone()),
             engine,
-            fusion: Fusion::new(engine),
             records: Vec::new(),
             by_id: HashMap::new(),
             touched: BTreeSet::new(),
@@ -419,11 +368,11 @@ impl<'e> Ledger<'e> {
         &self.records
     }
 
-    pub fn engine(&self) -> &'e Engine {
-        self.engine
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
-    pub fn fusion(&self) -> &Fusion<'e> {
+    pub fn fusion(&self) -> &Fusion {
         &self.fusion
     }
 

@@ -169,15 +169,7 @@ pub fn restrict(claims: Vec<Claim>, scope: &BTreeSet<String>) -> Vec<Claim> {
 /// Impacts, explosions, hotspots and damage never attribute (the core names no party for
 /// them), so a strike incident suggests nobody.
 pub fn suggested_party(incident: &Incident) -> Option<String> {
-    if let Some(p) = incident.attribution.as_ref().and_then(|s| s.party.clone()) {
-        return Some(p);
-    }
-    majority(
-        incident
-            .breach_parties
-            .iter()
-            .map(|(p, w)| (p.as_str(), *w)),
-    )
+    incident.suggested.as_ref().map(|s| s.party.clone())
 }
 
 /// The key with the largest total weight, None when empty or tied at the top.

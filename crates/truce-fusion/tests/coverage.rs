@@ -311,7 +311,7 @@ fn the_simulated_mission_over_three_days() {
         std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
     })
     .unwrap();
-    let engine = truce_core::assess::Engine::new(terms).unwrap();
+    let engine = std::sync::Arc::new(truce_core::assess::Engine::new(terms).unwrap());
     let terms = engine.agreement();
     let start = truce_sim::default_start(terms);
     let sim = truce_sim::simulate(terms, 3, 1, start);
@@ -332,7 +332,7 @@ fn the_simulated_mission_over_three_days() {
             batch.push((seq, obs, place, a));
         }
     }
-    let mut fusion = Fusion::new(&engine);
+    let mut fusion = Fusion::new(engine.clone());
     fusion.fuse(&batch);
     let breaching: Vec<_> = fusion
         .incidents()

@@ -9,14 +9,14 @@ use truce_core::observation::{Observation, Place, parse_feature};
 use truce_fusion::{Ellipse, Fusion, IncidentState, Origin, suggest};
 use truce_geo::{LonLat, azimuth_deg, destination};
 
-fn engine() -> Engine {
+fn engine() -> std::sync::Arc<Engine> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");
     let text = std::fs::read_to_string(dir.join("agreement.toml")).unwrap();
     let agreement = truce_core::agreement::load("agreement.toml", &text, &mut |rel| {
         std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
     })
     .unwrap_or_else(|d| panic!("{d:#?}"));
-    Engine::new(agreement).unwrap()
+    std::sync::Arc::new(Engine::new(agreement).unwrap())
 }
 
 /// A point on the contact line and a point `d` metres off it on each side: (line, east, west).
@@ -274,7 +274,7 @@ fn shuffle<T>(v: &mut [T], seed: u64) {
 fn a_scene_fuses_into_its_events_in_any_order() {
     let engine = engine();
     let batch = scene(&engine);
-    let mut fusion = Fusion::new(&engine);
+    let mut fusion = Fusion::new(engine.clone());
     fusion.fuse(&batch);
     let incidents = fusion.incidents().to_vec();
     for i in &incidents {
@@ -357,7 +357,7 @@ fn a_scene_fuses_into_its_events_in_any_order() {
     for seed in 0..20 {
         let mut shuffled = batch.clone();
         shuffle(&mut shuffled, seed);
-        let mut f = Fusion::new(&engine);
+        let mut f = Fusion::new(engine.clone());
         f.fuse(&shuffled);
         assert_eq!(f.incidents(), &incidents[..], "shuffle {seed}");
     }
@@ -387,7 +387,7 @@ fn bearings_alone_fix_and_attribute_a_firing_position() {
             (i as u64, o, p, a)
         })
         .collect();
-    let mut f = Fusion::new(&engine);
+    let mut f = Fusion::new(engine.clone());
     f.fuse(&batch);
     assert_eq!(f.incidents().len(), 1);
     let inc = &f.incidents()[0];
@@ -439,7 +439,7 @@ fn the_simulated_three_days_fuse_into_about_as_many_incidents_as_events() {
                 batch.push((seq, obs, place, a));
             }
         }
-        let mut fusion = Fusion::new(&engine);
+        let mut fusion = Fusion::new(engine.clone());
         fusion.fuse(&batch);
         let incidents = fusion.incidents();
 
@@ -565,7 +565,7 @@ fn weapon_sightings_join_by_class_and_compatible_counts() {
             (i as u64, o, p, a)
         })
         .collect();
-    let mut fusion = Fusion::new(&engine);
+    let mut fusion = Fusion::new(engine.clone());
     fusion.fuse(&batch);
     let groups: Vec<Vec<u64>> = fusion
         .incidents()

@@ -9,14 +9,14 @@ use truce_core::observation::{Observation, Place, parse_feature};
 use truce_fusion::ledger::{Action, Decision, DecisionError, Ledger, Lifecycle, TaskState};
 use truce_geo::{LonLat, destination};
 
-fn engine() -> Engine {
+fn engine() -> std::sync::Arc<Engine> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");
     let text = std::fs::read_to_string(dir.join("agreement.toml")).unwrap();
     let agreement = truce_core::agreement::load("agreement.toml", &text, &mut |rel| {
         std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
     })
     .unwrap_or_else(|d| panic!("{d:#?}"));
-    Engine::new(agreement).unwrap()
+    std::sync::Arc::new(Engine::new(agreement).unwrap())
 }
 
 fn point(
@@ -52,7 +52,7 @@ fn decision(incident: &str, action: Action, party: Option<&str>) -> Decision {
 
 /// Entry seqs 10.. : a drone sees an impact (enough to task a team), an acoustic array hears
 /// it, and far away a party alleges an impact nobody else saw (too weak to task).
-fn feed(engine: &Engine, ledger: &mut Ledger<'_>) {
+fn feed(engine: &Engine, ledger: &mut Ledger) {
     let on = engine.line().nearest([38.0, 48.2]).point;
     let here = destination(on, 270.0, 3_000.0);
     let there = destination(on, 270.0, 40_000.0);
@@ -89,7 +89,7 @@ fn feed(engine: &Engine, ledger: &mut Ledger<'_>) {
 #[test]
 fn corroboration_and_decisions_move_an_incident_through_its_lifecycle() {
     let engine = engine();
-    let mut ledger = Ledger::new(&engine);
+    let mut ledger = Ledger::new(engine.clone());
     feed(&engine, &mut ledger);
     assert_eq!(ledger.incidents().len(), 2);
     let (a, b) = (
@@ -132,7 +132,7 @@ fn corroboration_and_decisions_move_an_incident_through_its_lifecycle() {
     assert!(ledger.tasks()[0].note.starts_with("no mission file"));
 
     // Refusals change nothing.
-    let refuse = |ledger: &Ledger<'_>, d: Decision| ledger.check(&d).unwrap_err();
+    let refuse = |ledger: &Ledger, d: Decision| ledger.check(&d).unwrap_err();
     assert!(matches!(
         refuse(&ledger, decision("inc-10", Action::Publish, None)),
         DecisionError::NotNow {
@@ -225,7 +225,7 @@ fn corroboration_and_decisions_move_an_incident_through_its_lifecycle() {
     assert_eq!(counts.get(&Lifecycle::VerificationTasked), Some(&1));
 
     // A replay of the same entries is the same state.
-    let mut again = Ledger::new(&engine);
+    let mut again = Ledger::new(engine.clone());
     feed(&engine, &mut again);
     again
         .decide(19, &decision("inc-12", Action::Task, None))

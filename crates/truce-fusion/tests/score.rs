@@ -180,14 +180,14 @@ fn undefined_metrics_are_none_and_serialise_as_null() {
     assert!(table(&s, &s).contains("n/a"));
 }
 
-fn engine() -> Engine {
+fn engine() -> std::sync::Arc<Engine> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");
     let text = std::fs::read_to_string(dir.join("agreement.toml")).unwrap();
     let agreement = truce_core::agreement::load("agreement.toml", &text, &mut |rel| {
         std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
     })
     .unwrap_or_else(|d| panic!("{d:#?}"));
-    Engine::new(agreement).unwrap()
+    std::sync::Arc::new(Engine::new(agreement).unwrap())
 }
 
 type Batch = Vec<(u64, Observation, Place, Assessment)>;
@@ -278,7 +278,7 @@ fn append_as_stored(
 }
 
 fn debug_listing(
-    fusion: &Fusion<'_>,
+    fusion: &Fusion,
     batch: &Batch,
     ids: &BTreeMap<u64, String>,
     truth: &Truth,
@@ -388,7 +388,7 @@ fn ours_beats_the_dbscan_baseline_on_f1_on_seeds_1_to_5() {
         let id_of = |s: u64| ids.get(&s).cloned();
         // The ledger's path, as ingest and `truce rebuild` take it: one observation at a time
         // in seq order (so seed 1 is exactly what `truce demo` prints).
-        let mut ledger = Ledger::new(&engine);
+        let mut ledger = Ledger::new(engine.clone());
         for (seq, o, p, a) in &batch {
             ledger.observe(*seq, o, p, a);
         }

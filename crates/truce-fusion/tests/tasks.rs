@@ -17,14 +17,14 @@ use truce_fusion::tasks::{
 use truce_fusion::{EventGroup, Fusion, Incident};
 use truce_geo::{LonLat, destination, distance_m};
 
-fn engine() -> Engine {
+fn engine() -> std::sync::Arc<Engine> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");
     let text = std::fs::read_to_string(dir.join("agreement.toml")).unwrap();
     let agreement = truce_core::agreement::load("agreement.toml", &text, &mut |rel| {
         std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
     })
     .unwrap_or_else(|d| panic!("{d:#?}"));
-    Engine::new(agreement).unwrap()
+    std::sync::Arc::new(Engine::new(agreement).unwrap())
 }
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -42,7 +42,7 @@ fn obs(kind: &str, at: LonLat, time: &str, source: (&str, &str, &str)) -> (Obser
 }
 
 /// The incidents of these observations, fused under the bundled terms.
-fn fuse(engine: &Engine, items: Vec<(Observation, Place)>) -> Vec<Incident> {
+fn fuse(engine: &std::sync::Arc<Engine>, items: Vec<(Observation, Place)>) -> Vec<Incident> {
     let batch: Vec<_> = items
         .into_iter()
         .enumerate()
@@ -51,7 +51,7 @@ fn fuse(engine: &Engine, items: Vec<(Observation, Place)>) -> Vec<Incident> {
             (i as u64 + 1, o, p, a)
         })
         .collect();
-    let mut fusion = Fusion::new(engine);
+    let mut fusion = Fusion::new(engine.clone());
     fusion.fuse(&batch);
     fusion.incidents().to_vec()
 }

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
 use crate::auth::Principal;
+use crate::error::ApiError;
 use crate::state::{Limits, Shared};
 
 /// Where and how to serve.
@@ -26,51 +27,6 @@ pub struct Config {
     pub limits: Limits,
     /// Per-party webhook endpoints (`truce serve --webhooks FILE`, `crate::webhooks::load`).
     pub webhooks: Vec<crate::webhooks::Endpoint>,
-}
-
-/// An error as the API returns it: a status and `{"error": reason}`.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub reason: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, reason: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            reason: reason.into(),
-        }
-    }
-    pub fn forbidden(what: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("this token's role may not {what}"),
-        )
-    }
-    pub fn not_found(what: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, what)
-    }
-    pub fn bad_request(what: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, what)
-    }
-}
-
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> ApiError {
-        tracing::error!(error = %format!("{e:#}"), "request failed");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(serde_json::json!({ "error": self.reason })),
-        )
-            .into_response()
-    }
 }
 
 /// Per-caller token buckets for the request rate limit.
@@ -198,6 +154,9 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
     }
     let stop_rx = state.stop.subscribe();
     let stop_tx = state.stop.clone();
+    // Entries other processes append (a `truce decide` from a shell) are folded and alerted
+    // even when no request comes.
+    let follower = tokio::spawn(crate::reactions::follow_log(state.clone()));
     let mut listeners = Vec::new();
     if let Some(addr) = config.cot_tcp {
         listeners.push(tokio::spawn(crate::cot::listen_tcp(
@@ -237,6 +196,7 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
     })
     .await
     .context("serving HTTP")?;
+    let _ = follower.await;
     for l in listeners {
         match l.await {
             Ok(Ok(())) => {}

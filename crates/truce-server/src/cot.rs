@@ -7,7 +7,7 @@
 //! bytes kept, and the stream resynchronises at the next `<event`; text between events is
 //! skipped. Each event goes through the file ingest's CoT adapter (`truce_ingest`,
 //! [`Format::Cot`]), so the type table and validation are those of `truce ingest`, and through
-//! [`crate::api::ingest`] in batches of up to [`Limits::cot_batch_events`] events or
+//! [`crate::api::observations::ingest`] in batches of up to [`Limits::cot_batch_events`] events or
 //! [`Limits::cot_batch_wait`]: one transaction and one signed checkpoint per batch. A malformed
 //! event is a rejected record (raw text and reason, in `rejected_records`); the connection stays
 //! open. TAK protocol messages (`t-x-…`: pings, deletes) are not reports and are skipped.
@@ -513,15 +513,14 @@ async fn commit(state: &Shared, label: String, records: Vec<Record>) {
         } else {
             records.clone().unwrap_or_default()
         };
-        match crate::api::ingest(state, label.clone(), "cot".into(), these).await {
+        match crate::api::observations::ingest(state, label.clone(), "cot".into(), these).await {
             Ok(done) => {
-                let n = |k: &str| done.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
                 tracing::info!(
                     %label,
                     events,
-                    accepted = n("accepted"),
-                    duplicates = n("duplicates"),
-                    rejected = n("rejected"),
+                    accepted = done.accepted,
+                    duplicates = done.duplicates,
+                    rejected = done.rejected,
                     "CoT batch committed"
                 );
                 return;

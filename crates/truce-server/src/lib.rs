@@ -1,27 +1,30 @@
-//! Truce's service layer.
+//! Truce's HTTP and Cursor-on-Target front ends over the service layer (`truce-service`):
+//! they authenticate, bound and parse what comes from the network, call one use case or view,
+//! and answer; no use-case logic lives here.
 //!
-//! - [`replay`] — the log replayed into a [`truce_fusion::ledger::Ledger`], and the derived
-//!   tables kept level with it;
-//! - [`pipeline`] — one batch of records from an adapter to the log and the ledger, the same
-//!   for `truce ingest`, the HTTP API and the Cursor-on-Target listeners;
-//! - [`auth`] — tokens, roles and every authorization rule;
-//! - [`state`] — the running service's shared state;
-//! - [`api`] — the JSON REST API; [`ogc`] — OGC API – Features; [`cot`] — CoT listeners;
-//!   [`openapi`] — the OpenAPI document and Swagger UI;
-//! - [`alerts`] — alerts: escalation, the SSE stream, the `alert` log entries; [`webhooks`] —
-//!   per-party webhooks with HMAC signatures, retries and backoff;
-//! - [`app`] — the router, limits, graceful shutdown.
+//! Modules, from the bottom up (a module imports only those above it in this list):
+//! - [`error`] — the API's error type; [`extract`] — extractors that answer with it;
+//! - [`auth`] — bearer tokens and the caller (the role rules are `truce_service::access`);
+//! - [`state`] — the shared state: the service behind one lock, limits, metrics;
+//! - [`webhooks`] — per-party webhooks with HMAC signatures, retries and backoff;
+//! - [`alerts`] — publishing alerts (logged, broadcast, webhooks);
+//! - [`reactions`] — every service call, then the alerts what it folded calls for;
+//! - [`proof`], [`tlog`] — log proofs and C2SP tiles;
+//! - [`api`] — the JSON REST API by concern; [`ogc`] — OGC API – Features; [`cot`] — CoT
+//!   listeners; [`openapi`] — the OpenAPI document and Swagger UI;
+//! - [`app`] — the router, the gate (authentication, limits), graceful shutdown.
 
 pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cot;
+pub mod error;
+pub mod extract;
 pub mod ogc;
 pub mod openapi;
-pub mod pipeline;
 pub mod proof;
-pub mod replay;
+pub mod reactions;
 pub mod state;
 pub mod tlog;
 pub mod webhooks;

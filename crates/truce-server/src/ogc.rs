@@ -5,7 +5,7 @@
 //!
 //! Every collection names the [`Action`] it needs; one the caller may not read is absent from
 //! `/collections` and *not found* on access (a refusal would reveal it exists). Incidents are
-//! shown exactly as the REST API shows them ([`incident_view`], [`incident_json`]): the public
+//! shown exactly as the REST API shows them ([`incident_view`], `truce_service::view::IncidentView`): the public
 //! sees published incidents only, at coarsened locations, and the spatial filter tests the
 //! location the caller is shown. Filters run before counting and paging, so `numberMatched`
 //! never counts what the caller may not see.
@@ -28,11 +28,12 @@ use truce_core::agreement::{Agreement, ZoneExtent};
 use truce_core::observation::Geometry;
 use truce_fusion::ledger::Ledger;
 use truce_geo::LonLat;
+use truce_service::view::IncidentView;
 use truce_store::{Store, StoredObservation};
 
-use crate::api::{incident_json, with_core};
-use crate::app::ApiError;
 use crate::auth::{Action, Principal, View, allowed};
+use crate::error::ApiError;
+use crate::reactions::with_core;
 use crate::state::Shared;
 
 /// The OGC API routes (landing page, conformance, collections, items), mounted at `/`.
@@ -794,7 +795,7 @@ fn band_envelope(a: &Agreement, km: f64) -> Option<[f64; 4]> {
 // --- incidents ------------------------------------------------------------------------------
 
 /// The incidents `p` may see, newest first as the REST API lists them: (index, view, shape).
-fn visible_incidents(ledger: &Ledger<'_>, p: &Principal) -> Vec<(usize, View, Shape)> {
+fn visible_incidents(ledger: &Ledger, p: &Principal) -> Vec<(usize, View, Shape)> {
     crate::auth::shown_incidents(ledger, &p.role)
         .into_iter()
         .map(|s| {
@@ -804,9 +805,10 @@ fn visible_incidents(ledger: &Ledger<'_>, p: &Principal) -> Vec<(usize, View, Sh
         .collect()
 }
 
-fn incident_feature(ledger: &Ledger<'_>, k: usize, view: View, shape: Shape) -> Feature {
+fn incident_feature(ledger: &Ledger, k: usize, view: View, shape: Shape) -> Feature {
     let inc = &ledger.incidents()[k];
-    let mut properties = incident_json(ledger, k, view);
+    let mut properties =
+        serde_json::to_value(IncidentView::shown(ledger, k, view)).expect("a view serialises");
     if let Value::Object(m) = &mut properties {
         // The location is the geometry.
         m.remove("location");
@@ -945,8 +947,8 @@ async fn extent_of(
             let p = p.clone();
             Ok(with_core(state, move |core| {
                 let mut acc = (None, None);
-                for (k, _, shape) in visible_incidents(&core.ledger, &p) {
-                    let inc = &core.ledger.incidents()[k];
+                for (k, _, shape) in visible_incidents(&core.svc.ledger(), &p) {
+                    let inc = &core.svc.ledger().incidents()[k];
                     fold(&mut acc, &shape, (Some(inc.start), Some(inc.end)));
                 }
                 Ok(acc)
@@ -955,7 +957,7 @@ async fn extent_of(
         }
         Coll::Observations => Ok(with_core(state, move |core| {
             let mut acc = (None, None);
-            scan_observations(&core.store, |o| {
+            scan_observations(core.svc.store(), |o| {
                 let t = o.observation.properties.observed_at;
                 fold(
                     &mut acc,
@@ -1035,7 +1037,7 @@ async fn items(
         Coll::Incidents => {
             let (q, base) = (q.clone(), base.clone());
             with_core(&state, move |core| {
-                let ledger = &core.ledger;
+                let ledger = &core.svc.ledger();
                 let shown: Vec<_> = visible_incidents(ledger, &p)
                     .into_iter()
                     .filter(|(k, _, shape)| {
@@ -1061,7 +1063,7 @@ async fn items(
             with_core(&state, move |core| {
                 let mut total = 0;
                 let mut page = Vec::new();
-                scan_observations(&core.store, |o| {
+                scan_observations(core.svc.store(), |o| {
                     let t = o.observation.properties.observed_at;
                     if !q.matches(
                         &observation_shape(&o.observation.geometry),
@@ -1130,7 +1132,7 @@ async fn items(
             "type": "FeatureCollection",
             "features": page,
             "links": links,
-            "timeStamp": rfc3339(Utc::now()),
+            "timeStamp": rfc3339(state.clock.now()),
             "numberMatched": matched,
             "numberReturned": returned,
         }),
@@ -1152,7 +1154,7 @@ async fn item(
         Coll::Incidents => {
             let (fid, base) = (fid.clone(), base.clone());
             with_core(&state, move |core| {
-                let ledger = &core.ledger;
+                let ledger = &core.svc.ledger();
                 let Some(k) = ledger.find(&fid) else {
                     return Ok(None);
                 };
@@ -1173,7 +1175,8 @@ async fn item(
             let base = base.clone();
             with_core(&state, move |core| {
                 let o = core
-                    .store
+                    .svc
+                    .store()
                     .observations(seq, 1)
                     .map_err(anyhow::Error::from)?
                     .into_iter()

@@ -27,22 +27,22 @@ pub const DOCS_PATH: &str = "/api/docs";
         license(name = "Apache-2.0 OR MIT", identifier = "Apache-2.0 OR MIT"),
     ),
     paths(
-        crate::api::healthz,
-        crate::api::metrics,
-        crate::api::post_observations,
-        crate::api::list_incidents,
-        crate::api::get_incident,
-        crate::api::post_decision,
-        crate::api::post_response,
-        crate::api::list_tasks,
-        crate::api::post_task,
+        crate::api::service::healthz,
+        crate::api::service::metrics,
+        crate::api::observations::post_observations,
+        crate::api::incidents::list_incidents,
+        crate::api::incidents::get_incident,
+        crate::api::incidents::post_decision,
+        crate::api::incidents::post_response,
+        crate::api::tasks::list_tasks,
+        crate::api::tasks::post_task,
         crate::tlog::checkpoint,
         crate::tlog::tile,
-        crate::api::post_outcome,
-        crate::api::post_allegation,
-        crate::api::stats,
-        crate::api::checkpoint,
-        crate::api::proof,
+        crate::api::tasks::post_outcome,
+        crate::api::observations::post_allegation,
+        crate::api::incidents::stats,
+        crate::api::log::checkpoint,
+        crate::api::log::proof,
         alerts_stream,
         openapi_json,
     ),
@@ -60,7 +60,7 @@ pub const DOCS_PATH: &str = "/api/docs";
 )]
 struct ApiDoc;
 
-/// Documents `GET /api/alerts/stream` (the handler is [`crate::alerts::stream`]).
+/// Documents `GET /api/alerts/stream` (the handler is [`crate::api::alerts::stream`]).
 #[utoipa::path(get, path = "/api/alerts/stream", tag = "alerts",
     summary = "Alerts as Server-Sent Events (staff, party)",
     description = "Events `breach` (an incident in breach of a high or critical rule, new or grown), `state` (an analyst's decision), `response` (a party's), each with a JSON `Alert`; `lagged` tells a slow subscriber how many it missed. Staff get all; a party those in its area or attributed to it, and every response. The stream stays open until the server shuts down.",
@@ -147,13 +147,11 @@ pub fn routes() -> axum::Router<Shared> {
         .into()
 }
 
-/// The schemas of request and response bodies. The handlers build their JSON with `json!`;
-/// these types describe it (they are never constructed).
+/// Schemas of bodies that are not views of the service (those derive their own, in
+/// `truce_service::view`): the error body, the enumerations query and body strings take, and
+/// the GeoJSON a batch is posted as. Documentation only: never constructed.
 #[allow(dead_code)]
 pub mod schemas {
-    use std::collections::BTreeMap;
-
-    use chrono::{DateTime, Utc};
     use serde::Serialize;
     use serde_json::Value;
     use utoipa::ToSchema;
@@ -162,17 +160,6 @@ pub mod schemas {
     #[derive(Serialize, ToSchema)]
     pub struct ErrorBody {
         pub error: String,
-    }
-
-    /// `GET /healthz`.
-    #[derive(Serialize, ToSchema)]
-    pub struct Health {
-        /// `ok`.
-        pub status: String,
-        /// Entries in the log.
-        pub log_size: u64,
-        /// Incidents in the ledger.
-        pub incidents: u64,
     }
 
     /// The format of a posted batch of observations.
@@ -253,175 +240,6 @@ pub mod schemas {
         /// of `schema/observation.schema.json`.
         #[schema(value_type = Object)]
         pub properties: Value,
-    }
-
-    /// What became of one posted record.
-    #[derive(Serialize, ToSchema)]
-    pub struct RecordResult {
-        /// Where it was: `feature 3`, `line 12`, `event 4 (line 80)`.
-        pub locator: String,
-        pub id: Option<String>,
-        /// `stored`, `duplicate` or `rejected`.
-        pub status: String,
-        /// Its entry in the log (stored or duplicate).
-        pub seq: Option<u64>,
-        /// Why it was rejected.
-        pub reason: Option<String>,
-    }
-
-    /// A stored batch.
-    #[derive(Serialize, ToSchema)]
-    pub struct IngestResult {
-        pub accepted: u64,
-        pub duplicates: u64,
-        pub rejected: u64,
-        pub first_seq: Option<u64>,
-        pub last_seq: Option<u64>,
-        /// One per record, in order.
-        pub results: Vec<RecordResult>,
-        /// Incidents the batch touched.
-        pub incidents: Vec<String>,
-    }
-
-    /// The fields every view of an incident has.
-    #[derive(Serialize, ToSchema)]
-    pub struct IncidentCommon {
-        /// `inc-57`.
-        pub id: String,
-        pub state: LifecycleState,
-        pub start: DateTime<Utc>,
-        pub end: DateTime<Utc>,
-        /// `[lon, lat]`; for the public the centre of its ~5 km cell; null when its bearings
-        /// fix no point.
-        #[schema(min_items = 2, max_items = 2)]
-        pub location: Option<Vec<f64>>,
-        /// Rules it breaches.
-        pub rules: Vec<String>,
-        /// The party an analyst attributed it to.
-        pub attributed_party: Option<String>,
-        /// Public view: how coarse `location` is, metres.
-        pub location_precision_m: Option<f64>,
-        /// Party and staff views: `impact`, `firing`, …
-        pub group: Option<String>,
-        pub confidence: Option<f64>,
-        pub radius_m: Option<f64>,
-        pub party_area: Option<String>,
-        pub kinds: Option<Vec<String>>,
-        pub source_kinds: Option<Vec<String>>,
-        /// Fusion's suggestion (never an official attribution).
-        pub suggested_party: Option<String>,
-        pub suggestion_basis: Option<String>,
-        /// The origin of fire with its 95 % error ellipse.
-        #[schema(value_type = Option<Object>)]
-        pub origin: Option<Value>,
-        /// Number of observations.
-        pub observations: Option<u64>,
-        /// Staff view: their entry seqs.
-        pub observation_seqs: Option<Vec<u64>>,
-        /// Its lifecycle steps (staff: with actors and reasons).
-        #[schema(value_type = Option<Vec<Object>>)]
-        pub transitions: Option<Vec<Value>>,
-    }
-
-    /// An incident as the caller's role sees it.
-    #[derive(Serialize, ToSchema)]
-    pub struct Incident {
-        #[serde(flatten)]
-        pub common: IncidentCommon,
-        /// Party and staff views: the strength of its evidence (`single_source`,
-        /// `corroborated`, …).
-        pub evidence: Option<String>,
-    }
-
-    /// One observation of an incident's evidence chain.
-    #[derive(Serialize, ToSchema)]
-    pub struct EvidenceItem {
-        pub seq: u64,
-        pub kind: String,
-        pub observed_at: DateTime<Utc>,
-        pub source_kind: String,
-        pub rules: Vec<String>,
-        /// Staff: the observation in full.
-        #[schema(value_type = Option<Object>)]
-        pub observation: Option<Value>,
-        /// Staff: its assessment in full.
-        #[schema(value_type = Option<Object>)]
-        pub assessment: Option<Value>,
-        /// Base64 hashes: its inclusion proof against `log.checkpoint`.
-        pub inclusion_proof: Option<Vec<String>>,
-    }
-
-    /// One incident; for staff and parties with its evidence chain and the checkpoint its
-    /// proofs are against.
-    #[derive(Serialize, ToSchema)]
-    pub struct IncidentDetail {
-        #[serde(flatten)]
-        pub common: IncidentCommon,
-        /// Party and staff views: up to 200 observations with inclusion proofs.
-        pub evidence: Option<Vec<EvidenceItem>>,
-        /// `checkpoint` (signed note), `tree_size`, `proofs_against`.
-        #[schema(value_type = Option<Object>)]
-        pub log: Option<Value>,
-    }
-
-    /// A page of incidents.
-    #[derive(Serialize, ToSchema)]
-    pub struct IncidentPage {
-        /// Incidents matching, of those the caller may see.
-        pub total: u64,
-        pub limit: u64,
-        pub offset: u64,
-        /// The next page's offset; null on the last page.
-        pub next_offset: Option<u64>,
-        pub incidents: Vec<Incident>,
-    }
-
-    /// A decision or response logged.
-    #[derive(Serialize, ToSchema)]
-    pub struct DecisionResult {
-        pub incident: Incident,
-        /// Its entry in the log.
-        pub entry_seq: u64,
-    }
-
-    /// A verification task.
-    #[derive(Serialize, ToSchema)]
-    pub struct Task {
-        /// `task-<incident id>`.
-        pub id: String,
-        pub incident: String,
-        /// Where to go, `[lon, lat]`.
-        #[schema(min_items = 2, max_items = 2)]
-        pub location: Vec<f64>,
-        pub severity: String,
-        pub confidence: Option<f64>,
-        /// `pending`, `assigned`, `done`.
-        pub state: String,
-        pub team: Option<String>,
-        /// From the team's base, metres.
-        pub distance_m: Option<f64>,
-        pub created_at: DateTime<Utc>,
-        pub created_seq: u64,
-        pub assigned_at: Option<DateTime<Utc>>,
-        pub outcome: Option<String>,
-        pub outcome_at: Option<DateTime<Utc>>,
-        pub outcome_seq: Option<u64>,
-        pub note: String,
-    }
-
-    /// `GET /api/tasks`.
-    #[derive(Serialize, ToSchema)]
-    pub struct TaskList {
-        pub total: u64,
-        pub tasks: Vec<Task>,
-    }
-
-    /// `GET /api/stats`: counts of what the caller sees.
-    #[derive(Serialize, ToSchema)]
-    pub struct Stats {
-        pub incidents: u64,
-        pub by_state: BTreeMap<String, u64>,
-        pub by_rule: BTreeMap<String, u64>,
     }
 
     /// An entry's proof document, as `truce log prove` prints it (`docs/log.md`).

@@ -1,5 +1,6 @@
-//! The running service's state: the store and the ledger behind one lock, the alert channel,
-//! counters, limits.
+//! The running service's state: the [`Service`] (store, ledger, key, clock) behind one lock,
+//! the alert channel, counters, limits — and [`run_blocking`], how a handler reaches the
+//! service on a blocking thread.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,14 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Result;
-use serde::Serialize;
 use tokio::sync::broadcast;
 use truce_core::assess::Engine;
-use truce_fusion::ledger::Ledger;
 use truce_log::SignerKey;
-use truce_store::GeoPackageStore;
+use truce_service::alerts::Alert;
+use truce_service::{Clock, Service};
 
 use crate::auth::{Principal, Role, TokenCache, token_hash};
+use crate::error::{ApiError, ApiResult};
 
 /// Named limits; each returns a clear 4xx when exceeded.
 #[derive(Debug, Clone)]
@@ -53,58 +54,14 @@ impl Default for Limits {
     }
 }
 
-/// The store, the ledger and the log's key: everything a write needs, behind one lock.
+/// The service (store, ledger, key, clock) and what the server caches beside it, behind one
+/// lock.
 pub struct Core {
-    pub store: GeoPackageStore,
-    pub ledger: Ledger<'static>,
-    pub key: SignerKey,
+    pub svc: Service,
     /// When the log was last checked for entries other processes appended.
     pub synced_at: Option<std::time::Instant>,
     /// The log's tiles at the latest checkpoint (`/log/`).
     pub tiles: crate::tlog::TileCache,
-}
-
-/// How often a request checks the log for entries another process appended: a CLI
-/// `truce ingest` or `truce decide` alongside the server shows within this time.
-pub const EXTERNAL_SYNC: Duration = Duration::from_millis(250);
-
-/// Something parties and staff are told as it happens: on the alert stream, by webhook, and
-/// in the log (`crate::alerts`).
-#[derive(Debug, Clone, Serialize)]
-pub struct Alert {
-    /// `alert:<incident>:<entry_seq>`: the SSE event id and the webhook's `X-Truce-Alert-Id`.
-    pub id: String,
-    /// `breach` (a new or grown incident in breach), `state` (an analyst's decision) or
-    /// `response` (a party's response).
-    pub kind: &'static str,
-    pub incident: String,
-    pub state: String,
-    pub rules: Vec<String>,
-    /// After escalation (`[escalation.repeat]`).
-    pub severity: Option<String>,
-    /// The rules' own severity when a repeat escalated it, and why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub escalated_from: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub escalation: Option<String>,
-    /// Whose area the incident is in, and the party it is attributed to (official or
-    /// suggested): who is told.
-    pub party_area: Option<String>,
-    pub party: Option<String>,
-    pub location: Option<[f64; 2]>,
-    pub at: chrono::DateTime<chrono::Utc>,
-    /// The log entry behind it.
-    pub entry_seq: u64,
-    /// The parties told (staff are told of every alert): `[escalation.notify]`, or without
-    /// one the parties involved (every party for a response).
-    pub recipients: Vec<String>,
-    /// How fast the agreement's escalation section says they must be told, and by when.
-    pub within_s: Option<u32>,
-    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
-    /// When the alert was published.
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// The `alert` log entry that records it (None only if logging it failed).
-    pub log_seq: Option<u64>,
 }
 
 /// Counters for `/metrics`.
@@ -144,8 +101,11 @@ impl Metrics {
 
 /// Shared by every handler and listener.
 pub struct AppState {
-    pub engine: &'static Engine,
+    /// The terms in force when the service opened (the ledger folds under them).
+    pub engine: Arc<Engine>,
     pub core: Mutex<Core>,
+    /// The service's clock: alerts and webhooks are timed by it too.
+    pub clock: Arc<dyn Clock>,
     pub alerts: broadcast::Sender<Alert>,
     pub metrics: Metrics,
     pub limits: Limits,
@@ -162,18 +122,19 @@ pub type Shared = Arc<AppState>;
 
 impl AppState {
     /// Opens the store, replays its log into the ledger, and brings the derived tables level.
-    pub fn open(db: PathBuf, key: SignerKey, limits: Limits) -> Result<Shared> {
-        let mut store = GeoPackageStore::open(&db)?;
-        store.check_signer(&key)?;
-        let engine: &'static Engine = Box::leak(Box::new(crate::replay::engine_in_force(&store)?));
-        let ledger = crate::replay::open_ledger(&mut store, engine)?;
+    pub fn open(
+        db: PathBuf,
+        key: SignerKey,
+        limits: Limits,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Shared> {
+        let svc = Service::open(&db, clock.clone())?.with_key(key)?;
         let (alerts, _) = broadcast::channel(4096);
         Ok(Arc::new(AppState {
-            engine,
+            engine: svc.engine().clone(),
+            clock,
             core: Mutex::new(Core {
-                store,
-                ledger,
-                key,
+                svc,
                 synced_at: None,
                 tiles: crate::tlog::TileCache::default(),
             }),
@@ -203,7 +164,7 @@ impl AppState {
         {
             return Ok(hit);
         }
-        let row = self.core().store.live_token(&hash)?;
+        let row = self.core().svc.store().live_token(&hash)?;
         let principal = match row {
             Some(r) => Some(Principal {
                 token_id: Some(r.id),
@@ -218,4 +179,16 @@ impl AppState {
             .put(hash, principal.clone());
         Ok(principal)
     }
+}
+
+/// Runs `f` with the core locked, on a blocking thread (SQLite and the fold are blocking
+/// work). Reactions to what `f` wrote are not taken here: see `crate::reactions`.
+pub async fn run_blocking<T: Send + 'static>(
+    state: &Shared,
+    f: impl FnOnce(&mut Core) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let s = state.clone();
+    tokio::task::spawn_blocking(move || f(&mut s.core()))
+        .await
+        .map_err(|e| ApiError::from(anyhow::anyhow!("worker failed: {e}")))?
 }

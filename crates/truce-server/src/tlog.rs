@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use truce_store::Log;
 
-use crate::api::{require, with_core};
-use crate::app::ApiError;
+use crate::api::require;
 use crate::auth::{Action, Principal, Role};
+use crate::error::ApiError;
+use crate::reactions::with_core;
 use crate::state::Shared;
 
 /// Tile bytes by path under `/log/`, for one log size.
@@ -44,7 +45,8 @@ pub async fn checkpoint(
 ) -> Result<Response, ApiError> {
     require(&p, Action::ReadLog, "read the log")?;
     let text = with_core(&state, |core| {
-        core.store
+        core.svc
+            .store()
             .latest_checkpoint()
             .map_err(anyhow::Error::from)?
             .map(|c| c.text)
@@ -75,7 +77,8 @@ pub async fn tile(
     }
     let bytes = with_core(&state, move |core| {
         let size = core
-            .store
+            .svc
+            .store()
             .latest_checkpoint()
             .map_err(anyhow::Error::from)?
             .map(|c| c.size)
@@ -83,7 +86,11 @@ pub async fn tile(
         let cache = &core.tiles;
         let mut cached = cache.0.lock().unwrap_or_else(|e| e.into_inner());
         if cached.as_ref().is_none_or(|(s, _)| *s != size) {
-            let tiles = core.store.tiles(0, size).map_err(anyhow::Error::from)?;
+            let tiles = core
+                .svc
+                .store()
+                .tiles(0, size)
+                .map_err(anyhow::Error::from)?;
             *cached = Some((size, tiles.into_iter().map(|t| (t.path, t.bytes)).collect()));
         }
         cached

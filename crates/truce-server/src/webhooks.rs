@@ -34,7 +34,9 @@ use tokio::sync::{Semaphore, mpsc};
 use truce_core::agreement::Agreement;
 use truce_fusion::ledger::{AlertRecord, Delivery};
 
-use crate::state::{Alert, Shared};
+use truce_service::alerts::Alert;
+
+use crate::state::Shared;
 
 /// Attempts per delivery: the first and five retries, 1 + 2 + 4 + 8 + 16 = 31 s of backoff. A
 /// receiver restarting (a deploy, a reboot) is back within half a minute; one that is not has
@@ -372,7 +374,7 @@ async fn deliver(
         }
         wait *= 2;
     };
-    let at = Utc::now();
+    let at = state.clock.now();
     if delivered {
         state
             .metrics
@@ -469,7 +471,7 @@ async fn log_outcomes(state: Shared, mut rx: mpsc::UnboundedReceiver<Delivery>) 
         let record = AlertRecord {
             alerts: Vec::new(),
             deliveries: batch,
-            created_at: Utc::now(),
+            created_at: state.clock.now(),
         };
         let text = truce_core::canonical::to_canonical_json(&record);
         if let Err(e) = crate::alerts::log_records(&state, vec![record]).await {

@@ -1,9 +1,10 @@
 //! The tables derived from the log by the ledger: `incidents`, `incident_observations`,
 //! `incident_transitions` and `tasks` (migration 3, `docs/store.md`).
 //!
-//! They are written from a [`Ledger`] — incrementally (the incidents a batch touched) or all
-//! at once (`truce rebuild`) — and every row is a function of the entries alone, so both ways
-//! give the same tables. [`GeoPackageStore::derived_digests`] hashes each table's rows in a
+//! They are written from plain rows ([`DerivedRows`]) that the service builds from the
+//! ledger's views — incrementally (the incidents a batch touched) or all at once
+//! (`truce rebuild`) — and every row is a function of the entries alone, so both ways give the
+//! same tables. The store knows nothing of how incidents are fused: it keeps what it is given. [`GeoPackageStore::derived_digests`] hashes each table's rows in a
 //! fixed order (leaving out row ids, which only number rows) so the two can be compared.
 
 use std::collections::BTreeMap;
@@ -12,8 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::ValueRef;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
-use truce_core::agreement::Severity;
-use truce_fusion::ledger::Ledger;
+use truce_core::LonLat;
 
 use crate::geometry;
 use crate::geopackage::{Doing, Failed, gpkg_datetime, to_i64};
@@ -27,15 +27,89 @@ pub const DERIVED_TABLES: [(&str, &str); 4] = [
     ("tasks", "task_id"),
 ];
 
-/// Which rows to write.
-pub enum Which<'a> {
-    /// Every table emptied and written again from the ledger.
-    All,
-    /// Only these incidents and tasks (indices into `Ledger::incidents` and `Ledger::tasks`).
-    Touched {
-        incidents: &'a [usize],
-        tasks: &'a [usize],
-    },
+/// One row of the `incidents` layer, with its links and history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRow {
+    pub incident_id: String,
+    /// The seq of its first observation: the row's `fid` and `first_seq`.
+    pub first_seq: u64,
+    pub location: Option<LonLat>,
+    pub event_group: String,
+    pub kinds: Vec<String>,
+    /// Lifecycle state (`single_source` … `published`).
+    pub state: String,
+    /// Fusion's evidence state (`single_source` or `corroborated`).
+    pub evidence: String,
+    pub confidence: f64,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    pub radius_m: Option<f64>,
+    pub source_kinds: Vec<String>,
+    /// Its observations' seqs, sorted.
+    pub observation_seqs: Vec<u64>,
+    pub rules: Vec<String>,
+    pub max_severity: Option<String>,
+    pub suggested_party: Option<String>,
+    pub suggestion_basis: Option<String>,
+    pub attributed_party: Option<String>,
+    pub origin: Option<OriginRow>,
+    /// The latest entry that changed it.
+    pub updated_seq: u64,
+    pub transitions: Vec<TransitionRow>,
+}
+
+/// A located origin of fire with its 95 % error ellipse.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OriginRow {
+    pub point: LonLat,
+    pub semi_major_m: f64,
+    pub semi_minor_m: f64,
+    pub azimuth_deg: f64,
+}
+
+/// One step of an incident's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransitionRow {
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub action: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub reason: String,
+    pub entry_seq: u64,
+}
+
+/// One row of the `tasks` layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRow {
+    /// 1 + the task's index in order of creation.
+    pub fid: u64,
+    pub location: LonLat,
+    pub task_id: String,
+    pub incident_id: String,
+    pub state: String,
+    /// One sortable number: severity rank × 1000 + confidence in thousandths.
+    pub priority: i64,
+    pub team: Option<String>,
+    pub distance_m: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub created_seq: u64,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub outcome_at: Option<DateTime<Utc>>,
+    pub outcome_seq: Option<u64>,
+    pub note: String,
+}
+
+/// What to write into the derived tables in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct DerivedRows {
+    /// Empty every table first (a rebuild), rather than replace these rows.
+    pub replace_all: bool,
+    pub incidents: Vec<IncidentRow>,
+    pub tasks: Vec<TaskRow>,
+    /// The last log entry the rows reflect.
+    pub through_seq: Option<u64>,
 }
 
 impl GeoPackageStore {
@@ -83,13 +157,9 @@ impl GeoPackageStore {
         Ok(seq)
     }
 
-    /// Writes the ledger's state into the derived tables in one transaction, and records how
-    /// far in the log they now reach.
-    pub fn write_derived(
-        &mut self,
-        ledger: &Ledger<'_>,
-        which: Which<'_>,
-    ) -> Result<(), StoreError> {
+    /// Writes `rows` into the derived tables in one transaction, and records how far in the
+    /// log they now reach.
+    pub fn write_derived(&mut self, rows: &DerivedRows) -> Result<(), StoreError> {
         let path = self.path.clone();
         let tx = self
             .conn
@@ -99,7 +169,7 @@ impl GeoPackageStore {
                 what: "locking the file to write incidents".into(),
                 source: Box::new(e),
             })?;
-        write(&tx, ledger, which)
+        write(&tx, rows)
             .and_then(|()| tx.commit().doing("committing the incidents"))
             .map_err(|f| StoreError::LogWrite {
                 path,
@@ -168,127 +238,109 @@ fn time(t: &DateTime<Utc>) -> String {
     gpkg_datetime(t)
 }
 
-fn write(tx: &Transaction<'_>, ledger: &Ledger<'_>, which: Which<'_>) -> Result<(), Failed> {
-    let (all, all_tasks): (Vec<usize>, Vec<usize>);
-    let (indices, task_indices) = match which {
-        Which::All => {
-            for (table, _) in DERIVED_TABLES {
-                tx.execute(&format!("DELETE FROM {table}"), [])
-                    .doing("emptying the derived tables")?;
-            }
-            all = (0..ledger.incidents().len()).collect();
-            all_tasks = (0..ledger.tasks().len()).collect();
-            (&all[..], &all_tasks[..])
-        }
-        Which::Touched { incidents, tasks } => (incidents, tasks),
-    };
-    let rules = &ledger.engine().agreement().rules;
-    let severity_of = |rule: &str| -> Option<Severity> {
-        rules.iter().find(|r| r.id == rule).map(|r| r.severity)
-    };
-    for &k in indices {
-        let inc = &ledger.incidents()[k];
-        let rec = &ledger.records()[k];
-        let fid = to_i64(inc.observation_seqs[0]);
-        for table in ["incident_observations", "incident_transitions"] {
-            tx.prepare_cached(&format!("DELETE FROM {table} WHERE incident_fid = ?1"))
-                .and_then(|mut s| s.execute([fid]))
-                .doing("clearing an incident's rows")?;
-        }
-        let geom = inc.location.map(|p| geometry::point(p).blob);
-        let kinds: Vec<&str> = inc.kinds.iter().map(|k| k.as_str()).collect();
-        let sources: Vec<&str> = inc.source_kinds.iter().map(|k| k.as_str()).collect();
-        let max_severity = inc.breaches.iter().filter_map(|r| severity_of(r)).max();
-        let origin = inc.origin.as_ref();
-        let suggestion = inc.attribution.as_ref();
-        let last_seq = *inc.observation_seqs.last().expect("never empty");
-        let updated = rec
-            .transitions
-            .iter()
-            .map(|t| t.entry_seq)
-            .chain([last_seq])
-            .max()
-            .expect("not empty");
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO incidents (fid, geom, incident_id, event_group, kinds, state, evidence, \
-             confidence, start_at, end_at, radius_m, source_kinds, observations, rules, max_severity, \
-             suggested_party, suggestion_basis, attributed_party, origin_lon, origin_lat, \
-             ellipse_semi_major_m, ellipse_semi_minor_m, ellipse_azimuth_deg, first_seq, last_seq, updated_seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-             ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                fid,
-                geom,
-                inc.id,
-                inc.group.name(),
-                kinds.join(","),
-                rec.state.as_str(),
-                inc.state.as_str(),
-                inc.confidence,
-                time(&inc.start),
-                time(&inc.end),
-                inc.radius_m,
-                sources.join(","),
-                inc.observation_seqs.len() as i64,
-                inc.breaches.join(","),
-                max_severity.map(|s| s.as_str()),
-                suggestion.and_then(|s| s.party.as_deref()),
-                suggestion.map(|s| s.basis.as_str()),
-                rec.attributed_party,
-                origin.map(|o| o.point[0]),
-                origin.map(|o| o.point[1]),
-                origin.map(|o| o.ellipse.semi_major_m),
-                origin.map(|o| o.ellipse.semi_minor_m),
-                origin.map(|o| o.ellipse.azimuth_deg),
-                fid,
-                to_i64(last_seq),
-                to_i64(updated),
-            ])
-        })
-        .doing("writing an incident")?;
-        let mut link = tx
-            .prepare_cached(
-                "INSERT INTO incident_observations (incident_fid, obs_fid) VALUES (?1, ?2)",
-            )
-            .doing("preparing the incident links")?;
-        for &seq in &inc.observation_seqs {
-            link.execute(params![fid, to_i64(seq)])
-                .doing("linking an incident to its observations")?;
-        }
-        let mut step = tx
-            .prepare_cached(
-                "INSERT INTO incident_transitions (incident_fid, ordinal, from_state, to_state, action, at, \
-                 actor, reason, entry_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .doing("preparing the transitions")?;
-        for (i, t) in rec.transitions.iter().enumerate() {
-            step.execute(params![
-                fid,
-                i as i64,
-                t.from.map(|s| s.as_str()),
-                t.to.as_str(),
-                t.action,
-                time(&t.at),
-                t.actor,
-                t.reason,
-                to_i64(t.entry_seq),
-            ])
-            .doing("writing a transition")?;
+fn write(tx: &Transaction<'_>, rows: &DerivedRows) -> Result<(), Failed> {
+    if rows.replace_all {
+        for (table, _) in DERIVED_TABLES {
+            tx.execute(&format!("DELETE FROM {table}"), [])
+                .doing("emptying the derived tables")?;
         }
     }
-    write_tasks(tx, ledger, task_indices)?;
+    for inc in &rows.incidents {
+        write_incident(tx, inc)?;
+    }
+    write_tasks(tx, &rows.tasks)?;
     tx.execute(
         "INSERT INTO derived_state (name, through_seq) VALUES ('ledger', ?1) \
          ON CONFLICT (name) DO UPDATE SET through_seq = excluded.through_seq",
-        [ledger.through_seq().map(to_i64)],
+        [rows.through_seq.map(to_i64)],
     )
     .doing("recording how far the derived tables reach")?;
     Ok(())
 }
 
-fn write_tasks(tx: &Transaction<'_>, ledger: &Ledger<'_>, which: &[usize]) -> Result<(), Failed> {
+fn write_incident(tx: &Transaction<'_>, inc: &IncidentRow) -> Result<(), Failed> {
+    let fid = to_i64(inc.first_seq);
+    for table in ["incident_observations", "incident_transitions"] {
+        tx.prepare_cached(&format!("DELETE FROM {table} WHERE incident_fid = ?1"))
+            .and_then(|mut s| s.execute([fid]))
+            .doing("clearing an incident's rows")?;
+    }
+    let geom = inc.location.map(|p| geometry::point(p).blob);
+    let origin = inc.origin.as_ref();
+    let last_seq = *inc
+        .observation_seqs
+        .last()
+        .expect("an incident has observations");
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO incidents (fid, geom, incident_id, event_group, kinds, state, evidence, \
+         confidence, start_at, end_at, radius_m, source_kinds, observations, rules, max_severity, \
+         suggested_party, suggestion_basis, attributed_party, origin_lon, origin_lat, \
+         ellipse_semi_major_m, ellipse_semi_minor_m, ellipse_azimuth_deg, first_seq, last_seq, updated_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+         ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            fid,
+            geom,
+            inc.incident_id,
+            inc.event_group,
+            inc.kinds.join(","),
+            inc.state,
+            inc.evidence,
+            inc.confidence,
+            time(&inc.start_at),
+            time(&inc.end_at),
+            inc.radius_m,
+            inc.source_kinds.join(","),
+            inc.observation_seqs.len() as i64,
+            inc.rules.join(","),
+            inc.max_severity,
+            inc.suggested_party,
+            inc.suggestion_basis,
+            inc.attributed_party,
+            origin.map(|o| o.point[0]),
+            origin.map(|o| o.point[1]),
+            origin.map(|o| o.semi_major_m),
+            origin.map(|o| o.semi_minor_m),
+            origin.map(|o| o.azimuth_deg),
+            fid,
+            to_i64(last_seq),
+            to_i64(inc.updated_seq),
+        ])
+    })
+    .doing("writing an incident")?;
+    let mut link = tx
+        .prepare_cached("INSERT INTO incident_observations (incident_fid, obs_fid) VALUES (?1, ?2)")
+        .doing("preparing the incident links")?;
+    for &seq in &inc.observation_seqs {
+        link.execute(params![fid, to_i64(seq)])
+            .doing("linking an incident to its observations")?;
+    }
+    let mut step = tx
+        .prepare_cached(
+            "INSERT INTO incident_transitions (incident_fid, ordinal, from_state, to_state, action, at, \
+             actor, reason, entry_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .doing("preparing the transitions")?;
+    for (i, t) in inc.transitions.iter().enumerate() {
+        step.execute(params![
+            fid,
+            i as i64,
+            t.from_state,
+            t.to_state,
+            t.action,
+            time(&t.at),
+            t.actor,
+            t.reason,
+            to_i64(t.entry_seq),
+        ])
+        .doing("writing a transition")?;
+    }
+    Ok(())
+}
+
+fn write_tasks(tx: &Transaction<'_>, tasks: &[TaskRow]) -> Result<(), Failed> {
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO tasks (fid, geom, task_id, incident_id, state, priority, team, distance_m, created_at, \
@@ -300,30 +352,20 @@ fn write_tasks(tx: &Transaction<'_>, ledger: &Ledger<'_>, which: &[usize]) -> Re
              outcome_seq = excluded.outcome_seq, note = excluded.note",
         )
         .doing("preparing the tasks")?;
-    // Priority as one sortable number: severity rank, then confidence in thousandths.
-    let rank = |s: &str| match s {
-        "low" => 1,
-        "medium" => 2,
-        "high" => 3,
-        "critical" => 4,
-        _ => 0,
-    };
-    for &t in which {
-        let task = &ledger.tasks()[t];
-        let priority = rank(&task.severity) * 1000 + (task.confidence * 1000.0).round() as i64;
+    for task in tasks {
         stmt.execute(params![
-            t as i64 + 1,
+            to_i64(task.fid),
             geometry::point(task.location).blob,
-            task.id,
-            task.incident,
-            task.state.as_str(),
-            priority,
+            task.task_id,
+            task.incident_id,
+            task.state,
+            task.priority,
             task.team,
             task.distance_m,
             time(&task.created_at),
             to_i64(task.created_seq),
             task.assigned_at.as_ref().map(time),
-            task.outcome.map(|o| o.as_str()),
+            task.outcome,
             task.outcome_at.as_ref().map(time),
             task.outcome_seq.map(to_i64),
             task.note,

@@ -90,7 +90,7 @@ use truce_core::assess::{Assessment, Breach, LineCrossing};
 use truce_core::observation::{Observation, ObservationKind, Place, SourceKind};
 
 pub use audit::{AuditError, AuditSummary};
-pub use derived::{DERIVED_TABLES, Which};
+pub use derived::{DERIVED_TABLES, DerivedRows, IncidentRow, OriginRow, TaskRow, TransitionRow};
 pub use geopackage::{GeoPackageStore, canonical_order};
 pub use log::{Log, NodeError, StoredCheckpoint};
 pub use schema::{GPKG_APPLICATION_ID, GPKG_USER_VERSION};
@@ -272,66 +272,7 @@ pub struct StoredAssessment {
     pub breaches: Vec<Breach>,
 }
 
-/// One log entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Entry {
-    pub seq: u64,
-    pub kind: EntryKind,
-    /// Canonical JSON bytes (`docs/store.md` gives each kind's form).
-    pub body: Vec<u8>,
-    /// Lower-case hex SHA-256 of `body`.
-    pub sha256: String,
-}
-
-/// What an entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryKind {
-    /// An accepted observation: its canonical JSON.
-    Observation,
-    /// Terms put in force: the agreement's canonical JSON (its SHA-256 is the agreement hash).
-    Agreement,
-    /// A rejected record: `{"file","locator","raw_sha256","reason"}`.
-    Rejected,
-    /// An analyst's decision on an incident (`truce_fusion::ledger::Decision`).
-    Decision,
-    /// The monitoring mission's teams and sensors put in force (`truce_core::mission`).
-    Mission,
-    /// A party's response to an incident (`truce_fusion::ledger::Response`).
-    Response,
-    /// Alerts sent (to whom, how severe, by when) or their webhook deliveries' outcomes
-    /// (`truce_fusion::ledger::AlertRecord`).
-    Alert,
-}
-
-impl EntryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Observation => "observation",
-            Self::Agreement => "agreement",
-            Self::Rejected => "rejected",
-            Self::Decision => "decision",
-            Self::Mission => "mission",
-            Self::Response => "response",
-            Self::Alert => "alert",
-        }
-    }
-
-    /// The kind named `name` in the `entries` table.
-    pub fn parse(name: &str) -> Option<EntryKind> {
-        [
-            Self::Observation,
-            Self::Agreement,
-            Self::Rejected,
-            Self::Decision,
-            Self::Mission,
-            Self::Response,
-            Self::Alert,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == name)
-    }
-}
+pub use truce_core::entry::{Entry, EntryKind};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

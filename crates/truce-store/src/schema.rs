@@ -393,7 +393,7 @@ BEGIN SELECT RAISE(ABORT, 'log_checkpoints is append-only: a checkpoint is never
 
 /// Decisions and the mission file become log entries (the `entries.kind` CHECK is widened, which
 /// SQLite can only do by rebuilding the table: the rows are copied as they are, seq for seq),
-/// and the tables derived from the log by the ledger (`truce_fusion::ledger`) are laid:
+/// and the tables derived from the log by the ledger (`truce_fusion::ledger`, through the service) are laid:
 /// `incidents` (a point layer at the fused location), `incident_observations`,
 /// `incident_transitions` and `tasks` (a point layer). Every derived row is a function of the
 /// entries alone; `truce rebuild` rewrites them all and must find them equal.

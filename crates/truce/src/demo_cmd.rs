@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -16,10 +17,12 @@ use truce_fusion::Fusion;
 use truce_fusion::ledger::{Ledger, Lifecycle};
 use truce_ingest::Options;
 use truce_log::{KeyType, SignerKey};
+use truce_service::view::IncidentView;
+use truce_service::{Service, SystemClock};
 use truce_store::{GeoPackageStore, Log, Store, StoredCheckpoint, Summary};
 
 use crate::Outcome;
-use crate::ingest_cmd::{FileReport, ingest_path, install};
+use crate::ingest_cmd::{FileReport, ingest_path};
 
 /// The simulator seed of the demo: fixed, so every run of the demo tells the same story.
 const DEMO_SEED: u64 = 1;
@@ -92,29 +95,29 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
     }
 
     let (log_key, vkey_file) = demo_log_key(out, args.log_key.as_deref())?;
-    let mut store = GeoPackageStore::open(&db)?;
-    let engine = install(&mut store, terms, &log_key)?;
-    let mut ledger = truce_server::replay::open_ledger(&mut store, &engine)?;
+    let mut svc = Service::open_with_terms(&db, &terms, log_key.clone(), Arc::new(SystemClock))?;
     // The simulated mission's teams and sensors (the same as scenarios/donbas-2015/mission.toml).
-    crate::mission_cmd::put(&mut store, &mut ledger, &sim.mission)?;
-    store.sign_checkpoint(&log_key, crate::log_cmd::now_unix_s()?)?;
+    svc.set_mission(&sim.mission)?;
     println!("\nIngested into {}", db.display());
     let options = Options::default();
     for path in &files {
-        let report = ingest_path(&mut store, &mut ledger, &log_key, path, None, &options)?;
+        let report = ingest_path(&mut svc, path, None, &options)?;
         print_file(path, &report);
     }
+    crate::print_warnings(&mut svc);
+    let store = svc.store();
+    let ledger = svc.ledger();
     let summary = store.summary(REJECTED_SHOWN)?;
     let checkpoint = store
         .latest_checkpoint()?
         .context("the demo signed no checkpoint")?;
     print!("{}", render(&summary, out, &db));
-    print!("{}", render_incidents(&ledger));
+    print!("{}", render_incidents(ledger));
     print!(
         "{}",
-        render_work(&store, &ledger, start.date_naive(), DEMO_DAYS)?
+        render_work(store, ledger, start.date_naive(), DEMO_DAYS)?
     );
-    print!("{}", render_score(&store, ledger.fusion(), &sim, out, &db)?);
+    print!("{}", render_score(store, ledger.fusion(), &sim, out, &db)?);
     print!("{}", render_log(&checkpoint, &log_key, &vkey_file, &db));
     Ok(Outcome::Ok)
 }
@@ -258,20 +261,22 @@ fn render(s: &Summary, out: &Path, db: &Path) -> String {
     w
 }
 
-fn render_incidents(ledger: &Ledger<'_>) -> String {
+fn render_incidents(ledger: &Ledger) -> String {
     let incidents = ledger.incidents();
-    let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut by_rule: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_rule: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut origins = 0;
-    for (inc, rec) in incidents.iter().zip(ledger.records()) {
-        *by_state.entry(rec.state.as_str()).or_default() += 1;
-        origins += usize::from(inc.origin.is_some());
-        let party = rec
+    for k in 0..incidents.len() {
+        // The staff view every surface shows: official party first, else the suggested one.
+        let v = IncidentView::of(ledger, k);
+        *by_state.entry(v.state.clone()).or_default() += 1;
+        origins += usize::from(v.origin.is_some());
+        let party = v
             .attributed_party
             .clone()
-            .or_else(|| truce_fusion::score::suggested_party(inc))
+            .or(v.suggested_party.clone())
             .unwrap_or_else(|| truce_store::UNATTRIBUTED.into());
-        for rule in &inc.breaches {
+        for rule in v.rules {
             *by_rule
                 .entry(rule)
                 .or_default()
@@ -323,7 +328,7 @@ fn render_incidents(ledger: &Ledger<'_>) -> String {
 /// Verification tasks and coverage.
 fn render_work(
     store: &GeoPackageStore,
-    ledger: &Ledger<'_>,
+    ledger: &Ledger,
     start: chrono::NaiveDate,
     days: u32,
 ) -> Result<String> {
@@ -340,7 +345,7 @@ fn render_work(
             lines.len() - TASKS_SHOWN - 2
         );
     }
-    let table = crate::mission_cmd::coverage_table(store, ledger, Some(start), Some(days))?;
+    let table = truce_service::reads::coverage_table(store, ledger, Some(start), Some(days))?;
     let _ = write!(w, "\n{}", crate::mission_cmd::render_coverage(&table));
     Ok(w)
 }
@@ -348,14 +353,14 @@ fn render_work(
 /// Ours and the baseline's scores against the simulator's truth, side by side.
 fn render_score(
     store: &GeoPackageStore,
-    fusion: &Fusion<'_>,
+    fusion: &Fusion,
     sim: &truce_sim::Simulation,
     out: &Path,
     db: &Path,
 ) -> Result<String> {
     let truth = truce_fusion::score::Truth::from_json(&sim.truth_json())
         .context("the simulator's truth does not parse")?;
-    let batch = crate::stored::stored_batch(store)?;
+    let batch = truce_service::reads::stored_batch(store)?;
     let both = crate::score_cmd::compare(&batch, fusion, &truth);
     Ok(format!(
         "\nScore against the simulated truth (ours: incidents with suggested parties; baseline: DBSCAN):\n{}  truce score --db {} --truth {} [--json]\n",

@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
 use clap::{Args, ValueEnum};
-use truce_fusion::ledger::{Action, Decision, Ledger, Lifecycle};
-use truce_store::{EntryKind, GeoPackageStore, Log, Store, Which};
+use truce_fusion::ledger::Action;
+use truce_service::DecisionRequest;
+use truce_service::view::{IncidentView, parse_state};
+use truce_store::Store;
 
 use crate::Outcome;
-use truce_server::replay::{catch_up, engine_in_force, follow, open_ledger};
 
 #[derive(Args)]
 pub struct IncidentsArgs {
@@ -82,18 +82,12 @@ fn incident_id(s: &str) -> String {
 }
 
 pub fn incidents(args: IncidentsArgs) -> Result<Outcome> {
-    let mut store = GeoPackageStore::open(&args.db)?;
-    let engine = engine_in_force(&store)?;
-    let ledger = open_ledger(&mut store, &engine)?;
-    let want: Option<Lifecycle> = args
+    let svc = crate::open_service(&args.db)?;
+    let ledger = svc.ledger();
+    let want = args
         .state
         .as_deref()
-        .map(|s| {
-            Lifecycle::ALL
-                .into_iter()
-                .find(|l| l.as_str() == s)
-                .with_context(|| format!("unknown state {s:?}"))
-        })
+        .map(|s| parse_state(s).with_context(|| format!("unknown state {s:?}")))
         .transpose()?;
     let mut shown: Vec<usize> = (0..ledger.incidents().len())
         .filter(|&k| want.is_none_or(|w| ledger.records()[k].state == w))
@@ -106,122 +100,88 @@ pub fn incidents(args: IncidentsArgs) -> Result<Outcome> {
     let total = shown.len();
     shown.sort_by_key(|&k| std::cmp::Reverse((ledger.incidents()[k].start, k)));
     shown.truncate(args.limit);
+    // The staff view, the same every surface shows (`truce_service::view`).
+    let views: Vec<IncidentView> = shown.iter().map(|&k| IncidentView::of(ledger, k)).collect();
     if args.json {
-        for &k in &shown {
-            println!("{}", serde_json::to_string(&incident_json(&ledger, k))?);
+        for v in &views {
+            println!("{}", serde_json::to_string(v)?);
         }
         return Ok(Outcome::Ok);
     }
     println!(
         "{total} incidents{}; newest {} shown",
         want.map(|w| format!(" {}", w.as_str())).unwrap_or_default(),
-        shown.len()
+        views.len()
     );
     println!(
         "{:<12} {:<20} {:<17} {:<15} {:>5} {:<22} {:<24} party",
         "incident", "state", "start (UTC)", "group", "conf", "where", "rules"
     );
-    for &k in &shown {
-        let inc = &ledger.incidents()[k];
-        let rec = &ledger.records()[k];
-        let place = inc
+    for v in &views {
+        let place = v
             .location
             .map(|p| format!("{:.4}, {:.4}", p[1], p[0]))
             .unwrap_or_else(|| "(bearings only)".into());
-        let party = match (&rec.attributed_party, &inc.attribution) {
-            (Some(p), _) => format!("{p} (official)"),
-            (None, Some(s)) => s
-                .party
-                .as_ref()
-                .map(|p| format!("{p}? (suggested)"))
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
         println!(
             "{:<12} {:<20} {:<17} {:<15} {:>5.2} {:<22} {:<24} {}",
-            inc.id,
-            rec.state.as_str(),
-            inc.start.format("%Y-%m-%d %H:%M"),
-            inc.group.name(),
-            inc.confidence,
+            v.id,
+            v.state,
+            v.start.format("%Y-%m-%d %H:%M"),
+            v.group.as_deref().unwrap_or_default(),
+            v.confidence.unwrap_or_default(),
             place,
-            inc.breaches.join(","),
-            party
+            v.rules.join(","),
+            v.party_label()
         );
     }
     Ok(Outcome::Ok)
 }
 
-fn incident_json(ledger: &Ledger<'_>, k: usize) -> serde_json::Value {
-    let inc = &ledger.incidents()[k];
-    let rec = &ledger.records()[k];
-    serde_json::json!({
-        "id": inc.id,
-        "group": inc.group.name(),
-        "state": rec.state.as_str(),
-        "evidence": inc.state.as_str(),
-        "confidence": inc.confidence,
-        "start": inc.start,
-        "end": inc.end,
-        "location": inc.location,
-        "radius_m": inc.radius_m,
-        "kinds": inc.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-        "source_kinds": inc.source_kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-        "observation_seqs": inc.observation_seqs,
-        "rules": inc.breaches,
-        "suggested_party": inc.attribution.as_ref().and_then(|s| s.party.clone()),
-        "suggestion_basis": inc.attribution.as_ref().map(|s| s.basis.clone()),
-        "attributed_party": rec.attributed_party,
-        "transitions": rec.transitions,
-    })
-}
-
 pub fn decide(args: DecideArgs) -> Result<Outcome> {
-    let mut store = GeoPackageStore::open(&args.db)?;
-    let log_key = crate::log_cmd::log_signer_key(&args.db, args.log_key.as_deref())?;
-    store.check_signer(&log_key)?;
-    let engine = engine_in_force(&store)?;
-    let mut ledger = open_ledger(&mut store, &engine)?;
+    let mut svc = crate::open_service_for_writing(&args.db, args.log_key.as_deref())?;
     let action = match args.action {
         DecideAction::Verify => Action::Verify,
         DecideAction::Attribute => Action::Attribute,
         DecideAction::Publish => Action::Publish,
         DecideAction::Task => Action::Task,
     };
-    let decision = Decision {
+    let req = DecisionRequest {
         incident: incident_id(&args.incident),
         action,
         party: args.party.clone(),
         actor: args.actor.clone(),
         reason: args.reason.clone(),
-        decided_at: Utc::now(),
     };
-    let k = ledger
-        .check(&decision)
-        .with_context(|| format!("{}: refused, nothing was logged", args.db.display()))?;
-    let before = ledger.records()[k].state;
-    let body = truce_core::canonical::to_canonical_json(&decision);
-    let seq = store.append_record(EntryKind::Decision, &body)?;
-    follow(&mut store, &mut ledger)?;
-    store.sign_checkpoint(&log_key, crate::log_cmd::now_unix_s()?)?;
-    let after = ledger.records()[k].state;
-    let what = match (&decision.action, &decision.party) {
+    let done = match svc.decide(req.clone()) {
+        Ok(d) => d,
+        Err(truce_service::ServiceError::Refused(why)) => {
+            return Err(anyhow::Error::new(why).context(format!(
+                "{}: refused, nothing was logged",
+                args.db.display()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let what = match (&req.action, &req.party) {
         (Action::Attribute, Some(p)) => format!("attributed to {p}"),
-        _ if before != after => format!("{} → {}", before.as_str(), after.as_str()),
-        _ => decision.action.as_str().to_string(),
+        _ if done.before != done.after => {
+            format!("{} → {}", done.before.as_str(), done.after.as_str())
+        }
+        _ => req.action.as_str().to_string(),
     };
     println!(
-        "{}: {what}, by {} (log entry {seq}; checkpoint signed)",
-        decision.incident, decision.actor
+        "{}: {what}, by {} (log entry {}; checkpoint signed)",
+        req.incident, req.actor, done.seq
     );
     Ok(Outcome::Ok)
 }
 
 pub fn rebuild(args: RebuildArgs) -> Result<Outcome> {
-    let mut store = GeoPackageStore::open(&args.db)?;
-    let engine = engine_in_force(&store)?;
-    let before = store.derived_digests()?;
-
+    // The tables as they are, before opening the service brings them level with the log.
+    let before = truce_store::GeoPackageStore::open(&args.db)?.derived_digests()?;
+    let mut svc = crate::open_service(&args.db)?;
+    let engine = svc.engine().clone();
+    let store = svc.store();
     // Assessments: re-made from the entries under the terms in force, compared with the
     // stored ones (those made under earlier terms are counted, not re-made).
     let (mut same, mut differ, mut earlier) = (0u64, Vec::new(), 0u64);
@@ -256,17 +216,14 @@ pub fn rebuild(args: RebuildArgs) -> Result<Outcome> {
         from = last + 1;
     }
 
-    let mut ledger = Ledger::new(&engine);
-    let refused = catch_up(&store, &mut ledger)?;
-    for r in &refused.0 {
+    let rebuilt = svc.rebuild()?;
+    for r in &rebuilt.refused {
         eprintln!("warning: {r}");
     }
-    store.write_derived(&ledger, Which::All)?;
-    let after = store.derived_digests()?;
     println!(
         "{}: replayed {} log entries",
         args.db.display(),
-        ledger.through_seq().map_or(0, |s| s + 1)
+        rebuilt.entries
     );
     println!(
         "  assessments: {same} re-made and equal, {} differ{}{}",
@@ -291,9 +248,8 @@ pub fn rebuild(args: RebuildArgs) -> Result<Outcome> {
         }
     );
     let mut changed = 0;
-    for (table, digest) in &after {
-        let was = before.get(table);
-        let verdict = if was == Some(digest) {
+    for (table, digest) in &rebuilt.digests {
+        let verdict = if before.get(table) == Some(digest) {
             "identical"
         } else {
             changed += 1;
@@ -301,6 +257,7 @@ pub fn rebuild(args: RebuildArgs) -> Result<Outcome> {
         };
         println!("  {table:<22} {verdict}  sha256 {}", &digest[..16]);
     }
+    let ledger = svc.ledger();
     let counts = ledger.count_by_state();
     let states: Vec<String> = counts
         .iter()

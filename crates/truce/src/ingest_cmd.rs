@@ -10,16 +10,14 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
-use chrono::Utc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use truce_core::agreement::Agreement;
-use truce_core::assess::Engine;
-use truce_fusion::ledger::Ledger;
 use truce_ingest::{Format, Options, Record};
-use truce_log::SignerKey;
-use truce_store::{BatchOutcome, GeoPackageStore, Log, Store};
+use truce_service::{Service, SystemClock};
+use truce_store::{BatchOutcome, Log};
 
 use crate::Outcome;
 
@@ -95,15 +93,13 @@ pub fn run(args: IngestArgs) -> Result<Outcome> {
         other => Some(other.parse::<Format>()?),
     };
     let options = options(args.columns.as_deref(), args.cot_types.as_ref())?;
-    let mut store = GeoPackageStore::open(&args.db)?;
     let log_key = crate::log_cmd::log_signer_key(&args.db, args.log_key.as_deref())?;
-    let engine = install(&mut store, terms, &log_key)?;
-    let mut ledger = truce_server::replay::open_ledger(&mut store, &engine)?;
+    let mut svc = Service::open_with_terms(&args.db, &terms, log_key, Arc::new(SystemClock))?;
     let mut fatal = 0usize;
     let mut any_rejected = false;
     for path in &args.paths {
         let shown = path.display().to_string();
-        match ingest_path(&mut store, &mut ledger, &log_key, path, format, &options) {
+        match ingest_path(&mut svc, path, format, &options) {
             Ok(report) => {
                 println!(
                     "{shown}: {} accepted, {} duplicate, {} rejected",
@@ -126,10 +122,11 @@ pub fn run(args: IngestArgs) -> Result<Outcome> {
             }
         }
     }
-    if let Some(checkpoint) = store.latest_checkpoint()? {
+    crate::print_warnings(&mut svc);
+    if let Some(checkpoint) = svc.store().latest_checkpoint()? {
         println!(
             "log {}: {} entries, checkpoint signed (root {})",
-            log_key.name(),
+            svc.key().map_or("", |k| k.name()),
             checkpoint.size,
             checkpoint.root.to_base64()
         );
@@ -147,43 +144,19 @@ pub fn run(args: IngestArgs) -> Result<Outcome> {
     })
 }
 
-/// Puts the agreement in force in the store, signs a checkpoint of the log (new terms are a
-/// new entry), and indexes the terms for assessment.
-pub fn install(
-    store: &mut GeoPackageStore,
-    terms: Agreement,
-    log_key: &SignerKey,
-) -> Result<Engine> {
-    store.put_agreement(&terms, Utc::now())?;
-    store.sign_checkpoint(log_key, crate::log_cmd::now_unix_s()?)?;
-    Engine::new(terms).map_err(|e| anyhow::anyhow!(e))
-}
-
 /// Reads, assesses and stores one file, batch by batch.
 pub fn ingest_path(
-    store: &mut GeoPackageStore,
-    ledger: &mut Ledger<'_>,
-    log_key: &SignerKey,
+    svc: &mut Service,
     path: &std::path::Path,
     format: Option<Format>,
     options: &Options,
 ) -> Result<FileReport> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    ingest_bytes(
-        store,
-        ledger,
-        log_key,
-        &path.display().to_string(),
-        &bytes,
-        format,
-        options,
-    )
+    ingest_bytes(svc, &path.display().to_string(), &bytes, format, options)
 }
 
 pub fn ingest_bytes(
-    store: &mut GeoPackageStore,
-    ledger: &mut Ledger<'_>,
-    log_key: &SignerKey,
+    svc: &mut Service,
     shown: &str,
     bytes: &[u8],
     format: Option<Format>,
@@ -205,20 +178,12 @@ pub fn ingest_bytes(
     for record in records {
         chunk.push(record);
         if chunk.len() == BATCH_RECORDS {
-            commit(
-                store,
-                ledger,
-                log_key,
-                shown,
-                format,
-                std::mem::take(&mut chunk),
-                &mut report,
-            )?;
+            commit(svc, shown, format, std::mem::take(&mut chunk), &mut report)?;
             progress.inc(BATCH_RECORDS as u64);
         }
     }
     let last = chunk.len() as u64;
-    commit(store, ledger, log_key, shown, format, chunk, &mut report)?;
+    commit(svc, shown, format, chunk, &mut report)?;
     progress.inc(last);
     progress.finish_and_clear();
     Ok(report)
@@ -243,11 +208,9 @@ fn progress_bar(shown: &str, bytes: &[u8]) -> ProgressBar {
 }
 
 /// Assesses and stores one batch, signs a checkpoint of the log with it, and brings the
-/// incidents level (`truce_server::pipeline`).
+/// incidents level (`truce_service::Service::ingest`).
 fn commit(
-    store: &mut GeoPackageStore,
-    ledger: &mut Ledger<'_>,
-    log_key: &SignerKey,
+    svc: &mut Service,
     shown: &str,
     format: Format,
     records: Vec<Record>,
@@ -256,15 +219,7 @@ fn commit(
     if records.is_empty() {
         return Ok(());
     }
-    let done = truce_server::pipeline::commit(
-        store,
-        ledger,
-        log_key,
-        shown,
-        &format.to_string(),
-        records,
-        Utc::now(),
-    )?;
+    let done = svc.ingest(shown, &format.to_string(), records)?;
     for r in done.results.iter().filter(|r| r.status == "rejected") {
         if report.reasons.len() < REASONS_SHOWN {
             report.reasons.push(format!(

@@ -15,7 +15,6 @@ mod scenario;
 mod score_cmd;
 mod serve_cmd;
 mod simulate_cmd;
-mod stored;
 
 use std::process::ExitCode;
 
@@ -118,4 +117,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints the entries the ledger refused while folding (`decision entry 12: …`), as warnings.
+pub(crate) fn print_warnings(svc: &mut truce_service::Service) {
+    for w in svc.take_warnings() {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// Opens a store for reading: its log folded into the ledger, derived tables level.
+pub(crate) fn open_service(db: &std::path::Path) -> anyhow::Result<truce_service::Service> {
+    let mut svc =
+        truce_service::Service::open(db, std::sync::Arc::new(truce_service::SystemClock))?;
+    print_warnings(&mut svc);
+    Ok(svc)
+}
+
+/// Opens a store for writing with the log's key (`--log-key` or `<db>.log.key`).
+pub(crate) fn open_service_for_writing(
+    db: &std::path::Path,
+    log_key: Option<&std::path::Path>,
+) -> anyhow::Result<truce_service::Service> {
+    let key = log_cmd::log_signer_key(db, log_key)?;
+    open_service(db)?.with_key(key)
 }

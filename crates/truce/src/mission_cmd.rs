@@ -5,19 +5,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use truce_core::mission::Mission;
-use truce_core::observation::ObservationKind;
-use truce_fusion::coverage::{self, Sectors, Status};
+use truce_fusion::coverage::{self, Status};
 use truce_fusion::ledger::{Ledger, TaskState};
-use truce_store::{EntryKind, GeoPackageStore, Log};
+use truce_service::reads::{CoverageCell, coverage_table};
+use truce_service::view::TaskView;
 
 use crate::Outcome;
-use truce_server::replay::{engine_in_force, follow, open_ledger};
-
-/// Days `truce coverage` shows by default.
-const DEFAULT_DAYS: u32 = 7;
 
 #[derive(Subcommand)]
 pub enum MissionCommand {
@@ -83,26 +79,13 @@ pub fn run(cmd: MissionCommand) -> Result<Outcome> {
         }
         MissionCommand::Set { db, file, log_key } => {
             let mission = load(&file)?;
-            let mut store = GeoPackageStore::open(&db)?;
-            let key = crate::log_cmd::log_signer_key(&db, log_key.as_deref())?;
-            store.check_signer(&key)?;
-            let engine = engine_in_force(&store)?;
-            let mut ledger = open_ledger(&mut store, &engine)?;
-            let seq = put(&mut store, &mut ledger, &mission)?;
-            store.sign_checkpoint(&key, crate::log_cmd::now_unix_s()?)?;
+            let mut svc = crate::open_service_for_writing(&db, log_key.as_deref())?;
+            let seq = svc.set_mission(&mission)?;
             describe(&mission);
             println!("in force from log entry {seq}; checkpoint signed");
             Ok(Outcome::Ok)
         }
     }
-}
-
-/// Appends the mission as an entry and lets the ledger follow (pending tasks may now go to
-/// teams). The caller signs a checkpoint.
-pub fn put(store: &mut GeoPackageStore, ledger: &mut Ledger<'_>, mission: &Mission) -> Result<u64> {
-    let seq = store.append_record(EntryKind::Mission, &mission.canonical_json())?;
-    follow(store, ledger)?;
-    Ok(seq)
 }
 
 fn describe(m: &Mission) {
@@ -129,14 +112,12 @@ fn describe(m: &Mission) {
 }
 
 pub fn tasks(args: TasksArgs) -> Result<Outcome> {
-    let mut store = GeoPackageStore::open(&args.db)?;
-    let engine = engine_in_force(&store)?;
-    let ledger = open_ledger(&mut store, &engine)?;
-    print!("{}", render_tasks(&ledger, args.all, args.json)?);
+    let svc = crate::open_service(&args.db)?;
+    print!("{}", render_tasks(svc.ledger(), args.all, args.json)?);
     Ok(Outcome::Ok)
 }
 
-pub fn render_tasks(ledger: &Ledger<'_>, all: bool, json: bool) -> Result<String> {
+pub fn render_tasks(ledger: &Ledger, all: bool, json: bool) -> Result<String> {
     use std::fmt::Write;
     let mut w = String::new();
     let mut shown: Vec<_> = ledger
@@ -154,7 +135,7 @@ pub fn render_tasks(ledger: &Ledger<'_>, all: bool, json: bool) -> Result<String
     });
     if json {
         for t in shown {
-            writeln!(w, "{}", serde_json::to_string(t)?)?;
+            writeln!(w, "{}", serde_json::to_string(&TaskView::from(t))?)?;
         }
         return Ok(w);
     }
@@ -201,77 +182,16 @@ pub fn render_tasks(ledger: &Ledger<'_>, all: bool, json: bool) -> Result<String
 }
 
 pub fn coverage(args: CoverageArgs) -> Result<Outcome> {
-    let mut store = GeoPackageStore::open(&args.db)?;
-    let engine = engine_in_force(&store)?;
-    let ledger = open_ledger(&mut store, &engine)?;
-    let table = coverage_table(&store, &ledger, args.from, args.days)?;
+    let svc = crate::open_service(&args.db)?;
+    let table = coverage_table(svc.store(), svc.ledger(), args.from, args.days)?;
     if args.json {
         for c in &table {
-            println!(
-                "{}",
-                serde_json::json!({
-                    "sector": c.sector, "from_km": c.from_km, "to_km": c.to_km,
-                    "day": c.day.to_string(), "status": c.status.as_str(),
-                    "watched_hours": c.watched_hours, "sensors": c.sensors,
-                    "mobile": c.mobile, "incidents": c.incidents,
-                })
-            );
+            println!("{}", serde_json::to_string(&CoverageCell::from(c))?);
         }
     } else {
         print!("{}", render_coverage(&table));
     }
     Ok(Outcome::Ok)
-}
-
-/// The sector × day table for the store (module doc of `truce_fusion::coverage`).
-pub fn coverage_table(
-    store: &GeoPackageStore,
-    ledger: &Ledger<'_>,
-    from: Option<NaiveDate>,
-    days: Option<u32>,
-) -> Result<Vec<coverage::SectorDay>> {
-    let engine = ledger.engine();
-    let sectors = Sectors::new(&engine.agreement().contact_line.lines)
-        .map_err(|e| anyhow::anyhow!("the contact line cannot be cut into sectors: {e}"))?;
-    let all = crate::stored::stored_batch(store)?;
-    let outages = coverage::outages(all.iter().map(|(_, o, _, _)| o));
-    let reports: Vec<_> = all
-        .iter()
-        .filter_map(|(_, o, p, _)| coverage::report(o, p))
-        .collect();
-    let times: Vec<DateTime<Utc>> = all
-        .iter()
-        .filter(|(_, o, _, _)| o.properties.kind != ObservationKind::Coverage)
-        .filter(|(_, o, _, a)| {
-            a.distance_to_line_m <= coverage::BAND_KM * 1000.0 || o.properties.bearing.is_some()
-        })
-        .map(|(_, o, _, _)| o.properties.observed_at)
-        .collect();
-    let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
-        return Ok(Vec::new());
-    };
-    // By default the last week the store has observations for (a 3 a.m. question is about
-    // the last few days, not the whole archive).
-    let first_day = from.unwrap_or_else(|| {
-        (last.date_naive() - chrono::Days::new(u64::from(DEFAULT_DAYS - 1))).max(first.date_naive())
-    });
-    let days = days.unwrap_or_else(|| {
-        let span = (last.date_naive() - first_day).num_days() + 1;
-        span.clamp(1, i64::from(DEFAULT_DAYS)) as u32
-    });
-    let incidents: Vec<_> = ledger
-        .incidents()
-        .iter()
-        .filter(|i| !i.breaches.is_empty())
-        .filter_map(|i| i.location.map(|p| (p, i.start)))
-        .collect();
-    let sensors = ledger
-        .mission()
-        .map(|m| m.sensors.clone())
-        .unwrap_or_default();
-    Ok(coverage::coverage(
-        &sectors, &sensors, &outages, &reports, &incidents, first_day, days,
-    ))
 }
 
 pub fn render_coverage(table: &[coverage::SectorDay]) -> String {

@@ -16,7 +16,7 @@ use truce_fusion::score::{Scores, Truth, claims_from_incidents, restrict, score,
 use truce_store::GeoPackageStore;
 
 use crate::Outcome;
-use crate::stored::{self, Assessed};
+use truce_service::reads::{Assessed, stored_batch};
 
 #[derive(Args)]
 pub struct ScoreArgs {
@@ -43,7 +43,7 @@ pub(crate) struct Both {
 
 /// Scores `fusion`'s incidents and the baseline's clusters of `batch` against `truth`, both
 /// restricted to the observations the truth speaks for (`Truth::scope`).
-pub(crate) fn compare(batch: &[Assessed], fusion: &Fusion<'_>, truth: &Truth) -> Both {
+pub(crate) fn compare(batch: &[Assessed], fusion: &Fusion, truth: &Truth) -> Both {
     let ids: BTreeMap<u64, &str> = batch
         .iter()
         .map(|(s, _, _, a)| (*s, a.id.as_str()))
@@ -90,12 +90,11 @@ pub fn run(args: ScoreArgs) -> Result<Outcome> {
         Some(file) => {
             Engine::new(crate::agreement_cmd::load(file)?).map_err(|e| anyhow::anyhow!(e))?
         }
-        None => truce_server::replay::engine_in_force(&store)?,
+        None => truce_service::engine_in_force(&store)?,
     };
-    let batch = stored::stored_batch(&store)?;
+    let batch = stored_batch(&store)?;
     // The log replayed as ingest and `truce rebuild` do (nothing is written here).
-    let mut ledger = truce_fusion::ledger::Ledger::new(&engine);
-    truce_server::replay::catch_up(&store, &mut ledger)?;
+    let (ledger, _) = truce_service::replay(&store, std::sync::Arc::new(engine))?;
     let both = compare(&batch, ledger.fusion(), &truth);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&both)?);

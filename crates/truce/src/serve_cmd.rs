@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::{Args, Subcommand};
+use std::sync::Arc;
 use truce_server::auth::{Role, new_secret, token_hash};
 use truce_server::state::{AppState, Limits};
+
+use truce_service::{Clock, Service, SystemClock};
 use truce_store::GeoPackageStore;
 
 use crate::Outcome;
@@ -69,11 +72,10 @@ pub enum TokenCommand {
 
 pub fn serve(args: ServeArgs) -> Result<Outcome> {
     let key = crate::log_cmd::log_signer_key(&args.db, args.log_key.as_deref())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if let Some(file) = &args.agreement {
         let terms = crate::agreement_cmd::load(file)?;
-        let mut store = GeoPackageStore::open(&args.db)?;
-        store.check_signer(&key)?;
-        crate::ingest_cmd::install(&mut store, terms, &key)?;
+        Service::open_with_terms(&args.db, &terms, key.clone(), clock.clone())?;
     }
     let limits = Limits {
         requests_per_second: args.rate,
@@ -84,7 +86,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let state = AppState::open(args.db.clone(), key, limits.clone())?;
+    let state = AppState::open(args.db.clone(), key, limits.clone(), clock)?;
     let webhooks = match &args.webhooks {
         None => Vec::new(),
         Some(file) => {

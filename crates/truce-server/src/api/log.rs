@@ -1,0 +1,77 @@
+//! `GET /api/log/checkpoint` and `GET /api/log/proof/{seq}`: the signed checkpoint, and an
+//! entry with its inclusion (and consistency) proof.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use truce_store::Log;
+use utoipa::IntoParams;
+
+use crate::api::require;
+use crate::auth::{Action, Principal, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::reactions::with_core;
+use crate::state::Shared;
+
+#[utoipa::path(get, path = "/api/log/checkpoint", tag = "log",
+    summary = "The latest signed checkpoint (C2SP signed note)",
+    responses(
+        (status = 200, description = "The checkpoint", body = String, content_type = "text/plain"),
+        (status = 404, description = "The log has signed no checkpoint yet", body = crate::openapi::ErrorBody),
+    ))]
+pub async fn checkpoint(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Response> {
+    require(&p, Action::ReadLog, "read the log")?;
+    let text = with_core(&state, |core| {
+        core.svc
+            .store()
+            .latest_checkpoint()
+            .map_err(anyhow::Error::from)?
+            .map(|c| c.text)
+            .ok_or_else(|| ApiError::not_found("the log has signed no checkpoint yet"))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProofQuery {
+    /// Also prove consistency from this older tree size.
+    old_size: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/api/log/proof/{seq}", tag = "log",
+    summary = "An entry's bytes with its inclusion (and consistency) proof (staff, party)",
+    params(("seq" = u64, Path, description = "The entry's seq in the log", example = 1), ProofQuery),
+    responses(
+        (status = 200, description = "The proof document, as `truce log prove`", body = crate::openapi::ProofDoc),
+        (status = 400, description = "A malformed seq or old_size", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The public and teams may not read entries", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such entry, or no proof from old_size", body = crate::openapi::ErrorBody),
+    ))]
+pub async fn proof(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    ApiPath(seq): ApiPath<u64>,
+    ApiQuery(q): ApiQuery<ProofQuery>,
+) -> ApiResult<Json<crate::proof::ProofDocument>> {
+    require(&p, Action::ReadLog, "read the log")?;
+    with_core(&state, move |core| {
+        // Entries are evidence the public may not read: their bodies are for staff and parties.
+        if matches!(p.role, Role::Public | Role::Team(_)) {
+            return Err(ApiError::forbidden(
+                "read log entries (a party or staff token may)",
+            ));
+        }
+        crate::proof::prove(core.svc.store(), "the store", seq, q.old_size)
+            .map(Json)
+            .map_err(|e| ApiError::not_found(format!("{e:#}")))
+    })
+    .await
+}

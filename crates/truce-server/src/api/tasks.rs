@@ -1,0 +1,162 @@
+//! `GET /api/tasks`, `POST /api/tasks` (send a team now) and `POST /api/tasks/{id}/outcome`
+//! (a team's answer).
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use truce_core::observation::{ObservationKind, Outcome};
+use truce_fusion::ledger::{Action as Decide, TaskState};
+use truce_service::view::{Logged, TaskList, TaskView};
+use truce_service::{IngestResult, OutcomeReport};
+use utoipa::ToSchema;
+
+use crate::api::incidents::decide_now;
+use crate::api::require;
+use crate::auth::{Action, Principal, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath};
+use crate::reactions::with_core;
+use crate::state::Shared;
+
+#[utoipa::path(get, path = "/api/tasks", tag = "tasks",
+    summary = "Verification tasks: staff every task; a team its assigned tasks",
+    responses(
+        (status = 200, description = "The tasks", body = TaskList),
+        (status = 403, description = "The role may not read tasks", body = crate::openapi::ErrorBody),
+    ))]
+pub async fn list_tasks(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<TaskList>> {
+    require(&p, Action::ReadTasks, "read tasks")?;
+    with_core(&state, move |core| {
+        let tasks: Vec<TaskView> = core
+            .svc
+            .ledger()
+            .tasks()
+            .iter()
+            .filter(|t| match &p.role {
+                Role::Team(team) => {
+                    t.team.as_deref() == Some(team.as_str()) && t.state == TaskState::Assigned
+                }
+                _ => true,
+            })
+            .map(TaskView::from)
+            .collect();
+        Ok(Json(TaskList {
+            total: tasks.len(),
+            tasks,
+        }))
+    })
+    .await
+}
+
+/// A ground team's outcome of its task.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeBody {
+    /// `confirmed`, `not_confirmed`, `inconclusive`, `access_denied`.
+    #[schema(value_type = crate::openapi::OutcomeKind)]
+    outcome: String,
+    /// What was found: an observation kind (`impact`, `damage`, `weapon_present` needs
+    /// `weapon` …); `access_denied` for that outcome; default `report`.
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    remarks: String,
+    /// Where, `[lon, lat]` (default: the task's place).
+    #[serde(default)]
+    #[schema(min_items = 2, max_items = 2)]
+    location: Option<[f64; 2]>,
+    #[serde(default)]
+    error_radius_m: Option<f64>,
+    /// When (default: now).
+    #[serde(default)]
+    observed_at: Option<DateTime<Utc>>,
+}
+
+#[utoipa::path(post, path = "/api/tasks/{id}/outcome", tag = "tasks",
+    summary = "A ground team's outcome of its task (team)",
+    description = "Stored as the team's observation carrying `task_outcome`, which moves the incident.",
+    params(("id" = String, Path, description = "Task id, `task-<incident id>`", example = "task-inc-21")),
+    request_body = OutcomeBody,
+    responses(
+        (status = 200, description = "Stored as one batch", body = IngestResult),
+        (status = 400, description = "Unknown outcome or kind, or malformed JSON", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Only a team token reports outcomes", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such task assigned to this team", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "JSON that is not an outcome", body = crate::openapi::ErrorBody),
+    ))]
+pub async fn post_outcome(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    ApiPath(task): ApiPath<String>,
+    ApiJson(body): ApiJson<OutcomeBody>,
+) -> ApiResult<Json<IngestResult>> {
+    require(&p, Action::PostOutcome, "report task outcomes")?;
+    let Role::Team(team) = p.role.clone() else {
+        return Err(ApiError::forbidden("report task outcomes"));
+    };
+    let outcome = Outcome::parse(&body.outcome).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "outcome {:?}: confirmed, not_confirmed, inconclusive or access_denied",
+            body.outcome
+        ))
+    })?;
+    let kind = body
+        .kind
+        .as_deref()
+        .map(|k| {
+            serde_json::from_value::<ObservationKind>(serde_json::Value::from(k))
+                .map_err(|_| ApiError::bad_request(format!("unknown observation kind {k:?}")))
+        })
+        .transpose()?;
+    let report = OutcomeReport {
+        outcome,
+        kind,
+        remarks: body.remarks,
+        location: body.location,
+        error_radius_m: body.error_radius_m,
+        observed_at: body.observed_at,
+    };
+    let label = format!("api:{}", p.name);
+    let done = with_core(&state, move |core| {
+        Ok(core.svc.task_outcome(&team, &task, &label, report)?)
+    })
+    .await?;
+    Ok(Json(done.view()))
+}
+
+/// An analyst's request to send a team.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskBody {
+    /// The incident to verify.
+    incident: String,
+    /// Why: logged with the decision.
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api/tasks", tag = "tasks",
+    summary = "Send a ground team to an incident now, whatever the automatic thresholds say (staff); the same as the `task` decision",
+    request_body = TaskBody,
+    responses(
+        (status = 200, description = "Logged as a `decision` entry; the incident after it", body = Logged),
+        (status = 400, description = "Malformed JSON", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not task teams", body = crate::openapi::ErrorBody),
+        (status = 409, description = "Already tasked, concluded, unlocated, or no such incident", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "JSON that is not a task request", body = crate::openapi::ErrorBody),
+    ))]
+pub async fn post_task(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<TaskBody>,
+) -> ApiResult<Json<Logged>> {
+    require(&p, Action::Decide, "task teams")?;
+    decide_now(&state, &p, body.incident, Decide::Task, None, body.reason).await
+}

@@ -1,0 +1,58 @@
+//! Reactions follow the data: every call into the service goes through [`with_core`], which
+//! first folds entries other processes appended (at most every [`EXTERNAL_SYNC`]), runs the
+//! call, then takes every entry the service folded — its own writes and others' — and
+//! publishes the alerts they call for ([`truce_service::alerts::for_applied`]). A `truce
+//! decide` run from a shell while the server runs is alerted like a decision posted to the
+//! API; [`follow_log`] makes sure that happens even when no request comes.
+
+use std::time::{Duration, Instant};
+
+use truce_service::alerts::for_applied;
+
+use crate::error::ApiResult;
+use crate::state::{Core, Shared, run_blocking};
+
+/// How often the log is checked for entries another process appended: a CLI `truce ingest` or
+/// `truce decide` alongside the server shows, and is alerted, within this time.
+pub const EXTERNAL_SYNC: Duration = Duration::from_millis(250);
+
+/// Runs `f` with the core locked on a blocking thread, after folding others' entries; then
+/// publishes the alerts every entry folded meanwhile calls for.
+pub async fn with_core<T: Send + 'static>(
+    state: &Shared,
+    f: impl FnOnce(&mut Core) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let (out, alerts) = run_blocking(state, move |core| {
+        if core.synced_at.is_none_or(|t| t.elapsed() >= EXTERNAL_SYNC) {
+            core.svc.sync()?;
+            core.synced_at = Some(Instant::now());
+        }
+        let out = f(core);
+        let applied = core.svc.take_applied();
+        let alerts = for_applied(core.svc.ledger(), &applied);
+        Ok((out, alerts))
+    })
+    .await?;
+    crate::alerts::publish(state, alerts).await;
+    out
+}
+
+/// Folds and alerts entries other processes append, every [`EXTERNAL_SYNC`], until the
+/// service stops.
+pub async fn follow_log(state: Shared) {
+    let mut stop = state.stop.subscribe();
+    let mut tick = tokio::time::interval(EXTERNAL_SYNC);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopped = tokio::select! {
+            _ = tick.tick() => false,
+            r = stop.wait_for(|s| *s) => { drop(r); true }
+        };
+        if stopped {
+            break;
+        }
+        if let Err(e) = with_core(&state, |_| Ok(())).await {
+            tracing::error!(error = %e.reason, "following the log failed");
+        }
+    }
+}

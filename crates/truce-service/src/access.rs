@@ -1,0 +1,212 @@
+//! Who may see and do what: roles, the one authorization table, and how much of an incident
+//! each role sees (ARCHITECTURE.md, invariant 5). The HTTP API, the OGC API, the alert
+//! stream, the dashboard and the reports all ask here, so an audience sees the same thing on
+//! every surface.
+//!
+//! | role | sees | may do |
+//! |---|---|---|
+//! | `admin` | everything | everything an analyst may, and read tokens |
+//! | `analyst` | everything, with sources, sensors and teams | ingest, decide, task |
+//! | `team:ID` | its own tasks (with the place to go) | report outcomes and findings (observations) |
+//! | `party:ID` | incidents located in its area or attributed to it (officially or as suggested), or that either party has answered, with full locations but no source identities, sensor or team positions; the log | allegations, responses to incidents it sees |
+//! | `public` (no token) | published incidents only, located to a ~5 km cell; aggregates; the log's checkpoint and proofs; the terms | nothing |
+//!
+//! Filtered lists are filtered before counting and paging, so a count never reveals what the
+//! caller may not see.
+
+use truce_fusion::Incident;
+use truce_fusion::ledger::{Ledger, Lifecycle, Record};
+use truce_geo::LonLat;
+
+/// A caller's role.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Role {
+    Admin,
+    Analyst,
+    Team(String),
+    Party(String),
+    Public,
+}
+
+impl Role {
+    /// `admin`, `analyst`, `team:ID`, `party:ID`, `public`.
+    pub fn parse(s: &str) -> Result<Role, String> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "analyst" => Ok(Role::Analyst),
+            "public" => Ok(Role::Public),
+            _ => match s.split_once(':') {
+                Some(("team", id)) if !id.is_empty() => Ok(Role::Team(id.into())),
+                Some(("party", id)) if !id.is_empty() => Ok(Role::Party(id.into())),
+                _ => Err(format!(
+                    "unknown role {s:?}: expected admin, analyst, team:ID, party:ID or public"
+                )),
+            },
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Role::Admin => "admin".into(),
+            Role::Analyst => "analyst".into(),
+            Role::Team(id) => format!("team:{id}"),
+            Role::Party(id) => format!("party:{id}"),
+            Role::Public => "public".into(),
+        }
+    }
+
+    /// Admin or analyst: the monitor's own staff.
+    pub fn is_staff(&self) -> bool {
+        matches!(self, Role::Admin | Role::Analyst)
+    }
+}
+
+/// What a request wants to do. Every endpoint names one; [`allowed`] decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Incidents (list, one, OGC collection), filtered by [`incident_view`].
+    ReadIncidents,
+    /// Observations with their sources.
+    ReadObservations,
+    /// Terms: contact line, party areas, zones, storage sites.
+    ReadTerms,
+    /// The log's checkpoint, proofs and tiles.
+    ReadLog,
+    /// Aggregates (counts by state, rule) of what the caller may see.
+    ReadStats,
+    /// Alerts stream.
+    ReadAlerts,
+    /// Tasks (a team: only its own).
+    ReadTasks,
+    /// Post observations (a team: findings; staff: any feed).
+    PostObservations,
+    /// An analyst's decision on an incident.
+    Decide,
+    /// A team's outcome on its own task.
+    PostOutcome,
+    /// A party's allegation.
+    PostAllegation,
+    /// A party's response to an incident about it.
+    PostResponse,
+    /// Metrics.
+    ReadMetrics,
+}
+
+/// The one authorization table.
+pub fn allowed(role: &Role, action: Action) -> bool {
+    use Action::*;
+    match role {
+        Role::Admin | Role::Analyst => {
+            !matches!(action, PostOutcome | PostAllegation | PostResponse)
+        }
+        Role::Team(_) => matches!(
+            action,
+            ReadTasks | PostObservations | PostOutcome | ReadTerms | ReadLog
+        ),
+        Role::Party(_) => matches!(
+            action,
+            ReadIncidents
+                | ReadTerms
+                | ReadLog
+                | ReadStats
+                | ReadAlerts
+                | PostAllegation
+                | PostResponse
+        ),
+        Role::Public => matches!(action, ReadIncidents | ReadTerms | ReadLog | ReadStats),
+    }
+}
+
+/// How much of an incident a role sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Everything, sources included (staff).
+    Full,
+    /// Full location and time, rules, state, transitions without source or team identities,
+    /// no sensor or team positions (a party).
+    Party,
+    /// Published only; location coarsened to a [`COARSE_CELL_M`] cell; no sources (public).
+    Public,
+}
+
+/// The public's location grid: cells of about 5 km (0.045° of latitude; longitude steps
+/// widened by 1/cos(latitude) so cells stay ~5 km wide). A stated grid rather than H3, so a
+/// reader can reproduce it with a calculator; fine enough for a map of a front, too coarse to
+/// point at a house or a position.
+pub const COARSE_CELL_M: f64 = 5_000.0;
+const CELL_LAT_DEG: f64 = 0.045;
+
+/// The centre of the ~5 km cell holding `p`.
+pub fn coarsen(p: LonLat) -> LonLat {
+    let lat_i = (p[1] / CELL_LAT_DEG).floor();
+    let lat = (lat_i + 0.5) * CELL_LAT_DEG;
+    let lon_step = CELL_LAT_DEG / lat.to_radians().cos().max(0.01);
+    let lon = ((p[0] / lon_step).floor() + 0.5) * lon_step;
+    [(lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6]
+}
+
+/// Whether `role` sees this incident at all, and how. `party_at` is whose area holds the
+/// incident's location.
+pub fn incident_view(
+    role: &Role,
+    incident: &Incident,
+    record: &Record,
+    party_at: Option<&str>,
+) -> Option<View> {
+    match role {
+        Role::Admin | Role::Analyst => Some(View::Full),
+        Role::Party(p) => {
+            let located = party_at == Some(p.as_str());
+            let attributed = record.attributed_party.as_deref() == Some(p.as_str())
+                || incident.suggested.as_ref().is_some_and(|s| s.party == *p);
+            // A party's response is shown to the other party: an incident either party has
+            // answered is visible to both.
+            let answered = record
+                .transitions
+                .iter()
+                .any(|t| matches!(t.action.as_str(), "acknowledge" | "dispute"));
+            // A party the agreement's escalation section had told of an incident (an `alert`
+            // entry naming it) may read what it was told of.
+            let told = record.told.iter().any(|t| t == p);
+            (located || attributed || answered || told).then_some(View::Party)
+        }
+        Role::Public => (record.state == Lifecycle::Published).then_some(View::Public),
+        Role::Team(_) => None,
+    }
+}
+
+/// An incident a role may see, as it sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shown<'a> {
+    /// Index into `Ledger::incidents`.
+    pub index: usize,
+    pub view: View,
+    /// The location as the view shows it (coarsened for the public).
+    pub location: Option<LonLat>,
+    /// Whose area holds the (true) location.
+    pub party_area: Option<&'a str>,
+}
+
+/// Every incident `role` may see, newest first (start, then creation): the one list the REST
+/// API and OGC API – Features filter and page, so both show a role exactly the same.
+pub fn shown_incidents<'a>(ledger: &'a Ledger, role: &Role) -> Vec<Shown<'a>> {
+    let engine = ledger.engine();
+    let mut out = Vec::new();
+    for (k, (inc, rec)) in ledger.incidents().iter().zip(ledger.records()).enumerate() {
+        let party_area = inc.location.and_then(|l| engine.party_at(l));
+        let Some(view) = incident_view(role, inc, rec, party_area) else {
+            continue;
+        };
+        let location = inc
+            .location
+            .map(|l| if view == View::Public { coarsen(l) } else { l });
+        out.push(Shown {
+            index: k,
+            view,
+            location,
+            party_area,
+        });
+    }
+    out.sort_by_key(|s| std::cmp::Reverse((ledger.incidents()[s.index].start, s.index)));
+    out
+}

@@ -1,0 +1,144 @@
+//! Reads over the store that several surfaces share: every stored observation with its
+//! stored assessment (what `truce score` and coverage read), and the coverage table — per
+//! sector of the line and day, observed and quiet versus not observed — with its view.
+
+use anyhow::Result;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use truce_core::assess::Assessment;
+use truce_core::observation::{Observation, ObservationKind, Place};
+use truce_fusion::coverage::{self, Sectors};
+use truce_fusion::ledger::Ledger;
+use truce_store::{GeoPackageStore, Store};
+use utoipa::ToSchema;
+
+/// Days the coverage table shows by default.
+pub const DEFAULT_COVERAGE_DAYS: u32 = 7;
+
+/// Observations read back from the store per page.
+const PAGE: usize = 10_000;
+
+/// An assessed observation as fusion takes it: (seq, observation, place, assessment), the
+/// assessment's `id` being the observation's display id (the id the ingest gave it).
+pub type Assessed = (u64, Observation, Place, Assessment);
+
+/// Every stored observation with its stored assessment, in seq order.
+pub fn stored_batch(store: &GeoPackageStore) -> Result<Vec<Assessed>> {
+    let mut all = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = store.observations(from, PAGE)?;
+        let Some(last) = page.last().map(|s| s.seq) else {
+            break;
+        };
+        for s in page {
+            let place = s
+                .observation
+                .validate()
+                .map_err(|e| anyhow::anyhow!("stored observation {}: {e}", s.seq))?;
+            let a = s.assessment;
+            let assessment = Assessment {
+                id: s.observation.display_id(s.seq as usize),
+                party_area: a.party_area,
+                distance_to_line_m: a.distance_to_line_m,
+                zones: a.zones,
+                crossings: a.crossings,
+                breaches: a.breaches,
+            };
+            all.push((s.seq, s.observation, place, assessment));
+        }
+        from = last + 1;
+    }
+    Ok(all)
+}
+
+/// The sector × day table for the store (module doc of `truce_fusion::coverage`).
+pub fn coverage_table(
+    store: &GeoPackageStore,
+    ledger: &Ledger,
+    from: Option<NaiveDate>,
+    days: Option<u32>,
+) -> Result<Vec<coverage::SectorDay>> {
+    let engine = ledger.engine();
+    let sectors = Sectors::new(&engine.agreement().contact_line.lines)
+        .map_err(|e| anyhow::anyhow!("the contact line cannot be cut into sectors: {e}"))?;
+    let all = stored_batch(store)?;
+    let outages = coverage::outages(all.iter().map(|(_, o, _, _)| o));
+    let reports: Vec<_> = all
+        .iter()
+        .filter_map(|(_, o, p, _)| coverage::report(o, p))
+        .collect();
+    let times: Vec<DateTime<Utc>> = all
+        .iter()
+        .filter(|(_, o, _, _)| o.properties.kind != ObservationKind::Coverage)
+        .filter(|(_, o, _, a)| {
+            a.distance_to_line_m <= coverage::BAND_KM * 1000.0 || o.properties.bearing.is_some()
+        })
+        .map(|(_, o, _, _)| o.properties.observed_at)
+        .collect();
+    let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
+        return Ok(Vec::new());
+    };
+    // By default the last week the store has observations for (a 3 a.m. question is about
+    // the last few days, not the whole archive).
+    let first_day = from.unwrap_or_else(|| {
+        (last.date_naive() - chrono::Days::new(u64::from(DEFAULT_COVERAGE_DAYS - 1)))
+            .max(first.date_naive())
+    });
+    let days = days.unwrap_or_else(|| {
+        let span = (last.date_naive() - first_day).num_days() + 1;
+        span.clamp(1, i64::from(DEFAULT_COVERAGE_DAYS)) as u32
+    });
+    let incidents: Vec<_> = ledger
+        .incidents()
+        .iter()
+        .filter(|i| !i.breaches.is_empty())
+        .filter_map(|i| i.location.map(|p| (p, i.start)))
+        .collect();
+    let sensors = ledger
+        .mission()
+        .map(|m| m.sensors.clone())
+        .unwrap_or_default();
+    Ok(coverage::coverage(
+        &sectors, &sensors, &outages, &reports, &incidents, first_day, days,
+    ))
+}
+
+/// One cell of the coverage table: a sector of the line on a UTC day.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CoverageCell {
+    /// The sector's number along the line, from 0.
+    pub sector: usize,
+    /// Where it starts and ends along the line, km.
+    pub from_km: f64,
+    pub to_km: f64,
+    /// `YYYY-MM-DD` (UTC).
+    #[schema(value_type = String)]
+    pub day: NaiveDate,
+    /// `incidents`, `observed_quiet`, `partly_observed` or `not_observed`.
+    pub status: String,
+    /// Hours of the day at least one fixed sensor reaching the sector was up.
+    pub watched_hours: f64,
+    /// The fixed sensors reaching it that were up some of the day.
+    pub sensors: Vec<String>,
+    /// The mobile sources (teams, drones) that reported from it that day.
+    pub mobile: Vec<String>,
+    /// Incidents in breach starting that day in it.
+    pub incidents: usize,
+}
+
+impl From<&coverage::SectorDay> for CoverageCell {
+    fn from(c: &coverage::SectorDay) -> CoverageCell {
+        CoverageCell {
+            sector: c.sector,
+            from_km: c.from_km,
+            to_km: c.to_km,
+            day: c.day,
+            status: c.status.as_str().to_string(),
+            watched_hours: c.watched_hours,
+            sensors: c.sensors.clone(),
+            mobile: c.mobile.clone(),
+            incidents: c.incidents,
+        }
+    }
+}

@@ -1,0 +1,656 @@
+//! [`Service`]: the store, the ledger folded from its log, the log's key and the clock — and
+//! every use case that changes them, each written once: append the entry (or batch), sign a
+//! checkpoint, fold what is new into the ledger ([`truce_fusion::ledger::Ledger::apply`]),
+//! write the derived rows it touched. The CLI and the HTTP/CoT front ends call these and hold
+//! no use-case logic of their own.
+//!
+//! Every entry folded — the service's own or one another process appended (`truce decide`
+//! from a shell while `truce serve` runs, found by [`Service::sync`]) — is noted as an
+//! [`Applied`], which front ends take ([`Service::take_applied`]) to react: alerts, webhooks,
+//! live pages. So a reaction follows the data, not the handler that wrote it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
+use truce_core::agreement::Agreement;
+use truce_core::assess::Engine;
+use truce_core::entry::{Action, AlertRecord, Decision, Entry, EntryKind, Response};
+use truce_core::mission::Mission;
+use truce_core::observation::{
+    Geometry, Observation, ObservationKind, Outcome, Reliability, Source, SourceKind, TaskOutcome,
+};
+use truce_fusion::ledger::{ApplyError, DecisionError, Ledger, Lifecycle};
+use truce_ingest::Record;
+use truce_log::SignerKey;
+use truce_store::{GeoPackageStore, Log, Store};
+
+use crate::clock::Clock;
+use crate::pipeline::{self, Committed};
+use crate::rows::derived_rows;
+
+/// Entries read from the store per page when folding.
+const PAGE: usize = 10_000;
+
+/// One entry folded into the ledger, and the incidents it touched (ids): what reactions
+/// (alerts, live pages) start from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub seq: u64,
+    pub kind: EntryKind,
+    pub incidents: Vec<String>,
+}
+
+/// Why a use case did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The ledger's state does not allow it (a decision out of turn, an unknown incident):
+    /// nothing was logged.
+    #[error(transparent)]
+    Refused(#[from] DecisionError),
+    /// What it names does not exist (a task not assigned to the team).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is wrong (an unknown outcome or kind).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store, the log or the key failed.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<truce_store::StoreError> for ServiceError {
+    fn from(e: truce_store::StoreError) -> ServiceError {
+        ServiceError::Internal(e.into())
+    }
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// An analyst's decision, before it is timed and logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionRequest {
+    pub incident: String,
+    pub action: Action,
+    /// For `attribute`.
+    pub party: Option<String>,
+    pub actor: String,
+    pub reason: String,
+}
+
+/// A decision logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// Its log entry.
+    pub seq: u64,
+    /// Index of the incident in the ledger.
+    pub incident: usize,
+    pub before: Lifecycle,
+    pub after: Lifecycle,
+}
+
+/// A party's response, before it is timed and logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseRequest {
+    pub incident: String,
+    pub party: String,
+    /// `acknowledge` or `dispute`.
+    pub response: String,
+    pub text: String,
+    pub actor: String,
+    pub evidence: Vec<u64>,
+}
+
+/// A ground team's outcome of its task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeReport {
+    pub outcome: Outcome,
+    /// What was found (default `report`; `access_denied` for that outcome).
+    pub kind: Option<ObservationKind>,
+    pub remarks: String,
+    /// Where (default: the task's place).
+    pub location: Option<[f64; 2]>,
+    pub error_radius_m: Option<f64>,
+    /// When (default: now).
+    pub observed_at: Option<DateTime<Utc>>,
+}
+
+/// The log replayed from entry 0 into fresh derived tables.
+#[derive(Debug, Clone)]
+pub struct Rebuilt {
+    pub entries: u64,
+    /// Derived tables whose digest changed (they differed from the replay).
+    pub rewritten: Vec<&'static str>,
+    pub digests: std::collections::BTreeMap<&'static str, String>,
+    /// Refused entries met on the way.
+    pub refused: Vec<String>,
+}
+
+/// The store, its ledger, the log's key and the clock.
+pub struct Service {
+    db: PathBuf,
+    store: GeoPackageStore,
+    ledger: Ledger,
+    key: Option<SignerKey>,
+    clock: Arc<dyn Clock>,
+    /// Entries folded since the last [`Service::take_applied`] (none while opening).
+    applied: Vec<Applied>,
+    reacting: bool,
+    /// Refused entries met since the last [`Service::take_warnings`].
+    warnings: Vec<String>,
+}
+
+/// The terms in force: the body of the last `agreement` entry.
+pub fn engine_in_force(store: &GeoPackageStore) -> anyhow::Result<Engine> {
+    let mut seq = store.log_size()?;
+    while seq > 0 {
+        seq -= 1;
+        let entry = store
+            .entry(seq)?
+            .with_context(|| format!("log entry {seq} is missing"))?;
+        if entry.kind == EntryKind::Agreement {
+            let text = std::str::from_utf8(&entry.body)
+                .with_context(|| format!("agreement entry {seq} is not UTF-8"))?;
+            let terms = Agreement::from_canonical_json(text)
+                .map_err(|e| anyhow!("agreement entry {seq}: {e}"))?;
+            return Engine::new(terms).map_err(|e| anyhow!("agreement entry {seq}: {e}"));
+        }
+    }
+    anyhow::bail!(
+        "the store holds no agreement: ingest something first (truce ingest --agreement …)"
+    )
+}
+
+/// Folds every entry of `store` after the ledger's last one into it, in seq order, calling
+/// `each` after each. Refused entries are noted in `warnings` and passed over; an unreadable
+/// one stops the fold.
+fn fold(
+    store: &GeoPackageStore,
+    ledger: &mut Ledger,
+    warnings: &mut Vec<String>,
+    mut each: impl FnMut(&mut Ledger, &Entry),
+) -> anyhow::Result<()> {
+    let mut from = ledger.through_seq().map_or(0, |s| s + 1);
+    loop {
+        let page = store.entries(from, PAGE)?;
+        let Some(last) = page.last().map(|e| e.seq) else {
+            return Ok(());
+        };
+        for e in &page {
+            match ledger.apply(e) {
+                Ok(()) => {}
+                Err(why @ ApplyError::Refused { .. }) => {
+                    tracing::warn!("{why}");
+                    warnings.push(why.to_string());
+                }
+                Err(why @ ApplyError::Unreadable { .. }) => return Err(why.into()),
+            }
+            each(ledger, e);
+        }
+        from = last + 1;
+    }
+}
+
+/// The whole log of `store` folded into a fresh ledger under `engine`'s terms, nothing
+/// written: what a party re-running the engine on the entries gets (and `truce score` under
+/// other terms). Returns the ledger and the entries it refused.
+pub fn replay(
+    store: &GeoPackageStore,
+    engine: Arc<Engine>,
+) -> anyhow::Result<(Ledger, Vec<String>)> {
+    let mut ledger = Ledger::new(engine);
+    let mut warnings = Vec::new();
+    fold(store, &mut ledger, &mut warnings, |_, _| {})?;
+    Ok((ledger, warnings))
+}
+
+impl Service {
+    /// Opens the store at `db` (made if missing) for reading: replays its log into the ledger
+    /// under the terms in force and brings the derived tables level (written whole when they
+    /// were behind: a store from before incidents, a batch whose incidents a kill left
+    /// unwritten, new terms). Writing needs [`Service::with_key`].
+    pub fn open(db: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Service> {
+        let store = GeoPackageStore::open(db)?;
+        let engine = Arc::new(engine_in_force(&store)?);
+        Service::start(db, store, engine, None, clock)
+    }
+
+    /// Opens the store at `db` for writing with `key`, putting `terms` in force first (a new
+    /// `agreement` entry when they differ from those in force, with a checkpoint).
+    pub fn open_with_terms(
+        db: &Path,
+        terms: &Agreement,
+        key: SignerKey,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Service> {
+        let mut store = GeoPackageStore::open(db)?;
+        store.check_signer(&key)?;
+        store.put_agreement(terms, clock.now())?;
+        store.sign_checkpoint(&key, clock.unix_s())?;
+        let engine = Arc::new(engine_in_force(&store)?);
+        Service::start(db, store, engine, Some(key), clock)
+    }
+
+    fn start(
+        db: &Path,
+        store: GeoPackageStore,
+        engine: Arc<Engine>,
+        key: Option<SignerKey>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Service> {
+        let mut s = Service {
+            db: db.to_path_buf(),
+            store,
+            ledger: Ledger::new(engine),
+            key,
+            clock,
+            applied: Vec::new(),
+            reacting: false,
+            warnings: Vec::new(),
+        };
+        let (_, _) = s.fold_new()?;
+        if s.store.derived_through()? != s.ledger.through_seq() {
+            let rows = derived_rows(&s.ledger, true, &[], &[]);
+            s.store.write_derived(&rows)?;
+        }
+        s.reacting = true;
+        Ok(s)
+    }
+
+    /// The same service, able to write: the log is signed with `key` (refused when the store
+    /// already holds checkpoints signed by another key).
+    pub fn with_key(mut self, key: SignerKey) -> anyhow::Result<Service> {
+        self.store.check_signer(&key)?;
+        self.key = Some(key);
+        Ok(self)
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        self.ledger.engine()
+    }
+
+    pub fn store(&self) -> &GeoPackageStore {
+        &self.store
+    }
+
+    /// The store, for what is not a use case (tokens, tiles).
+    pub fn store_mut(&mut self) -> &mut GeoPackageStore {
+        &mut self.store
+    }
+
+    pub fn db(&self) -> &Path {
+        &self.db
+    }
+
+    pub fn key(&self) -> Option<&SignerKey> {
+        self.key.as_ref()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Entries folded since the last call, in seq order (the service's own and others').
+    pub fn take_applied(&mut self) -> Vec<Applied> {
+        std::mem::take(&mut self.applied)
+    }
+
+    /// Entries the ledger refused since the last call (`decision entry 12: …`).
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// Folds entries other processes appended since the ledger's last one. Returns how many.
+    pub fn sync(&mut self) -> anyhow::Result<usize> {
+        let size = self.store.log_size()?;
+        let next = self.ledger.through_seq().map_or(0, |t| t + 1);
+        if next >= size {
+            return Ok(0);
+        }
+        self.follow()?;
+        Ok((size - next) as usize)
+    }
+
+    /// Folds every entry after the ledger's last one; returns the incidents and tasks they
+    /// touched (indices).
+    fn fold_new(&mut self) -> anyhow::Result<(BTreeSet<usize>, BTreeSet<usize>)> {
+        let (mut incidents, mut tasks) = (BTreeSet::new(), BTreeSet::new());
+        let reacting = self.reacting;
+        let applied = &mut self.applied;
+        fold(
+            &self.store,
+            &mut self.ledger,
+            &mut self.warnings,
+            |ledger, e| {
+                let touched = ledger.take_touched();
+                if reacting {
+                    applied.push(Applied {
+                        seq: e.seq,
+                        kind: e.kind,
+                        incidents: touched
+                            .iter()
+                            .map(|&k| ledger.incidents()[k].id.clone())
+                            .collect(),
+                    });
+                }
+                incidents.extend(touched);
+                tasks.extend(ledger.take_touched_tasks());
+            },
+        )
+        .map_err(|e| anyhow!("{}: {e}", self.db.display()))?;
+        Ok((incidents, tasks))
+    }
+
+    /// Folds what is new and writes the rows it touched; returns the incidents touched.
+    fn follow(&mut self) -> anyhow::Result<Vec<usize>> {
+        let (incidents, tasks) = self.fold_new()?;
+        let incidents: Vec<usize> = incidents.into_iter().collect();
+        let tasks: Vec<usize> = tasks.into_iter().collect();
+        let rows = derived_rows(&self.ledger, false, &incidents, &tasks);
+        self.store.write_derived(&rows)?;
+        Ok(incidents)
+    }
+
+    fn signer(&self) -> anyhow::Result<&SignerKey> {
+        self.key.as_ref().ok_or_else(|| {
+            anyhow!(
+                "{}: opened without the log's key: nothing can be written",
+                self.db.display()
+            )
+        })
+    }
+
+    fn sign(&mut self) -> anyhow::Result<()> {
+        let now = self.clock.unix_s();
+        let key = self.signer()?.clone();
+        self.store.sign_checkpoint(&key, now)?;
+        Ok(())
+    }
+
+    /// Appends one entry the service writes itself (decision, mission, response, alert),
+    /// signs a checkpoint and folds it. Returns its seq.
+    fn record(&mut self, kind: EntryKind, body: &str) -> anyhow::Result<u64> {
+        self.signer()?;
+        let seq = self.store.append_record(kind, body)?;
+        self.sign()?;
+        self.follow()?;
+        Ok(seq)
+    }
+
+    /// Ingests one batch of records (`file` and `format` name it in the store): validated,
+    /// assessed, stored in one transaction, signed, folded. An empty batch does nothing.
+    pub fn ingest(&mut self, file: &str, format: &str, records: Vec<Record>) -> Result<Committed> {
+        self.signer()?;
+        let received_at = self.clock.now();
+        let Some((batch, mut results)) =
+            pipeline::prepare(self.ledger.engine(), file, format, records, received_at)
+        else {
+            return Ok(Committed::empty());
+        };
+        let outcome = self.store.append_batch(&batch)?;
+        self.sign()?;
+        // The batch is committed and signed; its incidents follow in a transaction of their
+        // own (a kill in between leaves them behind the log, and the next open rewrites them).
+        let touched = self.follow()?;
+        pipeline::place(&mut results, &outcome);
+        let incidents = touched
+            .iter()
+            .map(|&k| self.ledger.incidents()[k].id.clone())
+            .collect();
+        Ok(Committed {
+            outcome,
+            results,
+            incidents,
+        })
+    }
+
+    /// A party's allegations: each record's source becomes the party, graded F6 (cannot be
+    /// judged) until corroborated.
+    pub fn allege(
+        &mut self,
+        party: &str,
+        actor: &str,
+        file: &str,
+        mut records: Vec<Record>,
+    ) -> Result<Committed> {
+        for r in &mut records {
+            if let Ok(o) = &mut r.result {
+                o.properties.source = Source {
+                    id: actor.to_string(),
+                    kind: SourceKind::Party,
+                    reliability: Reliability::F,
+                    credibility: 6,
+                    party: Some(party.to_string()),
+                };
+            }
+        }
+        self.ingest(file, "geojson", records)
+    }
+
+    /// An analyst's decision: checked against the incident's state (refused: nothing is
+    /// logged), logged as a `decision` entry, signed, folded.
+    pub fn decide(&mut self, req: DecisionRequest) -> Result<Decided> {
+        self.signer()?;
+        let decision = Decision {
+            incident: req.incident,
+            action: req.action,
+            party: req.party,
+            actor: req.actor,
+            reason: req.reason,
+            decided_at: self.clock.now(),
+        };
+        let k = self.ledger.check(&decision)?;
+        let before = self.ledger.records()[k].state;
+        let body = truce_core::canonical::to_canonical_json(&decision);
+        let seq = self.record(EntryKind::Decision, &body)?;
+        Ok(Decided {
+            seq,
+            incident: k,
+            before,
+            after: self.ledger.records()[k].state,
+        })
+    }
+
+    /// A party's response to an incident: checked, logged as a `response` entry, signed,
+    /// folded. Whether the party may see the incident is the caller's check
+    /// ([`crate::access`]).
+    pub fn respond(&mut self, req: ResponseRequest) -> Result<u64> {
+        self.signer()?;
+        let response = Response {
+            incident: req.incident,
+            party: req.party,
+            response: req.response,
+            text: req.text,
+            actor: req.actor,
+            evidence: req.evidence,
+            responded_at: self.clock.now(),
+        };
+        self.ledger
+            .check_response(&response)
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let body = truce_core::canonical::to_canonical_json(&response);
+        Ok(self.record(EntryKind::Response, &body)?)
+    }
+
+    /// A team's outcome of the task assigned to it: stored as the team's observation carrying
+    /// `task_outcome`, which moves the incident.
+    pub fn task_outcome(
+        &mut self,
+        team: &str,
+        task: &str,
+        file: &str,
+        report: OutcomeReport,
+    ) -> Result<Committed> {
+        let place = self
+            .ledger
+            .tasks()
+            .iter()
+            .find(|t| t.id == task && t.team.as_deref() == Some(team))
+            .map(|t| t.location)
+            .ok_or_else(|| ServiceError::NotFound(format!("no task {task} assigned to {team}")))?;
+        let kind = match (report.outcome, report.kind) {
+            (Outcome::AccessDenied, _) => ObservationKind::AccessDenied,
+            (_, None) => ObservationKind::Report,
+            (_, Some(k)) => k,
+        };
+        let now = self.clock.now();
+        let mut obs = Observation::new(
+            kind,
+            report.observed_at.unwrap_or(now),
+            Source {
+                id: team.to_string(),
+                kind: SourceKind::GroundTeam,
+                reliability: Reliability::A,
+                credibility: 1,
+                party: None,
+            },
+            Geometry::Point {
+                coordinates: report.location.unwrap_or(place).to_vec(),
+            },
+        );
+        obs.id = Some(format!("{team}-{task}-{}", now.timestamp_millis()));
+        obs.properties.remarks = report.remarks;
+        obs.properties.error_radius_m = report.error_radius_m.unwrap_or(0.0);
+        obs.properties.task_outcome = Some(TaskOutcome {
+            task: task.to_string(),
+            outcome: report.outcome,
+        });
+        let record = Record {
+            locator: truce_ingest::Locator::Feature(0),
+            raw: truce_core::canonical::to_canonical_json(&obs),
+            result: Ok(obs),
+        };
+        self.ingest(file, "api", vec![record])
+    }
+
+    /// Puts a mission (teams, fixed sensors) in force: a `mission` entry, signed, folded.
+    pub fn set_mission(&mut self, mission: &Mission) -> Result<u64> {
+        Ok(self.record(EntryKind::Mission, &mission.canonical_json())?)
+    }
+
+    /// Logs alert records (each one `alert` entry), with one checkpoint; returns their seqs.
+    pub fn record_alerts(&mut self, records: &[AlertRecord]) -> Result<Vec<u64>> {
+        self.signer()?;
+        let mut seqs = Vec::with_capacity(records.len());
+        for r in records {
+            let body = truce_core::canonical::to_canonical_json(r);
+            seqs.push(self.store.append_record(EntryKind::Alert, &body)?);
+        }
+        if !seqs.is_empty() {
+            self.sign()?;
+            self.follow()?;
+        }
+        Ok(seqs)
+    }
+
+    /// Replays the log from entry 0 into a fresh ledger and rewrites every derived table,
+    /// reporting those whose digest changed.
+    pub fn rebuild(&mut self) -> anyhow::Result<Rebuilt> {
+        let before = self.store.derived_digests()?;
+        let engine = Arc::new(engine_in_force(&self.store)?);
+        self.ledger = Ledger::new(engine);
+        self.warnings.clear();
+        let reacting = std::mem::replace(&mut self.reacting, false);
+        let folded = self.fold_new();
+        self.reacting = reacting;
+        folded?;
+        let rows = derived_rows(&self.ledger, true, &[], &[]);
+        self.store.write_derived(&rows)?;
+        let digests = self.store.derived_digests()?;
+        let rewritten = digests
+            .iter()
+            .filter(|(t, d)| before.get(*t) != Some(*d))
+            .map(|(t, _)| *t)
+            .collect();
+        Ok(Rebuilt {
+            entries: self.ledger.through_seq().map_or(0, |s| s + 1),
+            rewritten,
+            digests,
+            refused: self.warnings.clone(),
+        })
+    }
+}
+
+impl Service {
+    /// Most observations whose evidence and proofs an incident's detail lists.
+    pub const EVIDENCE_MAX: usize = 200;
+
+    /// Incident `k` as `view` shows it, with its evidence chain and inclusion proofs against
+    /// the latest checkpoint (not for the public).
+    pub fn incident_detail(
+        &self,
+        k: usize,
+        view: crate::access::View,
+    ) -> anyhow::Result<crate::view::IncidentDetail> {
+        use crate::access::View;
+        use crate::view::{EvidenceItem, IncidentDetail, IncidentView, ProofAnchor};
+        let incident = IncidentView::shown(&self.ledger, k, view);
+        if view == View::Public {
+            return Ok(IncidentDetail {
+                incident,
+                evidence: None,
+                log: None,
+            });
+        }
+        let inc = &self.ledger.incidents()[k];
+        let checkpoint = self.store.latest_checkpoint()?;
+        let mut evidence = Vec::new();
+        for &seq in inc.observation_seqs.iter().take(Self::EVIDENCE_MAX) {
+            let Some(o) = self
+                .store
+                .observations(seq, 1)?
+                .into_iter()
+                .find(|o| o.seq == seq)
+            else {
+                continue;
+            };
+            let props = &o.observation.properties;
+            let full = view == View::Full;
+            let inclusion_proof = match &checkpoint {
+                Some(c) if seq < c.size => Some(
+                    self.store
+                        .inclusion_proof(seq, c.size)?
+                        .iter()
+                        .map(|h| h.to_base64())
+                        .collect(),
+                ),
+                _ => None,
+            };
+            evidence.push(EvidenceItem {
+                seq,
+                kind: props.kind.as_str().to_string(),
+                observed_at: props.observed_at,
+                source_kind: props.source.kind.as_str().to_string(),
+                rules: o
+                    .assessment
+                    .breaches
+                    .iter()
+                    .map(|b| b.rule.clone())
+                    .collect(),
+                observation: full
+                    .then(|| serde_json::to_value(&o.observation))
+                    .transpose()?,
+                assessment: full
+                    .then(|| serde_json::to_value(&o.assessment))
+                    .transpose()?,
+                inclusion_proof,
+            });
+        }
+        Ok(IncidentDetail {
+            incident,
+            evidence: Some(evidence),
+            log: Some(ProofAnchor {
+                checkpoint: checkpoint.as_ref().map(|c| c.text.clone()),
+                tree_size: checkpoint.as_ref().map(|c| c.size),
+                proofs_against:
+                    "the checkpoint above; GET /api/log/proof/{seq} gives the entry's bytes".into(),
+            }),
+        })
+    }
+}
