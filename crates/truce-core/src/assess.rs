@@ -18,9 +18,9 @@ use serde::Serialize;
 use truce_geo::{AreaIndex, LineIndex, LonLat};
 
 use crate::agreement::{
-    Activity, Agreement, RuleKind, Severity, Zone, ZoneExtent, to_multipolygon,
+    Activity, Agreement, Rule, RuleKind, Severity, StorageSite, Zone, ZoneExtent, to_multipolygon,
 };
-use crate::observation::{Observation, ObservationKind, Place};
+use crate::observation::{Observation, ObservationKind, Place, StorageCheck};
 
 /// The monitor's own aircraft, which air-exclusion zones exempt.
 pub const MONITOR_AFFILIATION: &str = "monitor";
@@ -223,219 +223,198 @@ impl Engine {
             .collect()
     }
 
+    /// The rules `obs` breaches, in the agreement's order, none before the terms took effect.
     fn breaches(&self, obs: &Observation, place: &Place, m: &Measured) -> Vec<Breach> {
-        let a = &self.agreement;
-        let p = &obs.properties;
-        let t = p.observed_at;
-        if t < a.effective_at {
+        if obs.properties.observed_at < self.agreement.effective_at {
             return Vec::new();
         }
         let mut out = Vec::new();
-        let error_m = p.error_radius_m;
-        for rule in &a.rules {
-            let breach =
-                |party: Option<String>, basis: String, detail: String, certain: bool| Breach {
-                    rule: rule.id.clone(),
-                    severity: rule.severity,
-                    party,
-                    basis,
-                    detail,
-                    certain,
-                };
+        for rule in &self.agreement.rules {
             match rule.kind {
-                RuleKind::NoFire => {
-                    let counts = if rule.observation_kinds.is_empty() {
-                        matches!(
-                            p.kind,
-                            ObservationKind::Explosion
-                                | ObservationKind::Impact
-                                | ObservationKind::Firing
-                        )
-                    } else {
-                        rule.observation_kinds.contains(&p.kind)
-                    };
-                    // A bearing's point is its observer: whether the fire was inside a
-                    // rule's zones is not known until fusion fixes it.
-                    let zoned_bearing = p.bearing.is_some() && !rule.zones.is_empty();
-                    if !counts || zoned_bearing || !self.in_rule_zones(&rule.zones, m) {
-                        continue;
-                    }
-                    let (party, basis) = self.fire_party(obs, m);
-                    let what = match (&p.bearing, p.kind) {
-                        (Some(b), k) => {
-                            format!("{k} on bearing {:.0}° from an observer", b.azimuth_deg)
-                        }
-                        (None, k) => format!("{k} {}", where_words(m)),
-                    };
-                    let detail = format!(
-                        "{what} at {}, after the ceasefire took effect {}",
-                        when(t),
-                        when(a.effective_at)
-                    );
-                    out.push(breach(party, basis, detail, true));
-                }
-                RuleKind::WeaponWithdrawal => {
-                    let Some(w) = &p.weapon else { continue };
-                    if !matches!(
-                        p.kind,
-                        ObservationKind::WeaponPresent | ObservationKind::Firing
-                    ) {
-                        continue;
-                    }
-                    if !rule.classes.is_empty() && !rule.classes.contains(&w.class) {
-                        continue;
-                    }
-                    let Some(class) = a.weapon_class(&w.class) else {
-                        continue;
-                    };
-                    let limit_m = class.withdrawal_km * 1000.0;
-                    if t < class.withdraw_by || m.distance_m >= limit_m || p.bearing.is_some() {
-                        continue;
-                    }
-                    let (party, basis) = self.presence_party(obs, m, "weapon");
-                    let detail = format!(
-                        "{} ×{} at {} from the contact line; limit {} since {}{}",
-                        class.name,
-                        w.count,
-                        km(m.distance_m),
-                        km(limit_m),
-                        when(class.withdraw_by),
-                        uncertainty_words(error_m)
-                    );
-                    out.push(breach(
-                        party,
-                        basis,
-                        detail,
-                        m.distance_m + error_m < limit_m,
-                    ));
-                }
-                RuleKind::Zone => {
-                    if p.bearing.is_some() {
-                        continue; // the zones are the observer's, not the event's
-                    }
-                    for zone_i in &m.zones {
-                        let zone = &a.zones[*zone_i];
-                        if !rule.zones.contains(&zone.id) {
-                            continue;
-                        }
-                        let Some(activity) = prohibited_activity(zone, &rule.activities, p.kind)
-                        else {
-                            continue;
-                        };
-                        if activity == Activity::Overflight
-                            && p.affiliation.as_deref() == Some(MONITOR_AFFILIATION)
-                        {
-                            continue;
-                        }
-                        let (party, basis) = match activity {
-                            Activity::Explosion => (
-                                None,
-                                "an explosion or impact alone does not show who fired".to_string(),
-                            ),
-                            Activity::Overflight | Activity::Movement => self.track_party(obs, m),
-                            _ => self.presence_party(obs, m, activity.as_str()),
-                        };
-                        let detail = format!(
-                            "{} inside the {}, which prohibits {}, at {}{}",
-                            p.kind,
-                            zone.name,
-                            activity.as_str(),
-                            when(t),
-                            uncertainty_words(error_m)
-                        );
-                        out.push(breach(
-                            party,
-                            basis,
-                            detail,
-                            error_m == 0.0 || !matches!(place, Place::Point(_)),
-                        ));
-                    }
-                }
-                RuleKind::NoCrossing => {
-                    if p.kind != ObservationKind::Movement || m.crossings.is_empty() {
-                        continue;
-                    }
-                    let (party, basis) = self.track_party(obs, m);
-                    let first = m.crossings[0].point;
-                    let detail = format!(
-                        "movement track crosses the contact line {} time{}, first at [{:.5}, {:.5}], at {}",
-                        m.crossings.len(),
-                        if m.crossings.len() == 1 { "" } else { "s" },
-                        first[0],
-                        first[1],
-                        when(t)
-                    );
-                    out.push(breach(party, basis, detail, true));
-                }
-                RuleKind::StorageInventory => {
-                    let Some(check) = &p.storage else { continue };
-                    let Some(site) = a.storage_site(&check.site) else {
-                        continue;
-                    };
-                    let mut findings = Vec::new();
-                    for (class, &declared) in &site.declared {
-                        let seen = check.counts.get(class).copied().unwrap_or(0);
-                        if seen < declared {
-                            findings.push(format!(
-                                "{class} {seen} of {declared} declared ({} missing)",
-                                declared - seen
-                            ));
-                        }
-                    }
-                    for (class, declared) in &site.serials {
-                        let Some(seen) = check.serials_seen.get(class) else {
-                            continue;
-                        };
-                        let missing: Vec<&str> = declared
-                            .iter()
-                            .filter(|s| !seen.contains(s))
-                            .map(String::as_str)
-                            .collect();
-                        let foreign: Vec<&str> = seen
-                            .iter()
-                            .filter(|s| !declared.contains(s))
-                            .map(String::as_str)
-                            .collect();
-                        if !missing.is_empty() {
-                            findings
-                                .push(format!("{class} serials not found: {}", missing.join(", ")));
-                        }
-                        if !foreign.is_empty() {
-                            findings.push(format!(
-                                "{class} undeclared serials: {}",
-                                foreign.join(", ")
-                            ));
-                        }
-                    }
-                    if findings.is_empty() {
-                        continue;
-                    }
-                    let detail = format!(
-                        "storage site {} ({}): {}, checked {}",
-                        site.id,
-                        site.name,
-                        findings.join("; "),
-                        when(t)
-                    );
-                    out.push(breach(
-                        Some(site.party.clone()),
-                        format!("declared storage site of {}", site.party),
-                        detail,
-                        true,
-                    ));
-                }
-                RuleKind::FreedomOfMovement => {
-                    if p.kind != ObservationKind::AccessDenied {
-                        continue;
-                    }
-                    let (party, basis) = self.presence_party(obs, m, "access denied");
-                    let detail =
-                        format!("monitors denied access {} at {}", where_words(m), when(t));
-                    out.push(breach(party, basis, detail, true));
-                }
+                RuleKind::NoFire => out.extend(self.no_fire(rule, obs, m)),
+                RuleKind::WeaponWithdrawal => out.extend(self.weapon_withdrawal(rule, obs, m)),
+                RuleKind::Zone => out.extend(self.zone(rule, obs, place, m)),
+                RuleKind::NoCrossing => out.extend(self.no_crossing(rule, obs, m)),
+                RuleKind::StorageInventory => out.extend(self.storage_inventory(rule, obs)),
+                RuleKind::FreedomOfMovement => out.extend(self.freedom_of_movement(rule, obs, m)),
             }
         }
         out
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // One function per kind of rule: whether `obs` breaches `rule`, and if so who is presumed
+    // responsible, why, and what was measured.
+
+    /// Fire (explosions, impacts and firing, or the rule's `observation_kinds`), inside the
+    /// rule's zones if it names any.
+    fn no_fire(&self, rule: &Rule, obs: &Observation, m: &Measured) -> Option<Breach> {
+        let p = &obs.properties;
+        let counts = if rule.observation_kinds.is_empty() {
+            matches!(
+                p.kind,
+                ObservationKind::Explosion | ObservationKind::Impact | ObservationKind::Firing
+            )
+        } else {
+            rule.observation_kinds.contains(&p.kind)
+        };
+        // A bearing's point is its observer: whether the fire was inside a
+        // rule's zones is not known until fusion fixes it.
+        let zoned_bearing = p.bearing.is_some() && !rule.zones.is_empty();
+        if !counts || zoned_bearing || !self.in_rule_zones(&rule.zones, m) {
+            return None;
+        }
+        let (party, basis) = self.fire_party(obs, m);
+        let what = match (&p.bearing, p.kind) {
+            (Some(b), k) => {
+                format!("{k} on bearing {:.0}° from an observer", b.azimuth_deg)
+            }
+            (None, k) => format!("{k} {}", where_words(m)),
+        };
+        let detail = format!(
+            "{what} at {}, after the ceasefire took effect {}",
+            when(p.observed_at),
+            when(self.agreement.effective_at)
+        );
+        Some(breach(rule, party, basis, detail, true))
+    }
+
+    /// A weapon of a class the rule covers, seen within the class's withdrawal distance after
+    /// its deadline (a bearing locates nothing, so breaches nothing).
+    fn weapon_withdrawal(&self, rule: &Rule, obs: &Observation, m: &Measured) -> Option<Breach> {
+        let p = &obs.properties;
+        let w = p.weapon.as_ref()?;
+        if !matches!(
+            p.kind,
+            ObservationKind::WeaponPresent | ObservationKind::Firing
+        ) {
+            return None;
+        }
+        if !rule.classes.is_empty() && !rule.classes.contains(&w.class) {
+            return None;
+        }
+        let class = self.agreement.weapon_class(&w.class)?;
+        let limit_m = class.withdrawal_km * 1000.0;
+        if p.observed_at < class.withdraw_by || m.distance_m >= limit_m || p.bearing.is_some() {
+            return None;
+        }
+        let (party, basis) = self.presence_party(obs, m, "weapon");
+        let error_m = p.error_radius_m;
+        let detail = format!(
+            "{} ×{} at {} from the contact line; limit {} since {}{}",
+            class.name,
+            w.count,
+            km(m.distance_m),
+            km(limit_m),
+            when(class.withdraw_by),
+            uncertainty_words(error_m)
+        );
+        let certain = m.distance_m + error_m < limit_m;
+        Some(breach(rule, party, basis, detail, certain))
+    }
+
+    /// An activity prohibited by a zone the rule names, seen inside it: one breach per such
+    /// zone.
+    fn zone(&self, rule: &Rule, obs: &Observation, place: &Place, m: &Measured) -> Vec<Breach> {
+        let p = &obs.properties;
+        if p.bearing.is_some() {
+            return Vec::new(); // the zones are the observer's, not the event's
+        }
+        let error_m = p.error_radius_m;
+        let mut out = Vec::new();
+        for zone_i in &m.zones {
+            let zone = &self.agreement.zones[*zone_i];
+            if !rule.zones.contains(&zone.id) {
+                continue;
+            }
+            let Some(activity) = prohibited_activity(zone, &rule.activities, p.kind) else {
+                continue;
+            };
+            if activity == Activity::Overflight
+                && p.affiliation.as_deref() == Some(MONITOR_AFFILIATION)
+            {
+                continue;
+            }
+            let (party, basis) = match activity {
+                Activity::Explosion => (
+                    None,
+                    "an explosion or impact alone does not show who fired".to_string(),
+                ),
+                Activity::Overflight | Activity::Movement => self.track_party(obs, m),
+                _ => self.presence_party(obs, m, activity.as_str()),
+            };
+            let detail = format!(
+                "{} inside the {}, which prohibits {}, at {}{}",
+                p.kind,
+                zone.name,
+                activity.as_str(),
+                when(p.observed_at),
+                uncertainty_words(error_m)
+            );
+            let certain = error_m == 0.0 || !matches!(place, Place::Point(_));
+            out.push(breach(rule, party, basis, detail, certain));
+        }
+        out
+    }
+
+    /// A movement track crossing the contact line.
+    fn no_crossing(&self, rule: &Rule, obs: &Observation, m: &Measured) -> Option<Breach> {
+        let p = &obs.properties;
+        if p.kind != ObservationKind::Movement || m.crossings.is_empty() {
+            return None;
+        }
+        let (party, basis) = self.track_party(obs, m);
+        let first = m.crossings[0].point;
+        let detail = format!(
+            "movement track crosses the contact line {} time{}, first at [{:.5}, {:.5}], at {}",
+            m.crossings.len(),
+            if m.crossings.len() == 1 { "" } else { "s" },
+            first[0],
+            first[1],
+            when(p.observed_at)
+        );
+        Some(breach(rule, party, basis, detail, true))
+    }
+
+    /// A storage-site check finding fewer weapons than declared, or other serials; the site's
+    /// party is responsible.
+    fn storage_inventory(&self, rule: &Rule, obs: &Observation) -> Option<Breach> {
+        let p = &obs.properties;
+        let check = p.storage.as_ref()?;
+        let site = self.agreement.storage_site(&check.site)?;
+        let findings = storage_findings(site, check);
+        if findings.is_empty() {
+            return None;
+        }
+        let detail = format!(
+            "storage site {} ({}): {}, checked {}",
+            site.id,
+            site.name,
+            findings.join("; "),
+            when(p.observed_at)
+        );
+        Some(breach(
+            rule,
+            Some(site.party.clone()),
+            format!("declared storage site of {}", site.party),
+            detail,
+            true,
+        ))
+    }
+
+    /// A monitoring team refused access.
+    fn freedom_of_movement(&self, rule: &Rule, obs: &Observation, m: &Measured) -> Option<Breach> {
+        let p = &obs.properties;
+        if p.kind != ObservationKind::AccessDenied {
+            return None;
+        }
+        let (party, basis) = self.presence_party(obs, m, "access denied");
+        let detail = format!(
+            "monitors denied access {} at {}",
+            where_words(m),
+            when(p.observed_at)
+        );
+        Some(breach(rule, party, basis, detail, true))
     }
 
     fn in_rule_zones(&self, zones: &[String], m: &Measured) -> bool {
@@ -506,6 +485,64 @@ impl Engine {
             None => (None, "track started outside every party's area".into()),
         }
     }
+}
+
+/// A breach of `rule`, at the rule's severity.
+fn breach(
+    rule: &Rule,
+    party: Option<String>,
+    basis: String,
+    detail: String,
+    certain: bool,
+) -> Breach {
+    Breach {
+        rule: rule.id.clone(),
+        severity: rule.severity,
+        party,
+        basis,
+        detail,
+        certain,
+    }
+}
+
+/// What a storage-site check found wrong: counts below the declared, declared serials not
+/// found, and serials seen that were not declared (classes in declared order).
+fn storage_findings(site: &StorageSite, check: &StorageCheck) -> Vec<String> {
+    let mut findings = Vec::new();
+    for (class, &declared) in &site.declared {
+        let seen = check.counts.get(class).copied().unwrap_or(0);
+        if seen < declared {
+            findings.push(format!(
+                "{class} {seen} of {declared} declared ({} missing)",
+                declared - seen
+            ));
+        }
+    }
+    for (class, declared) in &site.serials {
+        let Some(seen) = check.serials_seen.get(class) else {
+            continue;
+        };
+        let missing: Vec<&str> = declared
+            .iter()
+            .filter(|s| !seen.contains(s))
+            .map(String::as_str)
+            .collect();
+        let foreign: Vec<&str> = seen
+            .iter()
+            .filter(|s| !declared.contains(s))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            findings.push(format!("{class} serials not found: {}", missing.join(", ")));
+        }
+        if !foreign.is_empty() {
+            findings.push(format!(
+                "{class} undeclared serials: {}",
+                foreign.join(", ")
+            ));
+        }
+    }
+    findings
 }
 
 fn prohibited_activity(zone: &Zone, only: &[Activity], kind: ObservationKind) -> Option<Activity> {
