@@ -72,11 +72,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod agreement_layers;
+mod append;
 mod audit;
 mod derived;
 mod geometry;
 mod geopackage;
 mod log;
+mod open;
+mod reads;
 mod schema;
 mod tokens;
 
