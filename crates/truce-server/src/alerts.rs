@@ -17,8 +17,7 @@ use chrono::TimeDelta;
 use truce_fusion::ledger::AlertRecord;
 use truce_service::alerts::{Alert, MAX_ALERTS_PER_ENTRY, sent};
 
-use crate::error::ApiError;
-use crate::state::{Shared, run_blocking};
+use crate::state::Shared;
 
 /// Logs `alerts` as one `alert` entry (with a checkpoint), then sends them to every
 /// subscriber and to the recipients' webhooks. Logging comes first: nobody is told what the
@@ -55,7 +54,7 @@ pub async fn publish(state: &Shared, mut alerts: Vec<Alert>) {
             created_at: now,
         })
         .collect();
-    match log_records(state, records).await {
+    match crate::state::log_alert_records(state, records).await {
         Ok(seqs) => {
             for (chunk, seq) in alerts.chunks_mut(MAX_ALERTS_PER_ENTRY).zip(seqs) {
                 for a in chunk {
@@ -77,10 +76,4 @@ pub async fn publish(state: &Shared, mut alerts: Vec<Alert>) {
         // No subscriber is not an error: the alert is in the log and the incident's record.
         let _ = state.alerts.send(a);
     }
-}
-
-/// Appends each record as an `alert` entry, lets the ledger follow (the incidents show the
-/// alerts), and signs one checkpoint. Returns the entries' seqs.
-pub async fn log_records(state: &Shared, records: Vec<AlertRecord>) -> Result<Vec<u64>, ApiError> {
-    run_blocking(state, move |core| Ok(core.svc.record_alerts(&records)?)).await
 }

@@ -143,14 +143,16 @@ pub fn router(state: Shared) -> Router {
 /// batch being stored commits and is checkpointed: writes run to completion on their own
 /// threads), stops the CoT listeners after their open batch, and returns.
 pub async fn serve(state: Shared, config: Config) -> Result<()> {
+    let mut webhooks = None;
     if !config.webhooks.is_empty() {
         let hooks = crate::webhooks::Webhooks::start(&state, config.webhooks.clone());
         for e in &config.webhooks {
             tracing::info!(party = %e.party, endpoint = %e.shown, "webhook");
         }
-        if state.webhooks.set(hooks).is_err() {
+        if state.webhooks.set(hooks.clone()).is_err() {
             anyhow::bail!("webhooks were already started on this state");
         }
+        webhooks = Some(hooks);
     }
     let stop_rx = state.stop.subscribe();
     let stop_tx = state.stop.clone();
@@ -206,7 +208,7 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
     }
     // The last alerts are published: deliveries waiting to retry give up, and every outcome
     // is logged before the process exits.
-    if let Some(hooks) = state.webhooks.get() {
+    if let Some(hooks) = webhooks {
         hooks.finish().await;
     }
     Ok(())

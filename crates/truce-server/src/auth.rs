@@ -98,3 +98,12 @@ mod tests {
         assert_ne!(coarsen([38.0, 48.0]), coarsen([38.2, 48.0]));
     }
 }
+
+/// `Ok` when `p`'s role may do `action`; else 403 naming `what`.
+pub fn require(p: &Principal, action: Action, what: &str) -> crate::error::ApiResult<()> {
+    if allowed(&p.role, action) {
+        Ok(())
+    } else {
+        Err(crate::error::ApiError::forbidden(what))
+    }
+}

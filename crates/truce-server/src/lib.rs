@@ -4,6 +4,7 @@
 //!
 //! Modules, from the bottom up (a module imports only those above it in this list):
 //! - [`error`] — the API's error type; [`extract`] — extractors that answer with it;
+//!   [`schemas`] — OpenAPI schemas of bodies that are not service views;
 //! - [`auth`] — bearer tokens and the caller (the role rules are `truce_service::access`);
 //! - [`state`] — the shared state: the service behind one lock, limits, metrics;
 //! - [`webhooks`] — per-party webhooks with HMAC signatures, retries and backoff;
@@ -25,6 +26,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod proof;
 pub mod reactions;
+pub mod schemas;
 pub mod state;
 pub mod tlog;
 pub mod webhooks;

@@ -14,7 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::ogc::OPENAPI_PATH;
 use crate::state::Shared;
 
-pub use schemas::*;
+use crate::schemas::*;
 
 /// Where Swagger UI is served.
 pub const DOCS_PATH: &str = "/api/docs";
@@ -46,7 +46,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         alerts_stream,
         openapi_json,
     ),
-    components(schemas(ErrorBody, IngestFormat, LifecycleState)),
+    components(schemas(ErrorBody, IngestFormat, LifecycleState, truce_service::alerts::Alert)),
     tags(
         (name = "service", description = "Health, metrics and this definition"),
         (name = "observations", description = "Feeds in"),
@@ -145,119 +145,6 @@ pub fn routes() -> axum::Router<Shared> {
     SwaggerUi::new(DOCS_PATH)
         .external_url_unchecked(OPENAPI_PATH, document())
         .into()
-}
-
-/// Schemas of bodies that are not views of the service (those derive their own, in
-/// `truce_service::view`): the error body, the enumerations query and body strings take, and
-/// the GeoJSON a batch is posted as. Documentation only: never constructed.
-#[allow(dead_code)]
-pub mod schemas {
-    use serde::Serialize;
-    use serde_json::Value;
-    use utoipa::ToSchema;
-
-    /// An error: `{"error": reason}`.
-    #[derive(Serialize, ToSchema)]
-    pub struct ErrorBody {
-        pub error: String,
-    }
-
-    /// The format of a posted batch of observations.
-    #[derive(Serialize, ToSchema)]
-    #[serde(rename_all = "lowercase")]
-    pub enum IngestFormat {
-        Geojson,
-        Cot,
-        Csv,
-        Firms,
-        Ucdp,
-    }
-
-    /// An incident's lifecycle state.
-    #[derive(Serialize, ToSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub enum LifecycleState {
-        SingleSource,
-        Corroborated,
-        VerificationTasked,
-        Verified,
-        NotConfirmed,
-        Inconclusive,
-        Published,
-    }
-
-    /// What an analyst decides.
-    #[derive(Serialize, ToSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub enum DecisionAction {
-        Verify,
-        Attribute,
-        Publish,
-        Task,
-    }
-
-    /// What a ground team found.
-    #[derive(Serialize, ToSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub enum OutcomeKind {
-        Confirmed,
-        NotConfirmed,
-        Inconclusive,
-        AccessDenied,
-    }
-
-    /// A party's response.
-    #[derive(Serialize, ToSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub enum ResponseKind {
-        Acknowledge,
-        Dispute,
-    }
-
-    /// A GeoJSON FeatureCollection of observations; each feature as
-    /// `schema/observation.schema.json` (kind, observed_at, source, … in `properties`). A
-    /// feature that is not a valid observation is rejected with its reason, not the request.
-    #[derive(Serialize, ToSchema)]
-    pub struct FeatureCollection {
-        #[serde(rename = "type")]
-        #[schema(value_type = String, pattern = "^FeatureCollection$")]
-        pub kind: String,
-        pub features: Vec<Feature>,
-    }
-
-    /// A GeoJSON Feature: an observation.
-    #[derive(Serialize, ToSchema)]
-    pub struct Feature {
-        #[serde(rename = "type")]
-        #[schema(value_type = String, pattern = "^Feature$")]
-        pub kind: String,
-        /// The observation's id at its source (stable: re-posting it is a duplicate).
-        pub id: Option<String>,
-        /// Point, LineString or Polygon, `[lon, lat]` (WGS84).
-        #[schema(value_type = Object)]
-        pub geometry: Value,
-        /// `kind`, `observed_at`, `source` {id, kind, reliability, credibility}, and the rest
-        /// of `schema/observation.schema.json`.
-        #[schema(value_type = Object)]
-        pub properties: Value,
-    }
-
-    /// An entry's proof document, as `truce log prove` prints it (`docs/log.md`).
-    #[derive(Serialize, ToSchema)]
-    pub struct ProofDoc {
-        pub leaf_index: u64,
-        /// Base64 of the exact entry bytes hashed into the leaf.
-        pub entry: String,
-        pub tree_size: u64,
-        /// Base64 root hash.
-        pub root: String,
-        /// Base64 hashes.
-        pub inclusion: Vec<String>,
-        /// The signed checkpoint (C2SP signed note).
-        pub checkpoint: String,
-        pub old_size: Option<u64>,
-        pub consistency: Option<Vec<String>>,
-    }
 }
 
 #[cfg(test)]

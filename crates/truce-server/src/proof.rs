@@ -9,15 +9,19 @@ use serde::{Deserialize, Serialize};
 use truce_log::{Hash, leaf_hash, verify_inclusion};
 use truce_store::{GeoPackageStore, Log};
 
-/// The proof document `truce log prove` prints and `verify-entry` / `witness` read.
-#[derive(Debug, Serialize, Deserialize)]
+/// The proof document `truce log prove` prints and `verify-entry` / `witness` read
+/// (`docs/log.md`).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProofDocument {
     pub leaf_index: u64,
     /// Base64 of the exact entry bytes hashed into the leaf.
     pub entry: String,
     pub tree_size: u64,
+    /// Base64 root hash.
     pub root: String,
+    /// Base64 hashes.
     pub inclusion: Vec<String>,
+    /// The signed checkpoint (C2SP signed note).
     pub checkpoint: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_size: Option<u64>,

@@ -61,7 +61,23 @@ pub struct Core {
     /// When the log was last checked for entries other processes appended.
     pub synced_at: Option<std::time::Instant>,
     /// The log's tiles at the latest checkpoint (`/log/`).
-    pub tiles: crate::tlog::TileCache,
+    pub tiles: TileCache,
+}
+
+/// Tile bytes by path under `/log/`, for one log size.
+pub type Tiles = (u64, std::collections::HashMap<String, Vec<u8>>);
+
+/// The tiles of the latest checkpoint (`crate::tlog`), made once per checkpoint size.
+#[derive(Default)]
+pub struct TileCache(pub Mutex<Option<Tiles>>);
+
+/// Where published alerts go besides the stream: the parties' webhooks
+/// (`crate::webhooks::Webhooks`), behind a trait so the state does not depend on them.
+pub trait AlertSink: Send + Sync {
+    /// The parties whose endpoints `alert` is queued for.
+    fn parties_for(&self, alert: &Alert) -> Vec<String>;
+    /// Queues `alert` for its recipients' endpoints.
+    fn dispatch(&self, state: &Shared, alert: &Alert);
 }
 
 /// Counters for `/metrics`.
@@ -115,7 +131,7 @@ pub struct AppState {
     /// graceful shutdown does not wait on them for ever.
     pub stop: tokio::sync::watch::Sender<bool>,
     /// Per-party webhooks (`truce serve --webhooks FILE`); unset: none.
-    pub webhooks: std::sync::OnceLock<Arc<crate::webhooks::Webhooks>>,
+    pub webhooks: std::sync::OnceLock<Arc<dyn AlertSink>>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -136,7 +152,7 @@ impl AppState {
             core: Mutex::new(Core {
                 svc,
                 synced_at: None,
-                tiles: crate::tlog::TileCache::default(),
+                tiles: TileCache::default(),
             }),
             alerts,
             metrics: Metrics::default(),
@@ -191,4 +207,13 @@ pub async fn run_blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&mut s.core()))
         .await
         .map_err(|e| ApiError::from(anyhow::anyhow!("worker failed: {e}")))?
+}
+
+/// Appends each record as an `alert` entry (the ledger follows: the incidents show the
+/// alerts) with one checkpoint. Returns the entries' seqs.
+pub async fn log_alert_records(
+    state: &Shared,
+    records: Vec<truce_fusion::ledger::AlertRecord>,
+) -> ApiResult<Vec<u64>> {
+    run_blocking(state, move |core| Ok(core.svc.record_alerts(&records)?)).await
 }

@@ -3,9 +3,6 @@
 //! tiles are public (hashes reveal nothing); entry bundles hold the entries themselves —
 //! observations with their sources — and are served to staff and parties, as proofs are.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use axum::Extension;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -14,18 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use truce_store::Log;
 
-use crate::api::require;
+use crate::auth::require;
 use crate::auth::{Action, Principal, Role};
 use crate::error::ApiError;
 use crate::reactions::with_core;
 use crate::state::Shared;
-
-/// Tile bytes by path under `/log/`, for one log size.
-type Tiles = (u64, HashMap<String, Vec<u8>>);
-
-/// The tiles of the latest checkpoint, made once per checkpoint size.
-#[derive(Default)]
-pub struct TileCache(Mutex<Option<Tiles>>);
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -37,23 +27,13 @@ pub fn routes() -> Router<Shared> {
     summary = "The latest signed checkpoint, at the tlog-tiles location (C2SP signed note)",
     responses(
         (status = 200, description = "The checkpoint", content_type = "text/plain", body = String),
-        (status = 404, description = "No checkpoint signed yet", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No checkpoint signed yet", body = crate::schemas::ErrorBody),
     ))]
 pub async fn checkpoint(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
 ) -> Result<Response, ApiError> {
-    require(&p, Action::ReadLog, "read the log")?;
-    let text = with_core(&state, |core| {
-        core.svc
-            .store()
-            .latest_checkpoint()
-            .map_err(anyhow::Error::from)?
-            .map(|c| c.text)
-            .ok_or_else(|| ApiError::not_found("the log has signed no checkpoint yet"))
-    })
-    .await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+    crate::api::log::checkpoint_text(&state, &p).await
 }
 
 #[utoipa::path(get, path = "/log/{path}", tag = "log", operation_id = "tlog_tile",
@@ -61,8 +41,8 @@ pub async fn checkpoint(
     params(("path" = String, Path, description = "The tile's path under /log/", example = "tile/0/000")),
     responses(
         (status = 200, description = "The tile's bytes", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 403, description = "An entry bundle, for a role that may not read entries", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tile at the latest checkpoint", body = crate::openapi::ErrorBody),
+        (status = 403, description = "An entry bundle, for a role that may not read entries", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such tile at the latest checkpoint", body = crate::schemas::ErrorBody),
     ))]
 pub async fn tile(
     State(state): State<Shared>,

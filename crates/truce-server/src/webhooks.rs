@@ -228,6 +228,16 @@ pub struct Webhooks {
     slots: Arc<Semaphore>,
 }
 
+impl crate::state::AlertSink for Webhooks {
+    fn parties_for(&self, alert: &Alert) -> Vec<String> {
+        Webhooks::parties_for(self, alert)
+    }
+
+    fn dispatch(&self, state: &Shared, alert: &Alert) {
+        Webhooks::dispatch(self, state, alert)
+    }
+}
+
 impl Webhooks {
     /// Starts the outcome logger (on the current runtime).
     pub fn start(state: &Shared, endpoints: Vec<Endpoint>) -> Arc<Webhooks> {
@@ -474,7 +484,7 @@ async fn log_outcomes(state: Shared, mut rx: mpsc::UnboundedReceiver<Delivery>) 
             created_at: state.clock.now(),
         };
         let text = truce_core::canonical::to_canonical_json(&record);
-        if let Err(e) = crate::alerts::log_records(&state, vec![record]).await {
+        if let Err(e) = crate::state::log_alert_records(&state, vec![record]).await {
             // Kept in the service's own log at least, whole, to be appended by hand.
             tracing::error!(error = %e.reason, outcomes = n, entry = %text, "webhook outcomes could not be logged");
         }

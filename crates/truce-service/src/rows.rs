@@ -21,7 +21,7 @@ pub fn incident_row(ledger: &Ledger, k: usize) -> IncidentRow {
         event_group: v.group.unwrap_or_default(),
         kinds: v.kinds.unwrap_or_default(),
         state: v.state,
-        evidence: v.evidence.unwrap_or_default(),
+        evidence: v.evidence_state.unwrap_or_default(),
         confidence: v.confidence.unwrap_or_default(),
         start_at: v.start,
         end_at: v.end,

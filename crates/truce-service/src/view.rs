@@ -51,9 +51,11 @@ pub struct IncidentView {
     /// Not public: the event group (fire, weapon, movement, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    /// Not public: fusion's evidence state, `single_source` or `corroborated`.
+    /// Not public: fusion's evidence state, `single_source` or `corroborated` (the
+    /// `incidents` layer's `evidence` column; named apart from an incident detail's
+    /// `evidence` chain).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<String>,
+    pub evidence_state: Option<String>,
     /// Not public: evidence weight in [0, 1].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
@@ -185,7 +187,7 @@ impl IncidentView {
             max_severity,
             attributed_party: rec.attributed_party.clone(),
             group: Some(inc.group.name()),
-            evidence: Some(inc.state.as_str().to_string()),
+            evidence_state: Some(inc.state.as_str().to_string()),
             confidence: Some(inc.confidence),
             radius_m: inc.radius_m,
             party_area: inc
@@ -248,7 +250,7 @@ impl IncidentView {
                 max_severity: self.max_severity,
                 attributed_party: self.attributed_party,
                 group: None,
-                evidence: None,
+                evidence_state: None,
                 confidence: None,
                 radius_m: None,
                 party_area: None,

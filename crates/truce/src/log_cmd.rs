@@ -216,13 +216,6 @@ pub fn read_log_key(path: &Path) -> Result<SignerKey> {
     Ok(key)
 }
 
-/// Seconds since the POSIX epoch, for stamping checkpoints and cosignatures.
-pub fn now_unix_s() -> Result<u64> {
-    Ok(std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs())
-}
-
 /// Writes a secret file readable by its owner only, refusing to overwrite an existing key.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -315,7 +308,8 @@ fn witness_cosign(
         }
         None => (state.size, Vec::new()),
     };
-    let now_s = now_unix_s()?;
+    // The one clock (`truce_service::Clock`) stamps cosignatures as it stamps checkpoints.
+    let now_s = truce_service::Clock::unix_s(&truce_service::SystemClock);
     match witness.cosign(&state, &text, old_size, &hashes, now_s) {
         Ok(cosigned) => {
             // Store the new state before releasing the cosignature, atomically (write + rename).

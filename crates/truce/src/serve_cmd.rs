@@ -129,7 +129,8 @@ pub fn token(cmd: TokenCommand) -> Result<Outcome> {
             let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
             let mut store = GeoPackageStore::open(&db)?;
             let secret = new_secret().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            let id = store.create_token(&name, &role.name(), &token_hash(&secret), Utc::now())?;
+            let id =
+                store.create_token(&name, &role.name(), &token_hash(&secret), SystemClock.now())?;
             eprintln!(
                 "token {id} for {name} ({}): shown once, keep it secret; revoke with `truce token revoke --db {} {id}`",
                 role.name(),
@@ -139,7 +140,7 @@ pub fn token(cmd: TokenCommand) -> Result<Outcome> {
         }
         TokenCommand::Revoke { db, id } => {
             let mut store = GeoPackageStore::open(&db)?;
-            if !store.revoke_token(id, Utc::now())? {
+            if !store.revoke_token(id, SystemClock.now())? {
                 anyhow::bail!("{}: no live token {id}", db.display());
             }
             println!("token {id} revoked");

@@ -11,7 +11,7 @@ use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 use truce_service::alerts::told;
 
-use crate::api::require;
+use crate::auth::require;
 use crate::auth::{Action, Principal};
 use crate::error::ApiError;
 use crate::state::Shared;

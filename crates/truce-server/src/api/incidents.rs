@@ -11,7 +11,7 @@ use truce_service::view::{IncidentDetail, IncidentPage, IncidentView, Logged, St
 use truce_service::{DecisionRequest, ResponseRequest};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::require;
+use crate::auth::require;
 use crate::auth::{Action, Principal, Role, View, incident_view, shown_incidents};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -31,7 +31,7 @@ pub struct IncidentQuery {
     /// Whose area it is in, or who it is attributed to.
     party: Option<String>,
     /// Lifecycle state.
-    #[param(value_type = Option<crate::openapi::LifecycleState>)]
+    #[param(value_type = Option<crate::schemas::LifecycleState>)]
     state: Option<String>,
     /// A rule of the agreement the incident breaches.
     rule: Option<String>,
@@ -120,8 +120,8 @@ fn visible(ledger: &Ledger, p: &Principal, q: &IncidentQuery) -> ApiResult<Vec<(
     params(IncidentQuery),
     responses(
         (status = 200, description = "A page of incidents as the caller's role sees them", body = IncidentPage),
-        (status = 400, description = "A malformed query parameter", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The role may not read incidents", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A malformed query parameter", body = crate::schemas::ErrorBody),
+        (status = 403, description = "The role may not read incidents", body = crate::schemas::ErrorBody),
     ))]
 pub async fn list_incidents(
     State(state): State<Shared>,
@@ -169,8 +169,8 @@ fn find_visible(ledger: &Ledger, p: &Principal, id: &str) -> ApiResult<(usize, V
     params(("id" = String, Path, description = "Incident id", example = "inc-21")),
     responses(
         (status = 200, description = "The incident as the caller's role sees it", body = IncidentDetail),
-        (status = 403, description = "The role may not read incidents", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such incident, or not visible to the caller", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not read incidents", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such incident, or not visible to the caller", body = crate::schemas::ErrorBody),
     ))]
 pub async fn get_incident(
     State(state): State<Shared>,
@@ -190,7 +190,7 @@ pub async fn get_incident(
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     /// `verify`, `attribute` (needs `party`), `publish` or `task` (send a ground team now).
-    #[schema(value_type = crate::openapi::DecisionAction)]
+    #[schema(value_type = crate::schemas::DecisionAction)]
     action: String,
     /// The party responsible (for `attribute`).
     #[serde(default)]
@@ -205,12 +205,12 @@ pub struct DecisionBody {
     request_body = DecisionBody,
     responses(
         (status = 200, description = "Logged as a `decision` entry; the incident after it", body = Logged),
-        (status = 400, description = "Unknown action, or malformed JSON", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The role may not decide", body = crate::openapi::ErrorBody),
-        (status = 409, description = "The incident's state does not allow the decision, or there is no such incident", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over `max_body_bytes`", body = crate::openapi::ErrorBody),
-        (status = 415, description = "Not `Content-Type: application/json`", body = crate::openapi::ErrorBody),
-        (status = 422, description = "JSON that is not a decision", body = crate::openapi::ErrorBody),
+        (status = 400, description = "Unknown action, or malformed JSON", body = crate::schemas::ErrorBody),
+        (status = 403, description = "The role may not decide", body = crate::schemas::ErrorBody),
+        (status = 409, description = "The incident's state does not allow the decision, or there is no such incident", body = crate::schemas::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes`", body = crate::schemas::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = crate::schemas::ErrorBody),
+        (status = 422, description = "JSON that is not a decision", body = crate::schemas::ErrorBody),
     ))]
 pub async fn post_decision(
     State(state): State<Shared>,
@@ -264,7 +264,7 @@ pub async fn decide_now(
     summary = "Counts by state and rule of the incidents the caller sees",
     responses(
         (status = 200, description = "Aggregates", body = Stats),
-        (status = 403, description = "The role may not read statistics", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not read statistics", body = crate::schemas::ErrorBody),
     ))]
 pub async fn stats(
     State(state): State<Shared>,
@@ -284,7 +284,7 @@ pub async fn stats(
 #[serde(deny_unknown_fields)]
 pub struct ResponseBody {
     /// `acknowledge` or `dispute`.
-    #[schema(value_type = crate::openapi::ResponseKind)]
+    #[schema(value_type = crate::schemas::ResponseKind)]
     response: String,
     /// The party's statement.
     text: String,
@@ -299,12 +299,12 @@ pub struct ResponseBody {
     request_body = ResponseBody,
     responses(
         (status = 200, description = "Logged as a `response` entry; the incident after it", body = Logged),
-        (status = 400, description = "A response the ledger refuses, or malformed JSON", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Only a party token responds", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such incident, or not visible to the party", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over `max_body_bytes`", body = crate::openapi::ErrorBody),
-        (status = 415, description = "Not `Content-Type: application/json`", body = crate::openapi::ErrorBody),
-        (status = 422, description = "JSON that is not a response", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A response the ledger refuses, or malformed JSON", body = crate::schemas::ErrorBody),
+        (status = 403, description = "Only a party token responds", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such incident, or not visible to the party", body = crate::schemas::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes`", body = crate::schemas::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = crate::schemas::ErrorBody),
+        (status = 422, description = "JSON that is not a response", body = crate::schemas::ErrorBody),
     ))]
 pub async fn post_response(
     State(state): State<Shared>,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use truce_store::Log;
 use utoipa::IntoParams;
 
-use crate::api::require;
+use crate::auth::require;
 use crate::auth::{Action, Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
@@ -20,14 +20,19 @@ use crate::state::Shared;
     summary = "The latest signed checkpoint (C2SP signed note)",
     responses(
         (status = 200, description = "The checkpoint", body = String, content_type = "text/plain"),
-        (status = 404, description = "The log has signed no checkpoint yet", body = crate::openapi::ErrorBody),
+        (status = 404, description = "The log has signed no checkpoint yet", body = crate::schemas::ErrorBody),
     ))]
 pub async fn checkpoint(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Response> {
-    require(&p, Action::ReadLog, "read the log")?;
-    let text = with_core(&state, |core| {
+    checkpoint_text(&state, &p).await
+}
+
+/// The latest signed checkpoint as `text/plain` (here and at `/log/checkpoint`, `crate::tlog`).
+pub async fn checkpoint_text(state: &Shared, p: &Principal) -> ApiResult<Response> {
+    require(p, Action::ReadLog, "read the log")?;
+    let text = with_core(state, |core| {
         core.svc
             .store()
             .latest_checkpoint()
@@ -50,10 +55,10 @@ pub struct ProofQuery {
     summary = "An entry's bytes with its inclusion (and consistency) proof (staff, party)",
     params(("seq" = u64, Path, description = "The entry's seq in the log", example = 1), ProofQuery),
     responses(
-        (status = 200, description = "The proof document, as `truce log prove`", body = crate::openapi::ProofDoc),
-        (status = 400, description = "A malformed seq or old_size", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The public and teams may not read entries", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such entry, or no proof from old_size", body = crate::openapi::ErrorBody),
+        (status = 200, description = "The proof document, as `truce log prove`", body = crate::proof::ProofDocument),
+        (status = 400, description = "A malformed seq or old_size", body = crate::schemas::ErrorBody),
+        (status = 403, description = "The public and teams may not read entries", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such entry, or no proof from old_size", body = crate::schemas::ErrorBody),
     ))]
 pub async fn proof(
     State(state): State<Shared>,

@@ -1,5 +1,5 @@
 //! The JSON REST API, one file per concern. Every handler names its [`Action`] and
-//! [`require`]s it ([`crate::auth`] decides), calls one use case or view of the service through
+//! `require`s it (`crate::auth::require`) ([`crate::auth`] decides), calls one use case or view of the service through
 //! [`crate::reactions::with_core`], and answers a typed view of `truce_service::view` — no
 //! use-case logic and no hand-built JSON here.
 
@@ -13,8 +13,6 @@ pub mod tasks;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::auth::{Action, Principal, allowed};
-use crate::error::{ApiError, ApiResult};
 use crate::state::Shared;
 
 pub fn routes() -> Router<Shared> {
@@ -39,13 +37,4 @@ pub fn routes() -> Router<Shared> {
         .route("/api/log/checkpoint", get(log::checkpoint))
         .route("/api/log/proof/{seq}", get(log::proof))
         .route("/api/alerts/stream", get(alerts::stream))
-}
-
-/// `Ok` when `p`'s role may do `action`; else 403 naming `what`.
-pub fn require(p: &Principal, action: Action, what: &str) -> ApiResult<()> {
-    if allowed(&p.role, action) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(what))
-    }
 }

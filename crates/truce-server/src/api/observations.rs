@@ -11,7 +11,7 @@ use truce_core::observation::SourceKind;
 use truce_service::{Committed, IngestResult};
 use utoipa::IntoParams;
 
-use crate::api::require;
+use crate::auth::require;
 use crate::auth::{Action, Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiBytes, ApiQuery};
@@ -22,7 +22,7 @@ use crate::state::Shared;
 #[into_params(parameter_in = Query)]
 pub struct IngestQuery {
     /// The body's format: `geojson` (default), `cot`, `csv`, `firms`, `ucdp`.
-    #[param(value_type = Option<crate::openapi::IngestFormat>)]
+    #[param(value_type = Option<crate::schemas::IngestFormat>)]
     format: Option<String>,
 }
 
@@ -32,15 +32,15 @@ pub struct IngestQuery {
     params(IngestQuery),
     request_body(description = "GeoJSON FeatureCollection of observations (`format=geojson`, default; `schema/observation.schema.json`), or the text of a CoT, CSV, FIRMS or UCDP feed",
         content(
-            (crate::openapi::FeatureCollection = "application/geo+json"),
-            (crate::openapi::FeatureCollection = "application/json"),
+            (crate::schemas::FeatureCollection = "application/geo+json"),
+            (crate::schemas::FeatureCollection = "application/json"),
             (String = "text/plain"),
         )),
     responses(
         (status = 200, description = "Stored: per-record results in order, counts, seqs, incidents touched", body = IngestResult),
-        (status = 400, description = "Unknown `format`, or a body the adapter cannot read at all", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The role may not post observations", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over `max_body_bytes` or more than `max_batch_records` records", body = crate::openapi::ErrorBody),
+        (status = 400, description = "Unknown `format`, or a body the adapter cannot read at all", body = crate::schemas::ErrorBody),
+        (status = 403, description = "The role may not post observations", body = crate::schemas::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes` or more than `max_batch_records` records", body = crate::schemas::ErrorBody),
     ))]
 pub async fn post_observations(
     State(state): State<Shared>,
@@ -133,14 +133,14 @@ fn read_records(format: truce_ingest::Format, body: &[u8]) -> ApiResult<Vec<truc
     description = "Each feature is stored with its source set to the party (`kind: party`, graded F6 until corroborated).",
     request_body(description = "GeoJSON FeatureCollection of observations (`schema/observation.schema.json`)",
         content(
-            (crate::openapi::FeatureCollection = "application/geo+json"),
-            (crate::openapi::FeatureCollection = "application/json"),
+            (crate::schemas::FeatureCollection = "application/geo+json"),
+            (crate::schemas::FeatureCollection = "application/json"),
         )),
     responses(
         (status = 200, description = "Stored as one batch", body = IngestResult),
-        (status = 400, description = "A body that is not GeoJSON", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Only a party token posts allegations", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over `max_body_bytes` or more than `max_batch_records` records", body = crate::openapi::ErrorBody),
+        (status = 400, description = "A body that is not GeoJSON", body = crate::schemas::ErrorBody),
+        (status = 403, description = "Only a party token posts allegations", body = crate::schemas::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes` or more than `max_batch_records` records", body = crate::schemas::ErrorBody),
     ))]
 pub async fn post_allegation(
     State(state): State<Shared>,

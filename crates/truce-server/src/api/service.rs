@@ -9,7 +9,7 @@ use axum::{Extension, Json};
 use truce_service::view::Health;
 use truce_store::Log;
 
-use crate::api::require;
+use crate::auth::require;
 use crate::auth::{Action, Principal};
 use crate::error::ApiResult;
 use crate::reactions::with_core;
@@ -34,7 +34,7 @@ pub async fn healthz(State(state): State<Shared>) -> ApiResult<Json<Health>> {
     summary = "Prometheus metrics (staff)",
     responses(
         (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
-        (status = 403, description = "The role may not read metrics", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not read metrics", body = crate::schemas::ErrorBody),
     ))]
 pub async fn metrics(
     State(state): State<Shared>,

@@ -12,7 +12,7 @@ use truce_service::{IngestResult, OutcomeReport};
 use utoipa::ToSchema;
 
 use crate::api::incidents::decide_now;
-use crate::api::require;
+use crate::auth::require;
 use crate::auth::{Action, Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
@@ -23,7 +23,7 @@ use crate::state::Shared;
     summary = "Verification tasks: staff every task; a team its assigned tasks",
     responses(
         (status = 200, description = "The tasks", body = TaskList),
-        (status = 403, description = "The role may not read tasks", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not read tasks", body = crate::schemas::ErrorBody),
     ))]
 pub async fn list_tasks(
     State(state): State<Shared>,
@@ -57,7 +57,7 @@ pub async fn list_tasks(
 #[serde(deny_unknown_fields)]
 pub struct OutcomeBody {
     /// `confirmed`, `not_confirmed`, `inconclusive`, `access_denied`.
-    #[schema(value_type = crate::openapi::OutcomeKind)]
+    #[schema(value_type = crate::schemas::OutcomeKind)]
     outcome: String,
     /// What was found: an observation kind (`impact`, `damage`, `weapon_present` needs
     /// `weapon` …); `access_denied` for that outcome; default `report`.
@@ -83,12 +83,12 @@ pub struct OutcomeBody {
     request_body = OutcomeBody,
     responses(
         (status = 200, description = "Stored as one batch", body = IngestResult),
-        (status = 400, description = "Unknown outcome or kind, or malformed JSON", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Only a team token reports outcomes", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such task assigned to this team", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over `max_body_bytes`", body = crate::openapi::ErrorBody),
-        (status = 415, description = "Not `Content-Type: application/json`", body = crate::openapi::ErrorBody),
-        (status = 422, description = "JSON that is not an outcome", body = crate::openapi::ErrorBody),
+        (status = 400, description = "Unknown outcome or kind, or malformed JSON", body = crate::schemas::ErrorBody),
+        (status = 403, description = "Only a team token reports outcomes", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such task assigned to this team", body = crate::schemas::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes`", body = crate::schemas::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = crate::schemas::ErrorBody),
+        (status = 422, description = "JSON that is not an outcome", body = crate::schemas::ErrorBody),
     ))]
 pub async fn post_outcome(
     State(state): State<Shared>,
@@ -145,12 +145,12 @@ pub struct TaskBody {
     request_body = TaskBody,
     responses(
         (status = 200, description = "Logged as a `decision` entry; the incident after it", body = Logged),
-        (status = 400, description = "Malformed JSON", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The role may not task teams", body = crate::openapi::ErrorBody),
-        (status = 409, description = "Already tasked, concluded, unlocated, or no such incident", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over `max_body_bytes`", body = crate::openapi::ErrorBody),
-        (status = 415, description = "Not `Content-Type: application/json`", body = crate::openapi::ErrorBody),
-        (status = 422, description = "JSON that is not a task request", body = crate::openapi::ErrorBody),
+        (status = 400, description = "Malformed JSON", body = crate::schemas::ErrorBody),
+        (status = 403, description = "The role may not task teams", body = crate::schemas::ErrorBody),
+        (status = 409, description = "Already tasked, concluded, unlocated, or no such incident", body = crate::schemas::ErrorBody),
+        (status = 413, description = "Body over `max_body_bytes`", body = crate::schemas::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = crate::schemas::ErrorBody),
+        (status = 422, description = "JSON that is not a task request", body = crate::schemas::ErrorBody),
     ))]
 pub async fn post_task(
     State(state): State<Shared>,

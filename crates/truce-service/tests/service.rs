@@ -1,0 +1,201 @@
+//! The service's use cases on a real GeoPackage store with a fixed clock: each appends, signs
+//! and folds once; refusals log nothing; times come from the injected clock; every folded
+//! entry — the service's own or another process's — reaches the reactions feed; the
+//! `incidents` layer says what the views say.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use truce_core::entry::{Action, EntryKind};
+use truce_log::{KeyType, SignerKey};
+use truce_service::view::IncidentView;
+use truce_service::{DecisionRequest, FixedClock, Service, ServiceError};
+use truce_store::Log;
+
+fn terms() -> truce_core::agreement::Agreement {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");
+    let text = std::fs::read_to_string(dir.join("agreement.toml")).unwrap();
+    truce_core::agreement::load("agreement.toml", &text, &mut |rel| {
+        std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
+    })
+    .unwrap()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("truce-service-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// A store holding a simulated day (seed 3) with its mission, through the service.
+fn scenario(dir: &Path, clock: Arc<FixedClock>) -> (Service, SignerKey) {
+    let terms = terms();
+    let key = SignerKey::from_seed("truce.test/service", KeyType::Ed25519, [7; 32]).unwrap();
+    let db = dir.join("s.gpkg");
+    let mut svc = Service::open_with_terms(&db, &terms, key.clone(), clock).unwrap();
+    let sim = truce_sim::simulate(&terms, 1, 3, truce_sim::default_start(&terms));
+    svc.set_mission(&sim.mission).unwrap();
+    let options = truce_ingest::Options::default();
+    for feed in &sim.feeds {
+        let format = truce_ingest::detect(&feed.file_name, &feed.bytes).unwrap();
+        let records: Vec<_> = truce_ingest::adapter(format, &options)
+            .read(&feed.file_name, &feed.bytes)
+            .unwrap()
+            .collect();
+        svc.ingest(&feed.file_name, &format.to_string(), records)
+            .unwrap();
+    }
+    (svc, key)
+}
+
+#[test]
+fn decisions_take_the_clocks_time_refusals_log_nothing_and_every_fold_is_fed_to_reactions() {
+    let dir = tempdir("decide");
+    let clock = Arc::new(FixedClock::new(t("2015-03-05T09:00:00Z")));
+    let (mut svc, key) = scenario(&dir, clock.clone());
+    assert!(!svc.ledger().incidents().is_empty());
+    let applied = svc.take_applied();
+    assert!(
+        applied
+            .iter()
+            .any(|a| a.kind == EntryKind::Observation && !a.incidents.is_empty()),
+        "ingest folds observations into incidents and feeds them to reactions"
+    );
+
+    // A refused decision (publish before verification) logs nothing and folds nothing.
+    let size = svc.store().log_size().unwrap();
+    let id = svc.ledger().incidents()[0].id.clone();
+    let refused = svc.decide(DecisionRequest {
+        incident: id.clone(),
+        action: Action::Publish,
+        party: None,
+        actor: "analyst".into(),
+        reason: "too early".into(),
+    });
+    assert!(
+        matches!(refused, Err(ServiceError::Refused(_))),
+        "{refused:?}"
+    );
+    assert_eq!(svc.store().log_size().unwrap(), size);
+    assert!(svc.take_applied().is_empty());
+
+    // A verification at the clock's time: one entry, one checkpoint, one fold.
+    clock.advance(TimeDelta::minutes(5));
+    let done = svc
+        .decide(DecisionRequest {
+            incident: id.clone(),
+            action: Action::Verify,
+            party: None,
+            actor: "analyst".into(),
+            reason: "imagery".into(),
+        })
+        .unwrap();
+    assert_eq!(done.seq, size);
+    assert_eq!(done.after.as_str(), "verified");
+    let checkpoint = svc.store().latest_checkpoint().unwrap().unwrap();
+    assert_eq!(checkpoint.size, size + 1, "signed after the decision");
+    let step = svc.ledger().records()[done.incident]
+        .transitions
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        step.at,
+        t("2015-03-05T09:05:00Z"),
+        "timed by the injected clock"
+    );
+    let applied = svc.take_applied();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].kind, EntryKind::Decision);
+    assert_eq!(applied[0].incidents, vec![id.clone()]);
+    let alerts = truce_service::alerts::for_applied(svc.ledger(), &applied);
+    assert!(alerts.iter().all(|a| a.kind == "state" && a.incident == id));
+
+    // Another process decides on the same store: `sync` folds it and feeds it to reactions.
+    let db = dir.join("s.gpkg");
+    let mut other = Service::open(&db, clock.clone())
+        .unwrap()
+        .with_key(key)
+        .unwrap();
+    let second = other.ledger().incidents()[1].id.clone();
+    other
+        .decide(DecisionRequest {
+            incident: second.clone(),
+            action: Action::Verify,
+            party: None,
+            actor: "analyst-2".into(),
+            reason: "call with the team".into(),
+        })
+        .unwrap();
+    assert_eq!(svc.sync().unwrap(), 1);
+    let applied = svc.take_applied();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].incidents, vec![second.clone()]);
+    let k = svc.ledger().find(&second).unwrap();
+    assert_eq!(svc.ledger().records()[k].state.as_str(), "verified");
+}
+
+#[test]
+fn the_incidents_layer_says_what_the_views_say_and_a_rebuild_changes_nothing() {
+    let dir = tempdir("layer");
+    let clock = Arc::new(FixedClock::new(t("2015-03-05T09:00:00Z")));
+    let (mut svc, _) = scenario(&dir, clock);
+    let conn = rusqlite::Connection::open(dir.join("s.gpkg")).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT incident_id, state, rules, confidence, suggested_party, attributed_party, \
+             suggestion_basis FROM incidents",
+        )
+        .unwrap();
+    type Row = (
+        String,
+        String,
+        String,
+        f64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let ledger = svc.ledger();
+    assert_eq!(rows.len(), ledger.incidents().len());
+    let mut suggested = 0;
+    for (id, state, rules, confidence, party, official, basis) in rows {
+        let v = IncidentView::of(ledger, ledger.find(&id).unwrap());
+        assert_eq!(state, v.state, "{id}");
+        assert_eq!(rules, v.rules.join(","), "{id}");
+        assert_eq!(Some(confidence), v.confidence, "{id}");
+        assert_eq!(party, v.suggested_party, "{id}");
+        assert_eq!(official, v.attributed_party, "{id}");
+        assert_eq!(basis, v.suggestion_basis, "{id}");
+        suggested += usize::from(party.is_some());
+    }
+    assert!(
+        suggested > 0,
+        "some incidents name a suggested party in the layer"
+    );
+    drop(stmt);
+    drop(conn);
+    let rebuilt = svc.rebuild().unwrap();
+    assert!(rebuilt.rewritten.is_empty(), "{:?}", rebuilt.rewritten);
+}
