@@ -74,6 +74,15 @@ impl TokenCache {
     }
 }
 
+/// `Ok` when `p`'s role may do `action`; else 403 naming `what`.
+pub fn require(p: &Principal, action: Action, what: &str) -> crate::error::ApiResult<()> {
+    if allowed(&p.role, action) {
+        Ok(())
+    } else {
+        Err(crate::error::ApiError::forbidden(what))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,14 +105,5 @@ mod tests {
         assert!(d < COARSE_CELL_M * 0.75, "{d}");
         // Two points 100 m apart usually share a cell; far apart never.
         assert_ne!(coarsen([38.0, 48.0]), coarsen([38.2, 48.0]));
-    }
-}
-
-/// `Ok` when `p`'s role may do `action`; else 403 naming `what`.
-pub fn require(p: &Principal, action: Action, what: &str) -> crate::error::ApiResult<()> {
-    if allowed(&p.role, action) {
-        Ok(())
-    } else {
-        Err(crate::error::ApiError::forbidden(what))
     }
 }

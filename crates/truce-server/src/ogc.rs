@@ -947,7 +947,7 @@ async fn extent_of(
             let p = p.clone();
             Ok(with_core(state, move |core| {
                 let mut acc = (None, None);
-                for (k, _, shape) in visible_incidents(&core.svc.ledger(), &p) {
+                for (k, _, shape) in visible_incidents(core.svc.ledger(), &p) {
                     let inc = &core.svc.ledger().incidents()[k];
                     fold(&mut acc, &shape, (Some(inc.start), Some(inc.end)));
                 }
@@ -1037,7 +1037,7 @@ async fn items(
         Coll::Incidents => {
             let (q, base) = (q.clone(), base.clone());
             with_core(&state, move |core| {
-                let ledger = &core.svc.ledger();
+                let ledger = core.svc.ledger();
                 let shown: Vec<_> = visible_incidents(ledger, &p)
                     .into_iter()
                     .filter(|(k, _, shape)| {
@@ -1154,7 +1154,7 @@ async fn item(
         Coll::Incidents => {
             let (fid, base) = (fid.clone(), base.clone());
             with_core(&state, move |core| {
-                let ledger = &core.svc.ledger();
+                let ledger = core.svc.ledger();
                 let Some(k) = ledger.find(&fid) else {
                     return Ok(None);
                 };
