@@ -29,12 +29,13 @@
 //! batch of n correlates in O(n log n).
 //!
 //! Evidence weight: each report's weight is its source's Admiralty reliability × the
-//! information's credibility ([`reliability_weight`], [`credibility_weight`]). One source
-//! counts once — its best report; sources of one kind are not independent — the kind counts
-//! its best source; kinds combine by noisy-OR, `1 − Π(1 − pₖ)`. An incident is
-//! `corroborated` when two independent monitoring source kinds saw it (a party's allegation is
-//! not the monitor's observation and does not count as one), or its confidence reaches
-//! [`CORROBORATED_CONFIDENCE`].
+//! information's credibility ([`reliability_weight`], [`credibility_weight`]). Independence is
+//! by source, not by kind: one platform ([`platform_of`]) counts once — its best report;
+//! different teams, drones, sensors and satellites are independent, those of one kind
+//! discounted by [`SAME_KIND_FACTOR`] for shared failure modes; everything combines by
+//! noisy-OR. An incident is `corroborated` when [`CORROBORATING_SOURCES`] independent
+//! monitoring platforms saw it (a party's allegation is not the monitor's observation and does
+//! not count) — never on one source's grade alone.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -122,8 +123,13 @@ pub const COARSE_TIME_S: f64 = 600.0;
 /// allegation placed within 2 km, an open-source event placed in a town or a district,
 /// cannot tell apart batteries or impact areas a kilometre apart.
 pub const COARSE_RADIUS_M: f64 = 1_000.0;
-/// Confidence at which one kind of source suffices for `corroborated`: e.g. two A1 reports.
-pub const CORROBORATED_CONFIDENCE: f64 = 0.9;
+/// How much a second (third …) independent source of the same kind adds, as a factor on its
+/// weight, for the failure modes one kind shares: three ground teams of grade C3 (0.42 each)
+/// give 1 − 0.58 × 0.79² ≈ 0.64, a drone and a camera more. Two teams are still two sources.
+pub const SAME_KIND_FACTOR: f64 = 0.5;
+/// Independent monitoring platforms needed for `corroborated`: two. Never one, whatever its
+/// grade; never an allegation.
+pub const CORROBORATING_SOURCES: usize = 2;
 /// The least ratio of two weapon counts (smaller / larger) for two sightings of one class to be
 /// one battery: 0.5. Observers miss some of a battery (the simulated drones see each weapon
 /// 85 % of the time; a tree line hides more), so 3 and 4, or 2 and 4, are one group; 2 and 6 are
@@ -278,6 +284,9 @@ pub struct Incident {
     pub state: IncidentState,
     /// The distinct source kinds that reported it, sorted.
     pub source_kinds: Vec<SourceKind>,
+    /// Independent monitoring platforms that reported it (parties' desks not counted):
+    /// `corroborated` needs [`CORROBORATING_SOURCES`].
+    pub independent_sources: usize,
     /// The firing position fixed from two or more `firing` bearings (its `used` and `rejected`
     /// index the incident's firing bearings in canonical order: time, then seq).
     pub origin: Option<Origin>,
@@ -814,6 +823,7 @@ impl Fusion {
             confidence: 0.0,
             state: IncidentState::SingleSource,
             source_kinds: Vec::new(),
+            independent_sources: 0,
             origin: None,
             attribution: None,
             breaches: Vec::new(),
@@ -900,7 +910,8 @@ impl Fusion {
             inc.attribution = inc.origin.as_ref().map(|o| suggest(&self.engine, o));
         }
         inc.suggested = crate::attribute::suggested_party(inc);
-        (inc.confidence, inc.state, inc.source_kinds) = evidence(&self.sums[k].by_source);
+        (inc.confidence, inc.state, inc.source_kinds, inc.independent_sources) =
+            evidence(&self.sums[k].by_source);
         if inc.state == IncidentState::Corroborated && inc.corroborated_at.is_none() {
             inc.corroborated_at = Some(to_time(joined_at));
         }
@@ -928,23 +939,55 @@ fn insert_sorted<T: Ord>(v: &mut Vec<T>, x: T) {
     }
 }
 
-/// Confidence, state and distinct source kinds from each source's best weight (module doc).
+/// The independence key of a source: its kind and its platform — the source id up to the first
+/// `/` (`uav-2/eo` and `uav-2/ir` are two sensors of one drone, which fail together). Sources
+/// with different keys are independent; one key counts once (module doc, `docs/fusion.md`).
+pub fn platform_of(id: &str) -> &str {
+    id.split('/').next().unwrap_or(id)
+}
+
+/// Confidence, state, distinct source kinds and the number of independent monitoring sources,
+/// from each source's best weight (module doc):
+///
+/// - one platform counts once (its best report), whatever it sent;
+/// - independent platforms of one kind combine by noisy-OR, every one after the best
+///   discounted by [`SAME_KIND_FACTOR`] for the failure modes they share (one kind of sensor is
+///   fooled by the same flare, the same cloud, the same rumour);
+/// - kinds combine by noisy-OR;
+/// - `corroborated` needs [`CORROBORATING_SOURCES`] independent *monitoring* platforms (a
+///   party's allegation adds to the confidence but never corroborates), whatever the
+///   confidence: one source is never corroboration, however good its grade.
 fn evidence(
     by_source: &BTreeMap<(SourceKind, String), f64>,
-) -> (f64, IncidentState, Vec<SourceKind>) {
-    let mut by_kind: BTreeMap<SourceKind, f64> = BTreeMap::new();
-    for ((kind, _), &w) in by_source {
-        let k = by_kind.entry(*kind).or_insert(0.0);
-        *k = k.max(w);
+) -> (f64, IncidentState, Vec<SourceKind>, usize) {
+    let mut by_platform: BTreeMap<(SourceKind, &str), f64> = BTreeMap::new();
+    for ((kind, id), &w) in by_source {
+        let p = by_platform.entry((*kind, platform_of(id))).or_insert(0.0);
+        *p = p.max(w);
     }
-    let confidence = 1.0 - by_kind.values().map(|p| 1.0 - p).product::<f64>();
-    let monitors = by_kind.keys().filter(|k| **k != SourceKind::Party).count();
-    let state = if monitors >= 2 || confidence >= CORROBORATED_CONFIDENCE {
+    let mut by_kind: BTreeMap<SourceKind, Vec<f64>> = BTreeMap::new();
+    for ((kind, _), w) in &by_platform {
+        by_kind.entry(*kind).or_default().push(*w);
+    }
+    let mut miss = 1.0;
+    for ws in by_kind.values_mut() {
+        ws.sort_by(|a, b| b.total_cmp(a));
+        for (i, w) in ws.iter().enumerate() {
+            let w = if i == 0 { *w } else { SAME_KIND_FACTOR * w };
+            miss *= 1.0 - w;
+        }
+    }
+    let confidence = 1.0 - miss;
+    let monitors = by_platform
+        .keys()
+        .filter(|(k, _)| *k != SourceKind::Party)
+        .count();
+    let state = if monitors >= CORROBORATING_SOURCES {
         IncidentState::Corroborated
     } else {
         IncidentState::SingleSource
     };
-    (confidence, state, by_kind.into_keys().collect())
+    (confidence, state, by_kind.into_keys().collect(), monitors)
 }
 
 /// The weapon count of a sighting when it tells batteries apart: more than one weapon, from a
@@ -989,7 +1032,7 @@ mod tests {
         }
     }
 
-    fn evidence_of(members: &[Member]) -> (f64, IncidentState, Vec<SourceKind>) {
+    fn evidence_of(members: &[Member]) -> (f64, IncidentState, Vec<SourceKind>, usize) {
         let mut sums = Sums::default();
         for m in members {
             sums.add_grade(m);
@@ -998,33 +1041,53 @@ mod tests {
     }
 
     #[test]
-    fn one_source_counts_once_and_one_kind_is_not_independent() {
+    fn independence_is_by_source_not_by_kind() {
         let one = evidence_of(&[member(SourceKind::Drone, "uav-1", 0.6)]);
+        assert_eq!(one.1, IncidentState::SingleSource);
+        // One source counts once, however often it reports.
         let same_source = evidence_of(&[
             member(SourceKind::Drone, "uav-1", 0.6),
             member(SourceKind::Drone, "uav-1", 0.6),
         ]);
+        assert_eq!(one.0, same_source.0);
+        assert_eq!(same_source.1, IncidentState::SingleSource);
+        // Two sensors of one platform ("uav-1/eo", "uav-1/ir") are one source.
+        let one_platform = evidence_of(&[
+            member(SourceKind::Drone, "uav-1/eo", 0.6),
+            member(SourceKind::Drone, "uav-1/ir", 0.5),
+        ]);
+        assert_eq!((one_platform.0, one_platform.3), (0.6, 1));
+        assert_eq!(one_platform.1, IncidentState::SingleSource);
+        // Two drones are two sources, the second discounted for shared failure modes.
         let same_kind = evidence_of(&[
             member(SourceKind::Drone, "uav-1", 0.6),
             member(SourceKind::Drone, "uav-2", 0.5),
         ]);
-        assert_eq!(one.0, same_source.0);
-        assert_eq!(one.0, same_kind.0);
-        assert_eq!(same_kind.1, IncidentState::SingleSource);
+        assert!((same_kind.0 - (1.0 - 0.4 * (1.0 - SAME_KIND_FACTOR * 0.5))).abs() < 1e-12);
+        assert_eq!((same_kind.1, same_kind.3), (IncidentState::Corroborated, 2));
+        // Three ground teams C3 (0.42) seeing one battery: corroborated, above one team.
+        let teams = evidence_of(&[
+            member(SourceKind::GroundTeam, "team-1", 0.42),
+            member(SourceKind::GroundTeam, "team-2", 0.42),
+            member(SourceKind::GroundTeam, "team-3", 0.42),
+        ]);
+        assert_eq!((teams.1, teams.3), (IncidentState::Corroborated, 3));
+        assert!(teams.0 > 0.6 && teams.0 < 0.7, "{}", teams.0);
+        // Kinds combine by noisy-OR.
         let two_kinds = evidence_of(&[
             member(SourceKind::Drone, "uav-1", 0.6),
             member(SourceKind::Camera, "cam-01", 0.5),
         ]);
         assert!((two_kinds.0 - 0.8).abs() < 1e-12, "noisy-OR 1 − 0.4 × 0.5");
         assert_eq!(two_kinds.1, IncidentState::Corroborated);
+        // An allegation adds confidence but never corroborates; nor does one excellent source.
         let alleged = evidence_of(&[
             member(SourceKind::Drone, "uav-1", 0.6),
             member(SourceKind::Party, "jccc-ua", 0.3),
         ]);
-        assert_eq!(
-            alleged.1,
-            IncidentState::SingleSource,
-            "an allegation does not corroborate"
-        );
+        assert_eq!(alleged.1, IncidentState::SingleSource);
+        assert!(alleged.0 > one.0);
+        let excellent = evidence_of(&[member(SourceKind::Drone, "uav-1", 0.95)]);
+        assert_eq!(excellent.1, IncidentState::SingleSource);
     }
 }
