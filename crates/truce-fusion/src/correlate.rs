@@ -37,7 +37,7 @@
 //! monitoring platforms saw it (a party's allegation is not the monitor's observation and does
 //! not count) — never on one source's grade alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -136,6 +136,14 @@ pub const CORROBORATING_SOURCES: usize = 2;
 /// two. Counts of 1 say "at least one" (a CoT marker always carries 1) and party allegations
 /// inflate counts, so neither is compared.
 pub const WEAPON_COUNT_RATIO: f64 = 0.5;
+/// How long before a strike's first timely report the firing that caused it may have been
+/// seen or heard, seconds: a shell or rocket flies under a minute to 20 km, and the sound of
+/// a launch reaches an array up to a minute late (both already in the reports' uncertainty).
+pub const LINK_TIME_S: f64 = 120.0;
+/// The farthest a strike is linked to a firing when no calibre says otherwise, metres: the
+/// tube and rocket artillery of the Minsk withdrawal classes reach 15–21 km (BM-21 20.4 km);
+/// 25 km also covers 152 mm with assisted rounds.
+pub const LINK_RANGE_M: f64 = 25_000.0;
 /// Mean Earth radius (m) for the index's Earth-centred coordinates (not for distances).
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
@@ -309,6 +317,28 @@ pub struct Incident {
     /// up to date as members join: the one suggestion every surface shows. Never official:
     /// that takes an analyst's `attribute` decision.
     pub suggested: Option<PartySuggestion>,
+    /// Strike ↔ firing: for a strike, the firing that caused it; for a firing, the strikes it
+    /// caused — each with the other end's place, the firing side's party and the basis
+    /// ([`Fusion`] links each strike to its most plausible firing).
+    pub links: Vec<Link>,
+    /// Where fire came from when no firing position is fixed: a crater analysis (direction and
+    /// calibre → a range band) or a lone firing bearing held against the strike it caused
+    /// (ray ∩ weapon range), stated with the party whose area holds all of it
+    /// ([`crate::attribute::fire_area_from_craters`], [`crate::attribute::fire_area_from_rays`]).
+    pub fire_area: Option<Suggestion>,
+}
+
+/// One end of a strike ↔ firing link, as the incident at the other end sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// The incident at the other end.
+    pub incident: String,
+    /// Its place: the firing position (or the strike's impact, from a firing).
+    pub location: Option<LonLat>,
+    /// The party the firing side suggests, when it names one.
+    pub party: Option<String>,
+    /// Why the two are linked: "firing inc-12 38 s before, 9.4 km away (within 21 km)".
+    pub basis: String,
 }
 
 /// What the correlator keeps of an observation.
@@ -333,6 +363,8 @@ struct Member {
     coarse: bool,
     /// Weapons counted, when the count says something ([`counted`]).
     count: Option<u32>,
+    /// A crater analysis in the remarks: (azimuth fire came from, σ, calibre mm).
+    crater: Option<(f64, f64, Option<u32>)>,
 }
 
 type Entry = GeomWithData<Rectangle<[f64; 4]>, usize>;
@@ -404,6 +436,12 @@ pub struct Fusion {
     boxes: Vec<Entry>,
     tree: RTree<Entry>,
     skipped: usize,
+    /// For a strike, the firing it is linked to; for a firing, its strikes.
+    fired_by: Vec<Option<usize>>,
+    caused: Vec<BTreeSet<usize>>,
+    /// Incidents other than the one an observation joined that the last joins changed (a link
+    /// made or moved): [`Fusion::take_changed`].
+    changed: BTreeSet<usize>,
 }
 
 fn secs(t: DateTime<Utc>) -> f64 {
@@ -498,6 +536,7 @@ impl Member {
             parties,
             coarse: p.time_uncertainty_s > COARSE_TIME_S || p.error_radius_m > COARSE_RADIUS_M,
             count: counted(obs),
+            crater: crate::attribute::crater_analysis(obs),
         }
     }
 
@@ -611,6 +650,9 @@ impl Fusion {
             boxes: Vec::new(),
             tree: RTree::new(),
             skipped: 0,
+            fired_by: Vec::new(),
+            caused: Vec::new(),
+            changed: BTreeSet::new(),
         }
     }
 
@@ -657,7 +699,7 @@ impl Fusion {
             return None;
         };
         let m = Member::new(seq, obs, place, a);
-        Some(match self.best_candidate(&group, &m) {
+        let k = match self.best_candidate(&group, &m) {
             Some(k) => {
                 self.add(k, m);
                 k
@@ -666,7 +708,231 @@ impl Fusion {
                 self.start(group, m);
                 self.incidents.len() - 1
             }
-        })
+        };
+        self.relink(k);
+        self.changed.remove(&k);
+        Some(k)
+    }
+
+    /// The incidents, other than those observations joined, whose links or suggestion the
+    /// joins since the last call changed (a strike's firing found later, a firing's strike):
+    /// the ledger refreshes them too.
+    pub fn take_changed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.changed).into_iter().collect()
+    }
+
+    /// Recomputes the strike ↔ firing links that incident `k`'s change may have changed, and
+    /// the suggestions that follow from them. A link is a function of the incidents as they
+    /// stand (each strike's best firing), so it does not
+    /// depend on which of two arrived first.
+    fn relink(&mut self, k: usize) {
+        let group = self.incidents[k].group.clone();
+        let strikes: Vec<usize> = match group {
+            EventGroup::Strike => vec![k],
+            EventGroup::Firing => {
+                let q = self.boxes[k].geom().envelope();
+                let (lo, hi) = (q.lower(), q.upper());
+                let g = LINK_RANGE_M;
+                let t = LINK_TIME_S;
+                let query = AABB::from_corners(
+                    [lo[0] - g, lo[1] - g, lo[2] - g, lo[3] - t],
+                    [hi[0] + g, hi[1] + g, hi[2] + g, hi[3] + t],
+                );
+                let mut v: Vec<usize> = self
+                    .tree
+                    .locate_in_envelope_intersecting(&query)
+                    .map(|e| e.data)
+                    .filter(|&j| self.incidents[j].group == EventGroup::Strike)
+                    .collect();
+                v.extend(self.caused[k].iter().copied());
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+            _ => return,
+        };
+        let mut firings: BTreeSet<usize> = BTreeSet::new();
+        if group == EventGroup::Firing {
+            firings.insert(k);
+        }
+        for &s in &strikes {
+            let new = self.best_firing(s);
+            let old = self.fired_by[s];
+            if new != old {
+                if let Some(f) = old {
+                    self.caused[f].remove(&s);
+                    firings.insert(f);
+                }
+                if let Some(f) = new {
+                    self.caused[f].insert(s);
+                    firings.insert(f);
+                }
+                self.fired_by[s] = new;
+            }
+        }
+        // Firings first (their area may come from a strike's place), then their strikes.
+        let mut touched_strikes: BTreeSet<usize> = strikes.iter().copied().collect();
+        for &f in &firings {
+            self.refresh_firing(f);
+            touched_strikes.extend(self.caused[f].iter().copied());
+        }
+        for &s in &touched_strikes {
+            self.refresh_strike(s);
+        }
+        self.changed.extend(firings);
+        self.changed.extend(touched_strikes);
+    }
+
+    /// The firing incident that most plausibly caused strike `s`: among firings whose time
+    /// comes within [`LINK_TIME_S`] of the strike's timely reports and whose place (a point, a
+    /// fixed origin, or a lone ray) is within the weapon's range of the strike, the nearest in
+    /// time, then in space, then the earlier. None when the strike has no timely, precise
+    /// report (a crater found hours later cannot tell which salvo) or no location.
+    fn best_firing(&self, s: usize) -> Option<usize> {
+        let inc = &self.incidents[s];
+        let at = inc.location?;
+        let timely: Vec<&Member> = self.members[s].iter().filter(|m| m.tier() == 0).collect();
+        let lo = timely.iter().map(|m| m.lo).min_by(f64::total_cmp)?;
+        let hi = timely.iter().map(|m| m.hi).max_by(f64::total_cmp)?;
+        let range = self.strike_range(s);
+        let c = ecef(at);
+        let g = range;
+        let query = AABB::from_corners(
+            [c[0] - g, c[1] - g, c[2] - g, lo - LINK_TIME_S],
+            [c[0] + g, c[1] + g, c[2] + g, hi + LINK_TIME_S],
+        );
+        let mut best: Option<(f64, f64, usize)> = None;
+        for e in self.tree.locate_in_envelope_intersecting(&query) {
+            let f = e.data;
+            if self.incidents[f].group != EventGroup::Firing {
+                continue;
+            }
+            let fm: Vec<&Member> = self.members[f].iter().filter(|m| !m.coarse).collect();
+            let (Some(flo), Some(fhi)) = (
+                fm.iter().map(|m| m.lo).min_by(f64::total_cmp),
+                fm.iter().map(|m| m.hi).max_by(f64::total_cmp),
+            ) else {
+                continue;
+            };
+            // Fire precedes its strike: the launch at most LINK_TIME_S before the impact
+            // is heard or seen, and not after it (beyond the reports' uncertainties).
+            let gap = (lo - fhi).max(0.0);
+            if gap > LINK_TIME_S || flo > hi + FIRE_TIME_GATE_S {
+                continue;
+            }
+            let Some(d) = self.firing_distance(f, at, range) else {
+                continue;
+            };
+            if best.is_none_or(|(bg, bd, bf)| (gap, d, f) < (bg, bd, bf)) {
+                best = Some((gap, d, f));
+            }
+        }
+        best.map(|b| b.2)
+    }
+
+    /// The weapon range (m) a strike could have been fired from: the calibre of a crater
+    /// analysis when a member states one, else [`LINK_RANGE_M`].
+    fn strike_range(&self, s: usize) -> f64 {
+        self.members[s]
+            .iter()
+            .filter_map(|m| m.crater.and_then(|c| c.2))
+            .map(|c| crate::attribute::range_band_m(Some(c)).1)
+            .max_by(f64::total_cmp)
+            .unwrap_or(LINK_RANGE_M)
+    }
+
+    /// How far (m) firing `f` is from a strike at `at` when it could have reached it: its
+    /// located position within `range`, or a lone ray passing within `range`.
+    fn firing_distance(&self, f: usize, at: LonLat, range: f64) -> Option<f64> {
+        let inc = &self.incidents[f];
+        if let Some(p) = inc.location {
+            let d = distance_m(p, at);
+            let r = inc.radius_m.unwrap_or(0.0);
+            return (d <= range + r).then_some(d);
+        }
+        self.members[f]
+            .iter()
+            .filter_map(|m| m.bearing.as_ref())
+            .filter_map(|b| crate::attribute::ray_within(b, at, range).map(|(t0, _)| t0))
+            .min_by(f64::total_cmp)
+    }
+
+    /// A firing's links (its strikes), its fire area (a lone ray ∩ the strikes' ranges) and
+    /// its suggestion.
+    fn refresh_firing(&mut self, f: usize) {
+        let strikes: Vec<usize> = self.caused[f].iter().copied().collect();
+        let rays: Vec<BearingObs> = self.members[f]
+            .iter()
+            .filter_map(|m| m.bearing.clone())
+            .collect();
+        let located = self.incidents[f].location.is_some();
+        let mut area = None;
+        let mut links = Vec::new();
+        for &s in &strikes {
+            let si = &self.incidents[s];
+            let Some(at) = si.location else { continue };
+            if !located && area.is_none() {
+                let range = self.strike_range(s);
+                area =
+                    crate::attribute::fire_area_from_rays(&self.engine, &rays, at, range, &si.id);
+            }
+            links.push(Link {
+                incident: si.id.clone(),
+                location: si.location,
+                party: None,
+                basis: format!("strike {} within range of this firing", si.id),
+            });
+        }
+        let inc = &mut self.incidents[f];
+        inc.links = links;
+        inc.fire_area = area;
+        inc.suggested = crate::attribute::suggested_party(inc);
+        // The strikes' party comes from here.
+        let party = inc.suggested.as_ref().map(|p| p.party.clone());
+        for l in &mut self.incidents[f].links {
+            l.party = party.clone();
+        }
+    }
+
+    /// A strike's link to its firing (with the firing side's party), its fire area from a
+    /// crater analysis, and its suggestion.
+    fn refresh_strike(&mut self, s: usize) {
+        let link = self.fired_by[s].map(|f| {
+            let fi = &self.incidents[f];
+            let si = &self.incidents[s];
+            let gap = {
+                let timely = self.members[s].iter().filter(|m| m.tier() == 0);
+                let lo = timely.map(|m| m.lo).fold(f64::INFINITY, f64::min);
+                let fhi = self.members[f].iter().map(|m| m.hi).fold(f64::NEG_INFINITY, f64::max);
+                (lo - fhi).max(0.0)
+            };
+            let place = match (fi.location, si.location) {
+                (Some(p), Some(q)) => format!("{} away", crate::triangulate::km(distance_m(p, q))),
+                _ => "its ray passing within range".into(),
+            };
+            Link {
+                incident: fi.id.clone(),
+                location: fi.location,
+                party: fi.suggested.as_ref().map(|p| p.party.clone()),
+                basis: format!(
+                    "fired by {} ({} reports, {place}, {:.0} s before this strike's first timely report, within {:.0} s and {})",
+                    fi.id,
+                    fi.observation_seqs.len(),
+                    gap,
+                    LINK_TIME_S,
+                    crate::triangulate::km(self.strike_range(s))
+                ),
+            }
+        });
+        let at = self.incidents[s].location;
+        let craters: Vec<(f64, f64, Option<u32>)> =
+            self.members[s].iter().filter_map(|m| m.crater).collect();
+        let area =
+            at.and_then(|at| crate::attribute::fire_area_from_craters(&self.engine, at, &craters));
+        let inc = &mut self.incidents[s];
+        inc.links = link.into_iter().collect();
+        inc.fire_area = area;
+        inc.suggested = crate::attribute::suggested_party(inc);
     }
 
     /// The incident `m` most plausibly belongs to: the closest that passes every gate, ties to
@@ -830,8 +1096,12 @@ impl Fusion {
             corroborated_at: None,
             breach_parties: BTreeMap::new(),
             suggested: None,
+            links: Vec::new(),
+            fire_area: None,
         });
         self.members.push(Vec::new());
+        self.fired_by.push(None);
+        self.caused.push(BTreeSet::new());
         self.sums.push(Sums {
             lo: m.lo,
             hi: m.hi,
@@ -910,8 +1180,12 @@ impl Fusion {
             inc.attribution = inc.origin.as_ref().map(|o| suggest(&self.engine, o));
         }
         inc.suggested = crate::attribute::suggested_party(inc);
-        (inc.confidence, inc.state, inc.source_kinds, inc.independent_sources) =
-            evidence(&self.sums[k].by_source);
+        (
+            inc.confidence,
+            inc.state,
+            inc.source_kinds,
+            inc.independent_sources,
+        ) = evidence(&self.sums[k].by_source);
         if inc.state == IncidentState::Corroborated && inc.corroborated_at.is_none() {
             inc.corroborated_at = Some(to_time(joined_at));
         }
@@ -1029,6 +1303,7 @@ mod tests {
             parties: Vec::new(),
             coarse: false,
             count: None,
+            crater: None,
         }
     }
 
