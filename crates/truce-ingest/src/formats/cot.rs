@@ -282,6 +282,21 @@ impl CotTypes {
         self.types.iter().find(|r| r.pattern.matches(cot_type))
     }
 
+    /// A strike described with where its fire came from ("impact observed; fired from the
+    /// west"): the kind of the remarks without that phrase, when it is a strike kind.
+    fn strike_with_origin(&self, remarks: &str, shape: Shape) -> Option<ObservationKind> {
+        let stripped = without_origin_phrases(remarks);
+        if stripped == remarks.to_lowercase() {
+            return None;
+        }
+        self.keyword_kind(&stripped, shape).filter(|k| {
+            matches!(
+                k,
+                ObservationKind::Impact | ObservationKind::Explosion | ObservationKind::Damage
+            )
+        })
+    }
+
     /// The first keyword rule whose kind fits `shape` and whose words occur in `remarks`.
     fn keyword_kind(&self, remarks: &str, shape: Shape) -> Option<ObservationKind> {
         let words: Vec<String> = remarks
@@ -816,9 +831,10 @@ fn event_observation(types: &CotTypes, xml: EventXml) -> Result<Observation, Str
         {
             ObservationKind::AccessDenied
         }
-        Some(KindRule::FromRemarks { fallback }) => {
-            types.keyword_kind(user_remarks, shape).unwrap_or(fallback)
-        }
+        Some(KindRule::FromRemarks { fallback }) => types
+            .strike_with_origin(user_remarks, shape)
+            .or_else(|| types.keyword_kind(user_remarks, shape))
+            .unwrap_or(fallback),
         None => ObservationKind::Report,
     };
     let geometry = match shape {
@@ -989,6 +1005,17 @@ fn compass_sigma(word: &str) -> f64 {
         22.5
     };
     (half_sector * half_sector + 15.0 * 15.0).sqrt()
+}
+
+/// The remarks without the phrases that say where fire came from ("fired from the west",
+/// "fire came from 210°"): a crater analysis describes an impact, and its "fired" must not make
+/// the marker a firing position (which would name the party holding the crater's ground).
+fn without_origin_phrases(remarks: &str) -> String {
+    let mut out = remarks.to_lowercase();
+    for phrase in ["fired from", "fire came from", "firing from", "fire from"] {
+        out = out.replace(phrase, "from");
+    }
+    out
 }
 
 /// Reads what [`RemarksRead`] says from the team's remarks.
@@ -1299,6 +1326,19 @@ mod tests {
         assert_eq!(
             (r.calibre_mm, r.origin.map(|o| o.0)),
             (Some(122), Some(247.5))
+        );
+        let t = CotTypes::default();
+        assert_eq!(
+            t.strike_with_origin(
+                "Impact observed; crater analysis: fired from the west",
+                Shape::Point
+            ),
+            Some(ObservationKind::Impact)
+        );
+        assert_eq!(
+            t.strike_with_origin("MLRS firing from the tree line", Shape::Point),
+            None,
+            "a launch seen stays a firing"
         );
         let r = remarks_read("Crater, fire came from 210°", ObservationKind::Impact);
         assert_eq!(r.origin, Some((210.0, 15.0)));
