@@ -1089,13 +1089,12 @@ fn remarks_read(remarks: &str, kind: ObservationKind) -> RemarksRead {
                     break;
                 }
                 let deg = next.trim_end_matches('°');
-                if deg.len() < next.len() || tokens.get(i + 2) == Some(&"degrees") {
-                    if let Ok(a) = deg.parse::<f64>()
-                        && (0.0..360.0).contains(&a)
-                    {
-                        read.origin = Some((a, 15.0));
-                        break;
-                    }
+                if (deg.len() < next.len() || tokens.get(i + 2) == Some(&"degrees"))
+                    && let Ok(a) = deg.parse::<f64>()
+                    && (0.0..360.0).contains(&a)
+                {
+                    read.origin = Some((a, 15.0));
+                    break;
                 }
             }
             if read.origin.is_some() {
