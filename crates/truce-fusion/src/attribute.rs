@@ -6,10 +6,223 @@
 //! When the origin's 95 % ellipse reaches the contact line (semi-major axis ≥ the distance to
 //! the line) the ellipse straddles the line and no party is suggested.
 
-use truce_core::assess::Engine;
-use truce_geo::azimuth_deg;
+use std::collections::BTreeMap;
 
-use crate::triangulate::{Origin, km};
+use truce_core::assess::Engine;
+use truce_core::observation::{Observation, ObservationKind};
+use truce_geo::{LonLat, azimuth_deg, destination, distance_m};
+
+use crate::triangulate::{BearingObs, Origin, angle_diff_deg, km};
+
+/// The least share of the area fire could have come from that must lie in one party's area for
+/// that party to be suggested: 0.9. The area is sampled uniformly (a flat prior over the
+/// ground: nothing says at which range in the band the weapon stood).
+pub const FIRE_AREA_SHARE: f64 = 0.9;
+/// A direction's spread sampled for the area fire came from: ± this many σ (capped at 60°).
+pub const FIRE_AREA_SIGMA: f64 = 2.0;
+/// Samples of the area fire came from: along the range band × across the direction's spread.
+const AREA_SAMPLES_ALONG: usize = 24;
+const AREA_SAMPLES_ACROSS: usize = 9;
+
+/// The range band (m) of a calibre, smallest to largest, from the weapons that fire it (the
+/// Minsk II withdrawal classes and their neighbours); unknown: 0.5–25 km.
+///
+/// | calibre | weapons | band |
+/// |---|---|---|
+/// | ≤ 82 mm | 82 mm mortars | 0.1–4.3 km |
+/// | 83–120 mm | 120 mm mortars, 100 mm MT-12 | 0.5–8.2 km |
+/// | 121–130 mm | 122 mm D-30, 2S1, BM-21 Grad | 1–21 km |
+/// | 131–155 mm | 152 mm D-20, 2S3, 2S19 | 1–25 km |
+/// | 156–240 mm | 220 mm BM-27 Uragan | 10–35 km |
+/// | > 240 mm | 300 mm BM-30 Smerch | 20–70 km |
+pub fn range_band_m(calibre_mm: Option<u32>) -> (f64, f64) {
+    match calibre_mm {
+        Some(c) if c <= 82 => (100.0, 4_300.0),
+        Some(c) if c <= 120 => (500.0, 8_200.0),
+        Some(c) if c <= 130 => (1_000.0, 21_000.0),
+        Some(c) if c <= 155 => (1_000.0, 25_000.0),
+        Some(c) if c <= 240 => (10_000.0, 35_000.0),
+        Some(_) => (20_000.0, 70_000.0),
+        None => (500.0, 25_000.0),
+    }
+}
+
+/// A crater analysis an impact, explosion or damage report states, as the CoT adapter writes it
+/// into the remarks (`docs/ingest.md`): "crater analysis: fire came from 45° ± 27°" and
+/// optionally "calibre 122 mm". (azimuth, σ, calibre).
+pub fn crater_analysis(obs: &Observation) -> Option<(f64, f64, Option<u32>)> {
+    let p = &obs.properties;
+    if !matches!(
+        p.kind,
+        ObservationKind::Impact | ObservationKind::Explosion | ObservationKind::Damage
+    ) || p.bearing.is_some()
+    {
+        return None;
+    }
+    let r = &p.remarks;
+    let rest = &r[r.find("crater analysis: fire came from ")? + 32..];
+    let (az, rest) = rest.split_once("° ± ")?;
+    let (sigma, _) = rest.split_once('°')?;
+    let az: f64 = az.trim().parse().ok()?;
+    let sigma: f64 = sigma.trim().parse().ok()?;
+    let calibre = r.find("calibre ").and_then(|i| {
+        let (n, _) = r[i + 8..].split_once(" mm")?;
+        n.trim().parse().ok()
+    });
+    ((0.0..360.0).contains(&az) && sigma.is_finite() && sigma > 0.0).then_some((az, sigma, calibre))
+}
+
+/// The stretch of `b`'s ray (distances from its observer, m) within `range` of `at`, clipped
+/// to the ray's own reach; None when the ray does not come within `range`.
+pub fn ray_within(b: &BearingObs, at: LonLat, range: f64) -> Option<(f64, f64)> {
+    let d = distance_m(b.observer, at);
+    let off = angle_diff_deg(azimuth_deg(b.observer, at), b.azimuth_deg).to_radians();
+    let (along, across) = (d * off.cos(), (d * off.sin()).abs());
+    // The ray's angular error widens it: a point within 2σ of the ray counts as on it.
+    let across = (across - FIRE_AREA_SIGMA * b.error_deg.to_radians() * d).max(0.0);
+    if across > range {
+        return None;
+    }
+    let half = (range * range - across * across).sqrt();
+    let reach = b
+        .max_range_m
+        .unwrap_or(crate::correlate::DEFAULT_BEARING_RANGE_M);
+    let (t0, t1) = ((along - half).max(0.0), (along + half).min(reach));
+    (t1 > t0).then_some((t0, t1))
+}
+
+/// Shares of the wedge from `apex` towards `azimuth` (± [`FIRE_AREA_SIGMA`] σ), between
+/// `t0` and `t1` metres, by party area ("" outside every party's area), sampled uniformly
+/// over its area.
+fn wedge_shares(
+    engine: &Engine,
+    apex: LonLat,
+    azimuth: f64,
+    sigma: f64,
+    (t0, t1): (f64, f64),
+) -> BTreeMap<String, f64> {
+    let half = (FIRE_AREA_SIGMA * sigma).min(60.0);
+    let mut shares: BTreeMap<String, f64> = BTreeMap::new();
+    let n = (AREA_SAMPLES_ALONG * AREA_SAMPLES_ACROSS) as f64;
+    for i in 0..AREA_SAMPLES_ALONG {
+        let u = (i as f64 + 0.5) / AREA_SAMPLES_ALONG as f64;
+        let t = (t0 * t0 + u * (t1 * t1 - t0 * t0)).sqrt();
+        for j in 0..AREA_SAMPLES_ACROSS {
+            let v = (j as f64 + 0.5) / AREA_SAMPLES_ACROSS as f64;
+            let az = azimuth + half * (2.0 * v - 1.0);
+            let q = destination(apex, az.rem_euclid(360.0), t);
+            let party = engine.party_at(q).unwrap_or("").to_string();
+            *shares.entry(party).or_insert(0.0) += 1.0 / n;
+        }
+    }
+    shares
+}
+
+/// The party holding at least [`FIRE_AREA_SHARE`] of `shares`, with that share.
+fn dominant(shares: &BTreeMap<String, f64>) -> Option<(String, f64)> {
+    shares
+        .iter()
+        .filter(|(p, s)| !p.is_empty() && **s >= FIRE_AREA_SHARE - 1e-9)
+        .map(|(p, s)| (p.clone(), *s))
+        .next()
+}
+
+fn shares_words(shares: &BTreeMap<String, f64>) -> String {
+    let mut v: Vec<String> = shares
+        .iter()
+        .map(|(p, s)| {
+            let p = if p.is_empty() {
+                "no party's area"
+            } else {
+                p.as_str()
+            };
+            format!("{:.0} % {p}", s * 100.0)
+        })
+        .collect();
+    v.sort();
+    v.join(", ")
+}
+
+/// The area fire came from by crater analysis: from the strike at `at`, each analysis's
+/// direction (± 2σ) over its calibre's range band ([`range_band_m`]). A party is suggested when
+/// every analysis puts at least [`FIRE_AREA_SHARE`] of its area in that party's area.
+pub fn fire_area_from_craters(
+    engine: &Engine,
+    at: LonLat,
+    craters: &[(f64, f64, Option<u32>)],
+) -> Option<Suggestion> {
+    let &(az, sigma, calibre) = craters.first()?;
+    let mut party: Option<String> = None;
+    let mut agree = true;
+    let mut words = Vec::new();
+    for &(a, s, c) in craters {
+        let band = range_band_m(c);
+        let shares = wedge_shares(engine, at, a, s, band);
+        let calibre = c.map_or("calibre unknown".to_string(), |c| format!("{c} mm"));
+        words.push(format!(
+            "fire came from {a:.0}° ± {s:.0}° ({calibre}: {}–{}): {}",
+            km(band.0),
+            km(band.1),
+            shares_words(&shares)
+        ));
+        match (dominant(&shares), &party) {
+            (Some((p, _)), None) if agree => party = Some(p),
+            (Some((p, _)), Some(q)) if p == *q => {}
+            _ => agree = false,
+        }
+    }
+    let _ = (az, sigma, calibre);
+    let party = party.filter(|_| agree);
+    let verdict = match &party {
+        Some(p) => format!("in {p}-controlled area"),
+        None => format!(
+            "no party holds {:.0} % of it: no party suggested",
+            FIRE_AREA_SHARE * 100.0
+        ),
+    };
+    Some(Suggestion {
+        party,
+        basis: format!("crater analysis: {}; {verdict}", words.join("; ")),
+        distance_to_line_m: engine.line().nearest(at).distance_m,
+        straddles_line: false,
+    })
+}
+
+/// The area a lone firing bearing came from, held against the strike it caused: the ray's
+/// stretch within `range` of the strike at `at` (± 2σ). A party is suggested when at least
+/// [`FIRE_AREA_SHARE`] of that area is in its area.
+pub fn fire_area_from_rays(
+    engine: &Engine,
+    rays: &[BearingObs],
+    at: LonLat,
+    range: f64,
+    strike: &str,
+) -> Option<Suggestion> {
+    let b = rays.iter().find(|b| ray_within(b, at, range).is_some())?;
+    let band = ray_within(b, at, range)?;
+    let shares = wedge_shares(engine, b.observer, b.azimuth_deg, b.error_deg, band);
+    let party = dominant(&shares).map(|(p, _)| p);
+    let verdict = match &party {
+        Some(p) => format!("in {p}-controlled area"),
+        None => "no party holds most of it: no party suggested".into(),
+    };
+    Some(Suggestion {
+        party,
+        basis: format!(
+            "firing bearing {:.0}° ± {:.1}° from {:.4},{:.4}, {}–{} out (within {} of strike {strike}): {}; {verdict}",
+            b.azimuth_deg,
+            b.error_deg,
+            b.observer[1],
+            b.observer[0],
+            km(band.0),
+            km(band.1),
+            km(range),
+            shares_words(&shares)
+        ),
+        distance_to_line_m: engine.line().nearest(b.observer).distance_m,
+        straddles_line: false,
+    })
+}
 
 /// A suggested party for a located origin of fire, with its basis in words.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,10 +314,21 @@ pub struct PartySuggestion {
     pub basis: String,
 }
 
-/// The incident's suggested party: the located origin of fire's, when it names one; else the
-/// party its observations' breaches presume responsible, by the larger summed evidence weight
-/// (a tie suggests nobody). Impacts and explosions never presume a party (the core's rule),
-/// so they never vote.
+/// The incident's suggested party — the one definition, stored on the incident as
+/// [`crate::correlate::Incident::suggested`] and refreshed whenever a member joins or a link
+/// changes. In order:
+///
+/// 1. the located origin of fire's (two or more firing bearings), when it names one;
+/// 2. the party its observations' breaches presume responsible, by the larger summed evidence
+///    weight (a tie suggests nobody): a firing position seen in a party's area, a weapon in a
+///    party's ground, works, a track's starting side, a checkpoint's holder;
+/// 3. for a strike, the firing it is linked to (the firing side's party: the strike carries
+///    the firing's place and basis); for a firing seen on one bearing, the area its ray can
+///    have come from, held against the strike it caused ([`fire_area_from_rays`]);
+/// 4. for a strike, a crater analysis's area fire came from ([`fire_area_from_craters`]).
+///
+/// Impacts and explosions never presume a party by themselves (the core's rule): a strike is
+/// attributed only through where its fire came from.
 pub fn suggested_party(incident: &crate::correlate::Incident) -> Option<PartySuggestion> {
     if let Some(s) = &incident.attribution
         && let Some(p) = &s.party
@@ -114,6 +338,34 @@ pub fn suggested_party(incident: &crate::correlate::Incident) -> Option<PartySug
             basis: s.basis.clone(),
         });
     }
+    if let Some(s) = breach_party(incident) {
+        return Some(s);
+    }
+    if incident.group == crate::correlate::EventGroup::Strike
+        && let Some(l) = incident.links.first()
+        && let Some(p) = &l.party
+    {
+        let place = l
+            .location
+            .map_or(String::new(), |q| format!(" at {:.4},{:.4}", q[1], q[0]));
+        return Some(PartySuggestion {
+            party: p.clone(),
+            basis: format!("{}{place}, whose evidence suggests {p}", l.basis),
+        });
+    }
+    if let Some(a) = &incident.fire_area
+        && let Some(p) = &a.party
+    {
+        return Some(PartySuggestion {
+            party: p.clone(),
+            basis: a.basis.clone(),
+        });
+    }
+    None
+}
+
+/// Rule 2 of [`suggested_party`]: the breaches' presumed party by evidence weight.
+fn breach_party(incident: &crate::correlate::Incident) -> Option<PartySuggestion> {
     let mut ranked: Vec<(&String, f64)> = incident
         .breach_parties
         .iter()

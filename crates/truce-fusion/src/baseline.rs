@@ -49,6 +49,8 @@ struct Pt {
     p: LonLat,
     c: [f64; 3],
     source: SourceKind,
+    source_id: String,
+    breach: bool,
     parties: Vec<String>,
 }
 
@@ -110,6 +112,8 @@ pub fn cluster(batch: &[(u64, Observation, Place, Assessment)]) -> Vec<Cluster> 
                 p,
                 c: ecef(p),
                 source: o.properties.source.kind,
+                source_id: o.properties.source.id.clone(),
+                breach: !a.breaches.is_empty(),
                 parties,
             }
         })
@@ -207,6 +211,13 @@ pub fn cluster(batch: &[(u64, Observation, Place, Assessment)]) -> Vec<Cluster> 
                     party,
                     start: pts[members[0]].at,
                     corroborated_at,
+                    breach: members.iter().any(|&i| pts[i].breach),
+                    sources: members
+                        .iter()
+                        .filter(|&&i| pts[i].source != SourceKind::Party)
+                        .map(|&i| pts[i].source_id.as_str())
+                        .collect::<BTreeSet<_>>()
+                        .len(),
                 },
                 seqs,
             }

@@ -29,14 +29,15 @@
 //! batch of n correlates in O(n log n).
 //!
 //! Evidence weight: each report's weight is its source's Admiralty reliability × the
-//! information's credibility ([`reliability_weight`], [`credibility_weight`]). One source
-//! counts once — its best report; sources of one kind are not independent — the kind counts
-//! its best source; kinds combine by noisy-OR, `1 − Π(1 − pₖ)`. An incident is
-//! `corroborated` when two independent monitoring source kinds saw it (a party's allegation is
-//! not the monitor's observation and does not count as one), or its confidence reaches
-//! [`CORROBORATED_CONFIDENCE`].
+//! information's credibility ([`reliability_weight`], [`credibility_weight`]). Independence is
+//! by source, not by kind: one platform ([`platform_of`]) counts once — its best report;
+//! different teams, drones, sensors and satellites are independent, those of one kind
+//! discounted by [`SAME_KIND_FACTOR`] for shared failure modes; everything combines by
+//! noisy-OR. An incident is `corroborated` when [`CORROBORATING_SOURCES`] independent
+//! monitoring platforms saw it (a party's allegation is not the monitor's observation and does
+//! not count) — never on one source's grade alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -122,14 +123,27 @@ pub const COARSE_TIME_S: f64 = 600.0;
 /// allegation placed within 2 km, an open-source event placed in a town or a district,
 /// cannot tell apart batteries or impact areas a kilometre apart.
 pub const COARSE_RADIUS_M: f64 = 1_000.0;
-/// Confidence at which one kind of source suffices for `corroborated`: e.g. two A1 reports.
-pub const CORROBORATED_CONFIDENCE: f64 = 0.9;
+/// How much a second (third …) independent source of the same kind adds, as a factor on its
+/// weight, for the failure modes one kind shares: three ground teams of grade C3 (0.42 each)
+/// give 1 − 0.58 × 0.79² ≈ 0.64, a drone and a camera more. Two teams are still two sources.
+pub const SAME_KIND_FACTOR: f64 = 0.5;
+/// Independent monitoring platforms needed for `corroborated`: two. Never one, whatever its
+/// grade; never an allegation.
+pub const CORROBORATING_SOURCES: usize = 2;
 /// The least ratio of two weapon counts (smaller / larger) for two sightings of one class to be
 /// one battery: 0.5. Observers miss some of a battery (the simulated drones see each weapon
 /// 85 % of the time; a tree line hides more), so 3 and 4, or 2 and 4, are one group; 2 and 6 are
 /// two. Counts of 1 say "at least one" (a CoT marker always carries 1) and party allegations
 /// inflate counts, so neither is compared.
 pub const WEAPON_COUNT_RATIO: f64 = 0.5;
+/// How long before a strike's first timely report the firing that caused it may have been
+/// seen or heard, seconds: a shell or rocket flies under a minute to 20 km, and the sound of
+/// a launch reaches an array up to a minute late (both already in the reports' uncertainty).
+pub const LINK_TIME_S: f64 = 120.0;
+/// The farthest a strike is linked to a firing when no calibre says otherwise, metres: the
+/// tube and rocket artillery of the Minsk withdrawal classes reach 15–21 km (BM-21 20.4 km);
+/// 25 km also covers 152 mm with assisted rounds.
+pub const LINK_RANGE_M: f64 = 25_000.0;
 /// Mean Earth radius (m) for the index's Earth-centred coordinates (not for distances).
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
@@ -278,6 +292,9 @@ pub struct Incident {
     pub state: IncidentState,
     /// The distinct source kinds that reported it, sorted.
     pub source_kinds: Vec<SourceKind>,
+    /// Independent monitoring platforms that reported it (parties' desks not counted):
+    /// `corroborated` needs [`CORROBORATING_SOURCES`].
+    pub independent_sources: usize,
     /// The firing position fixed from two or more `firing` bearings (its `used` and `rejected`
     /// index the incident's firing bearings in canonical order: time, then seq).
     pub origin: Option<Origin>,
@@ -300,6 +317,28 @@ pub struct Incident {
     /// up to date as members join: the one suggestion every surface shows. Never official:
     /// that takes an analyst's `attribute` decision.
     pub suggested: Option<PartySuggestion>,
+    /// Strike ↔ firing: for a strike, the firing that caused it; for a firing, the strikes it
+    /// caused — each with the other end's place, the firing side's party and the basis
+    /// ([`Fusion`] links each strike to its most plausible firing).
+    pub links: Vec<Link>,
+    /// Where fire came from when no firing position is fixed: a crater analysis (direction and
+    /// calibre → a range band) or a lone firing bearing held against the strike it caused
+    /// (ray ∩ weapon range), stated with the party whose area holds all of it
+    /// ([`crate::attribute::fire_area_from_craters`], [`crate::attribute::fire_area_from_rays`]).
+    pub fire_area: Option<Suggestion>,
+}
+
+/// One end of a strike ↔ firing link, as the incident at the other end sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// The incident at the other end.
+    pub incident: String,
+    /// Its place: the firing position (or the strike's impact, from a firing).
+    pub location: Option<LonLat>,
+    /// The party the firing side suggests, when it names one.
+    pub party: Option<String>,
+    /// Why the two are linked: "firing inc-12 38 s before, 9.4 km away (within 21 km)".
+    pub basis: String,
 }
 
 /// What the correlator keeps of an observation.
@@ -324,6 +363,8 @@ struct Member {
     coarse: bool,
     /// Weapons counted, when the count says something ([`counted`]).
     count: Option<u32>,
+    /// A crater analysis in the remarks: (azimuth fire came from, σ, calibre mm).
+    crater: Option<(f64, f64, Option<u32>)>,
 }
 
 type Entry = GeomWithData<Rectangle<[f64; 4]>, usize>;
@@ -395,6 +436,12 @@ pub struct Fusion {
     boxes: Vec<Entry>,
     tree: RTree<Entry>,
     skipped: usize,
+    /// For a strike, the firing it is linked to; for a firing, its strikes.
+    fired_by: Vec<Option<usize>>,
+    caused: Vec<BTreeSet<usize>>,
+    /// Incidents other than the one an observation joined that the last joins changed (a link
+    /// made or moved): [`Fusion::take_changed`].
+    changed: BTreeSet<usize>,
 }
 
 fn secs(t: DateTime<Utc>) -> f64 {
@@ -489,6 +536,7 @@ impl Member {
             parties,
             coarse: p.time_uncertainty_s > COARSE_TIME_S || p.error_radius_m > COARSE_RADIUS_M,
             count: counted(obs),
+            crater: crate::attribute::crater_analysis(obs),
         }
     }
 
@@ -602,6 +650,9 @@ impl Fusion {
             boxes: Vec::new(),
             tree: RTree::new(),
             skipped: 0,
+            fired_by: Vec::new(),
+            caused: Vec::new(),
+            changed: BTreeSet::new(),
         }
     }
 
@@ -648,7 +699,7 @@ impl Fusion {
             return None;
         };
         let m = Member::new(seq, obs, place, a);
-        Some(match self.best_candidate(&group, &m) {
+        let k = match self.best_candidate(&group, &m) {
             Some(k) => {
                 self.add(k, m);
                 k
@@ -657,7 +708,231 @@ impl Fusion {
                 self.start(group, m);
                 self.incidents.len() - 1
             }
-        })
+        };
+        self.relink(k);
+        self.changed.remove(&k);
+        Some(k)
+    }
+
+    /// The incidents, other than those observations joined, whose links or suggestion the
+    /// joins since the last call changed (a strike's firing found later, a firing's strike):
+    /// the ledger refreshes them too.
+    pub fn take_changed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.changed).into_iter().collect()
+    }
+
+    /// Recomputes the strike ↔ firing links that incident `k`'s change may have changed, and
+    /// the suggestions that follow from them. A link is a function of the incidents as they
+    /// stand (each strike's best firing), so it does not
+    /// depend on which of two arrived first.
+    fn relink(&mut self, k: usize) {
+        let group = self.incidents[k].group.clone();
+        let strikes: Vec<usize> = match group {
+            EventGroup::Strike => vec![k],
+            EventGroup::Firing => {
+                let q = self.boxes[k].geom().envelope();
+                let (lo, hi) = (q.lower(), q.upper());
+                let g = LINK_RANGE_M;
+                let t = LINK_TIME_S;
+                let query = AABB::from_corners(
+                    [lo[0] - g, lo[1] - g, lo[2] - g, lo[3] - t],
+                    [hi[0] + g, hi[1] + g, hi[2] + g, hi[3] + t],
+                );
+                let mut v: Vec<usize> = self
+                    .tree
+                    .locate_in_envelope_intersecting(&query)
+                    .map(|e| e.data)
+                    .filter(|&j| self.incidents[j].group == EventGroup::Strike)
+                    .collect();
+                v.extend(self.caused[k].iter().copied());
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+            _ => return,
+        };
+        let mut firings: BTreeSet<usize> = BTreeSet::new();
+        if group == EventGroup::Firing {
+            firings.insert(k);
+        }
+        for &s in &strikes {
+            let new = self.best_firing(s);
+            let old = self.fired_by[s];
+            if new != old {
+                if let Some(f) = old {
+                    self.caused[f].remove(&s);
+                    firings.insert(f);
+                }
+                if let Some(f) = new {
+                    self.caused[f].insert(s);
+                    firings.insert(f);
+                }
+                self.fired_by[s] = new;
+            }
+        }
+        // Firings first (their area may come from a strike's place), then their strikes.
+        let mut touched_strikes: BTreeSet<usize> = strikes.iter().copied().collect();
+        for &f in &firings {
+            self.refresh_firing(f);
+            touched_strikes.extend(self.caused[f].iter().copied());
+        }
+        for &s in &touched_strikes {
+            self.refresh_strike(s);
+        }
+        self.changed.extend(firings);
+        self.changed.extend(touched_strikes);
+    }
+
+    /// The firing incident that most plausibly caused strike `s`: among firings whose time
+    /// comes within [`LINK_TIME_S`] of the strike's timely reports and whose place (a point, a
+    /// fixed origin, or a lone ray) is within the weapon's range of the strike, the nearest in
+    /// time, then in space, then the earlier. None when the strike has no timely, precise
+    /// report (a crater found hours later cannot tell which salvo) or no location.
+    fn best_firing(&self, s: usize) -> Option<usize> {
+        let inc = &self.incidents[s];
+        let at = inc.location?;
+        let timely: Vec<&Member> = self.members[s].iter().filter(|m| m.tier() == 0).collect();
+        let lo = timely.iter().map(|m| m.lo).min_by(f64::total_cmp)?;
+        let hi = timely.iter().map(|m| m.hi).max_by(f64::total_cmp)?;
+        let range = self.strike_range(s);
+        let c = ecef(at);
+        let g = range;
+        let query = AABB::from_corners(
+            [c[0] - g, c[1] - g, c[2] - g, lo - LINK_TIME_S],
+            [c[0] + g, c[1] + g, c[2] + g, hi + LINK_TIME_S],
+        );
+        let mut best: Option<(f64, f64, usize)> = None;
+        for e in self.tree.locate_in_envelope_intersecting(&query) {
+            let f = e.data;
+            if self.incidents[f].group != EventGroup::Firing {
+                continue;
+            }
+            let fm: Vec<&Member> = self.members[f].iter().filter(|m| !m.coarse).collect();
+            let (Some(flo), Some(fhi)) = (
+                fm.iter().map(|m| m.lo).min_by(f64::total_cmp),
+                fm.iter().map(|m| m.hi).max_by(f64::total_cmp),
+            ) else {
+                continue;
+            };
+            // Fire precedes its strike: the launch at most LINK_TIME_S before the impact
+            // is heard or seen, and not after it (beyond the reports' uncertainties).
+            let gap = (lo - fhi).max(0.0);
+            if gap > LINK_TIME_S || flo > hi + FIRE_TIME_GATE_S {
+                continue;
+            }
+            let Some(d) = self.firing_distance(f, at, range) else {
+                continue;
+            };
+            if best.is_none_or(|(bg, bd, bf)| (gap, d, f) < (bg, bd, bf)) {
+                best = Some((gap, d, f));
+            }
+        }
+        best.map(|b| b.2)
+    }
+
+    /// The weapon range (m) a strike could have been fired from: the calibre of a crater
+    /// analysis when a member states one, else [`LINK_RANGE_M`].
+    fn strike_range(&self, s: usize) -> f64 {
+        self.members[s]
+            .iter()
+            .filter_map(|m| m.crater.and_then(|c| c.2))
+            .map(|c| crate::attribute::range_band_m(Some(c)).1)
+            .max_by(f64::total_cmp)
+            .unwrap_or(LINK_RANGE_M)
+    }
+
+    /// How far (m) firing `f` is from a strike at `at` when it could have reached it: its
+    /// located position within `range`, or a lone ray passing within `range`.
+    fn firing_distance(&self, f: usize, at: LonLat, range: f64) -> Option<f64> {
+        let inc = &self.incidents[f];
+        if let Some(p) = inc.location {
+            let d = distance_m(p, at);
+            let r = inc.radius_m.unwrap_or(0.0);
+            return (d <= range + r).then_some(d);
+        }
+        self.members[f]
+            .iter()
+            .filter_map(|m| m.bearing.as_ref())
+            .filter_map(|b| crate::attribute::ray_within(b, at, range).map(|(t0, _)| t0))
+            .min_by(f64::total_cmp)
+    }
+
+    /// A firing's links (its strikes), its fire area (a lone ray ∩ the strikes' ranges) and
+    /// its suggestion.
+    fn refresh_firing(&mut self, f: usize) {
+        let strikes: Vec<usize> = self.caused[f].iter().copied().collect();
+        let rays: Vec<BearingObs> = self.members[f]
+            .iter()
+            .filter_map(|m| m.bearing.clone())
+            .collect();
+        let located = self.incidents[f].location.is_some();
+        let mut area = None;
+        let mut links = Vec::new();
+        for &s in &strikes {
+            let si = &self.incidents[s];
+            let Some(at) = si.location else { continue };
+            if !located && area.is_none() {
+                let range = self.strike_range(s);
+                area =
+                    crate::attribute::fire_area_from_rays(&self.engine, &rays, at, range, &si.id);
+            }
+            links.push(Link {
+                incident: si.id.clone(),
+                location: si.location,
+                party: None,
+                basis: format!("strike {} within range of this firing", si.id),
+            });
+        }
+        let inc = &mut self.incidents[f];
+        inc.links = links;
+        inc.fire_area = area;
+        inc.suggested = crate::attribute::suggested_party(inc);
+        // The strikes' party comes from here.
+        let party = inc.suggested.as_ref().map(|p| p.party.clone());
+        for l in &mut self.incidents[f].links {
+            l.party = party.clone();
+        }
+    }
+
+    /// A strike's link to its firing (with the firing side's party), its fire area from a
+    /// crater analysis, and its suggestion.
+    fn refresh_strike(&mut self, s: usize) {
+        let link = self.fired_by[s].map(|f| {
+            let fi = &self.incidents[f];
+            let si = &self.incidents[s];
+            let gap = {
+                let timely = self.members[s].iter().filter(|m| m.tier() == 0);
+                let lo = timely.map(|m| m.lo).fold(f64::INFINITY, f64::min);
+                let fhi = self.members[f].iter().map(|m| m.hi).fold(f64::NEG_INFINITY, f64::max);
+                (lo - fhi).max(0.0)
+            };
+            let place = match (fi.location, si.location) {
+                (Some(p), Some(q)) => format!("{} away", crate::triangulate::km(distance_m(p, q))),
+                _ => "its ray passing within range".into(),
+            };
+            Link {
+                incident: fi.id.clone(),
+                location: fi.location,
+                party: fi.suggested.as_ref().map(|p| p.party.clone()),
+                basis: format!(
+                    "fired by {} ({} reports, {place}, {:.0} s before this strike's first timely report, within {:.0} s and {})",
+                    fi.id,
+                    fi.observation_seqs.len(),
+                    gap,
+                    LINK_TIME_S,
+                    crate::triangulate::km(self.strike_range(s))
+                ),
+            }
+        });
+        let at = self.incidents[s].location;
+        let craters: Vec<(f64, f64, Option<u32>)> =
+            self.members[s].iter().filter_map(|m| m.crater).collect();
+        let area =
+            at.and_then(|at| crate::attribute::fire_area_from_craters(&self.engine, at, &craters));
+        let inc = &mut self.incidents[s];
+        inc.links = link.into_iter().collect();
+        inc.fire_area = area;
+        inc.suggested = crate::attribute::suggested_party(inc);
     }
 
     /// The incident `m` most plausibly belongs to: the closest that passes every gate, ties to
@@ -814,14 +1089,19 @@ impl Fusion {
             confidence: 0.0,
             state: IncidentState::SingleSource,
             source_kinds: Vec::new(),
+            independent_sources: 0,
             origin: None,
             attribution: None,
             breaches: Vec::new(),
             corroborated_at: None,
             breach_parties: BTreeMap::new(),
             suggested: None,
+            links: Vec::new(),
+            fire_area: None,
         });
         self.members.push(Vec::new());
+        self.fired_by.push(None);
+        self.caused.push(BTreeSet::new());
         self.sums.push(Sums {
             lo: m.lo,
             hi: m.hi,
@@ -900,7 +1180,12 @@ impl Fusion {
             inc.attribution = inc.origin.as_ref().map(|o| suggest(&self.engine, o));
         }
         inc.suggested = crate::attribute::suggested_party(inc);
-        (inc.confidence, inc.state, inc.source_kinds) = evidence(&self.sums[k].by_source);
+        (
+            inc.confidence,
+            inc.state,
+            inc.source_kinds,
+            inc.independent_sources,
+        ) = evidence(&self.sums[k].by_source);
         if inc.state == IncidentState::Corroborated && inc.corroborated_at.is_none() {
             inc.corroborated_at = Some(to_time(joined_at));
         }
@@ -928,23 +1213,55 @@ fn insert_sorted<T: Ord>(v: &mut Vec<T>, x: T) {
     }
 }
 
-/// Confidence, state and distinct source kinds from each source's best weight (module doc).
+/// The independence key of a source: its kind and its platform — the source id up to the first
+/// `/` (`uav-2/eo` and `uav-2/ir` are two sensors of one drone, which fail together). Sources
+/// with different keys are independent; one key counts once (module doc, `docs/fusion.md`).
+pub fn platform_of(id: &str) -> &str {
+    id.split('/').next().unwrap_or(id)
+}
+
+/// Confidence, state, distinct source kinds and the number of independent monitoring sources,
+/// from each source's best weight (module doc):
+///
+/// - one platform counts once (its best report), whatever it sent;
+/// - independent platforms of one kind combine by noisy-OR, every one after the best
+///   discounted by [`SAME_KIND_FACTOR`] for the failure modes they share (one kind of sensor is
+///   fooled by the same flare, the same cloud, the same rumour);
+/// - kinds combine by noisy-OR;
+/// - `corroborated` needs [`CORROBORATING_SOURCES`] independent *monitoring* platforms (a
+///   party's allegation adds to the confidence but never corroborates), whatever the
+///   confidence: one source is never corroboration, however good its grade.
 fn evidence(
     by_source: &BTreeMap<(SourceKind, String), f64>,
-) -> (f64, IncidentState, Vec<SourceKind>) {
-    let mut by_kind: BTreeMap<SourceKind, f64> = BTreeMap::new();
-    for ((kind, _), &w) in by_source {
-        let k = by_kind.entry(*kind).or_insert(0.0);
-        *k = k.max(w);
+) -> (f64, IncidentState, Vec<SourceKind>, usize) {
+    let mut by_platform: BTreeMap<(SourceKind, &str), f64> = BTreeMap::new();
+    for ((kind, id), &w) in by_source {
+        let p = by_platform.entry((*kind, platform_of(id))).or_insert(0.0);
+        *p = p.max(w);
     }
-    let confidence = 1.0 - by_kind.values().map(|p| 1.0 - p).product::<f64>();
-    let monitors = by_kind.keys().filter(|k| **k != SourceKind::Party).count();
-    let state = if monitors >= 2 || confidence >= CORROBORATED_CONFIDENCE {
+    let mut by_kind: BTreeMap<SourceKind, Vec<f64>> = BTreeMap::new();
+    for ((kind, _), w) in &by_platform {
+        by_kind.entry(*kind).or_default().push(*w);
+    }
+    let mut miss = 1.0;
+    for ws in by_kind.values_mut() {
+        ws.sort_by(|a, b| b.total_cmp(a));
+        for (i, w) in ws.iter().enumerate() {
+            let w = if i == 0 { *w } else { SAME_KIND_FACTOR * w };
+            miss *= 1.0 - w;
+        }
+    }
+    let confidence = 1.0 - miss;
+    let monitors = by_platform
+        .keys()
+        .filter(|(k, _)| *k != SourceKind::Party)
+        .count();
+    let state = if monitors >= CORROBORATING_SOURCES {
         IncidentState::Corroborated
     } else {
         IncidentState::SingleSource
     };
-    (confidence, state, by_kind.into_keys().collect())
+    (confidence, state, by_kind.into_keys().collect(), monitors)
 }
 
 /// The weapon count of a sighting when it tells batteries apart: more than one weapon, from a
@@ -986,10 +1303,11 @@ mod tests {
             parties: Vec::new(),
             coarse: false,
             count: None,
+            crater: None,
         }
     }
 
-    fn evidence_of(members: &[Member]) -> (f64, IncidentState, Vec<SourceKind>) {
+    fn evidence_of(members: &[Member]) -> (f64, IncidentState, Vec<SourceKind>, usize) {
         let mut sums = Sums::default();
         for m in members {
             sums.add_grade(m);
@@ -998,33 +1316,53 @@ mod tests {
     }
 
     #[test]
-    fn one_source_counts_once_and_one_kind_is_not_independent() {
+    fn independence_is_by_source_not_by_kind() {
         let one = evidence_of(&[member(SourceKind::Drone, "uav-1", 0.6)]);
+        assert_eq!(one.1, IncidentState::SingleSource);
+        // One source counts once, however often it reports.
         let same_source = evidence_of(&[
             member(SourceKind::Drone, "uav-1", 0.6),
             member(SourceKind::Drone, "uav-1", 0.6),
         ]);
+        assert_eq!(one.0, same_source.0);
+        assert_eq!(same_source.1, IncidentState::SingleSource);
+        // Two sensors of one platform ("uav-1/eo", "uav-1/ir") are one source.
+        let one_platform = evidence_of(&[
+            member(SourceKind::Drone, "uav-1/eo", 0.6),
+            member(SourceKind::Drone, "uav-1/ir", 0.5),
+        ]);
+        assert_eq!((one_platform.0, one_platform.3), (0.6, 1));
+        assert_eq!(one_platform.1, IncidentState::SingleSource);
+        // Two drones are two sources, the second discounted for shared failure modes.
         let same_kind = evidence_of(&[
             member(SourceKind::Drone, "uav-1", 0.6),
             member(SourceKind::Drone, "uav-2", 0.5),
         ]);
-        assert_eq!(one.0, same_source.0);
-        assert_eq!(one.0, same_kind.0);
-        assert_eq!(same_kind.1, IncidentState::SingleSource);
+        assert!((same_kind.0 - (1.0 - 0.4 * (1.0 - SAME_KIND_FACTOR * 0.5))).abs() < 1e-12);
+        assert_eq!((same_kind.1, same_kind.3), (IncidentState::Corroborated, 2));
+        // Three ground teams C3 (0.42) seeing one battery: corroborated, above one team.
+        let teams = evidence_of(&[
+            member(SourceKind::GroundTeam, "team-1", 0.42),
+            member(SourceKind::GroundTeam, "team-2", 0.42),
+            member(SourceKind::GroundTeam, "team-3", 0.42),
+        ]);
+        assert_eq!((teams.1, teams.3), (IncidentState::Corroborated, 3));
+        assert!(teams.0 > 0.6 && teams.0 < 0.7, "{}", teams.0);
+        // Kinds combine by noisy-OR.
         let two_kinds = evidence_of(&[
             member(SourceKind::Drone, "uav-1", 0.6),
             member(SourceKind::Camera, "cam-01", 0.5),
         ]);
         assert!((two_kinds.0 - 0.8).abs() < 1e-12, "noisy-OR 1 − 0.4 × 0.5");
         assert_eq!(two_kinds.1, IncidentState::Corroborated);
+        // An allegation adds confidence but never corroborates; nor does one excellent source.
         let alleged = evidence_of(&[
             member(SourceKind::Drone, "uav-1", 0.6),
             member(SourceKind::Party, "jccc-ua", 0.3),
         ]);
-        assert_eq!(
-            alleged.1,
-            IncidentState::SingleSource,
-            "an allegation does not corroborate"
-        );
+        assert_eq!(alleged.1, IncidentState::SingleSource);
+        assert!(alleged.0 > one.0);
+        let excellent = evidence_of(&[member(SourceKind::Drone, "uav-1", 0.95)]);
+        assert_eq!(excellent.1, IncidentState::SingleSource);
     }
 }

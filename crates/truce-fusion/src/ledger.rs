@@ -409,6 +409,8 @@ impl Ledger {
         let Some(k) = self.fusion.fuse_one(seq, obs, place, a) else {
             return;
         };
+        // A strike ↔ firing link made by this join changes the incident at the other end too.
+        self.touched.extend(self.fusion.take_changed());
         let at = obs.properties.observed_at;
         let inc = &self.fusion.incidents()[k];
         if k == self.records.len() {

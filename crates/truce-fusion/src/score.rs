@@ -23,10 +23,16 @@
 //!   its observation ids is among the ids the scored claims hold (the scored run's
 //!   observations: an event the run never received cannot be found);
 //! - **F1** = 2PR / (P + R);
+//! - **breach precision / recall / F1**: the same over breaches — claims that state a breach
+//!   against observable true violations (a matched pair counts when both are);
 //! - **attribution accuracy** = among matched events that have a true party, of the claims that
-//!   state a party, the share stating the true one; **attribution coverage** = claims stating
-//!   a party / matched events with a true party — both, so a scorer that states little and a
-//!   scorer that states wrongly are both visible;
+//!   state a party, the share stating the true one; **attribution coverage** = of the
+//!   observable *attributable* events ([`Truth::mark_attributable`]: the run holds evidence
+//!   that could name the party), the share whose matched claim states a party — both, so a
+//!   scorer that states little and a scorer that states wrongly are both visible;
+//! - **noise claims** (no observation of any true event), **duplicate claims** (unmatched,
+//!   sharing observations with a true event: a second incident of one event) and claims
+//!   **corroborated by one source** (fewer than two independent monitoring sources);
 //! - **location error** p50 / p90 = the geodesic distance claim ↔ event over matched pairs whose
 //!   claim has a location (nearest-rank percentiles);
 //! - **time to corroboration** p50 = claim's `corroborated_at` − event time, seconds, over
@@ -79,6 +85,20 @@ pub struct TrueEvent {
     /// For an impact: the firing event that caused it.
     #[serde(default)]
     pub cause: Option<String>,
+    /// Whether the evidence a run can hold could name its party (module doc); when the truth
+    /// does not say, [`Truth::mark_attributable`] works it out from the observations' kinds,
+    /// and without that an event with a party counts as attributable.
+    #[serde(default)]
+    pub attributable: Option<bool>,
+}
+
+/// What the scorer needs to know of one observation to tell whether its event was attributable:
+/// its kind, whether it is a bearing (and from where), whether it states a crater analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub kind: truce_core::observation::ObservationKind,
+    pub bearing_from: Option<LonLat>,
+    pub crater_analysis: bool,
 }
 
 /// A sensor outage of `truth.json` (its record is a `coverage` observation).
@@ -89,7 +109,73 @@ pub struct TrueOutage {
     pub observation_id: Option<String>,
 }
 
+impl Evidence {
+    /// What an assessed observation offers [`Truth::mark_attributable`].
+    pub fn of(
+        obs: &truce_core::observation::Observation,
+        place: &truce_core::observation::Place,
+    ) -> Evidence {
+        let bearing_from = match (place, &obs.properties.bearing) {
+            (truce_core::observation::Place::Point(p), Some(_)) => Some(*p),
+            _ => None,
+        };
+        Evidence {
+            kind: obs.properties.kind,
+            bearing_from,
+            crater_analysis: crate::attribute::crater_analysis(obs).is_some(),
+        }
+    }
+}
+
 impl Truth {
+    /// Sets `attributable` on events where the truth left it open, from the evidence the run
+    /// holds (`evidence` by observation id). An event with a party is attributable when one of
+    /// its observations can name it: a located report that is not a strike (a firing position,
+    /// a weapon, works, a column, a checkpoint), two firing bearings from places at least
+    /// 100 m apart, or a crater analysis; an impact also when the firing that caused it
+    /// (`cause`) was seen at all (located, or on a bearing the strike can be held against).
+    pub fn mark_attributable(&mut self, evidence: &BTreeMap<String, Evidence>) {
+        use truce_core::observation::ObservationKind as K;
+        let strike = |k: K| matches!(k, K::Impact | K::Explosion | K::ThermalAnomaly | K::Damage);
+        let own = |e: &TrueEvent| {
+            let facts: Vec<&Evidence> = e
+                .observation_ids
+                .iter()
+                .filter_map(|o| evidence.get(o))
+                .collect();
+            let located = facts
+                .iter()
+                .any(|f| !strike(f.kind) && f.bearing_from.is_none() && f.kind != K::Report);
+            let rays: Vec<LonLat> = facts
+                .iter()
+                .filter(|f| f.kind == K::Firing)
+                .filter_map(|f| f.bearing_from)
+                .collect();
+            let fixed = rays
+                .iter()
+                .any(|a| rays.iter().any(|b| distance_m(*a, *b) >= 100.0));
+            let crater = facts.iter().any(|f| f.crater_analysis);
+            (
+                located || fixed || crater,
+                facts.iter().any(|f| f.kind == K::Firing),
+            )
+        };
+        let by_id: BTreeMap<String, (bool, bool)> =
+            self.events.iter().map(|e| (e.id.clone(), own(e))).collect();
+        for e in &mut self.events {
+            if e.attributable.is_some() {
+                continue;
+            }
+            let (mine, _) = by_id[&e.id];
+            let caused = e
+                .cause
+                .as_ref()
+                .and_then(|c| by_id.get(c))
+                .is_some_and(|(located, seen)| *located || *seen);
+            e.attributable = Some(e.party.is_some() && (mine || caused));
+        }
+    }
+
     /// Parses `truth.json`.
     pub fn from_json(text: &str) -> Result<Truth, serde_json::Error> {
         serde_json::from_str(text)
@@ -143,6 +229,10 @@ pub struct Claim {
     pub start: DateTime<Utc>,
     /// When the claim became corroborated; None when it never did.
     pub corroborated_at: Option<DateTime<Utc>>,
+    /// Whether the claim says a rule was breached (it counts in the breach F1).
+    pub breach: bool,
+    /// Independent monitoring sources behind it (a corroborated claim needs two).
+    pub sources: usize,
 }
 
 /// Keeps of each claim only the observation ids in `scope`, and only claims left with one.
@@ -206,6 +296,8 @@ pub fn claims_from_incidents(
             party: suggested_party(i),
             start: i.start,
             corroborated_at: i.corroborated_at,
+            breach: !i.breaches.is_empty(),
+            sources: i.independent_sources,
         })
         .collect()
 }
@@ -216,6 +308,13 @@ pub struct Scores {
     pub precision: Option<f64>,
     pub recall: Option<f64>,
     pub f1: Option<f64>,
+    /// The same over breaches only: claims that state a breach against true violations.
+    pub breach_precision: Option<f64>,
+    pub breach_recall: Option<f64>,
+    pub breach_f1: Option<f64>,
+    pub breach_claims: usize,
+    pub breach_events_observable: usize,
+    pub breach_matched: usize,
     pub attribution_accuracy: Option<f64>,
     pub attribution_coverage: Option<f64>,
     pub location_error_m_p50: Option<f64>,
@@ -235,6 +334,15 @@ pub struct Scores {
     pub attribution_correct: usize,
     /// Matched claims stating a party for an event nobody is responsible for.
     pub attribution_stated_without_party: usize,
+    /// Observable events the evidence could attribute ([`Truth::mark_attributable`]), and of
+    /// those, how many have a matched claim stating a party.
+    pub attributable_events: usize,
+    pub attributable_stated: usize,
+    /// Claims that share observations with an event another claim matched: second claims of
+    /// one event (a duplicate incident).
+    pub duplicate_claims: usize,
+    /// Claims corroborated with fewer than two independent monitoring sources.
+    pub corroborated_single_source: usize,
     /// Matched pairs: (claim id, event id), in matching order.
     #[serde(skip)]
     pub pairs: Vec<(String, String)>,
@@ -306,6 +414,50 @@ pub fn score(claims: &[Claim], truth: &Truth) -> Scores {
         (Some(_), Some(_)) => Some(0.0),
         _ => None,
     };
+    let observable_ev = |e: &TrueEvent| e.observation_ids.iter().any(|o| held.contains(o.as_str()));
+    let breach_claims = claims.iter().filter(|c| c.breach).count();
+    let breach_observable = truth
+        .events
+        .iter()
+        .filter(|e| e.violation && observable_ev(e))
+        .count();
+    let breach_matched = pairs
+        .iter()
+        .filter(|&&(c, e, _)| claims[c].breach && truth.events[e].violation)
+        .count();
+    let breach_precision = ratio(breach_matched, breach_claims);
+    let breach_recall = ratio(breach_matched, breach_observable);
+    let breach_f1 = match (breach_precision, breach_recall) {
+        (Some(p), Some(r)) if p + r > 0.0 => Some(2.0 * p * r / (p + r)),
+        (Some(_), Some(_)) => Some(0.0),
+        _ => None,
+    };
+    let attributable =
+        |e: &TrueEvent| e.attributable.unwrap_or(e.party.is_some()) && e.party.is_some();
+    let attributable_events = truth
+        .events
+        .iter()
+        .filter(|e| attributable(e) && observable_ev(e))
+        .count();
+    let attributable_stated = pairs
+        .iter()
+        .filter(|&&(c, e, _)| attributable(&truth.events[e]) && claims[c].party.is_some())
+        .count();
+    let duplicate_claims = claims
+        .iter()
+        .enumerate()
+        .filter(|(c, claim)| {
+            !claim_used[*c]
+                && claim
+                    .observation_ids
+                    .iter()
+                    .any(|o| events_of.contains_key(o.as_str()))
+        })
+        .count();
+    let corroborated_single_source = claims
+        .iter()
+        .filter(|c| c.corroborated_at.is_some() && c.sources < 2)
+        .count();
     let (mut with_party, mut stated, mut correct, mut stated_without) = (0, 0, 0, 0);
     let mut errors = Vec::new();
     let mut delays = Vec::new();
@@ -330,8 +482,14 @@ pub fn score(claims: &[Claim], truth: &Truth) -> Scores {
         precision,
         recall,
         f1,
+        breach_precision,
+        breach_recall,
+        breach_f1,
+        breach_claims,
+        breach_events_observable: breach_observable,
+        breach_matched,
         attribution_accuracy: ratio(correct, stated),
-        attribution_coverage: ratio(stated, with_party),
+        attribution_coverage: ratio(attributable_stated, attributable_events),
         location_error_m_p50: percentile(&mut errors, 50.0),
         location_error_m_p90: percentile(&mut errors, 90.0),
         time_to_corroboration_s_p50: percentile(&mut delays, 50.0),
@@ -351,6 +509,10 @@ pub fn score(claims: &[Claim], truth: &Truth) -> Scores {
         attribution_stated: stated,
         attribution_correct: correct,
         attribution_stated_without_party: stated_without,
+        attributable_events,
+        attributable_stated,
+        duplicate_claims,
+        corroborated_single_source,
         pairs: pairs
             .iter()
             .map(|&(c, e, _)| (claims[c].id.clone(), truth.events[e].id.clone()))
@@ -404,6 +566,49 @@ pub fn table(ours: &Scores, baseline: &Scores) -> String {
         ),
         ("recall", fmt_ratio(ours.recall), fmt_ratio(baseline.recall)),
         ("F1", fmt_ratio(ours.f1), fmt_ratio(baseline.f1)),
+        (
+            "breach claims / observable",
+            format!("{}/{}", ours.breach_claims, ours.breach_events_observable),
+            format!(
+                "{}/{}",
+                baseline.breach_claims, baseline.breach_events_observable
+            ),
+        ),
+        (
+            "breach precision",
+            fmt_ratio(ours.breach_precision),
+            fmt_ratio(baseline.breach_precision),
+        ),
+        (
+            "breach recall",
+            fmt_ratio(ours.breach_recall),
+            fmt_ratio(baseline.breach_recall),
+        ),
+        (
+            "breach F1",
+            fmt_ratio(ours.breach_f1),
+            fmt_ratio(baseline.breach_f1),
+        ),
+        (
+            "noise claims",
+            ours.noise_claims.to_string(),
+            baseline.noise_claims.to_string(),
+        ),
+        (
+            "duplicate claims",
+            ours.duplicate_claims.to_string(),
+            baseline.duplicate_claims.to_string(),
+        ),
+        (
+            "corroborated by one source",
+            ours.corroborated_single_source.to_string(),
+            baseline.corroborated_single_source.to_string(),
+        ),
+        (
+            "attributable events",
+            ours.attributable_events.to_string(),
+            baseline.attributable_events.to_string(),
+        ),
         (
             "attribution accuracy",
             fmt_ratio(ours.attribution_accuracy),

@@ -337,11 +337,13 @@ fn a_scene_fuses_into_its_events_in_any_order() {
         IncidentState::SingleSource,
         "a drone and an allegation"
     );
-    assert_eq!(
-        by_first(110).confidence,
-        by_first(110).confidence.min(0.8 * 0.85 + 1e-12),
-        "one kind counts once"
-    );
+    // Two drones are two independent sources, the second discounted for the failure modes
+    // one kind shares (truce_fusion::correlate::SAME_KIND_FACTOR).
+    let w = 0.8 * 0.85;
+    let two_drones = 1.0 - (1.0 - w) * (1.0 - truce_fusion::correlate::SAME_KIND_FACTOR * w);
+    assert!((by_first(110).confidence - two_drones).abs() < 1e-9);
+    assert_eq!(by_first(110).state, IncidentState::Corroborated);
+    assert_eq!(by_first(110).independent_sources, 2);
     // Ids name the member that came first in canonical order (time, then seq).
     assert_eq!(
         by_first(107).id,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use truce_core::assess::Engine;
 use truce_fusion::Fusion;
 use truce_fusion::baseline;
-use truce_fusion::score::{Scores, Truth, claims_from_incidents, restrict, score, table};
+use truce_fusion::score::{Evidence, Scores, Truth, claims_from_incidents, restrict, score, table};
 use truce_store::GeoPackageStore;
 
 use crate::Outcome;
@@ -56,6 +56,15 @@ pub(crate) fn compare(batch: &[Assessed], fusion: &Fusion, truth: &Truth) -> Bot
         )
     }));
     let id_of = |s: u64| ids.get(&s).map(|x| x.to_string());
+    // Which events the stored evidence could attribute, where the truth does not say.
+    let mut truth = truth.clone();
+    truth.mark_attributable(
+        &batch
+            .iter()
+            .map(|(_, o, p, a)| (a.id.clone(), Evidence::of(o, p)))
+            .collect(),
+    );
+    let truth = &truth;
     let ours = restrict(claims_from_incidents(fusion.incidents(), id_of), &scope);
     let theirs = restrict(baseline::claims(batch, id_of), &scope);
     Both {
@@ -68,7 +77,7 @@ pub(crate) fn compare(batch: &[Assessed], fusion: &Fusion, truth: &Truth) -> Bot
 pub(crate) fn render(both: &Both) -> String {
     let mut w = table(&both.ours, &both.baseline);
     w.push_str(&format!(
-        "  ({} true events, {} observable in the run; baseline: space-time DBSCAN {:.0} km / {:.0} min)\n",
+        "  ({} true events, {} observable in the run; baseline: space-time DBSCAN {:.0} km / {:.0} min)\n  (attribution coverage: of the observable events the stored evidence could attribute; accuracy: of the parties stated)\n",
         both.ours.events,
         both.ours.events_observable,
         baseline::EPS_SPACE_M / 1000.0,

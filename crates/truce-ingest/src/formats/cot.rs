@@ -282,6 +282,21 @@ impl CotTypes {
         self.types.iter().find(|r| r.pattern.matches(cot_type))
     }
 
+    /// A strike described with where its fire came from ("impact observed; fired from the
+    /// west"): the kind of the remarks without that phrase, when it is a strike kind.
+    fn strike_with_origin(&self, remarks: &str, shape: Shape) -> Option<ObservationKind> {
+        let stripped = without_origin_phrases(remarks);
+        if stripped == remarks.to_lowercase() {
+            return None;
+        }
+        self.keyword_kind(&stripped, shape).filter(|k| {
+            matches!(
+                k,
+                ObservationKind::Impact | ObservationKind::Explosion | ObservationKind::Damage
+            )
+        })
+    }
+
     /// The first keyword rule whose kind fits `shape` and whose words occur in `remarks`.
     fn keyword_kind(&self, remarks: &str, shape: Shape) -> Option<ObservationKind> {
         let words: Vec<String> = remarks
@@ -793,17 +808,19 @@ fn event_observation(types: &CotTypes, xml: EventXml) -> Result<Observation, Str
     };
     let [lat, lon, hae, ce] = xml.point.as_ref().ok_or("<event> has no <point>")?;
     let (lat, lon) = (coordinate(lat, "lat")?, coordinate(lon, "lon")?);
-    if lat == 0.0 && lon == 0.0 {
-        return Err(
-            "<point> is at 0,0, which TAK clients send when they have no position".to_string(),
-        );
-    }
     let hae = known(hae, "hae")?;
     let ce = known(ce, "ce")?.filter(|ce| *ce > 0.0);
 
     let task_outcome = xml.task.as_ref().map(task_outcome).transpose()?;
     let rule = types.rule(&cot_type);
     let shape = rule.map_or(Shape::Point, |r| r.shape);
+    // A route or a drawing is its `<link point>` vertices: ATAK sends routes with the event
+    // point at 0,0, so only a point event is refused for it.
+    if lat == 0.0 && lon == 0.0 && shape == Shape::Point {
+        return Err(
+            "<point> is at 0,0, which TAK clients send when they have no position".to_string(),
+        );
+    }
     let user_remarks = xml.remarks.trim();
     let kind = match rule.map(|r| r.kind) {
         Some(KindRule::Fixed(kind)) => kind,
@@ -814,9 +831,10 @@ fn event_observation(types: &CotTypes, xml: EventXml) -> Result<Observation, Str
         {
             ObservationKind::AccessDenied
         }
-        Some(KindRule::FromRemarks { fallback }) => {
-            types.keyword_kind(user_remarks, shape).unwrap_or(fallback)
-        }
+        Some(KindRule::FromRemarks { fallback }) => types
+            .strike_with_origin(user_remarks, shape)
+            .or_else(|| types.keyword_kind(user_remarks, shape))
+            .unwrap_or(fallback),
         None => ObservationKind::Report,
     };
     let geometry = match shape {
@@ -862,6 +880,8 @@ fn event_observation(types: &CotTypes, xml: EventXml) -> Result<Observation, Str
     if shape == Shape::Point && ce.is_none() {
         note.push(format!("position error unknown, {UNKNOWN_CE_M} m assumed"));
     }
+    let read = remarks_read(user_remarks, kind);
+    note.extend(read.notes());
     let note = format!("[{}]", note.join("; "));
     let remarks = if user_remarks.is_empty() {
         note
@@ -877,7 +897,7 @@ fn event_observation(types: &CotTypes, xml: EventXml) -> Result<Observation, Str
             .unwrap_or_else(|| uid.clone()),
         kind: SourceKind::GroundTeam,
         reliability: Reliability::C,
-        credibility: 3,
+        credibility: if read.unconfirmed { 4 } else { 3 },
         party: None,
     };
     let mut obs = observation(kind, observed_at, source, geometry);
@@ -890,7 +910,7 @@ fn event_observation(types: &CotTypes, xml: EventXml) -> Result<Observation, Str
     {
         p.weapon = Some(WeaponSeen {
             class,
-            count: 1,
+            count: read.count.unwrap_or(1),
             serials: Vec::new(),
         });
     }
@@ -902,6 +922,208 @@ fn event_observation(types: &CotTypes, xml: EventXml) -> Result<Observation, Str
         observed_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
     ));
     Ok(obs)
+}
+
+/// What a TAK user writes in `<remarks>` that the adapter reads beyond the kind: how many
+/// weapons ("4 x BM-21 Grad"), a crater analysis (the direction fire came from and the
+/// calibre: "direction of origin north-east", "122 mm"), and whether the team says it is
+/// unsure ("possible explosion heard, unconfirmed").
+#[derive(Debug, Clone, Default, PartialEq)]
+struct RemarksRead {
+    /// Weapons counted (`weapon_present` only), 1–[`MAX_COUNT`].
+    count: Option<u32>,
+    /// The azimuth fire came from, degrees, and its one-sigma error (impacts, explosions, damage).
+    origin: Option<(f64, f64)>,
+    /// The calibre, millimetres (impacts, explosions, damage).
+    calibre_mm: Option<u32>,
+    /// "possible", "unconfirmed", "probably" …: credibility 4 (doubtful) instead of 3.
+    unconfirmed: bool,
+}
+
+/// The largest weapon count read from remarks: a battery or a company, not a typo's 4000.
+const MAX_COUNT: u32 = 60;
+
+/// Compass words and their azimuths (16 points; "north-east", "northeast", "NE" alike).
+const COMPASS_16: [(&str, f64); 16] = [
+    ("n", 0.0),
+    ("nne", 22.5),
+    ("ne", 45.0),
+    ("ene", 67.5),
+    ("e", 90.0),
+    ("ese", 112.5),
+    ("se", 135.0),
+    ("sse", 157.5),
+    ("s", 180.0),
+    ("ssw", 202.5),
+    ("sw", 225.0),
+    ("wsw", 247.5),
+    ("w", 270.0),
+    ("wnw", 292.5),
+    ("nw", 315.0),
+    ("nnw", 337.5),
+];
+
+/// "north-east" / "northeast" / "NE" / "north-easterly" → 45°.
+fn compass_azimuth(word: &str) -> Option<f64> {
+    let w = word.to_lowercase().replace(['-', ' '], "");
+    let w = w.strip_suffix("erly").unwrap_or(&w).to_string();
+    let abbrev: String = if w.chars().all(|c| "nesw".contains(c)) && w.len() <= 3 {
+        w.clone()
+    } else {
+        let mut rest = w.as_str();
+        let mut out = String::new();
+        'outer: while !rest.is_empty() {
+            for (name, c) in [("north", 'n'), ("south", 's'), ("east", 'e'), ("west", 'w')] {
+                if let Some(r) = rest.strip_prefix(name) {
+                    out.push(c);
+                    rest = r;
+                    continue 'outer;
+                }
+            }
+            return None;
+        }
+        out
+    };
+    COMPASS_16
+        .iter()
+        .find(|(n, _)| *n == abbrev)
+        .map(|(_, a)| *a)
+}
+
+/// One-sigma error of a direction given as a compass word (8 or 16 points), degrees: half a
+/// sector is ± 22.5° / 11.25°, plus what a crater analysis itself is off by (~15°).
+fn compass_sigma(word: &str) -> f64 {
+    // 16-point words have three letters once abbreviated ("NNE", "north-north-east").
+    let letters = word.to_lowercase().replace(['-', ' '], "");
+    let parts = ["north", "south", "east", "west"]
+        .iter()
+        .map(|p| letters.matches(p).count())
+        .sum::<usize>();
+    let half_sector: f64 = if letters.len() == 3 || parts >= 3 {
+        11.25
+    } else {
+        22.5
+    };
+    (half_sector * half_sector + 15.0 * 15.0).sqrt()
+}
+
+/// The remarks without the phrases that say where fire came from ("fired from the west",
+/// "fire came from 210°"): a crater analysis describes an impact, and its "fired" must not make
+/// the marker a firing position (which would name the party holding the crater's ground).
+fn without_origin_phrases(remarks: &str) -> String {
+    let mut out = remarks.to_lowercase();
+    for phrase in ["fired from", "fire came from", "firing from", "fire from"] {
+        out = out.replace(phrase, "from");
+    }
+    out
+}
+
+/// Reads what [`RemarksRead`] says from the team's remarks.
+fn remarks_read(remarks: &str, kind: ObservationKind) -> RemarksRead {
+    let lower = remarks.to_lowercase();
+    let tokens: Vec<&str> = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '°' || c == '.'))
+        .map(|t| t.trim_matches(|c: char| c == '-' || c == '.'))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut read = RemarksRead {
+        unconfirmed: tokens.iter().any(|t| {
+            matches!(
+                *t,
+                "possible"
+                    | "possibly"
+                    | "unconfirmed"
+                    | "probable"
+                    | "probably"
+                    | "unverified"
+                    | "suspected"
+                    | "maybe"
+            )
+        }),
+        ..RemarksRead::default()
+    };
+    if kind == ObservationKind::WeaponPresent {
+        // "4 x BM-21", "4x BM-21", "4 × D-30", "4 BM-21 …".
+        for (i, t) in tokens.iter().enumerate() {
+            let n = t
+                .strip_suffix('x')
+                .or_else(|| t.strip_suffix('×'))
+                .unwrap_or(t);
+            if let Ok(n) = n.parse::<u32>()
+                && (1..=MAX_COUNT).contains(&n)
+                && (n.to_string().len() < t.len()
+                    || tokens.get(i + 1).is_some_and(|x| *x == "x" || *x == "×"))
+            {
+                read.count = Some(n);
+                break;
+            }
+        }
+    }
+    if matches!(
+        kind,
+        ObservationKind::Impact | ObservationKind::Explosion | ObservationKind::Damage
+    ) {
+        // "122 mm", "122mm", "152-mm".
+        for (i, t) in tokens.iter().enumerate() {
+            let (digits, unit) = match t.strip_suffix("mm") {
+                Some(d) => (d.trim_end_matches('-'), true),
+                None => (*t, tokens.get(i + 1) == Some(&"mm")),
+            };
+            if unit
+                && let Ok(n) = digits.parse::<u32>()
+                && (20..=400).contains(&n)
+            {
+                read.calibre_mm = Some(n);
+                break;
+            }
+        }
+        // "direction of origin north-east", "fired from the NE", "from a north-easterly
+        // direction", "origin 045°", "from 45 degrees".
+        for (i, t) in tokens.iter().enumerate() {
+            if !matches!(*t, "from" | "origin") {
+                continue;
+            }
+            for next in tokens.iter().skip(i + 1).take(3) {
+                if let Some(a) = compass_azimuth(next) {
+                    read.origin = Some((a, compass_sigma(next)));
+                    break;
+                }
+                let deg = next.trim_end_matches('°');
+                if (deg.len() < next.len() || tokens.get(i + 2) == Some(&"degrees"))
+                    && let Ok(a) = deg.parse::<f64>()
+                    && (0.0..360.0).contains(&a)
+                {
+                    read.origin = Some((a, 15.0));
+                    break;
+                }
+            }
+            if read.origin.is_some() {
+                break;
+            }
+        }
+    }
+    read
+}
+
+impl RemarksRead {
+    /// The notes the adapter adds to the remarks: the words fusion reads as a crater analysis
+    /// (`crater analysis: fire came from 45° ± 27°`, `calibre 122 mm`) and a doubt.
+    fn notes(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(n) = self.count {
+            v.push(format!("{n} weapons counted"));
+        }
+        if let Some((a, e)) = self.origin {
+            v.push(format!("crater analysis: fire came from {a}° ± {e:.0}°"));
+        }
+        if let Some(c) = self.calibre_mm {
+            v.push(format!("calibre {c} mm"));
+        }
+        if self.unconfirmed {
+            v.push("unconfirmed, credibility 4".into());
+        }
+        v
+    }
 }
 
 #[cfg(test)]
@@ -1072,6 +1294,124 @@ mod tests {
         );
         assert_eq!(declared_encoding(b"<?xml version=\"1.0\"?><event/>"), None);
         assert_eq!(declared_encoding(b"<event/>"), None);
+    }
+
+    #[test]
+    fn remarks_give_counts_crater_analysis_and_doubt() {
+        let r = remarks_read(
+            "4 x BM-21 Grad MLRS observed",
+            ObservationKind::WeaponPresent,
+        );
+        assert_eq!(r.count, Some(4));
+        assert!(!r.unconfirmed);
+        assert_eq!(
+            remarks_read("3x D-30 in a tree line", ObservationKind::WeaponPresent).count,
+            Some(3)
+        );
+        assert_eq!(
+            remarks_read("BM-21 seen near school 21", ObservationKind::WeaponPresent).count,
+            None
+        );
+        let r = remarks_read(
+            "Fresh crater, 122 mm round; direction of origin north-east",
+            ObservationKind::Impact,
+        );
+        assert_eq!(r.calibre_mm, Some(122));
+        assert_eq!(r.origin.map(|o| o.0), Some(45.0));
+        let r = remarks_read(
+            "Explosions heard and impact observed, assessed artillery 122mm, fired from WSW",
+            ObservationKind::Impact,
+        );
+        assert_eq!(
+            (r.calibre_mm, r.origin.map(|o| o.0)),
+            (Some(122), Some(247.5))
+        );
+        let t = CotTypes::default();
+        assert_eq!(
+            t.strike_with_origin(
+                "Impact observed; crater analysis: fired from the west",
+                Shape::Point
+            ),
+            Some(ObservationKind::Impact)
+        );
+        assert_eq!(
+            t.strike_with_origin("MLRS firing from the tree line", Shape::Point),
+            None,
+            "a launch seen stays a firing"
+        );
+        let r = remarks_read("Crater, fire came from 210°", ObservationKind::Impact);
+        assert_eq!(r.origin, Some((210.0, 15.0)));
+        let r = remarks_read(
+            "possible explosion heard, unconfirmed",
+            ObservationKind::Explosion,
+        );
+        assert!(r.unconfirmed);
+        assert_eq!((r.origin, r.calibre_mm), (None, None));
+        assert_eq!(compass_azimuth("north-easterly"), Some(45.0));
+        assert_eq!(compass_azimuth("northnortheast"), Some(22.5));
+        assert_eq!(compass_azimuth("fromage"), None);
+    }
+
+    #[test]
+    fn a_route_at_0_0_is_read_from_its_vertices() {
+        let route = r#"<event version="2.0" uid="route-1" type="b-m-r" time="2015-03-02T10:00:00Z" start="2015-03-02T10:00:00Z" stale="2015-03-03T10:00:00Z" how="h-e"><point lat="0" lon="0" hae="0" ce="9999999" le="9999999"/><detail><link uid="wp1" type="b-m-p-w" point="48.10,38.20,0" relation="c"/><link uid="wp2" type="b-m-p-w" point="48.12,38.25,0" relation="c"/><contact callsign="team-2"/><remarks>Column of BMP moving west</remarks></detail></event>"#;
+        let adapter = CotAdapter::new(CotTypes::default());
+        let rec = adapter
+            .read("route.cot", route.as_bytes())
+            .ok()
+            .unwrap()
+            .next()
+            .unwrap();
+        let obs = rec.result.unwrap();
+        assert_eq!(obs.properties.kind, ObservationKind::Movement);
+        assert_eq!(
+            obs.geometry,
+            Geometry::LineString {
+                coordinates: vec![vec![38.2, 48.1], vec![38.25, 48.12]]
+            }
+        );
+        // A point event at 0,0 is still refused.
+        let point =
+            marker("z", "Crater", "").replace(r#"lat="48.1" lon="38.2""#, r#"lat="0" lon="0""#);
+        let rec = adapter
+            .read("p.cot", point.as_bytes())
+            .ok()
+            .unwrap()
+            .next()
+            .unwrap();
+        assert!(rec.result.unwrap_err().contains("0,0"));
+    }
+
+    #[test]
+    fn a_weapon_marker_counts_what_the_remarks_say() {
+        let m = marker("w", "4 x BM-21 Grad MLRS observed", "").replace("b-m-p-s-m", "a-u-G-E-W-R");
+        let adapter = CotAdapter::new(CotTypes::default());
+        let obs = adapter
+            .read("w.cot", m.as_bytes())
+            .ok()
+            .unwrap()
+            .next()
+            .unwrap()
+            .result
+            .unwrap();
+        let w = obs.properties.weapon.unwrap();
+        assert_eq!((w.class.as_str(), w.count), ("mlrs", 4));
+        let m = marker("u", "possible explosion heard, unconfirmed", "");
+        let obs = adapter
+            .read("u.cot", m.as_bytes())
+            .ok()
+            .unwrap()
+            .next()
+            .unwrap()
+            .result
+            .unwrap();
+        assert_eq!(obs.properties.kind, ObservationKind::Explosion);
+        assert_eq!(obs.properties.source.credibility, 4);
+        assert!(
+            obs.properties
+                .remarks
+                .contains("unconfirmed, credibility 4")
+        );
     }
 
     #[test]
