@@ -83,6 +83,14 @@ pub struct IncidentView {
     /// Not public: how many observations make it up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observations: Option<usize>,
+    /// Not public: how many independent monitoring platforms reported it (a platform counts
+    /// once however many reports it sent; `docs/fusion.md`, *Independence*).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub independent_sources: Option<usize>,
+    /// Not public: strikes linked to the firing that caused them, or the firing linked to its
+    /// strikes — the other end's id, place, party and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub links: Option<Vec<LinkView>>,
     /// Staff only: its observations' log seqs, sorted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observation_seqs: Option<Vec<u64>>,
@@ -93,6 +101,20 @@ pub struct IncidentView {
     /// Staff only: the latest log entry that changed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_seq: Option<u64>,
+}
+
+/// One end of a strike ↔ firing link, as this incident sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LinkView {
+    /// The incident at the other end.
+    pub incident: String,
+    /// Its place, `[lon, lat]`.
+    #[schema(value_type = Option<Vec<f64>>, min_items = 2, max_items = 2)]
+    pub location: Option<[f64; 2]>,
+    /// The party the firing side suggests, when it names one.
+    pub party: Option<String>,
+    /// Why the two are linked.
+    pub basis: String,
 }
 
 /// A located origin of fire.
@@ -206,7 +228,8 @@ impl IncidentView {
                 .suggested
                 .as_ref()
                 .map(|s| s.basis.clone())
-                .or_else(|| inc.attribution.as_ref().map(|s| s.basis.clone())),
+                .or_else(|| inc.attribution.as_ref().map(|s| s.basis.clone()))
+                .or_else(|| inc.fire_area.as_ref().map(|s| s.basis.clone())),
             origin: inc.origin.as_ref().map(|o| OriginView {
                 point: o.point,
                 ellipse_95: EllipseView {
@@ -216,6 +239,18 @@ impl IncidentView {
                 },
             }),
             observations: Some(inc.observation_seqs.len()),
+            independent_sources: Some(inc.independent_sources),
+            links: (!inc.links.is_empty()).then(|| {
+                inc.links
+                    .iter()
+                    .map(|l| LinkView {
+                        incident: l.incident.clone(),
+                        location: l.location,
+                        party: l.party.clone(),
+                        basis: l.basis.clone(),
+                    })
+                    .collect()
+            }),
             observation_seqs: Some(inc.observation_seqs.clone()),
             transitions: Some(rec.transitions.iter().map(TransitionView::of).collect()),
             updated_seq,
@@ -260,6 +295,8 @@ impl IncidentView {
                 suggestion_basis: None,
                 origin: None,
                 observations: None,
+                independent_sources: None,
+                links: None,
                 observation_seqs: None,
                 transitions: None,
                 updated_seq: None,

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
 use clap::{Args, Subcommand};
 use std::sync::Arc;
 use truce_server::auth::{Role, new_secret, token_hash};

@@ -5,42 +5,22 @@
 //! it is a recipient of; and every alert and every delivery outcome is an `alert` entry in the
 //! log, shown on the incident, with `truce log verify` and `truce rebuild` agreeing.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{Alerts, Server, ok, root, s, tempdir, token};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
 const RU_KEY: &str = "ru-webhook-key-0123456789abcdef";
 const UA_KEY: &str = "ua-webhook-key-0123456789abcdef";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "truce {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// One request the receiver got, and what it answered.
 #[derive(Debug, Clone)]
@@ -110,116 +90,26 @@ fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
     (addr, got)
 }
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db: &Path, webhooks: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
-        .args(["serve", "--db", s(db), "--listen", "127.0.0.1:0"])
-        .args(["--webhooks", s(webhooks)])
-        .env("TRUCE_TEST_KEY_RU", RU_KEY)
-        .env("TRUCE_TEST_KEY_UA", UA_KEY)
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("truce serve: listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = out.read_to_string(&mut rest);
-    });
-    Server { child, addr }
-}
-
+/// One request as `token`; the answer's body as JSON (or as a JSON string when it is not).
 fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let status: u16 = raw[9..12].parse().unwrap();
-    let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
-    let body = if head.to_ascii_lowercase().contains("chunked") {
-        let mut out = String::new();
-        let mut s = rest;
-        while let Some((size, more)) = s.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            out.push_str(&more[..n]);
-            s = &more[n + 2..];
-        }
-        out
-    } else {
-        rest.to_string()
-    };
+    let (status, body) = common::http(addr, method, path, Some(token), Some(body));
     (
         status,
         serde_json::from_str(&body).unwrap_or(Value::String(body)),
     )
 }
 
-/// Subscribes to the alert stream; returns a reader positioned after the response head.
-fn subscribe(addr: &str, token: &str) -> BufReader<TcpStream> {
-    let mut sse = TcpStream::connect(addr).unwrap();
-    sse.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        sse,
-        "GET /api/alerts/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
-    )
-    .unwrap();
-    let mut reader = BufReader::new(sse);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
-    reader
-}
-
-/// The alerts' data lines read until one names `incident` (or 10 s pass).
-fn alerts_until(reader: &mut BufReader<TcpStream>, incident: &str) -> Vec<Value> {
-    let start = Instant::now();
+/// The alerts read until one names `incident` (or 10 s pass).
+fn alerts_until(stream: &mut Alerts, incident: &str) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut line = String::new();
-    while start.elapsed() < Duration::from_secs(10) {
-        line.clear();
-        if reader.read_line(&mut line).is_err() {
-            break;
-        }
-        if let Some(data) = line.strip_prefix("data:") {
-            let v: Value = serde_json::from_str(data.trim()).unwrap();
-            let done = v["incident"] == incident;
-            out.push(v);
-            if done {
-                return out;
-            }
-        }
+    let named = stream.first(Instant::now(), Duration::from_secs(10), |v| {
+        out.push(v.clone());
+        v["incident"] == incident
+    });
+    if named.is_none() {
+        panic!("no alert for {incident} within 10 s; got {out:?}");
     }
-    panic!("no alert for {incident} within 10 s; got {out:?}");
+    out
 }
 
 fn feature(id: &str, kind: &str, at: &str, lonlat: [f64; 2], extra: Value) -> Value {
@@ -230,6 +120,29 @@ fn feature(id: &str, kind: &str, at: &str, lonlat: [f64; 2], extra: Value) -> Va
     }
     json!({"type": "Feature", "id": id,
         "geometry": {"type": "Point", "coordinates": lonlat}, "properties": props})
+}
+
+/// A store in `dir` under the bundled terms (which have an [escalation] section), holding one
+/// observation from before the ceasefire.
+fn quiet_store(dir: &Path) -> PathBuf {
+    let db = dir.join("truce.gpkg");
+    let quiet = dir.join("quiet.geojson");
+    std::fs::write(
+        &quiet,
+        json!({"type": "FeatureCollection", "features": [feature("quiet", "report",
+            "2015-01-01T00:00:00Z", [38.0, 48.0], json!({}))]})
+        .to_string(),
+    )
+    .unwrap();
+    ok(&[
+        "ingest",
+        "--db",
+        s(&db),
+        "--agreement",
+        "scenarios/donbas-2015/agreement.toml",
+        s(&quiet),
+    ]);
+    db
 }
 
 fn post(addr: &str, token: &str, features: Vec<Value>) -> String {
@@ -262,46 +175,11 @@ fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 #[test]
 fn escalated_signed_retried_and_logged() {
-    let dir = std::env::temp_dir().join(format!("truce-alerts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("truce.gpkg");
-
-    // A store under the bundled terms (which have an [escalation] section), holding one
-    // observation from before the ceasefire.
-    let quiet = dir.join("quiet.geojson");
-    std::fs::write(
-        &quiet,
-        json!({"type": "FeatureCollection", "features": [feature("quiet", "report",
-            "2015-01-01T00:00:00Z", [38.0, 48.0], json!({}))]})
-        .to_string(),
-    )
-    .unwrap();
-    ok(&[
-        "ingest",
-        "--db",
-        s(&db),
-        "--agreement",
-        "scenarios/donbas-2015/agreement.toml",
-        s(&quiet),
-    ]);
-    let token = |role: &str, name: &str| {
-        ok(&[
-            "token",
-            "create",
-            "--db",
-            s(&db),
-            "--role",
-            role,
-            "--name",
-            name,
-        ])
-        .trim()
-        .to_string()
-    };
-    let analyst = token("analyst", "analyst-1");
-    let ru = token("party:RU", "ru-liaison");
-    let ua = token("party:UA", "ua-liaison");
+    let dir = tempdir("alerts", "escalated");
+    let db = quiet_store(&dir);
+    let analyst = token(&db, "analyst", "analyst-1");
+    let ru = token(&db, "party:RU", "ru-liaison");
+    let ua = token(&db, "party:UA", "ua-liaison");
 
     let (hook_addr, received) = receiver();
     let hooks = dir.join("webhooks.toml");
@@ -313,10 +191,15 @@ fn escalated_signed_retried_and_logged() {
         ),
     )
     .unwrap();
-    let server = serve(&db, &hooks);
+    let server = Server::start_with_env(
+        &db,
+        &["--webhooks", s(&hooks)],
+        None,
+        &[("TRUCE_TEST_KEY_RU", RU_KEY), ("TRUCE_TEST_KEY_UA", UA_KEY)],
+    );
     let a = server.addr.clone();
-    let mut ru_stream = subscribe(&a, &ru);
-    let mut ua_stream = subscribe(&a, &ua);
+    let mut ru_stream = Alerts::subscribe_with_timeout(&a, &ru, Duration::from_secs(10));
+    let mut ua_stream = Alerts::subscribe_with_timeout(&a, &ua, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(200));
 
     // 1. MLRS deep in RU's area after the deadline: a high breach; the parties involved (RU)
@@ -550,26 +433,8 @@ fn escalated_signed_retried_and_logged() {
 
 #[test]
 fn a_bad_webhooks_file_is_refused_with_every_reason() {
-    let dir = std::env::temp_dir().join(format!("truce-alerts-bad-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("truce.gpkg");
-    let quiet = dir.join("quiet.geojson");
-    std::fs::write(
-        &quiet,
-        json!({"type": "FeatureCollection", "features": [feature("quiet", "report",
-            "2015-01-01T00:00:00Z", [38.0, 48.0], json!({}))]})
-        .to_string(),
-    )
-    .unwrap();
-    ok(&[
-        "ingest",
-        "--db",
-        s(&db),
-        "--agreement",
-        "scenarios/donbas-2015/agreement.toml",
-        s(&quiet),
-    ]);
+    let dir = tempdir("alerts", "bad");
+    let db = quiet_store(&dir);
     let hooks = dir.join("webhooks.toml");
     std::fs::write(
         &hooks,

@@ -6,43 +6,29 @@
 //! Needs python3 with PyTAK (`scripts/test` installs it). Without it the test fails, never
 //! skips.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("truce-cot-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{Server, http, ok, root, s, tempdir, text, truce};
 
 /// A store with the Minsk II terms and the scenario's sample observations.
 fn store(dir: &Path) -> PathBuf {
     let db = dir.join("truce.gpkg");
     let scenario = root().join("scenarios/donbas-2015");
-    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
-        .arg("ingest")
-        .arg("--db")
-        .arg(&db)
-        .arg("--agreement")
-        .arg(scenario.join("agreement.toml"))
-        .arg(scenario.join("observations.geojson"))
-        .output()
-        .unwrap();
+    let out = truce(&[
+        "ingest",
+        "--db",
+        s(&db),
+        "--agreement",
+        s(&scenario.join("agreement.toml")),
+        s(&scenario.join("observations.geojson")),
+    ]);
     assert!(
         matches!(out.status.code(), Some(0 | 2)),
         "truce ingest failed:\n{}",
@@ -51,139 +37,50 @@ fn store(dir: &Path) -> PathBuf {
     db
 }
 
-/// A running `truce serve` with its addresses, and its stderr (the log) as it comes.
-struct Server {
-    child: Child,
-    http: SocketAddr,
-    tcp: SocketAddr,
-    udp: SocketAddr,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
+/// A running `truce serve` with CoT listeners (their addresses: TCP, UDP) and its log
+/// (`TRUCE_LOG=info`) in `dir`.
+fn serve(db: &Path, dir: &Path) -> (Server, SocketAddr, SocketAddr) {
+    let server = Server::start_with_env(
+        db,
+        &["--cot-tcp", "127.0.0.1:0", "--cot-udp", "127.0.0.1:0"],
+        Some(&dir.join("serve.log")),
+        &[("TRUCE_LOG", "info")],
+    );
+    let addr = |prefix: &str| server.printed(prefix).parse::<SocketAddr>().unwrap();
+    let http_addr = server.addr.parse::<SocketAddr>().unwrap();
+    let (tcp, udp) = (
+        addr("truce serve: CoT TCP on "),
+        addr("truce serve: CoT UDP on "),
+    );
+    // Port 0 gave real ports.
+    for a in [http_addr, tcp, udp] {
+        assert_ne!(a.port(), 0);
+    }
+    let (_, health) = http(&server.addr, "GET", "/healthz", None, None);
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    (server, tcp, udp)
 }
 
-impl Server {
-    fn start(db: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
-            .arg("serve")
-            .arg("--db")
-            .arg(db)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(["--cot-tcp", "127.0.0.1:0"])
-            .args(["--cot-udp", "127.0.0.1:0"])
-            .env("TRUCE_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let err = stderr.clone();
-        let mut pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                err.lock().unwrap().push_str(&text(&buf[..n]));
-            }
-        });
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let out = stdout.clone();
-        let (lines_tx, lines) = mpsc::channel();
-        let pipe = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                out.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = lines_tx.send(line);
-            }
-        });
-        let (mut http, mut tcp, mut udp) = (None, None, None);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.is_none() || tcp.is_none() || udp.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = lines.recv_timeout(left) else {
-                let _ = child.kill();
-                panic!(
-                    "truce serve did not print its addresses (http {http:?}, CoT TCP {tcp:?}, UDP {udp:?}):\n{}",
-                    stderr.lock().unwrap()
-                );
-            };
-            let addr = |prefix: &str| {
-                line.strip_prefix(prefix)
-                    .map(|a| a.trim().parse::<SocketAddr>().unwrap())
-            };
-            if let Some(a) = addr("truce serve: listening on http://") {
-                http = Some(a);
-            } else if let Some(a) = addr("truce serve: CoT TCP on ") {
-                tcp = Some(a);
-            } else if let Some(a) = addr("truce serve: CoT UDP on ") {
-                udp = Some(a);
-            }
+/// SIGTERM, as systemd or `docker stop` sends, and wait for the exit.
+fn terminate(server: &mut Server) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill(1) could not be run");
+    assert!(status.success(), "kill -TERM failed");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            // Let the pipe reader take the last of the output.
+            std::thread::sleep(Duration::from_millis(100));
+            return status;
         }
-        let server = Server {
-            child,
-            http: http.unwrap(),
-            tcp: tcp.unwrap(),
-            udp: udp.unwrap(),
-            stdout,
-            stderr,
-        };
-        // Port 0 gave real ports.
-        for a in [server.http, server.tcp, server.udp] {
-            assert_ne!(a.port(), 0);
-        }
-        let health = server.get("/healthz");
-        assert!(health.contains("\"status\":\"ok\""), "{health}");
-        server
-    }
-
-    /// A GET on the HTTP API: the response body.
-    fn get(&self, path: &str) -> String {
-        let mut s = TcpStream::connect(self.http).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: truce\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        s.read_to_string(&mut response).unwrap();
-        response
-    }
-
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// SIGTERM, as systemd or `docker stop` sends, and wait for the exit.
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill(1) could not be run");
-        assert!(status.success(), "kill -TERM failed");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the pipe readers take the last of the output.
-                std::thread::sleep(Duration::from_millis(100));
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "truce serve did not stop within 30 s of SIGTERM:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        assert!(
+            Instant::now() < deadline,
+            "truce serve did not stop within 30 s of SIGTERM:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -262,9 +159,9 @@ fn event(uid: &str, cot_type: &str, time: &str, remarks: &str) -> String {
 #[test]
 fn pytak_markers_over_tcp_and_udp_are_stored_and_malformed_events_rejected_on_an_open_stream() {
     python_with_pytak();
-    let dir = tempdir("pytak");
+    let dir = tempdir("cot", "pytak");
     let db = store(&dir);
-    let server = Server::start(&db);
+    let (server, tcp, udp) = serve(&db, &dir);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -277,9 +174,9 @@ fn pytak_markers_over_tcp_and_udp_are_stored_and_malformed_events_rejected_on_an
     let out = Command::new("python3")
         .arg(&script)
         .arg("--tcp")
-        .arg(format!("tcp://{}", server.tcp))
+        .arg(format!("tcp://{tcp}"))
         .arg("--udp")
-        .arg(format!("udp://{}", server.udp))
+        .arg(format!("udp://{udp}"))
         .args(["--count", "5", "--tag", &tag])
         .output()
         .unwrap();
@@ -412,7 +309,7 @@ fn pytak_markers_over_tcp_and_udp_are_stored_and_malformed_events_rejected_on_an
         "impact",
     );
     let truncated = &after[..after.len() / 2].replace("after-big", "truncated");
-    let mut s = TcpStream::connect(server.tcp).unwrap();
+    let mut s = TcpStream::connect(tcp).unwrap();
     for chunk in big.as_bytes().chunks(1000) {
         s.write_all(chunk).unwrap();
     }
@@ -467,9 +364,9 @@ fn pytak_markers_over_tcp_and_udp_are_stored_and_malformed_events_rejected_on_an
 
 #[test]
 fn sigterm_while_batches_are_open_loses_no_event() {
-    let dir = tempdir("sigterm");
+    let dir = tempdir("cot", "sigterm");
     let db = store(&dir);
-    let mut server = Server::start(&db);
+    let (mut server, tcp_addr, udp_addr) = serve(&db, &dir);
     let tag = format!("{}-term", std::process::id());
 
     // A burst on one TCP connection and in UDP datagrams, then SIGTERM at once: well inside
@@ -483,23 +380,21 @@ fn sigterm_while_batches_are_open_loses_no_event() {
         ids.insert(format!("cot:{uid}:{time}"));
     }
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut tcp = TcpStream::connect(server.tcp).unwrap();
+    let mut tcp = TcpStream::connect(tcp_addr).unwrap();
     tcp.write_all(burst.as_bytes()).unwrap();
     for i in 0..10 {
         let uid = format!("truce-test-{tag}-udp-{i}");
-        udp.send_to(event(&uid, "a-u-G-E-W-A", time, "").as_bytes(), server.udp)
+        udp.send_to(event(&uid, "a-u-G-E-W-A", time, "").as_bytes(), udp_addr)
             .unwrap();
         ids.insert(format!("cot:{uid}:{time}"));
     }
-    let status = server.terminate();
+    let status = terminate(&mut server);
     drop(tcp);
     let log = server.log();
     assert!(status.success(), "truce serve exited with {status}:\n{log}");
     assert!(
         server
-            .stdout
-            .lock()
-            .unwrap()
+            .stdout()
             .contains("truce serve: stopped; every accepted batch is committed"),
         "{log}"
     );
@@ -517,17 +412,7 @@ fn sigterm_while_batches_are_open_loses_no_event() {
         ids.len()
     );
     // And the log still verifies: the batches were committed and checkpointed properly.
-    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
-        .args(["log", "verify", "--db"])
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "truce log verify:\n{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    ok(&["log", "verify", "--db", s(&db)]);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

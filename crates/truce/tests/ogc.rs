@@ -6,35 +6,13 @@
 //! Needs `ogrinfo` (gdal-bin), `python3` and OWSLib (`pip install owslib`): `scripts/test`
 //! installs them. A missing client fails the test; it is never skipped.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{Demo, Reply, Server, ok, root, s, text};
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn truce(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "truce {args:?} failed: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 /// Runs an external client; a missing program fails loudly.
 fn client(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -57,126 +35,27 @@ fn client(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     out
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("truce-ogc-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn query<T: rusqlite::types::FromSql>(db: &Path, sql: &str) -> T {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-/// `truce serve` on a free port, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(db: &Path, log: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
-            .args([
-                "serve",
-                "--db",
-                s(db),
-                "--listen",
-                "127.0.0.1:0",
-                "--rate",
-                "5000",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("truce serve: listening on http://")
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!(
-                    "truce serve printed {line:?}; log: {}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                )
-            })
-            .to_string();
-        Server { child, addr }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-}
-
-/// A plain HTTP/1.1 GET (`path` may be a full `http://addr/...` link).
+/// A GET as a GeoJSON client asks (`path` may be a full `http://addr/...` link).
 fn get(server: &Server, path: &str, token: Option<&str>) -> Reply {
     let path = path.strip_prefix(&server.url()).unwrap_or(path);
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/geo+json, application/json\r\n{auth}Connection: close\r\n\r\n",
-        server.addr
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let raw = text(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let content_type = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-type")
-                .then(|| v.trim().to_string())
-        })
-        .unwrap_or_default();
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "chunked replies are not expected"
+    let reply = common::get(
+        &server.addr,
+        path,
+        token,
+        &["Accept: application/geo+json, application/json"],
     );
-    Reply {
-        status,
-        content_type,
-        body: body.to_string(),
-    }
+    assert!(!reply.chunked, "chunked replies are not expected");
+    reply
 }
 
 fn get_ok(server: &Server, path: &str, token: Option<&str>) -> Value {
     let r = get(server, path, token);
-    assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
     r.json()
 }
 
@@ -254,13 +133,11 @@ fn in_box(p: [f64; 2], b: [f64; 4]) -> bool {
 
 #[test]
 fn ogc_api_features_serves_each_role_what_it_may_see_to_gdal_owslib_and_http() {
-    let dir = tempdir("serve");
-    let out = dir.join("demo");
-    truce(&["demo", "--out", s(&out)]);
-    let db = out.join("truce.gpkg");
+    let demo = Demo::new("ogc", "serve");
+    let (dir, db) = (demo.dir.clone(), demo.db.clone());
 
     // Every incident as the CLI lists it (newest first); publish one with a location.
-    let listed: Vec<Value> = truce(&["incidents", "--db", s(&db), "--json", "--limit", "1000000"])
+    let listed: Vec<Value> = ok(&["incidents", "--db", s(&db), "--json", "--limit", "1000000"])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -273,19 +150,7 @@ fn ogc_api_features_serves_each_role_what_it_may_see_to_gdal_owslib_and_http() {
         .expect("an incident with a location in the box");
     let published_id = published["id"].as_str().unwrap().to_string();
     let published_at = point(&published["location"]);
-    for action in ["verify", "publish"] {
-        truce(&[
-            "decide",
-            "--db",
-            s(&db),
-            &published_id,
-            action,
-            "--actor",
-            "test",
-            "--reason",
-            "checked on the ground",
-        ]);
-    }
+    demo.publish(&published_id, "test", "checked on the ground");
     let unpublished_id = listed
         .iter()
         .find(|i| i["id"] != published_id.as_str())
@@ -294,25 +159,11 @@ fn ogc_api_features_serves_each_role_what_it_may_see_to_gdal_owslib_and_http() {
         .unwrap()
         .to_string();
 
-    let token = |role: &str| {
-        truce(&[
-            "token",
-            "create",
-            "--db",
-            s(&db),
-            "--role",
-            role,
-            "--name",
-            role,
-        ])
-        .trim()
-        .to_string()
-    };
-    let analyst = token("analyst");
-    let party = token("party:RU");
-    let team = token("team:team-1");
+    let analyst = demo.token("analyst");
+    let party = demo.token("party:RU");
+    let team = demo.token("team:team-1");
 
-    let server = Server::start(&db, &dir.join("serve.log"));
+    let server = Server::start(&db, &["--rate", "5000"], Some(&dir.join("serve.log")));
     let url = server.url();
     let an = Some(analyst.as_str());
 
@@ -367,7 +218,7 @@ fn ogc_api_features_serves_each_role_what_it_may_see_to_gdal_owslib_and_http() {
         "/collections/observations/items/1",
     ] {
         let r = get(&server, path, None);
-        assert_eq!(r.status, 404, "{path}: {}", r.body);
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
         assert_eq!(r.json()["code"], "NotFound");
     }
     assert_eq!(
@@ -631,7 +482,7 @@ fn ogc_api_features_serves_each_role_what_it_may_see_to_gdal_owslib_and_http() {
             (r.status, r.content_type.as_str()),
             (400, "application/json"),
             "{bad}: {}",
-            r.body
+            r.text()
         );
         assert_eq!(r.json()["code"], "InvalidParameterValue", "{bad}");
     }

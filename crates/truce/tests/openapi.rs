@@ -6,122 +6,19 @@
 //! Needs `python3`, `openapi-spec-validator` and `schemathesis` (PyPI): `scripts/test` installs
 //! them. A missing one fails the test; it is never skipped.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Instant;
 
+use common::{Demo, Server, ok, root, s};
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn truce(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "truce {args:?} failed: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// `truce serve` on a free port, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(db: &Path, log: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
-            // schemathesis sends a few thousand requests as fast as it can: no rate limit here.
-            .args([
-                "serve",
-                "--db",
-                s(db),
-                "--listen",
-                "127.0.0.1:0",
-                "--rate",
-                "100000",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let Some(addr) = line
-            .trim()
-            .strip_prefix("truce serve: listening on http://")
-            .map(str::to_string)
-        else {
-            let _ = child.kill();
-            panic!(
-                "truce serve printed {line:?}; log: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        };
-        Server {
-            child,
-            addr,
-            log: log.to_path_buf(),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// A plain HTTP/1.0 GET: (status, content type, body).
-    fn get(&self, path: &str) -> (u16, String, String) {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.0\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        let raw = text(&raw);
-        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        let content_type = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-type")
-                    .then(|| v.trim().to_string())
-            })
-            .unwrap_or_default();
-        (status, content_type, body.to_string())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A GET as the public: (status, content type, body).
+fn get(server: &Server, path: &str) -> (u16, String, String) {
+    let reply = common::get(&server.addr, path, None, &[]);
+    let body = reply.text();
+    (reply.status, reply.content_type, body)
 }
 
 /// Runs `tests/openapi/check.py`; a missing python3 or package fails loudly.
@@ -177,32 +74,15 @@ const ROUTES: [(&str, &[&str]); 23] = [
 
 #[test]
 fn openapi_document_swagger_ui_and_schemathesis() {
-    let dir = std::env::temp_dir().join(format!("truce-openapi-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let demo = dir.join("demo");
-    truce(&["demo", "--out", s(&demo)]);
-    let db = demo.join("truce.gpkg");
-    let token = |role: &str| {
-        truce(&[
-            "token",
-            "create",
-            "--db",
-            s(&db),
-            "--role",
-            role,
-            "--name",
-            "schemathesis",
-        ])
-        .trim()
-        .to_string()
-    };
-    let analyst = token("analyst");
-    let party = token("party:RU");
-    let server = Server::start(&db, &dir.join("serve.log"));
+    let demo = Demo::new("openapi", "schemathesis");
+    let (dir, db) = (demo.dir.clone(), demo.db.clone());
+    let analyst = demo.token("analyst");
+    let party = demo.token("party:RU");
+    // schemathesis sends a few thousand requests as fast as it can: no rate limit here.
+    let server = Server::start(&db, &["--rate", "100000"], Some(&dir.join("serve.log")));
 
     // The document, where the OGC landing page's service-desc link says it is.
-    let (status, _, body) = server.get("/");
+    let (status, _, body) = get(&server, "/");
     assert_eq!(status, 200, "{body}");
     let landing: Value = serde_json::from_str(&body).unwrap();
     let desc = landing["links"]
@@ -212,7 +92,7 @@ fn openapi_document_swagger_ui_and_schemathesis() {
         .find(|l| l["rel"] == "service-desc")
         .expect("a service-desc link");
     assert_eq!(desc["href"], format!("{}/api/openapi.json", server.url()));
-    let (status, content_type, body) = server.get("/api/openapi.json");
+    let (status, content_type, body) = get(&server, "/api/openapi.json");
     assert_eq!(status, 200, "{body}");
     assert!(
         content_type.starts_with("application/json"),
@@ -297,11 +177,11 @@ fn openapi_document_swagger_ui_and_schemathesis() {
     );
 
     // Swagger UI, vendored: served from the binary, pointed at the document.
-    let (status, content_type, body) = server.get("/api/docs/");
+    let (status, content_type, body) = get(&server, "/api/docs/");
     assert_eq!(status, 200, "{body}");
     assert!(content_type.starts_with("text/html"), "{content_type}");
     assert!(body.contains("swagger-ui"), "{body}");
-    let (status, _, body) = server.get("/api/docs/swagger-initializer.js");
+    let (status, _, body) = get(&server, "/api/docs/swagger-initializer.js");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("/api/openapi.json"), "{body}");
 
@@ -316,14 +196,9 @@ fn openapi_document_swagger_ui_and_schemathesis() {
     ]);
 
     // The server took it all and its log still verifies (POSTed batches were committed whole).
-    let (status, _, body) = server.get("/healthz");
-    assert_eq!(
-        status,
-        200,
-        "{body}\n{}",
-        std::fs::read_to_string(&server.log).unwrap_or_default()
-    );
+    let (status, _, body) = get(&server, "/healthz");
+    assert_eq!(status, 200, "{body}\n{}", server.log());
     drop(server);
-    truce(&["log", "verify", "--db", s(&db)]);
+    ok(&["log", "verify", "--db", s(&db)]);
     let _ = std::fs::remove_dir_all(&dir);
 }

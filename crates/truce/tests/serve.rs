@@ -2,205 +2,22 @@
 //! is refused, and that filtered lists leak nothing), an alert within a second of ingest, and
 //! SIGTERM during a batch losing nothing.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Alerts, Demo, Server, get, http, json_of, ok, s};
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn truce(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_truce"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = truce(args);
-    assert!(
-        out.status.success(),
-        "truce {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("truce-serve-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// A running server; killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
-        .args(["serve", "--db", s(db), "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("truce serve: listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = out.read_to_string(&mut rest);
-    });
-    Server { child, addr }
-}
-
-/// One HTTP/1.1 request; returns (status, body).
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    let body = body.unwrap_or("");
-    if method == "POST" {
-        req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    stream.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status: u16 = text[9..12].parse().unwrap();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    (status, body)
-}
-
-/// A GET's body as bytes (tiles are binary).
-fn http_bytes(addr: &str, path: &str, token: Option<&str>) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
-    assert!(
-        !head.contains("transfer-encoding: chunked"),
-        "{path}: {head}"
-    );
-    raw[split..].to_vec()
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
-}
-
-fn json_of(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
 /// A demo store with tokens for every role and one published incident.
-struct Fixture {
-    dir: PathBuf,
-    db: PathBuf,
-    tokens: BTreeMap<&'static str, Option<String>>,
-    published: String,
-}
-
-fn fixture(name: &str) -> Fixture {
-    let dir = tempdir(name);
-    ok(&["demo", "--out", s(&dir)]);
-    let db = dir.join("truce.gpkg");
-    let mut tokens = BTreeMap::new();
-    for (role, who) in [
-        ("admin", "admin-1"),
-        ("analyst", "analyst-1"),
-        ("team:team-1", "team-1"),
-        ("party:UA", "ua-liaison"),
-        ("party:RU", "ru-liaison"),
-    ] {
-        let secret = ok(&[
-            "token",
-            "create",
-            "--db",
-            s(&db),
-            "--role",
-            role,
-            "--name",
-            who,
-        ]);
-        tokens.insert(role, Some(secret.trim().to_string()));
-    }
-    tokens.insert("public", None);
+fn fixture(name: &str) -> (Demo, String) {
+    let demo = Demo::new("serve", name);
     // Publish one incident in RU's area through the analyst's CLI.
     let listed = ok(&[
         "incidents",
         "--db",
-        s(&db),
+        s(&demo.db),
         "--json",
         "--limit",
         "100000",
@@ -215,31 +32,14 @@ fn fixture(name: &str) -> Fixture {
         .as_str()
         .unwrap()
         .to_string();
-    for action in [["verify"], ["publish"]] {
-        ok(&[
-            "decide",
-            "--db",
-            s(&db),
-            &published,
-            action[0],
-            "--actor",
-            "analyst-1",
-            "--reason",
-            "test",
-        ]);
-    }
-    Fixture {
-        dir,
-        db,
-        tokens,
-        published,
-    }
+    demo.publish(&published, "analyst-1", "test");
+    (demo, published)
 }
 
 #[test]
 fn every_endpoint_for_every_role() {
-    let f = fixture("matrix");
-    let server = serve(&f.db, &[]);
+    let (f, published) = fixture("matrix");
+    let server = Server::start(&f.db, &[], None);
     let a = &server.addr;
     let tok = |r: &str| f.tokens[r].clone();
     let analyst = tok("analyst");
@@ -289,7 +89,6 @@ fn every_endpoint_for_every_role() {
         .unwrap()
         .to_string();
     let task_body = format!(r#"{{"incident":"{untasked}","reason":"matrix"}}"#);
-    let published = f.published.clone();
     let rows: Vec<(&str, String, Option<&str>, [u16; 6])> = vec![
         (
             "GET",
@@ -492,8 +291,14 @@ fn every_endpoint_for_every_role() {
         .file_name();
     let partial = format!("tile/1/000.p/{}", partial.to_str().unwrap());
     for path in ["tile/0/000", "tile/entries/000", partial.as_str()] {
-        let served = http_bytes(a, &format!("/log/{path}"), analyst.as_deref());
-        assert_eq!(served, std::fs::read(tiles.join(path)).unwrap(), "{path}");
+        let served = get(a, &format!("/log/{path}"), analyst.as_deref(), &[]);
+        assert_eq!(served.status, 200, "{path}: {}", served.text());
+        assert!(!served.chunked, "{path}: chunked");
+        assert_eq!(
+            served.body,
+            std::fs::read(tiles.join(path)).unwrap(),
+            "{path}"
+        );
     }
 
     // Filtered lists leak nothing: the public's total is the published count, its locations
@@ -615,24 +420,14 @@ fn every_endpoint_for_every_role() {
 
 #[test]
 fn a_breach_alert_reaches_its_party_within_a_second_and_sigterm_loses_nothing() {
-    let f = fixture("alerts");
-    let server = serve(&f.db, &[]);
+    let (f, _) = fixture("alerts");
+    let server = Server::start(&f.db, &[], None);
     let a = server.addr.clone();
     let analyst = f.tokens["analyst"].clone().unwrap();
     let ru = f.tokens["party:RU"].clone().unwrap();
 
     // Subscribe as RU.
-    let mut sse = TcpStream::connect(&a).unwrap();
-    sse.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        sse,
-        "GET /api/alerts/stream HTTP/1.1\r\nHost: {a}\r\nAuthorization: Bearer {ru}\r\nAccept: text/event-stream\r\n\r\n"
-    )
-    .unwrap();
-    let mut reader = BufReader::new(sse.try_clone().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    let mut stream = Alerts::subscribe(&a, &ru);
     std::thread::sleep(Duration::from_millis(200));
 
     // A heavy-weapon sighting deep in RU's area after the deadline: a high-severity breach.
@@ -646,18 +441,11 @@ fn a_breach_alert_reaches_its_party_within_a_second_and_sigterm_loses_nothing() 
     let (status, r) = http(&a, "POST", "/api/observations", Some(&analyst), Some(&body));
     assert_eq!(status, 200, "{r}");
     let incident = json_of(&r)["incidents"][0].as_str().unwrap().to_string();
-    let mut got = None;
-    while sent.elapsed() < Duration::from_secs(5) {
-        line.clear();
-        if reader.read_line(&mut line).is_err() {
-            break;
-        }
-        if line.starts_with("data:") && line.contains(&incident) {
-            got = Some(sent.elapsed());
-            break;
-        }
-    }
-    let took = got.unwrap_or_else(|| panic!("no alert for {incident} within 5 s"));
+    let (line, took) = stream
+        .first_data(sent, Duration::from_secs(5), |data| {
+            data.contains(&incident)
+        })
+        .unwrap_or_else(|| panic!("no alert for {incident} within 5 s"));
     assert!(took < Duration::from_secs(1), "alert after {took:?}");
     assert!(line.contains("\"party_area\":\"RU\""), "{line}");
 
