@@ -144,7 +144,9 @@ impl AppState {
         limits: Limits,
         clock: Arc<dyn Clock>,
     ) -> Result<Shared> {
-        let svc = Service::open(&db, clock.clone())?.with_key(key)?;
+        let svc = Service::open(&db, clock.clone())?
+            .with_key(key)?
+            .with_reactions();
         let (alerts, _) = broadcast::channel(4096);
         Ok(Arc::new(AppState {
             engine: svc.engine().clone(),

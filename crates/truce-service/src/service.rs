@@ -135,7 +135,8 @@ pub struct Service {
     ledger: Ledger,
     key: Option<SignerKey>,
     clock: Arc<dyn Clock>,
-    /// Entries folded since the last [`Service::take_applied`] (none while opening).
+    /// Entries folded since the last [`Service::take_applied`], kept only once a front end
+    /// asked for them ([`Service::with_reactions`]): a batch command has nobody to tell.
     applied: Vec<Applied>,
     reacting: bool,
     /// Refused entries met since the last [`Service::take_warnings`].
@@ -255,8 +256,14 @@ impl Service {
             let rows = derived_rows(&s.ledger, true, &[], &[]);
             s.store.write_derived(&rows)?;
         }
-        s.reacting = true;
         Ok(s)
+    }
+
+    /// The same service, noting every entry it folds from now on for
+    /// [`Service::take_applied`]: for a front end that reacts (alerts, live pages).
+    pub fn with_reactions(mut self) -> Service {
+        self.reacting = true;
+        self
     }
 
     /// The same service, able to write: the log is signed with `key` (refused when the store

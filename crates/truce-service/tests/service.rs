@@ -38,7 +38,9 @@ fn scenario(dir: &Path, clock: Arc<FixedClock>) -> (Service, SignerKey) {
     let terms = terms();
     let key = SignerKey::from_seed("truce.test/service", KeyType::Ed25519, [7; 32]).unwrap();
     let db = dir.join("s.gpkg");
-    let mut svc = Service::open_with_terms(&db, &terms, key.clone(), clock).unwrap();
+    let mut svc = Service::open_with_terms(&db, &terms, key.clone(), clock)
+        .unwrap()
+        .with_reactions();
     let sim = truce_sim::simulate(&terms, 1, 3, truce_sim::default_start(&terms));
     svc.set_mission(&sim.mission).unwrap();
     let options = truce_ingest::Options::default();
