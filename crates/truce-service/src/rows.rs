@@ -40,6 +40,11 @@ pub fn incident_row(ledger: &Ledger, k: usize) -> IncidentRow {
             azimuth_deg: o.ellipse_95.azimuth_deg,
         }),
         updated_seq: v.updated_seq.expect("a whole view has it"),
+        independent_sources: v.independent_sources.map(|n| n as u64),
+        links_json: v
+            .links
+            .as_ref()
+            .map(|l| serde_json::to_string(l).expect("links serialise")),
         transitions: v
             .transitions
             .unwrap_or_default()

@@ -55,6 +55,10 @@ pub struct IncidentRow {
     pub origin: Option<OriginRow>,
     /// The latest entry that changed it.
     pub updated_seq: u64,
+    /// How many independent monitoring platforms reported it.
+    pub independent_sources: Option<u64>,
+    /// Its strike ↔ firing links as a JSON array (`[{"incident","location","party","basis"}]`).
+    pub links_json: Option<String>,
     pub transitions: Vec<TransitionRow>,
 }
 
@@ -275,9 +279,10 @@ fn write_incident(tx: &Transaction<'_>, inc: &IncidentRow) -> Result<(), Failed>
         "INSERT OR REPLACE INTO incidents (fid, geom, incident_id, event_group, kinds, state, evidence, \
          confidence, start_at, end_at, radius_m, source_kinds, observations, rules, max_severity, \
          suggested_party, suggestion_basis, attributed_party, origin_lon, origin_lat, \
-         ellipse_semi_major_m, ellipse_semi_minor_m, ellipse_azimuth_deg, first_seq, last_seq, updated_seq) \
+         ellipse_semi_major_m, ellipse_semi_minor_m, ellipse_azimuth_deg, first_seq, last_seq, updated_seq, \
+         independent_sources, links) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-         ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+         ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -307,6 +312,8 @@ fn write_incident(tx: &Transaction<'_>, inc: &IncidentRow) -> Result<(), Failed>
             fid,
             to_i64(last_seq),
             to_i64(inc.updated_seq),
+            inc.independent_sources.map(to_i64),
+            inc.links_json,
         ])
     })
     .doing("writing an incident")?;

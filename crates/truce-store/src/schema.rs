@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "API tokens (hashed) with their roles",
         sql: V4,
     },
+    Migration {
+        version: 5,
+        description: "incidents: independent sources and strike-firing links, as the API shows them",
+        sql: V5,
+    },
 ];
 
 /// The newest schema this build writes.
@@ -522,4 +527,13 @@ CREATE TABLE api_tokens (
   created_at DATETIME NOT NULL,
   revoked_at DATETIME
 );
+"#;
+
+/// The incidents layer shows what the API shows of fusion's evidence (issue 11): how many
+/// independent platforms reported an incident, and its strike ↔ firing links. The derived
+/// tables are marked behind the log so the next open writes them whole with the new columns.
+const V5: &str = r#"
+ALTER TABLE incidents ADD COLUMN independent_sources INTEGER;
+ALTER TABLE incidents ADD COLUMN links TEXT;
+DELETE FROM derived_state WHERE name = 'ledger';
 "#;

@@ -25,11 +25,26 @@ struct Facts {
     official: Option<String>,
     confidence: Option<f64>,
     location: Option<[f64; 2]>,
+    /// Independent monitoring platforms that reported it.
+    sources: Option<u64>,
+    /// The incidents at the other end of its strike ↔ firing links.
+    links: Vec<String>,
 }
 
 fn strs(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| a.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// The ids at the other end of a `links` array.
+fn linked(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|l| l["incident"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -47,6 +62,8 @@ fn facts(v: &Value, location: Option<[f64; 2]>) -> Facts {
         official: v["attributed_party"].as_str().map(str::to_string),
         confidence: v["confidence"].as_f64(),
         location,
+        sources: v["independent_sources"].as_u64(),
+        links: linked(&v["links"]),
     }
 }
 
@@ -92,6 +109,8 @@ fn check(surface: &str, want: &BTreeMap<String, Facts>, got: &BTreeMap<String, F
                 && w.suggested == g.suggested
                 && w.official == g.official
                 && w.confidence == g.confidence
+                && w.sources == g.sources
+                && w.links == g.links
                 && same_place(w.location, g.location),
             "{surface} differs on {id}:\n  CLI  {w:?}\n  here {g:?}"
         );
@@ -158,13 +177,14 @@ fn cli_rest_ogc_and_the_layer_tell_one_story_for_every_incident() {
     let mut stmt = conn
         .prepare(
             "SELECT incident_id, state, rules, suggested_party, attributed_party, confidence, \
-             geom FROM incidents",
+             geom, independent_sources, links FROM incidents",
         )
         .unwrap();
     let layer: BTreeMap<String, Facts> = stmt
         .query_map([], |r| {
             let rules: String = r.get(2)?;
             let geom: Option<Vec<u8>> = r.get(6)?;
+            let links: Option<String> = r.get(8)?;
             Ok((
                 r.get::<_, String>(0)?,
                 Facts {
@@ -178,6 +198,8 @@ fn cli_rest_ogc_and_the_layer_tell_one_story_for_every_incident() {
                     official: r.get(4)?,
                     confidence: r.get(5)?,
                     location: geom.as_deref().map(gpkg_point),
+                    sources: r.get::<_, Option<i64>>(7)?.map(|n| n as u64),
+                    links: links.map(|t| linked(&json_of(&t))).unwrap_or_default(),
                 },
             ))
         })
