@@ -234,14 +234,26 @@ impl Service {
         Service::start(db, store, engine, Some(key), clock)
     }
 
-    fn start(
+    /// Opens the store at `db`, replays its log from entry 0 into fresh derived tables and
+    /// reports which differed from what was there (`truce rebuild`): the log is folded once,
+    /// not once to open and again to rebuild.
+    pub fn open_rebuilt(db: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<(Service, Rebuilt)> {
+        let store = GeoPackageStore::open(db)?;
+        let engine = Arc::new(engine_in_force(&store)?);
+        let mut s = Service::unfolded(db, store, engine, None, clock);
+        let rebuilt = s.rebuild()?;
+        Ok((s, rebuilt))
+    }
+
+    /// A service whose ledger has folded nothing yet.
+    fn unfolded(
         db: &Path,
         store: GeoPackageStore,
         engine: Arc<Engine>,
         key: Option<SignerKey>,
         clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Service> {
-        let mut s = Service {
+    ) -> Service {
+        Service {
             db: db.to_path_buf(),
             store,
             ledger: Ledger::new(engine),
@@ -250,8 +262,18 @@ impl Service {
             applied: Vec::new(),
             reacting: false,
             warnings: Vec::new(),
-        };
-        let (_, _) = s.fold_new()?;
+        }
+    }
+
+    fn start(
+        db: &Path,
+        store: GeoPackageStore,
+        engine: Arc<Engine>,
+        key: Option<SignerKey>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Service> {
+        let mut s = Service::unfolded(db, store, engine, key, clock);
+        s.fold_new()?;
         if s.store.derived_through()? != s.ledger.through_seq() {
             let rows = derived_rows(&s.ledger, true, &[], &[]);
             s.store.write_derived(&rows)?;
@@ -335,8 +357,10 @@ impl Service {
             &mut self.ledger,
             &mut self.warnings,
             |ledger, e| {
-                let touched = ledger.take_touched();
+                // Per entry only when reacting (which incidents each entry touched); else the
+                // ledger's own sets are taken once, after the fold.
                 if reacting {
+                    let touched = ledger.take_touched();
                     applied.push(Applied {
                         seq: e.seq,
                         kind: e.kind,
@@ -345,12 +369,13 @@ impl Service {
                             .map(|&k| ledger.incidents()[k].id.clone())
                             .collect(),
                     });
+                    incidents.extend(touched);
                 }
-                incidents.extend(touched);
-                tasks.extend(ledger.take_touched_tasks());
             },
         )
         .map_err(|e| anyhow!("{}: {e}", self.db.display()))?;
+        incidents.extend(self.ledger.take_touched());
+        tasks.extend(self.ledger.take_touched_tasks());
         Ok((incidents, tasks))
     }
 

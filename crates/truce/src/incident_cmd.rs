@@ -177,9 +177,11 @@ pub fn decide(args: DecideArgs) -> Result<Outcome> {
 }
 
 pub fn rebuild(args: RebuildArgs) -> Result<Outcome> {
-    // The tables as they are, before opening the service brings them level with the log.
-    let before = truce_store::GeoPackageStore::open(&args.db)?.derived_digests()?;
-    let mut svc = crate::open_service(&args.db)?;
+    // One replay from entry 0 into fresh tables, compared with what was there.
+    let (svc, rebuilt) = truce_service::Service::open_rebuilt(
+        &args.db,
+        std::sync::Arc::new(truce_service::SystemClock),
+    )?;
     let engine = svc.engine().clone();
     let store = svc.store();
     // Assessments: re-made from the entries under the terms in force, compared with the
@@ -216,7 +218,6 @@ pub fn rebuild(args: RebuildArgs) -> Result<Outcome> {
         from = last + 1;
     }
 
-    let rebuilt = svc.rebuild()?;
     for r in &rebuilt.refused {
         eprintln!("warning: {r}");
     }
@@ -247,13 +248,12 @@ pub fn rebuild(args: RebuildArgs) -> Result<Outcome> {
             String::new()
         }
     );
-    let mut changed = 0;
+    let changed = rebuilt.rewritten.len();
     for (table, digest) in &rebuilt.digests {
-        let verdict = if before.get(table) == Some(digest) {
-            "identical"
-        } else {
-            changed += 1;
+        let verdict = if rebuilt.rewritten.contains(table) {
             "REWRITTEN (differed)"
+        } else {
+            "identical"
         };
         println!("  {table:<22} {verdict}  sha256 {}", &digest[..16]);
     }
