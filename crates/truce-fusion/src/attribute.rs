@@ -17,12 +17,18 @@ use crate::triangulate::{BearingObs, Origin, angle_diff_deg, km};
 /// The least share of the area fire could have come from that must lie in one party's area for
 /// that party to be suggested: 0.9. The area is sampled uniformly (a flat prior over the
 /// ground: nothing says at which range in the band the weapon stood).
-pub const FIRE_AREA_SHARE: f64 = 0.9;
-/// A direction's spread sampled for the area fire came from: ± this many σ (capped at 60°).
-pub const FIRE_AREA_SIGMA: f64 = 2.0;
+pub const FIRE_AREA_SHARE: f64 = 0.75;
+/// A direction's spread sampled for the area fire came from: ± this many σ (capped at 90°),
+/// each direction weighted by the normal density (beyond 3σ lies 0.3 % of it).
+pub const FIRE_AREA_SIGMA: f64 = 3.0;
 /// Samples of the area fire came from: along the range band × across the direction's spread.
 const AREA_SAMPLES_ALONG: usize = 24;
-const AREA_SAMPLES_ACROSS: usize = 9;
+const AREA_SAMPLES_ACROSS: usize = 15;
+/// A point within this many σ of a bearing's ray counts as on it ([`ray_within`]).
+pub const RAY_WIDTH_SIGMA: f64 = 2.0;
+/// Crater analyses of one strike that differ from their combined direction by more than this
+/// many of their own σ disagree: no area is drawn from them.
+pub const CRATER_AGREE_SIGMA: f64 = 3.0;
 
 /// The range band (m) of a calibre, smallest to largest, from the weapons that fire it (the
 /// Minsk II withdrawal classes and their neighbours); unknown: 0.5–25 km.
@@ -79,7 +85,7 @@ pub fn ray_within(b: &BearingObs, at: LonLat, range: f64) -> Option<(f64, f64)> 
     let off = angle_diff_deg(azimuth_deg(b.observer, at), b.azimuth_deg).to_radians();
     let (along, across) = (d * off.cos(), (d * off.sin()).abs());
     // The ray's angular error widens it: a point within 2σ of the ray counts as on it.
-    let across = (across - FIRE_AREA_SIGMA * b.error_deg.to_radians() * d).max(0.0);
+    let across = (across - RAY_WIDTH_SIGMA * b.error_deg.to_radians() * d).max(0.0);
     if across > range {
         return None;
     }
@@ -91,9 +97,12 @@ pub fn ray_within(b: &BearingObs, at: LonLat, range: f64) -> Option<(f64, f64)> 
     (t1 > t0).then_some((t0, t1))
 }
 
-/// Shares of the wedge from `apex` towards `azimuth` (± [`FIRE_AREA_SIGMA`] σ), between
-/// `t0` and `t1` metres, by party area ("" outside every party's area), sampled uniformly
-/// over its area.
+/// Shares of the area fire came from, seen from `apex` towards `azimuth` with a one-sigma
+/// error of `sigma` degrees, between `t0` and `t1` metres, by party area ("" outside every
+/// party's area): the probability that the weapon stood in each, for a direction error that is
+/// normal (sampled to ± [`FIRE_AREA_SIGMA`] σ, capped at 90°, each sample weighted by its
+/// density) and a range that is uniform over the ground (equal-area rings: nothing says at
+/// which range in the band the weapon stood).
 fn wedge_shares(
     engine: &Engine,
     apex: LonLat,
@@ -101,19 +110,24 @@ fn wedge_shares(
     sigma: f64,
     (t0, t1): (f64, f64),
 ) -> BTreeMap<String, f64> {
-    let half = (FIRE_AREA_SIGMA * sigma).min(60.0);
+    let half = (FIRE_AREA_SIGMA * sigma).min(90.0);
     let mut shares: BTreeMap<String, f64> = BTreeMap::new();
-    let n = (AREA_SAMPLES_ALONG * AREA_SAMPLES_ACROSS) as f64;
-    for i in 0..AREA_SAMPLES_ALONG {
-        let u = (i as f64 + 0.5) / AREA_SAMPLES_ALONG as f64;
-        let t = (t0 * t0 + u * (t1 * t1 - t0 * t0)).sqrt();
-        for j in 0..AREA_SAMPLES_ACROSS {
-            let v = (j as f64 + 0.5) / AREA_SAMPLES_ACROSS as f64;
-            let az = azimuth + half * (2.0 * v - 1.0);
-            let q = destination(apex, az.rem_euclid(360.0), t);
+    let mut total = 0.0;
+    for j in 0..AREA_SAMPLES_ACROSS {
+        let v = (j as f64 + 0.5) / AREA_SAMPLES_ACROSS as f64;
+        let off = half * (2.0 * v - 1.0);
+        let w = (-0.5 * (off / sigma).powi(2)).exp();
+        for i in 0..AREA_SAMPLES_ALONG {
+            let u = (i as f64 + 0.5) / AREA_SAMPLES_ALONG as f64;
+            let t = (t0 * t0 + u * (t1 * t1 - t0 * t0)).sqrt();
+            let q = destination(apex, (azimuth + off).rem_euclid(360.0), t);
             let party = engine.party_at(q).unwrap_or("").to_string();
-            *shares.entry(party).or_insert(0.0) += 1.0 / n;
+            *shares.entry(party).or_insert(0.0) += w;
+            total += w;
         }
+    }
+    for s in shares.values_mut() {
+        *s /= total;
     }
     shares
 }
@@ -143,46 +157,95 @@ fn shares_words(shares: &BTreeMap<String, f64>) -> String {
     v.join(", ")
 }
 
-/// The area fire came from by crater analysis: from the strike at `at`, each analysis's
-/// direction (± 2σ) over its calibre's range band ([`range_band_m`]). A party is suggested when
-/// every analysis puts at least [`FIRE_AREA_SHARE`] of its area in that party's area.
+/// The area fire came from by crater analysis. The teams' analyses of one strike are combined
+/// into one direction — their inverse-variance circular mean, σ = (Σ 1/σᵢ²)^-½, which is the
+/// product of their normal errors seen from one place (the craters lie metres apart, the weapon
+/// kilometres away) — over the range band every stated calibre allows ([`range_band_m`]; the
+/// intersection of the bands). Analyses that disagree (one further than
+/// [`CRATER_AGREE_SIGMA`] of its σ from the combined direction) or calibres whose bands do not
+/// overlap draw no area. A party is suggested when at least [`FIRE_AREA_SHARE`] of the area's
+/// probability lies in its area ([`wedge_shares`]).
 pub fn fire_area_from_craters(
     engine: &Engine,
     at: LonLat,
     craters: &[(f64, f64, Option<u32>)],
 ) -> Option<Suggestion> {
-    let &(az, sigma, calibre) = craters.first()?;
-    let mut party: Option<String> = None;
-    let mut agree = true;
-    let mut words = Vec::new();
-    for &(a, s, c) in craters {
-        let band = range_band_m(c);
-        let shares = wedge_shares(engine, at, a, s, band);
-        let calibre = c.map_or("calibre unknown".to_string(), |c| format!("{c} mm"));
-        words.push(format!(
-            "fire came from {a:.0}° ± {s:.0}° ({calibre}: {}–{}): {}",
-            km(band.0),
-            km(band.1),
-            shares_words(&shares)
-        ));
-        match (dominant(&shares), &party) {
-            (Some((p, _)), None) if agree => party = Some(p),
-            (Some((p, _)), Some(q)) if p == *q => {}
-            _ => agree = false,
-        }
+    if craters.is_empty() {
+        return None;
     }
-    let _ = (az, sigma, calibre);
-    let party = party.filter(|_| agree);
-    let verdict = match &party {
-        Some(p) => format!("in {p}-controlled area"),
-        None => format!(
-            "no party holds {:.0} % of it: no party suggested",
-            FIRE_AREA_SHARE * 100.0
-        ),
+    let (mut x, mut y, mut w) = (0.0, 0.0, 0.0);
+    for &(a, s, _) in craters {
+        let wi = 1.0 / (s * s);
+        x += wi * a.to_radians().cos();
+        y += wi * a.to_radians().sin();
+        w += wi;
+    }
+    let mean = y.atan2(x).to_degrees().rem_euclid(360.0);
+    let sigma = 1.0 / w.sqrt();
+    let stated: Vec<u32> = craters.iter().filter_map(|c| c.2).collect();
+    let band = if stated.is_empty() {
+        range_band_m(None)
+    } else {
+        stated
+            .iter()
+            .fold((0.0_f64, f64::INFINITY), |(lo, hi), &c| {
+                let (a, b) = range_band_m(Some(c));
+                (lo.max(a), hi.min(b))
+            })
+    };
+    let each: Vec<String> = craters
+        .iter()
+        .map(|&(a, s, c)| {
+            let c = c.map_or("calibre unknown".to_string(), |c| format!("{c} mm"));
+            format!("{a:.0}° ± {s:.0}° ({c})")
+        })
+        .collect();
+    let outlier = craters
+        .iter()
+        .find(|&&(a, s, _)| angle_diff_deg(a, mean).abs() > CRATER_AGREE_SIGMA * s);
+    let head = if craters.len() == 1 {
+        format!("crater analysis: fire came from {}", each[0])
+    } else {
+        format!(
+            "crater analyses ({}): fire came from {mean:.0}° ± {sigma:.0}° combined",
+            each.join(", ")
+        )
+    };
+    let (party, words) = if let Some(&(a, s, _)) = outlier {
+        (
+            None,
+            format!(
+                "{a:.0}° lies more than {CRATER_AGREE_SIGMA:.0} σ ({s:.0}°) from {mean:.0}°: the analyses disagree, no party suggested"
+            ),
+        )
+    } else if band.0 >= band.1 {
+        (
+            None,
+            "the calibres stated have no range in common: no party suggested".to_string(),
+        )
+    } else {
+        let shares = wedge_shares(engine, at, mean, sigma, band);
+        let party = dominant(&shares).map(|(p, _)| p);
+        let verdict = match &party {
+            Some(p) => format!("in {p}-controlled area"),
+            None => format!(
+                "no party holds {:.0} % of it: no party suggested",
+                FIRE_AREA_SHARE * 100.0
+            ),
+        };
+        (
+            party,
+            format!(
+                "{}–{} out: {}; {verdict}",
+                km(band.0),
+                km(band.1),
+                shares_words(&shares)
+            ),
+        )
     };
     Some(Suggestion {
         party,
-        basis: format!("crater analysis: {}; {verdict}", words.join("; ")),
+        basis: format!("{head}, {words}"),
         distance_to_line_m: engine.line().nearest(at).distance_m,
         straddles_line: false,
     })

@@ -365,6 +365,9 @@ struct Member {
     count: Option<u32>,
     /// A crater analysis in the remarks: (azimuth fire came from, σ, calibre mm).
     crater: Option<(f64, f64, Option<u32>)>,
+    /// Its own source calls it doubtful or improbable (credibility 4 or 5: "possible explosion
+    /// heard, unconfirmed"): its breaches are held back until another source corroborates.
+    doubtful: bool,
 }
 
 type Entry = GeomWithData<Rectangle<[f64; 4]>, usize>;
@@ -415,6 +418,16 @@ struct Sums {
     hi: f64,
     /// The best weight each source (kind, id) gave: one source counts once.
     by_source: BTreeMap<(SourceKind, String), f64>,
+    /// What doubtful reports say, held back until the incident is corroborated.
+    held: Held,
+}
+
+/// The breaches and parties of an incident's doubtful reports (credibility 4–5), not yet the
+/// incident's: a report its own source doubts does not put an incident in breach alone.
+#[derive(Debug, Clone, Default)]
+struct Held {
+    rules: Vec<String>,
+    parties: BTreeMap<String, f64>,
 }
 
 impl Sums {
@@ -537,6 +550,7 @@ impl Member {
             coarse: p.time_uncertainty_s > COARSE_TIME_S || p.error_radius_m > COARSE_RADIUS_M,
             count: counted(obs),
             crater: crate::attribute::crater_analysis(obs),
+            doubtful: matches!(p.source.credibility, 4 | 5),
         }
     }
 
@@ -1135,11 +1149,22 @@ impl Fusion {
         let inc = &mut self.incidents[k];
         insert_sorted(&mut inc.observation_seqs, m.seq);
         insert_sorted(&mut inc.kinds, m.kind);
+        // A doubtful report's breaches wait in `held` until the incident is corroborated.
+        let held = &mut self.sums[k].held;
         for rule in &m.breaches {
-            insert_sorted(&mut inc.breaches, rule.clone());
+            if m.doubtful {
+                held.rules.push(rule.clone());
+            } else {
+                insert_sorted(&mut inc.breaches, rule.clone());
+            }
         }
         for party in &m.parties {
-            *inc.breach_parties.entry(party.clone()).or_insert(0.0) += m.weight;
+            let to = if m.doubtful {
+                &mut held.parties
+            } else {
+                &mut inc.breach_parties
+            };
+            *to.entry(party.clone()).or_insert(0.0) += m.weight;
         }
         let joined_at = m.at;
         self.members[k].push(m);
@@ -1179,13 +1204,22 @@ impl Fusion {
             };
             inc.attribution = inc.origin.as_ref().map(|o| suggest(&self.engine, o));
         }
-        inc.suggested = crate::attribute::suggested_party(inc);
         (
             inc.confidence,
             inc.state,
             inc.source_kinds,
             inc.independent_sources,
         ) = evidence(&self.sums[k].by_source);
+        if inc.independent_sources >= CORROBORATING_SOURCES {
+            let held = std::mem::take(&mut self.sums[k].held);
+            for rule in held.rules {
+                insert_sorted(&mut inc.breaches, rule);
+            }
+            for (party, w) in held.parties {
+                *inc.breach_parties.entry(party).or_insert(0.0) += w;
+            }
+        }
+        inc.suggested = crate::attribute::suggested_party(inc);
         if inc.state == IncidentState::Corroborated && inc.corroborated_at.is_none() {
             inc.corroborated_at = Some(to_time(joined_at));
         }
@@ -1304,6 +1338,7 @@ mod tests {
             coarse: false,
             count: None,
             crater: None,
+            doubtful: false,
         }
     }
 

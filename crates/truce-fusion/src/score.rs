@@ -302,6 +302,58 @@ pub fn claims_from_incidents(
         .collect()
 }
 
+/// The one-to-one matching of claims to true events (module doc): (claim index, event index,
+/// distance claim ↔ event when the claim is located), in the order they were taken.
+pub fn matching(claims: &[Claim], truth: &Truth) -> Vec<(usize, usize, Option<f64>)> {
+    let mut events_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, e) in truth.events.iter().enumerate() {
+        for o in &e.observation_ids {
+            events_of.entry(o).or_default().push(k);
+        }
+    }
+    // Candidates: (shared, distance, claim, event).
+    let mut candidates: Vec<(usize, Option<f64>, usize, usize)> = Vec::new();
+    for (c, claim) in claims.iter().enumerate() {
+        let ids: BTreeSet<&str> = claim.observation_ids.iter().map(String::as_str).collect();
+        let mut shared: BTreeMap<usize, usize> = BTreeMap::new();
+        for id in &ids {
+            for &e in events_of.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+                *shared.entry(e).or_default() += 1;
+            }
+        }
+        for (e, n) in shared {
+            let d = claim
+                .location
+                .map(|p| distance_m(p, truth.events[e].location));
+            candidates.push((n, d, c, e));
+        }
+    }
+    candidates.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| match (a.1, b.1) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            })
+            .then_with(|| claims[a.2].id.cmp(&claims[b.2].id))
+            .then_with(|| truth.events[a.3].id.cmp(&truth.events[b.3].id))
+    });
+    let (mut claim_used, mut event_used) =
+        (vec![false; claims.len()], vec![false; truth.events.len()]);
+    let mut pairs = Vec::new();
+    for (_, d, c, e) in candidates {
+        if claim_used[c] || event_used[e] {
+            continue;
+        }
+        claim_used[c] = true;
+        event_used[e] = true;
+        pairs.push((c, e, d));
+    }
+
+    pairs
+}
+
 /// How claims compare with the truth (module doc). Undefined ratios are None.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scores {
@@ -365,46 +417,11 @@ pub fn score(claims: &[Claim], truth: &Truth) -> Scores {
             events_of.entry(o).or_default().push(k);
         }
     }
-    // Candidates: (shared, distance, claim, event).
-    let mut candidates: Vec<(usize, Option<f64>, usize, usize)> = Vec::new();
-    for (c, claim) in claims.iter().enumerate() {
-        let ids: BTreeSet<&str> = claim.observation_ids.iter().map(String::as_str).collect();
-        let mut shared: BTreeMap<usize, usize> = BTreeMap::new();
-        for id in &ids {
-            for &e in events_of.get(id).map(Vec::as_slice).unwrap_or(&[]) {
-                *shared.entry(e).or_default() += 1;
-            }
-        }
-        for (e, n) in shared {
-            let d = claim
-                .location
-                .map(|p| distance_m(p, truth.events[e].location));
-            candidates.push((n, d, c, e));
-        }
-    }
-    candidates.sort_by(|a, b| {
-        b.0.cmp(&a.0)
-            .then_with(|| match (a.1, b.1) {
-                (Some(x), Some(y)) => x.total_cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            })
-            .then_with(|| claims[a.2].id.cmp(&claims[b.2].id))
-            .then_with(|| truth.events[a.3].id.cmp(&truth.events[b.3].id))
-    });
-    let (mut claim_used, mut event_used) =
-        (vec![false; claims.len()], vec![false; truth.events.len()]);
-    let mut pairs = Vec::new();
-    for (_, d, c, e) in candidates {
-        if claim_used[c] || event_used[e] {
-            continue;
-        }
+    let pairs = matching(claims, truth);
+    let mut claim_used = vec![false; claims.len()];
+    for &(c, _, _) in &pairs {
         claim_used[c] = true;
-        event_used[e] = true;
-        pairs.push((c, e, d));
     }
-
     let matched = pairs.len();
     let ratio = |a: usize, b: usize| (b > 0).then(|| a as f64 / b as f64);
     let precision = ratio(matched, claims.len());

@@ -576,3 +576,158 @@ fn weapon_sightings_join_by_class_and_compatible_counts() {
         .collect();
     assert_eq!(groups, [vec![0, 1, 3], vec![2]]);
 }
+
+#[test]
+fn a_doubtful_report_alone_puts_no_incident_in_breach_until_another_source_corroborates() {
+    let engine = engine();
+    let (_, east, _) = either_side(&engine, 6_000.0);
+    let near = destination(east, 45.0, 80.0);
+    let spot = r#","error_radius_m":150"#;
+    let items = [
+        // "possible explosion heard, unconfirmed": the team's own doubt is credibility 4.
+        feature(
+            "doubt",
+            "explosion",
+            east,
+            "2015-03-02T09:00:00Z",
+            ("team-1", "ground_team", "B4"),
+            spot,
+        ),
+        // Far away, another doubtful report nobody confirms.
+        feature(
+            "lone",
+            "explosion",
+            destination(east, 90.0, 9_000.0),
+            "2015-03-02T11:00:00Z",
+            ("team-3", "ground_team", "B4"),
+            spot,
+        ),
+    ];
+    let assess = |items: Vec<(Observation, Place)>, from: usize| -> Vec<_> {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, (o, p))| {
+                let a = engine.assess(from + i, &o, &p);
+                (from as u64 + i as u64, o, p, a)
+            })
+            .collect()
+    };
+    let first = assess(items.to_vec(), 0);
+    assert!(
+        first.iter().all(|(_, _, _, a)| !a.breaches.is_empty()),
+        "each report, alone, is assessed in breach of the agreement"
+    );
+    let mut fusion = Fusion::new(engine.clone());
+    fusion.fuse(&first);
+    assert_eq!(fusion.incidents().len(), 2);
+    for i in fusion.incidents() {
+        assert!(i.breaches.is_empty(), "{}: {:?}", i.id, i.breaches);
+        assert!(i.breach_parties.is_empty(), "{}", i.id);
+        assert_eq!(i.state, IncidentState::SingleSource);
+    }
+    // A second team confirms the first: now the incident is in breach, with the doubtful
+    // report's rules too; the lone one stays visible, out of breach.
+    let confirm = feature(
+        "sure",
+        "explosion",
+        near,
+        "2015-03-02T09:00:30Z",
+        ("team-2", "ground_team", "B2"),
+        spot,
+    );
+    fusion.fuse(&assess(vec![confirm], 2));
+    let by_id: BTreeMap<&str, _> = fusion
+        .incidents()
+        .iter()
+        .map(|i| (i.id.as_str(), i))
+        .collect();
+    let confirmed = by_id["inc-0"];
+    assert_eq!(confirmed.observation_seqs, [0, 2]);
+    assert_eq!(confirmed.state, IncidentState::Corroborated);
+    assert!(!confirmed.breaches.is_empty());
+    assert!(by_id["inc-1"].breaches.is_empty());
+}
+
+#[test]
+fn crater_analyses_combine_into_one_direction_and_disagreeing_ones_suggest_nobody() {
+    use truce_fusion::attribute::fire_area_from_craters;
+    let engine = engine();
+    // A strike 5 km east of the line; fire from the west comes from across it.
+    let (_, strike, _) = either_side(&engine, 5_000.0);
+    let (_, far_west, _) = either_side(&engine, 0.0);
+    let west_party = engine
+        .party_at(destination(far_west, 270.0, 10_000.0))
+        .unwrap();
+    let strike_party = engine.party_at(strike).unwrap();
+    assert_ne!(west_party, strike_party);
+    let one = fire_area_from_craters(&engine, strike, &[(270.0, 27.0, Some(122))]).unwrap();
+    assert!(
+        one.basis.starts_with(
+            "crater analysis: fire came from 270° ± 27° (122 mm), 1.0 km–21.0 km out:"
+        ),
+        "{}",
+        one.basis
+    );
+    let three = fire_area_from_craters(
+        &engine,
+        strike,
+        &[
+            (270.0, 27.0, Some(122)),
+            (250.0, 27.0, Some(122)),
+            (290.0, 27.0, None),
+        ],
+    )
+    .unwrap();
+    assert_eq!(three.party.as_deref(), Some(west_party), "{}", three.basis);
+    assert!(
+        three
+            .basis
+            .contains("fire came from 270° ± 16° combined, 1.0 km–21.0 km out"),
+        "{}",
+        three.basis
+    );
+    // Three teams narrow the direction: the share from across the line only grows.
+    let share = |basis: &str| -> f64 {
+        let at = basis.rfind(&format!("% {west_party}")).unwrap();
+        let digits: String = basis[..at]
+            .trim_end()
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.chars().rev().collect::<String>().parse().unwrap()
+    };
+    assert!(
+        share(&three.basis) >= share(&one.basis),
+        "{}\n{}",
+        one.basis,
+        three.basis
+    );
+    // One team says the opposite: the analyses disagree and nobody is suggested.
+    let split = fire_area_from_craters(
+        &engine,
+        strike,
+        &[(270.0, 27.0, Some(122)), (90.0, 27.0, Some(122))],
+    )
+    .unwrap();
+    assert_eq!(split.party, None);
+    assert!(
+        split.basis.contains("the analyses disagree"),
+        "{}",
+        split.basis
+    );
+    // A 120 mm mortar (≤ 8.2 km) and a 220 mm rocket (≥ 10 km) cannot both be right.
+    let calibres = fire_area_from_craters(
+        &engine,
+        strike,
+        &[(270.0, 27.0, Some(120)), (270.0, 27.0, Some(220))],
+    )
+    .unwrap();
+    assert_eq!(calibres.party, None);
+    assert!(
+        calibres.basis.contains("no range in common"),
+        "{}",
+        calibres.basis
+    );
+}

@@ -12,7 +12,9 @@ use serde::Serialize;
 use truce_core::assess::Engine;
 use truce_fusion::Fusion;
 use truce_fusion::baseline;
-use truce_fusion::score::{Evidence, Scores, Truth, claims_from_incidents, restrict, score, table};
+use truce_fusion::score::{
+    Claim, Evidence, Scores, Truth, claims_from_incidents, matching, restrict, score, table,
+};
 use truce_store::GeoPackageStore;
 
 use crate::Outcome;
@@ -32,6 +34,10 @@ pub struct ScoreArgs {
     /// Print `{"ours": {…}, "baseline": {…}}` instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also list, event by event, the incident it was matched to, the party stated and why,
+    /// then every incident matched to no event (noise or a second incident of one event).
+    #[arg(long, conflicts_with = "json")]
+    explain: bool,
 }
 
 /// Ours and the baseline's scores.
@@ -44,6 +50,15 @@ pub(crate) struct Both {
 /// Scores `fusion`'s incidents and the baseline's clusters of `batch` against `truth`, both
 /// restricted to the observations the truth speaks for (`Truth::scope`).
 pub(crate) fn compare(batch: &[Assessed], fusion: &Fusion, truth: &Truth) -> Both {
+    let (ours, theirs, truth) = claims(batch, fusion, truth);
+    Both {
+        ours: score(&ours, &truth),
+        baseline: score(&theirs, &truth),
+    }
+}
+
+/// Our claims, the baseline's, and the truth with attributable events marked.
+fn claims(batch: &[Assessed], fusion: &Fusion, truth: &Truth) -> (Vec<Claim>, Vec<Claim>, Truth) {
     let ids: BTreeMap<u64, &str> = batch
         .iter()
         .map(|(s, _, _, a)| (*s, a.id.as_str()))
@@ -64,13 +79,98 @@ pub(crate) fn compare(batch: &[Assessed], fusion: &Fusion, truth: &Truth) -> Bot
             .map(|(_, o, p, a)| (a.id.clone(), Evidence::of(o, p)))
             .collect(),
     );
-    let truth = &truth;
     let ours = restrict(claims_from_incidents(fusion.incidents(), id_of), &scope);
     let theirs = restrict(baseline::claims(batch, id_of), &scope);
-    Both {
-        ours: score(&ours, truth),
-        baseline: score(&theirs, truth),
+    (ours, theirs, truth)
+}
+
+/// Event by event: the incident matched, the party it states and why; then the incidents
+/// matched to nothing. What a reader needs to see why a number is what it is.
+pub(crate) fn explain(batch: &[Assessed], fusion: &Fusion, truth: &Truth) -> String {
+    let (ours, _, truth) = claims(batch, fusion, truth);
+    let pairs = matching(&ours, &truth);
+    let by_id: BTreeMap<&str, &truce_fusion::Incident> = fusion
+        .incidents()
+        .iter()
+        .map(|i| (i.id.as_str(), i))
+        .collect();
+    let held: std::collections::BTreeSet<&str> = ours
+        .iter()
+        .flat_map(|c| c.observation_ids.iter().map(String::as_str))
+        .collect();
+    let mut w = String::from("\nEvents (true party → party stated; * attributable):\n");
+    let mut events: Vec<usize> = (0..truth.events.len()).collect();
+    events.sort_by_key(|&e| (truth.events[e].time, truth.events[e].id.clone()));
+    for e in events {
+        let ev = &truth.events[e];
+        if !ev.observation_ids.iter().any(|o| held.contains(o.as_str())) {
+            continue;
+        }
+        let star = if ev.attributable.unwrap_or(false) && ev.party.is_some() {
+            "*"
+        } else {
+            " "
+        };
+        let party = |p: &Option<String>| p.clone().unwrap_or_else(|| "-".into());
+        match pairs.iter().find(|&&(_, x, _)| x == e) {
+            Some(&(c, _, d)) => {
+                let claim = &ours[c];
+                let inc = by_id.get(claim.id.as_str());
+                let verdict = match (&ev.party, &claim.party) {
+                    (Some(t), Some(p)) if t == p => "right",
+                    (_, Some(_)) => "WRONG",
+                    (Some(_), None) if star == "*" => "MISSED PARTY",
+                    _ => "",
+                };
+                w.push_str(&format!(
+                    "{star}{} {} {} {} → {} ({} obs, {} m{}) {} {}\n",
+                    ev.id,
+                    ev.time.format("%m-%d %H:%M:%S"),
+                    ev.kind,
+                    party(&ev.party),
+                    claim.id,
+                    claim.observation_ids.len(),
+                    d.map_or("?".into(), |d| format!("{d:.0}")),
+                    if claim.breach { ", breach" } else { "" },
+                    party(&claim.party),
+                    verdict
+                ));
+                if let Some(basis) = inc.and_then(|i| {
+                    i.suggested
+                        .as_ref()
+                        .map(|s| s.basis.clone())
+                        .or_else(|| i.fire_area.as_ref().map(|f| f.basis.clone()))
+                }) {
+                    w.push_str(&format!("      {basis}\n"));
+                }
+            }
+            None => w.push_str(&format!(
+                "{star}{} {} {} {} → MISSED ({} obs)\n",
+                ev.id,
+                ev.time.format("%m-%d %H:%M:%S"),
+                ev.kind,
+                party(&ev.party),
+                ev.observation_ids.len()
+            )),
+        }
     }
+    w.push_str("\nIncidents matched to no event:\n");
+    for (c, claim) in ours.iter().enumerate() {
+        if pairs.iter().any(|&(x, _, _)| x == c) {
+            continue;
+        }
+        let inc = by_id.get(claim.id.as_str());
+        w.push_str(&format!(
+            "  {} {} ({} obs{}; {}): {}\n",
+            claim.id,
+            claim.start.format("%m-%d %H:%M:%S"),
+            claim.observation_ids.len(),
+            if claim.breach { ", breach" } else { "" },
+            inc.map_or("", |i| i.state.as_str()),
+            claim.observation_ids.join(" ")
+        ));
+    }
+    w
 }
 
 /// The table, with a line on what was scored.
@@ -114,6 +214,9 @@ pub fn run(args: ScoreArgs) -> Result<Outcome> {
             args.truth.display()
         );
         print!("{}", render(&both));
+        if args.explain {
+            print!("{}", explain(&batch, ledger.fusion(), &truth));
+        }
     }
     Ok(Outcome::Ok)
 }
