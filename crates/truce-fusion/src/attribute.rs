@@ -15,8 +15,9 @@ use truce_geo::{LonLat, azimuth_deg, destination, distance_m};
 use crate::triangulate::{BearingObs, Origin, angle_diff_deg, km};
 
 /// The least share of the area fire could have come from that must lie in one party's area for
-/// that party to be suggested: 0.9. The area is sampled uniformly (a flat prior over the
-/// ground: nothing says at which range in the band the weapon stood).
+/// that party to be suggested: 0.75, three-to-one odds. The area is weighted by the direction's
+/// normal error over ±[`FIRE_AREA_SIGMA`] σ and uniformly over the range band (a flat prior in
+/// range: nothing says at which range in the band the weapon stood).
 pub const FIRE_AREA_SHARE: f64 = 0.75;
 /// A direction's spread sampled for the area fire came from: ± this many σ (capped at 90°),
 /// each direction weighted by the normal density (beyond 3σ lies 0.3 % of it).

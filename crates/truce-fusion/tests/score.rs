@@ -382,9 +382,21 @@ fn debug_listing(
         );
         for &q in &inc.observation_seqs {
             println!("      {}", describe(q));
+            // A second incident of an event: show the incident the event was matched to.
+            for e in event_of.get(ids[&q].as_str()).into_iter().flatten() {
+                let Some(other) = claim_of.get(e) else {
+                    continue;
+                };
+                let Some(o) = fusion.incidents().iter().find(|i| i.id == *other) else {
+                    continue;
+                };
+                println!("        {e} went to {} ({:?}, at {:?}):", o.id, o.group, o.location);
+                for &x in &o.observation_seqs {
+                    println!("          {}", describe(x));
+                }
+            }
         }
     }
-    let _ = claim_of;
 }
 
 /// The simulator seeds scored: 1–5 (the tuning seeds), or `TRUCE_SCORE_SEEDS` ("101-105" or
