@@ -354,6 +354,44 @@ fn debug_listing(
         .iter()
         .map(|(c, e)| (c.as_str(), e.as_str()))
         .collect();
+    // Breach claims by the kinds of source behind them: matched / second incident / noise.
+    let mut kinds: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+    for inc in fusion.incidents() {
+        if inc.breaches.is_empty() || !inc.observation_seqs.iter().any(|q| scope.contains(&ids[q]))
+        {
+            continue;
+        }
+        let sources: BTreeSet<&str> = inc
+            .observation_seqs
+            .iter()
+            .map(|q| by_seq[q].properties.source.id.as_str())
+            .collect();
+        let mut sig: BTreeMap<String, usize> = BTreeMap::new();
+        for src in &sources {
+            let k = src.split(['-', ':']).next().unwrap_or(src).to_string();
+            *sig.entry(k).or_default() += 1;
+        }
+        let key = sig
+            .iter()
+            .map(|(k, n)| format!("{k}x{n}"))
+            .collect::<Vec<_>>()
+            .join("+");
+        let row = kinds.entry(key).or_default();
+        if matched_claims.contains(inc.id.as_str()) {
+            row[0] += 1;
+        } else if inc
+            .observation_seqs
+            .iter()
+            .any(|q| event_of.contains_key(ids[q].as_str()))
+        {
+            row[1] += 1;
+        } else {
+            row[2] += 1;
+        }
+    }
+    for (k, [m, d, n]) in &kinds {
+        println!("  KINDS {k:<40} matched {m:>3} duplicate {d:>3} noise {n:>3}");
+    }
     for inc in fusion.incidents() {
         let party = truce_fusion::score::suggested_party(inc);
         let ev = pairs
@@ -390,7 +428,10 @@ fn debug_listing(
                 let Some(o) = fusion.incidents().iter().find(|i| i.id == *other) else {
                     continue;
                 };
-                println!("        {e} went to {} ({:?}, at {:?}):", o.id, o.group, o.location);
+                println!(
+                    "        {e} went to {} ({:?}, at {:?}):",
+                    o.id, o.group, o.location
+                );
                 for &x in &o.observation_seqs {
                     println!("          {}", describe(x));
                 }
