@@ -256,3 +256,181 @@ fn small_faults_bearer_in_any_case_offset_max_and_415() {
     assert_eq!(status_of(&reply), 200, "{reply}");
     let _ = std::fs::remove_dir_all(&demo.dir);
 }
+
+/// C2SP tlog-tiles' index encoding: 3-digit groups, all but the last prefixed with `x`.
+fn tile_index(mut n: u64) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    n /= 1000;
+    while n > 0 {
+        groups.push(format!("x{:03}", n % 1000));
+        n /= 1000;
+    }
+    groups.reverse();
+    groups.join("/")
+}
+
+/// Every entry bundle of the log at its checkpoint answers 200 for `token`.
+fn every_entry_bundle_answers(a: &str, token: &str) {
+    let checkpoint = get(a, "/log/checkpoint", None, &[]);
+    assert_eq!(checkpoint.status, 200, "{}", checkpoint.text());
+    let size: u64 = checkpoint.text().lines().nth(1).unwrap().parse().unwrap();
+    for n in 0..size.div_ceil(256) {
+        let width = (size - n * 256).min(256);
+        let path = if width == 256 {
+            format!("/log/tile/entries/{}", tile_index(n))
+        } else {
+            format!("/log/tile/entries/{}.p/{width}", tile_index(n))
+        };
+        let r = get(a, &path, Some(token), &[]);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+}
+
+/// One GeoJSON observation feature with `id`, `remarks` and `geometry`.
+fn feature(id: &str, geometry: &str) -> String {
+    format!(
+        r#"{{"type":"Feature","id":"{id}","geometry":{geometry},"properties":{{"kind":"explosion","observed_at":"2023-09-01T10:00:00Z","source":{{"id":"probe","kind":"open_source","reliability":"C","credibility":3}},"error_radius_m":100}}}}"#
+    )
+}
+
+#[test]
+fn oversized_entries_are_refused_on_every_path_and_tiles_keep_answering() {
+    let demo = Demo::new("hardening", "oversized");
+    let server = Server::start(&demo.db, &["--cot-tcp", "127.0.0.1:0"], None);
+    let a = server.addr.as_str();
+    let analyst = demo.token("analyst");
+    // A 1 MB id, a 200,000-vertex polygon, a track whose entry no tile could hold; one good.
+    let ring: Vec<String> = (0..200_000)
+        .map(|i| {
+            let t = f64::from(i) / 200_000.0 * std::f64::consts::TAU;
+            format!("[{:.6},{:.6}]", 38.0 + 0.1 * t.cos(), 48.0 + 0.1 * t.sin())
+        })
+        .chain(std::iter::once("[38.100000,48.000000]".to_string()))
+        .collect();
+    let track: Vec<String> = (0..5_000)
+        .map(|i| format!("[{:.6},48.0]", 38.0 + f64::from(i) * 1e-5))
+        .collect();
+    let body = format!(
+        r#"{{"type":"FeatureCollection","features":[{},{},{},{}]}}"#,
+        feature(
+            &"x".repeat(1 << 20),
+            r#"{"type":"Point","coordinates":[38.0,48.0]}"#
+        ),
+        feature(
+            "huge-area",
+            &format!(
+                r#"{{"type":"Polygon","coordinates":[[{}]]}}"#,
+                ring.join(",")
+            )
+        ),
+        feature(
+            "long-track",
+            &format!(
+                r#"{{"type":"LineString","coordinates":[{}]}}"#,
+                track.join(",")
+            )
+        ),
+        feature("fine", r#"{"type":"Point","coordinates":[38.0,48.0]}"#),
+    );
+    let (status, reply) = http(a, "POST", "/api/observations", Some(&analyst), Some(&body));
+    assert_eq!(status, 200, "{reply}");
+    let results = common::json_of(&reply)["results"].clone();
+    let reasons: Vec<String> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(reasons[0].contains("MAX_ID_BYTES"), "{reasons:?}");
+    assert!(reasons[1].contains("MAX_AREA_VERTICES"), "{reasons:?}");
+    assert!(reasons[2].contains("MAX_ENTRY_BYTES"), "{reasons:?}");
+    assert_eq!(results[3]["status"], "stored", "{results}");
+    // A CoT event of 58 KB: a long uid, callsign and remarks.
+    let cot: std::net::SocketAddr = server.printed("truce serve: CoT TCP on").parse().unwrap();
+    let mut c = TcpStream::connect(cot).unwrap();
+    let uid = "u".repeat(20_000);
+    let remarks = "r".repeat(30_000);
+    write!(
+        c,
+        r#"<?xml version="1.0"?><event version="2.0" uid="{uid}" type="b-r-f-h-c" time="2023-09-01T10:00:00Z" start="2023-09-01T10:00:00Z" stale="2023-09-01T11:00:00Z" how="h-g-i-g-o"><point lat="48.0" lon="38.0" hae="0" ce="50" le="50"/><detail><contact callsign="{}"/><remarks>{remarks}</remarks></detail></event>"#,
+        "c".repeat(8_000)
+    )
+    .unwrap();
+    drop(c);
+    // A party's response of 70,000 characters, an analyst's reason of 2 KB.
+    let listed = common::ok(&[
+        "incidents",
+        "--db",
+        common::s(&demo.db),
+        "--json",
+        "--limit",
+        "100000",
+    ]);
+    let incident = listed
+        .lines()
+        .map(common::json_of)
+        .find(|i| i["location"].is_array())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = "t".repeat(70_000);
+    let (status, reply) = http(
+        a,
+        "POST",
+        &format!("/api/incidents/{incident}/decisions"),
+        Some(&analyst),
+        Some(&format!(
+            r#"{{"action":"verify","reason":"{}"}}"#,
+            "w".repeat(2048)
+        )),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("MAX_REASON_BYTES"), "{reply}");
+    demo.publish(&incident, "analyst-1", "test");
+    let mut refused_response = false;
+    for party in ["party:UA", "party:RU"] {
+        let (status, reply) = http(
+            a,
+            "POST",
+            &format!("/api/incidents/{incident}/responses"),
+            Some(&demo.token(party)),
+            Some(&format!(r#"{{"response":"dispute","text":"{text}"}}"#)),
+        );
+        if status == 404 {
+            continue; // not this party's incident
+        }
+        assert_eq!(status, 400, "{reply}");
+        assert!(reply.contains("MAX_TEXT_BYTES"), "{reply}");
+        refused_response = true;
+    }
+    assert!(refused_response, "no party could see {incident}");
+    // The CoT event was rejected for its size.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let db = rejected_reasons(&demo.db);
+        if db
+            .iter()
+            .any(|r| r.contains("MAX_ENTRY_BYTES") || r.contains("MAX_ID_BYTES"))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rejection of the 58 KB CoT event: {db:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    every_entry_bundle_answers(a, &analyst);
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+/// The reasons of the store's rejected records.
+fn rejected_reasons(db: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT reason FROM rejected_records").unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
