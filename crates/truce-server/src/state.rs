@@ -114,6 +114,8 @@ pub struct Metrics {
     pub observations_stored: AtomicU64,
     pub observations_duplicate: AtomicU64,
     pub records_rejected: AtomicU64,
+    /// CoT rejections not kept one by one (over a source's sample), counted in an aggregate.
+    pub rejected_suppressed: AtomicU64,
     pub cot_events: AtomicU64,
     pub alerts_sent: AtomicU64,
     /// Webhook deliveries that succeeded, and that were given up.

@@ -434,3 +434,85 @@ fn rejected_reasons(db: &std::path::Path) -> Vec<String> {
         .map(Result::unwrap)
         .collect()
 }
+
+/// Rows of `table` in the store (a WHERE clause may follow the name).
+fn rows(db: &std::path::Path, table: &str) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Stops `server` with SIGTERM and waits for it (the CoT listeners commit their open batches
+/// and the sampler's aggregates).
+fn terminate(mut server: Server) {
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "truce serve exited {status}");
+}
+
+/// The most rejected records one source can add per window: those kept and one aggregate
+/// (`truce_server::cot::REJECTED_KEPT_PER_SOURCE`).
+const SAMPLING_BOUND: i64 = 20 + 1;
+
+#[test]
+fn a_udp_flood_of_garbage_grows_the_store_by_at_most_the_sample() {
+    let demo = Demo::new("hardening", "udp-flood");
+    let log = demo.dir.join("serve.log");
+    let server = Server::start(&demo.db, &["--cot-udp", "127.0.0.1:0"], Some(&log));
+    let cot: std::net::SocketAddr = server.printed("truce serve: CoT UDP on").parse().unwrap();
+    let (rejected_before, entries_before) = (
+        rows(&demo.db, "rejected_records"),
+        rows(&demo.db, "entries WHERE kind = 'rejected'"),
+    );
+    // The probe's flood: 100 datagrams of `<event>` repeated, 63 KB each.
+    let garbage = "<event>".repeat(9_000);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..100 {
+        socket.send_to(garbage.as_bytes(), cot).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Let the listener read and store what arrived, then stop it: the aggregate is stored.
+    std::thread::sleep(Duration::from_secs(3));
+    let metrics = get(&server.addr, "/metrics", Some(&demo.token("analyst")), &[]).text();
+    terminate(server);
+    let added = rows(&demo.db, "rejected_records") - rejected_before;
+    assert!(
+        (2..=SAMPLING_BOUND).contains(&added),
+        "{added} rejected records for one flooding source"
+    );
+    let logged = rows(&demo.db, "entries WHERE kind = 'rejected'") - entries_before;
+    assert!(
+        logged <= SAMPLING_BOUND,
+        "{logged} rejected entries in the log"
+    );
+    let reasons = rejected_reasons(&demo.db);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("more rejected records from 127.0.0.1")),
+        "no aggregate record: {reasons:?}"
+    );
+    let suppressed: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("truce_rejected_suppressed_total "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(suppressed > 0, "{metrics}");
+    // The server's log is rate-limited the same way.
+    let warnings = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("rejected"))
+        .count();
+    assert!(warnings <= 40, "{warnings} log lines about rejections");
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
