@@ -67,6 +67,8 @@ struct Gate {
 
 impl Gate {
     /// 429 with `Retry-After` when `key` is over `rate` (`what` names the limit).
+    // The refusal is the response sent as is, once per refused request: boxing it buys nothing.
+    #[allow(clippy::result_large_err)]
     fn rate_limit(&self, key: String, rate: u32, what: &str) -> Result<(), Response> {
         let wait = self
             .buckets
