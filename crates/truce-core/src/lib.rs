@@ -19,6 +19,7 @@ pub mod agreement;
 pub mod assess;
 pub mod canonical;
 pub mod entry;
+pub mod limits;
 pub mod mission;
 pub mod observation;
 mod rings;

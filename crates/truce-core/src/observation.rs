@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::LonLat;
+use crate::limits::{MAX_AREA_VERTICES, MAX_ID_BYTES, MAX_TEXT_BYTES, check_len};
 
 /// The largest error radius we accept, 1,000 km: anything vaguer than that cannot be placed
 /// against a contact line a few hundred kilometres long and is better filed as a remark.
@@ -559,6 +560,12 @@ impl Observation {
                     }
                     rings.push(pts);
                 }
+                let vertices: usize = rings.iter().map(Vec::len).sum();
+                if vertices > MAX_AREA_VERTICES {
+                    return Err(Invalid(format!(
+                        "Polygon has {vertices} positions; the limit is {MAX_AREA_VERTICES} (MAX_AREA_VERTICES)"
+                    )));
+                }
                 Place::Area(rings)
             }
         };
@@ -585,8 +592,12 @@ impl Observation {
             return Err(Invalid("source.id is empty".into()));
         }
         if p.remarks.len() > MAX_REMARKS_BYTES {
-            return Err(Invalid(format!("remarks exceed {MAX_REMARKS_BYTES} bytes")));
+            return Err(Invalid(format!(
+                "remarks are {} bytes; the limit is {MAX_REMARKS_BYTES} bytes (MAX_REMARKS_BYTES)",
+                p.remarks.len()
+            )));
         }
+        self.check_field_sizes().map_err(Invalid)?;
         if let Some(b) = &p.bearing {
             if !matches!(place, Place::Point(_)) {
                 return Err(Invalid(
@@ -654,7 +665,67 @@ impl Observation {
                 )));
             }
         }
+        // Last: every field is bounded, but a long track or many serials can still make an
+        // entry no tile could hold.
+        crate::limits::check_entry(
+            "the observation",
+            crate::canonical::to_canonical_json(self).len(),
+        )
+        .map_err(Invalid)?;
         Ok(place)
+    }
+
+    /// Ids within [`MAX_ID_BYTES`], other texts within [`MAX_TEXT_BYTES`].
+    fn check_field_sizes(&self) -> Result<(), String> {
+        let p = &self.properties;
+        let id = |field: &str, v: &str| check_len(field, v, MAX_ID_BYTES, "MAX_ID_BYTES");
+        let text = |field: &str, v: &str| check_len(field, v, MAX_TEXT_BYTES, "MAX_TEXT_BYTES");
+        if let Some(i) = &self.id {
+            id("id", i)?;
+        }
+        id("source.id", &p.source.id)?;
+        if let Some(party) = &p.source.party {
+            id("source.party", party)?;
+        }
+        if let Some(w) = &p.weapon {
+            text("weapon.class", &w.class)?;
+            for s in &w.serials {
+                id("weapon.serials", s)?;
+            }
+        }
+        if let Some(st) = &p.storage {
+            id("storage.site", &st.site)?;
+            for (class, serials) in &st.serials_seen {
+                text("storage.serials_seen", class)?;
+                for s in serials {
+                    id("storage.serials_seen", s)?;
+                }
+            }
+            for class in st.counts.keys() {
+                text("storage.counts", class)?;
+            }
+        }
+        if let Some(c) = &p.coverage {
+            id("coverage.sensor", &c.sensor)?;
+        }
+        if let Some(a) = &p.affiliation {
+            text("affiliation", a)?;
+        }
+        if let Some(r) = &p.source_record {
+            text("source_record", r)?;
+        }
+        for m in &p.media {
+            if let Some(u) = &m.uri {
+                text("media.uri", u)?;
+            }
+            if let Some(t) = &m.media_type {
+                id("media.media_type", t)?;
+            }
+        }
+        if let Some(t) = &p.task_outcome {
+            id("task_outcome.task", &t.task)?;
+        }
+        Ok(())
     }
 
     /// The id to report: the Feature id, else the source record, else `#<index>`.

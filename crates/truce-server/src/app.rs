@@ -8,13 +8,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use axum::Router;
+use axum::body::{Body, HttpBody as _};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::auth::Principal;
+use crate::auth::{Action, Principal, allowed};
 use crate::error::ApiError;
 use crate::state::{Limits, Shared};
 
@@ -29,65 +30,22 @@ pub struct Config {
     pub webhooks: Vec<crate::webhooks::Endpoint>,
 }
 
-/// Per-caller token buckets for the request rate limit.
+/// Token buckets for the request rate limits, by caller (`ip:…` or `token:…`).
 #[derive(Default)]
 struct Buckets(HashMap<String, (f64, Instant)>);
 
-/// Authenticates the bearer token (none: public; unknown or revoked: 401), applies the rate
-/// limit and the in-flight limit, records metrics, and puts the [`Principal`] in the request.
-async fn gate(
-    State((state, buckets, inflight)): State<(Shared, Arc<Mutex<Buckets>>, Arc<Semaphore>)>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
-    let Ok(_permit) = inflight.try_acquire() else {
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "more than {} requests in flight (max_connections); retry shortly",
-                state.limits.max_connections
-            ),
-        )
-        .into_response();
-    };
-    let principal = match req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or(""))
-    {
-        None => Principal::public(),
-        Some(v) => {
-            let Some(secret) = v.strip_prefix("Bearer ") else {
-                return ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "Authorization must be `Bearer <token>`",
-                )
-                .into_response();
-            };
-            let s = state.clone();
-            let secret = secret.trim().to_string();
-            match tokio::task::spawn_blocking(move || s.principal(&secret)).await {
-                Ok(Ok(Some(p))) => p,
-                Ok(Ok(None)) => {
-                    return ApiError::new(StatusCode::UNAUTHORIZED, "unknown or revoked token")
-                        .into_response();
-                }
-                Ok(Err(e)) => return ApiError::from(e).into_response(),
-                Err(e) => return ApiError::from(anyhow::anyhow!(e)).into_response(),
-            }
-        }
-    };
-    let caller = principal
-        .token_id
-        .map_or_else(|| format!("ip:{}", peer.ip()), |id| format!("token:{id}"));
-    let rate = f64::from(state.limits.requests_per_second);
-    let wait = {
-        let mut b = buckets.lock().unwrap_or_else(|e| e.into_inner());
+impl Buckets {
+    /// Takes one request from `key`'s bucket of `rate` a second (burst the same); None when
+    /// there was one, else the seconds to wait.
+    fn take(&mut self, key: String, rate: u32) -> Option<u64> {
+        let rate = f64::from(rate.max(1));
         let now = Instant::now();
-        let (tokens, last) = b.0.entry(caller).or_insert((rate, now));
+        // Addresses come and go: full buckets are forgotten rather than kept for ever.
+        if self.0.len() > 100_000 {
+            self.0
+                .retain(|_, (_, last)| now.duration_since(*last).as_secs_f64() < 1.0);
+        }
+        let (tokens, last) = self.0.entry(key).or_insert((rate, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate);
         *last = now;
         if *tokens >= 1.0 {
@@ -96,45 +54,224 @@ async fn gate(
         } else {
             Some(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
         }
-    };
-    if let Some(secs) = wait {
-        state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What the gate shares between requests.
+#[derive(Clone)]
+struct Gate {
+    state: Shared,
+    buckets: Arc<Mutex<Buckets>>,
+    inflight: Arc<Semaphore>,
+}
+
+impl Gate {
+    /// 429 with `Retry-After` when `key` is over `rate` (`what` names the limit).
+    // The refusal is the response sent as is, once per refused request: boxing it buys nothing.
+    #[allow(clippy::result_large_err)]
+    fn rate_limit(&self, key: String, rate: u32, what: &str) -> Result<(), Response> {
+        let wait = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(key, rate);
+        let Some(secs) = wait else { return Ok(()) };
+        self.state
+            .metrics
+            .rate_limited
+            .fetch_add(1, Ordering::Relaxed);
         let mut r = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "more than {} requests a second for this token (requests_per_second)",
-                state.limits.requests_per_second
-            ),
+            format!("more than {rate} requests a second {what}"),
         )
         .into_response();
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return r;
+        Err(r)
     }
+}
+
+/// Whether `v` is `<scheme> <credentials>` with `scheme` in any case (RFC 9110 §11.1): the
+/// credentials.
+fn credentials<'a>(v: &'a str, scheme: &str) -> Option<&'a str> {
+    let (s, rest) = v.trim_start().split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then(|| rest.trim())
+}
+
+/// The caller a request's `Authorization` names (none: the public; 401 a malformed header or
+/// an unknown or revoked token).
+async fn authenticate(state: &Shared, authorization: Option<&str>) -> Result<Principal, Response> {
+    let Some(v) = authorization else {
+        return Ok(Principal::public());
+    };
+    let Some(secret) = credentials(v, "Bearer") else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Authorization must be `Bearer <token>`",
+        )
+        .into_response());
+    };
+    let (s, secret) = (state.clone(), secret.to_string());
+    match tokio::task::spawn_blocking(move || s.principal(&secret)).await {
+        Ok(Ok(Some(p))) => Ok(p),
+        Ok(Ok(None)) => {
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "unknown or revoked token").into_response())
+        }
+        Ok(Err(e)) => Err(ApiError::from(e).into_response()),
+        Err(e) => Err(ApiError::from(anyhow::anyhow!(e)).into_response()),
+    }
+}
+
+/// What a request with a body asks to do, decided from its method and path alone so that a
+/// caller who may not do it is refused before its body is read (the handler checks again).
+fn route_action(method: &Method, path: &str) -> Option<(Action, &'static str)> {
+    if *method != Method::POST {
+        return None;
+    }
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["", "api", "observations"] => Some((Action::PostObservations, "post observations")),
+        ["", "api", "allegations"] => Some((Action::PostAllegation, "post allegations")),
+        ["", "api", "incidents", _, "decisions"] => Some((Action::Decide, "decide on incidents")),
+        ["", "api", "incidents", _, "responses"] => {
+            Some((Action::PostResponse, "respond to incidents"))
+        }
+        ["", "api", "tasks"] => Some((Action::Decide, "task teams")),
+        ["", "api", "tasks", _, "outcome"] => Some((Action::PostOutcome, "report task outcomes")),
+        _ => None,
+    }
+}
+
+/// Reads a request's whole body within `body_timeout` (408) and `max_body_bytes` (413), so a
+/// client trickling a body holds its place in flight for a bounded time.
+async fn read_body(state: &Shared, req: Request) -> Result<Request, Response> {
+    if req.body().size_hint().exact() == Some(0) {
+        return Ok(req);
+    }
+    let limit = state.limits.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over {limit} bytes (max_body_bytes)"),
+        )
+        .into_response()
+    };
+    if req.body().size_hint().lower() > limit as u64 {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    let timeout = state.limits.body_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Ok(Err(e)) => {
+            let over = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if over {
+                Err(too_large())
+            } else {
+                Err(ApiError::bad_request(format!("reading the body: {e}")).into_response())
+            }
+        }
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} s (body_timeout)",
+                timeout.as_secs()
+            ),
+        )
+        .into_response()),
+    }
+}
+
+/// Every request passes here, cheapest check first and all before its body is read: the
+/// address's rate limit, the bearer token (none: public; unknown or revoked: 401), the
+/// caller's rate limit, the role's right to the route (403); then a place in flight (503
+/// beyond `max_connections`) and the body within `body_timeout` (408). Records metrics and
+/// puts the [`Principal`] in the request.
+async fn gate(
+    State(gate): State<Gate>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let state = gate.state.clone();
+    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let response = match admit(&gate, peer, req).await {
+        Ok((req, role, _permit)) => {
+            let response = next.run(req).await;
+            tracing::info!(%method, %path, role, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+            response
+        }
+        Err(refused) => refused,
+    };
+    state.metrics.observe_latency(started.elapsed());
+    response
+}
+
+/// The gate's checks in order: the request with its body read and its caller, the caller's
+/// role name and its place in flight; or the refusal.
+async fn admit(
+    gate: &Gate,
+    peer: SocketAddr,
+    mut req: Request,
+) -> Result<(Request, String, OwnedSemaphorePermit), Response> {
+    let state = &gate.state;
+    gate.rate_limit(
+        format!("addr:{}", peer.ip()),
+        state.limits.requests_per_address_per_second,
+        "from this address (requests_per_address_per_second)",
+    )?;
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("").to_string());
+    let principal = authenticate(state, authorization.as_deref()).await?;
+    let caller = principal
+        .token_id
+        .map_or_else(|| format!("ip:{}", peer.ip()), |id| format!("token:{id}"));
+    gate.rate_limit(
+        caller,
+        state.limits.requests_per_second,
+        "for this token (requests_per_second)",
+    )?;
+    if let Some((action, what)) = route_action(req.method(), req.uri().path())
+        && !allowed(&principal.role, action)
+    {
+        return Err(ApiError::forbidden(what).into_response());
+    }
+    let Ok(permit) = gate.inflight.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "more than {} requests in flight (max_connections); retry shortly",
+                state.limits.max_connections
+            ),
+        )
+        .into_response());
+    };
     let role = principal.role.name();
     req.extensions_mut().insert(principal);
-    let response = next.run(req).await;
-    let took = started.elapsed();
-    state.metrics.observe_latency(took);
-    tracing::info!(%method, %path, role, status = response.status().as_u16(), micros = took.as_micros() as u64, "request");
-    response
+    let req = read_body(state, req).await?;
+    Ok((req, role, permit))
 }
 
 /// The whole router.
 pub fn router(state: Shared) -> Router {
-    let buckets = Arc::new(Mutex::new(Buckets::default()));
-    let inflight = Arc::new(Semaphore::new(state.limits.max_connections));
+    let gate_state = Gate {
+        state: state.clone(),
+        buckets: Arc::new(Mutex::new(Buckets::default())),
+        inflight: Arc::new(Semaphore::new(state.limits.max_connections)),
+    };
     Router::new()
         .merge(crate::api::routes())
         .merge(crate::ogc::routes())
         .merge(crate::openapi::routes())
         .merge(crate::tlog::routes())
-        .layer(middleware::from_fn_with_state(
-            (state.clone(), buckets, inflight),
-            gate,
-        ))
+        .layer(middleware::from_fn_with_state(gate_state, gate))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
 }
@@ -183,21 +320,14 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
         listener.local_addr()?
     );
     let app = router(state.clone());
-    let mut http_stop = stop_rx.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests and open batches");
         let _ = stop_tx.send(true);
     });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = http_stop.wait_for(|s| *s).await;
-    })
-    .await
-    .context("serving HTTP")?;
+    crate::http::serve(listener, app, state.limits.clone(), stop_rx.clone())
+        .await
+        .context("serving HTTP")?;
     let _ = follower.await;
     for l in listeners {
         match l.await {

@@ -12,6 +12,13 @@
 //! event is a rejected record (raw text and reason, in `rejected_records`); the connection stays
 //! open. TAK protocol messages (`t-x-…`: pings, deletes) are not reports and are skipped.
 //!
+//! Rejections are not a way in: a datagram yields at most [`Limits::cot_batch_events`] records
+//! (the rest are one rejected record saying how many), and a listener keeps the first
+//! [`REJECTED_KEPT_PER_SOURCE`] rejected records of each source address a minute in full; the
+//! rest of that minute's are counted into one aggregate rejected record ([`Sampler`]). So
+//! garbage grows the store and the log by at most about that many records a source a minute,
+//! however fast it comes; their warnings are rate-limited ([`crate::throttle`]) the same way.
+//!
 //! On shutdown the listeners stop accepting, read what the kernel already holds for them,
 //! commit their open batches, and return: nothing received is lost.
 //!
@@ -19,7 +26,8 @@
 //! [`Limits::cot_batch_events`]: crate::state::Limits::cot_batch_events
 //! [`Limits::cot_batch_wait`]: crate::state::Limits::cot_batch_wait
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -33,6 +41,23 @@ use tokio::time::Instant;
 use truce_ingest::{Format, Locator, Options, Record};
 
 use crate::state::Shared;
+use crate::throttle::LogRate;
+
+/// Rejected records of one source address kept in full per [`REJECTED_WINDOW`]; the rest are
+/// counted into one aggregate record. Enough to see what a misconfigured feed sends; a flood
+/// of garbage costs at most this many records (and one aggregate) a source a minute.
+pub const REJECTED_KEPT_PER_SOURCE: usize = 20;
+
+/// The window of [`REJECTED_KEPT_PER_SOURCE`].
+pub const REJECTED_WINDOW: Duration = Duration::from_secs(60);
+
+/// Sources sampled one by one; beyond, rejections from further sources in the window share
+/// one sample (the unspecified address): a spoofed flood from many addresses stays bounded.
+const MAX_SAMPLED_SOURCES: usize = 10_000;
+
+/// CoT warnings a client can cause (rejected events, over-long events) are logged at most
+/// this often, each saying how many were suppressed before it.
+static REJECTED_LOG: LogRate = LogRate::new(20, Duration::from_secs(60));
 
 /// Most TCP connections served at once; a connection beyond is closed as soon as it is
 /// accepted. A deployment has a few TAK servers and perhaps a few dozen devices streaming
@@ -246,7 +271,7 @@ async fn connection(
                         Ok(n) => {
                             drained += n;
                             received += n as u64;
-                            batch.frames(&state, framer.push(&chunk[..n]));
+                            batch.frames(&state, framer.push(&chunk[..n]), peer.ip());
                             if batch.full() {
                                 batch.send(&batches).await;
                             }
@@ -261,7 +286,7 @@ async fn connection(
                 Ok(Ok(0)) => break "closed by the peer",
                 Ok(Ok(n)) => {
                     received += n as u64;
-                    batch.frames(&state, framer.push(&chunk[..n]));
+                    batch.frames(&state, framer.push(&chunk[..n]), peer.ip());
                     if batch.full() {
                         batch.send(&batches).await;
                     }
@@ -274,7 +299,7 @@ async fn connection(
         }
     };
     // An event cut off by the end of the stream is still a record: rejected as truncated.
-    batch.frames(&state, framer.finish());
+    batch.frames(&state, framer.finish(), peer.ip());
     if end == "shutdown" && !batch.is_empty() {
         tracing::info!(
             label = %batch.label,
@@ -298,8 +323,9 @@ enum Item {
         bytes: Vec<u8>,
         index: usize,
         line: u64,
+        source: IpAddr,
     },
-    Rejected(Box<Record>),
+    Rejected(Box<Record>, IpAddr),
 }
 
 /// The open batch of one connection (or of the UDP socket).
@@ -350,8 +376,8 @@ impl Collector {
         self.bytes += size;
     }
 
-    /// Takes the events framed from a stream.
-    fn frames(&mut self, state: &Shared, frames: Vec<Frame>) {
+    /// Takes the events framed from a stream from `source`.
+    fn frames(&mut self, state: &Shared, frames: Vec<Frame>, source: IpAddr) {
         for frame in frames {
             let index = self.events_seen;
             self.events_seen += 1;
@@ -363,13 +389,23 @@ impl Collector {
                         continue;
                     }
                     let size = bytes.len();
-                    self.push(Item::Event { bytes, index, line }, size);
+                    self.push(
+                        Item::Event {
+                            bytes,
+                            index,
+                            line,
+                            source,
+                        },
+                        size,
+                    );
                 }
                 Frame::Oversize { head, line, max } => {
                     let reason = format!(
                         "event longer than {max} bytes (max_cot_event_bytes): rejected and skipped to the next <event"
                     );
-                    tracing::warn!(label = %self.label, index, line, "CoT: {reason}");
+                    if let Some(suppressed) = REJECTED_LOG.admit() {
+                        tracing::warn!(label = %self.label, index, line, suppressed, "CoT: {reason}");
+                    }
                     let raw = raw_text(&head, " …[cut]");
                     let size = raw.len();
                     let record = Record {
@@ -377,7 +413,7 @@ impl Collector {
                         raw,
                         result: Err(reason),
                     };
-                    self.push(Item::Rejected(Box::new(record)), size);
+                    self.push(Item::Rejected(Box::new(record), source), size);
                 }
             }
         }
@@ -397,7 +433,9 @@ impl Collector {
                 "datagram from {peer} of {} bytes, over the limit of {max} (max_cot_event_bytes)",
                 bytes.len()
             );
-            tracing::warn!(label = %self.label, "CoT: {reason}");
+            if let Some(suppressed) = REJECTED_LOG.admit() {
+                tracing::warn!(label = %self.label, suppressed, "CoT: {reason}");
+            }
             let raw = raw_text(&bytes[..OVERSIZE_RAW_KEPT_BYTES.min(max)], " …[cut]");
             let size = raw.len();
             let record = Record {
@@ -405,7 +443,7 @@ impl Collector {
                 raw,
                 result: Err(reason),
             };
-            self.push(Item::Rejected(Box::new(record)), size);
+            self.push(Item::Rejected(Box::new(record), peer.ip()), size);
             return;
         }
         if let Some(t) = control_type(bytes) {
@@ -418,6 +456,7 @@ impl Collector {
                 bytes: bytes.to_vec(),
                 index,
                 line: 1,
+                source: peer.ip(),
             },
             bytes.len(),
         );
@@ -444,21 +483,47 @@ impl Collector {
     }
 }
 
-/// The task that parses and stores a listener's batches, one at a time, in arrival order.
+/// The task that parses and stores a listener's batches, one at a time, in arrival order;
+/// rejected records pass its [`Sampler`].
 fn spawn_committer(state: Shared) -> (mpsc::Sender<Pending>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Pending>(QUEUED_BATCHES);
     let task = tokio::spawn(async move {
         let options = Arc::new(Options::default());
-        while let Some(Pending { label, items }) = rx.recv().await {
+        let max_events = state.limits.cot_batch_events.max(1);
+        let mut sampler = Sampler::default();
+        // Aggregates of windows that ended while their source went quiet are stored on a tick.
+        let mut tick = tokio::time::interval(REJECTED_WINDOW / 4);
+        loop {
+            let Pending { label, items } = tokio::select! {
+                next = rx.recv() => match next {
+                    Some(p) => p,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    for (label, records) in sampler.expired(Instant::now(), false) {
+                        commit(&state, label, records).await;
+                    }
+                    continue;
+                }
+            };
             let events = items.len();
             let (opts, l) = (options.clone(), label.clone());
-            let records = match tokio::task::spawn_blocking(move || parse(&opts, &l, items)).await {
+            let records = match tokio::task::spawn_blocking(move || {
+                parse(&opts, &l, items, max_events)
+            })
+            .await
+            {
                 Ok(records) => records,
                 Err(e) => {
                     tracing::error!(%label, events, error = %e, "CoT: parsing a batch panicked; its events are lost");
                     continue;
                 }
             };
+            let records = sampler.sample(&state, &label, records, Instant::now());
+            commit(&state, label, records).await;
+        }
+        // At shutdown every open window's aggregate is stored.
+        for (label, records) in sampler.expired(Instant::now(), true) {
             commit(&state, label, records).await;
         }
     });
@@ -466,33 +531,193 @@ fn spawn_committer(state: Shared) -> (mpsc::Sender<Pending>, tokio::task::JoinHa
 }
 
 /// Parses a batch's events with the file ingest's CoT adapter, each event its own "file", its
-/// locator rewritten to its place on the connection.
-fn parse(options: &Options, label: &str, items: Vec<Item>) -> Vec<Record> {
+/// locator rewritten to its place on the connection; at most `max_events` records an item
+/// (a datagram of `<event>` repeated is not thousands of records). Each record with the
+/// address it came from.
+fn parse(
+    options: &Options,
+    label: &str,
+    items: Vec<Item>,
+    max_events: usize,
+) -> Vec<(IpAddr, Record)> {
     let adapter = truce_ingest::adapter(Format::Cot, options);
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         match item {
-            Item::Rejected(r) => out.push(*r),
-            Item::Event { bytes, index, line } => match adapter.read(label, &bytes) {
-                Ok(records) => out.extend(records.map(|mut r| {
-                    r.locator = match r.locator {
-                        Locator::Event { line: l, .. } | Locator::Line(l) => Locator::Event {
-                            index,
-                            line: line + l.saturating_sub(1),
-                        },
-                        other => other,
+            Item::Rejected(r, source) => out.push((source, *r)),
+            Item::Event {
+                bytes,
+                index,
+                line,
+                source,
+            } => match adapter.read(label, &bytes) {
+                Ok(mut records) => {
+                    let relocate = |mut r: Record| {
+                        r.locator = match r.locator {
+                            Locator::Event { line: l, .. } | Locator::Line(l) => Locator::Event {
+                                index,
+                                line: line + l.saturating_sub(1),
+                            },
+                            other => other,
+                        };
+                        r
                     };
-                    r
-                })),
-                Err(fatal) => out.push(Record {
-                    locator: Locator::Event { index, line },
-                    raw: raw_text(&bytes, " …[cut]"),
-                    result: Err(fatal.to_string()),
-                }),
+                    out.extend(
+                        records
+                            .by_ref()
+                            .take(max_events)
+                            .map(|r| (source, relocate(r))),
+                    );
+                    let beyond = records.count();
+                    if beyond > 0 {
+                        out.push((
+                            source,
+                            Record {
+                                locator: Locator::Event { index, line },
+                                raw: raw_text(&bytes[..bytes.len().min(1024)], " …[cut]"),
+                                result: Err(format!(
+                                    "{} events in one datagram or event; the first {max_events} (cot_batch_events) were read, these {beyond} were not",
+                                    max_events + beyond
+                                )),
+                            },
+                        ));
+                    }
+                }
+                Err(fatal) => out.push((
+                    source,
+                    Record {
+                        locator: Locator::Event { index, line },
+                        raw: raw_text(&bytes, " …[cut]"),
+                        result: Err(fatal.to_string()),
+                    },
+                )),
             },
         }
     }
     out
+}
+
+/// Rejected records by source address and window: the first [`REJECTED_KEPT_PER_SOURCE`] of a
+/// window kept, the rest counted into one aggregate record when the window ends.
+#[derive(Default)]
+struct Sampler {
+    windows: HashMap<IpAddr, Window>,
+}
+
+/// One source's window.
+struct Window {
+    started: Instant,
+    started_at: chrono::DateTime<chrono::Utc>,
+    /// The batch label its records were stored under (the aggregate's too).
+    label: String,
+    kept: usize,
+    suppressed: u64,
+    /// The first suppressed record's reason and raw text (cut), shown in the aggregate.
+    first: Option<(String, String)>,
+}
+
+impl Sampler {
+    /// `records` with rejections over the sample removed (counted), and the aggregates of
+    /// this batch's sources' ended windows added.
+    fn sample(
+        &mut self,
+        state: &Shared,
+        label: &str,
+        records: Vec<(IpAddr, Record)>,
+        now: Instant,
+    ) -> Vec<Record> {
+        let mut out = Vec::with_capacity(records.len());
+        for (source, r) in records {
+            let Err(reason) = &r.result else {
+                out.push(r);
+                continue;
+            };
+            let key = if self.windows.len() >= MAX_SAMPLED_SOURCES
+                && !self.windows.contains_key(&source)
+            {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            } else {
+                source
+            };
+            if let Some(w) = self.windows.get(&key)
+                && now.duration_since(w.started) >= REJECTED_WINDOW
+                && let Some(w) = self.windows.remove(&key)
+                && let Some(aggregate) = w.aggregate(key)
+            {
+                out.push(aggregate);
+            }
+            let w = self.windows.entry(key).or_insert_with(|| Window {
+                started: now,
+                started_at: state.clock.now(),
+                label: label.to_string(),
+                kept: 0,
+                suppressed: 0,
+                first: None,
+            });
+            if w.kept < REJECTED_KEPT_PER_SOURCE {
+                w.kept += 1;
+                out.push(r);
+            } else {
+                w.suppressed += 1;
+                state
+                    .metrics
+                    .rejected_suppressed
+                    .fetch_add(1, Ordering::Relaxed);
+                if w.first.is_none() {
+                    w.first = Some((
+                        reason.clone(),
+                        raw_text(&r.raw.as_bytes()[..r.raw.len().min(1024)], " …[cut]"),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// The aggregates of windows ended by `now` (every window when `all`), by label; the
+    /// windows are forgotten.
+    fn expired(&mut self, now: Instant, all: bool) -> Vec<(String, Vec<Record>)> {
+        let ended: Vec<IpAddr> = self
+            .windows
+            .iter()
+            .filter(|(_, w)| all || now.duration_since(w.started) >= REJECTED_WINDOW)
+            .map(|(ip, _)| *ip)
+            .collect();
+        let mut by_label: HashMap<String, Vec<Record>> = HashMap::new();
+        for ip in ended {
+            if let Some(w) = self.windows.remove(&ip) {
+                let label = w.label.clone();
+                if let Some(r) = w.aggregate(ip) {
+                    by_label.entry(label).or_default().push(r);
+                }
+            }
+        }
+        by_label.into_iter().collect()
+    }
+}
+
+impl Window {
+    /// One rejected record counting what this window suppressed (None: nothing was).
+    fn aggregate(self, source: IpAddr) -> Option<Record> {
+        let (first_reason, raw) = self.first?;
+        let from = if source.is_unspecified() {
+            "sources beyond the sampled ones".to_string()
+        } else {
+            source.to_string()
+        };
+        Some(Record {
+            locator: Locator::Event { index: 0, line: 0 },
+            raw,
+            result: Err(format!(
+                "{} more rejected records from {from} in the {} s from {}, not kept one by one (the first {REJECTED_KEPT_PER_SOURCE} a source a window are); the first of them: {}",
+                self.suppressed,
+                REJECTED_WINDOW.as_secs(),
+                self.started_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                truce_core::limits::clip(&first_reason, 512),
+            )),
+        })
+    }
 }
 
 /// Stores one batch through the service's pipeline (the same as `POST /api/observations`),
@@ -500,8 +725,10 @@ fn parse(options: &Options, label: &str, items: Vec<Item>) -> Vec<Record> {
 async fn commit(state: &Shared, label: String, records: Vec<Record>) {
     let events = records.len();
     for r in &records {
-        if let Err(reason) = &r.result {
-            tracing::warn!(%label, locator = %r.locator, %reason, "CoT event rejected");
+        if let Err(reason) = &r.result
+            && let Some(suppressed) = REJECTED_LOG.admit()
+        {
+            tracing::warn!(%label, locator = %r.locator, %reason, suppressed, "CoT event rejected");
         }
     }
     let mut pause = RETRY_PAUSE;

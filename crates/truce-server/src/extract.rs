@@ -62,3 +62,28 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
             .map_err(|e: BytesRejection| ApiError::new(e.status(), e.body_text()))
     }
 }
+
+/// 415 unless `headers` say the body is JSON (`application/json`, `application/geo+json` or
+/// any `application/*+json`), as [`ApiJson`] requires: for bodies read as GeoJSON by an
+/// adapter rather than by [`ApiJson`].
+pub fn require_json(headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    let mime = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a GeoJSON body needs `Content-Type: application/json` or `application/geo+json`",
+        ))
+    }
+}

@@ -4,6 +4,7 @@
 //!
 //! Modules, from the bottom up (a module imports only those above it in this list):
 //! - [`error`] — the API's error type; [`extract`] — extractors that answer with it;
+//!   [`throttle`] — log lines a client can cause, rate-limited;
 //!   [`schemas`] — OpenAPI schemas of bodies that are not service views;
 //! - [`auth`] — bearer tokens and the caller (the role rules are `truce_service::access`);
 //! - [`state`] — the shared state: the service behind one lock, limits, metrics;
@@ -13,6 +14,7 @@
 //! - [`proof`], [`tlog`] — log proofs and C2SP tiles;
 //! - [`api`] — the JSON REST API by concern; [`ogc`] — OGC API – Features; [`cot`] — CoT
 //!   listeners; [`openapi`] — the OpenAPI document and Swagger UI;
+//! - [`http`] — the accept loop: connection caps, header timeout;
 //! - [`app`] — the router, the gate (authentication, limits), graceful shutdown.
 
 pub mod alerts;
@@ -22,11 +24,13 @@ pub mod auth;
 pub mod cot;
 pub mod error;
 pub mod extract;
+pub mod http;
 pub mod ogc;
 pub mod openapi;
 pub mod proof;
 pub mod reactions;
 pub mod schemas;
 pub mod state;
+pub mod throttle;
 pub mod tlog;
 pub mod webhooks;

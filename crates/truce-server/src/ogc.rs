@@ -1071,7 +1071,7 @@ async fn items(
                     ) {
                         return;
                     }
-                    if total >= offset && total < offset + limit {
+                    if total >= offset && total < offset.saturating_add(limit) {
                         page.push(observation_feature(o).json(&base, c, false));
                     }
                     total += 1;
@@ -1110,9 +1110,9 @@ async fn items(
             "The collection",
         ),
     ];
-    if offset + returned < matched {
+    if offset.saturating_add(returned) < matched {
         links.push(link(
-            page_url(&base, c, &params, offset + returned, limit),
+            page_url(&base, c, &params, offset.saturating_add(returned), limit),
             "next",
             GEOJSON,
             "Next page",

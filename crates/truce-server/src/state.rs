@@ -24,11 +24,26 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most records in one `POST /api/observations` (413).
     pub max_batch_records: usize,
-    /// Most concurrent HTTP connections handled at once (503 beyond).
+    /// Most HTTP requests in flight at once (503 beyond). A request takes its place only once
+    /// it is authenticated and authorised, before its body is read.
     pub max_connections: usize,
     /// Requests per second per token (or per client address for the public), burst the same
     /// (429 with Retry-After).
     pub requests_per_second: u32,
+    /// Requests per second from one client address whatever its tokens, burst the same (429
+    /// with Retry-After): checked first, before the token is looked up.
+    pub requests_per_address_per_second: u32,
+    /// Most open HTTP connections (`crate::http`): one more is closed as soon as it is
+    /// accepted, holding no file descriptor.
+    pub max_open_connections: usize,
+    /// Most open HTTP connections from one client address (closed on accept beyond).
+    pub max_connections_per_address: usize,
+    /// How long a client has to send a request's headers, from its first byte or from the end
+    /// of the previous response on a kept-alive connection (the connection is closed): bounds
+    /// idle keep-alive connections too.
+    pub header_timeout: Duration,
+    /// How long a client has to send a request's whole body once its headers are read (408).
+    pub body_timeout: Duration,
     /// Largest CoT event on a TCP stream or in a datagram, bytes.
     pub max_cot_event_bytes: usize,
     /// CoT events per listener batch, and how long a batch waits to fill.
@@ -46,6 +61,18 @@ impl Default for Limits {
             max_connections: 1024,
             // A dashboard polls a few times a second; a script ingesting batches needs a few.
             requests_per_second: 200,
+            // Many users behind one NAT share an address; one client does not need more.
+            requests_per_address_per_second: 1000,
+            // Under the usual 65,536 descriptors a process may hold, with room for the store,
+            // the CoT listeners and webhooks.
+            max_open_connections: 4096,
+            // A browser opens 6 per host; a NAT of a few dozen users fits, one host cannot
+            // take every connection.
+            max_connections_per_address: 256,
+            // nginx's client_header_timeout is 60 s; a request's headers are one packet.
+            header_timeout: Duration::from_secs(10),
+            // A 32 MiB batch at 2 Mbit/s arrives in ~2 minutes.
+            body_timeout: Duration::from_secs(120),
             // ATAK events are ~1 KB; 64 KiB allows long remarks, not a flood.
             max_cot_event_bytes: 64 << 10,
             cot_batch_events: 500,
@@ -87,6 +114,8 @@ pub struct Metrics {
     pub observations_stored: AtomicU64,
     pub observations_duplicate: AtomicU64,
     pub records_rejected: AtomicU64,
+    /// CoT rejections not kept one by one (over a source's sample), counted in an aggregate.
+    pub rejected_suppressed: AtomicU64,
     pub cot_events: AtomicU64,
     pub alerts_sent: AtomicU64,
     /// Webhook deliveries that succeeded, and that were given up.

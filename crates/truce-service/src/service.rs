@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use truce_core::agreement::Agreement;
 use truce_core::assess::Engine;
 use truce_core::entry::{Action, AlertRecord, Decision, Entry, EntryKind, Response};
+use truce_core::limits::{MAX_ID_BYTES, MAX_REASON_BYTES, MAX_TEXT_BYTES};
 use truce_core::mission::Mission;
 use truce_core::observation::{
     Geometry, Observation, ObservationKind, Outcome, Reliability, Source, SourceKind, TaskOutcome,
@@ -469,6 +470,17 @@ impl Service {
     /// logged), logged as a `decision` entry, signed, folded.
     pub fn decide(&mut self, req: DecisionRequest) -> Result<Decided> {
         self.signer()?;
+        bounded(&[
+            ("incident", &req.incident, MAX_ID_BYTES, "MAX_ID_BYTES"),
+            (
+                "party",
+                req.party.as_deref().unwrap_or(""),
+                MAX_ID_BYTES,
+                "MAX_ID_BYTES",
+            ),
+            ("actor", &req.actor, MAX_ID_BYTES, "MAX_ID_BYTES"),
+            ("reason", &req.reason, MAX_REASON_BYTES, "MAX_REASON_BYTES"),
+        ])?;
         let decision = Decision {
             incident: req.incident,
             action: req.action,
@@ -480,6 +492,7 @@ impl Service {
         let k = self.ledger.check(&decision)?;
         let before = self.ledger.records()[k].state;
         let body = truce_core::canonical::to_canonical_json(&decision);
+        fits("the decision", &body)?;
         let seq = self.record(EntryKind::Decision, &body)?;
         Ok(Decided {
             seq,
@@ -494,6 +507,13 @@ impl Service {
     /// ([`crate::access`]).
     pub fn respond(&mut self, req: ResponseRequest) -> Result<u64> {
         self.signer()?;
+        bounded(&[
+            ("incident", &req.incident, MAX_ID_BYTES, "MAX_ID_BYTES"),
+            ("party", &req.party, MAX_ID_BYTES, "MAX_ID_BYTES"),
+            ("response", &req.response, MAX_ID_BYTES, "MAX_ID_BYTES"),
+            ("actor", &req.actor, MAX_ID_BYTES, "MAX_ID_BYTES"),
+            ("text", &req.text, MAX_TEXT_BYTES, "MAX_TEXT_BYTES"),
+        ])?;
         let response = Response {
             incident: req.incident,
             party: req.party,
@@ -507,6 +527,7 @@ impl Service {
             .check_response(&response)
             .map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let body = truce_core::canonical::to_canonical_json(&response);
+        fits("the response", &body)?;
         Ok(self.record(EntryKind::Response, &body)?)
     }
 
@@ -563,7 +584,9 @@ impl Service {
 
     /// Puts a mission (teams, fixed sensors) in force: a `mission` entry, signed, folded.
     pub fn set_mission(&mut self, mission: &Mission) -> Result<u64> {
-        Ok(self.record(EntryKind::Mission, &mission.canonical_json())?)
+        let body = mission.canonical_json();
+        fits("the mission", &body)?;
+        Ok(self.record(EntryKind::Mission, &body)?)
     }
 
     /// Logs alert records (each one `alert` entry), with one checkpoint; returns their seqs.
@@ -572,6 +595,7 @@ impl Service {
         let mut seqs = Vec::with_capacity(records.len());
         for r in records {
             let body = truce_core::canonical::to_canonical_json(r);
+            fits("an alert record", &body)?;
             seqs.push(self.store.append_record(EntryKind::Alert, &body)?);
         }
         if !seqs.is_empty() {
@@ -685,4 +709,19 @@ impl Service {
             }),
         })
     }
+}
+
+/// [`ServiceError::Invalid`] naming the limit when an entry `body` is over
+/// [`truce_core::limits::MAX_ENTRY_BYTES`]: checked before anything is appended.
+fn fits(what: &str, body: &str) -> Result<()> {
+    truce_core::limits::check_entry(what, body.len()).map_err(ServiceError::Invalid)
+}
+
+/// [`ServiceError::Invalid`] naming the first of `(field, value, max bytes, limit name)` over
+/// its limit.
+fn bounded(fields: &[(&str, &str, usize, &str)]) -> Result<()> {
+    for (field, value, max, limit) in fields {
+        truce_core::limits::check_len(field, value, *max, limit).map_err(ServiceError::Invalid)?;
+    }
+    Ok(())
 }

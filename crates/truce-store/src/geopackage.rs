@@ -109,6 +109,10 @@ pub(crate) fn next_seq(conn: &Connection) -> rusqlite::Result<u64> {
         .map(|n| n as u64)
 }
 
+// Every entry the store appends fits a tile's entry bundle.
+const _: () =
+    assert!(truce_core::limits::MAX_ENTRY_BYTES <= truce_log::tiles::MAX_ENTRY_SIZE_BYTES);
+
 /// Appends entry `seq`, and its leaf to the Merkle tree (whose nodes the caller writes before
 /// committing); `leaf` is [`leaf_hash`]`(body)` and `tree` covers the `seq` entries before it.
 pub(crate) fn append_entry(
@@ -121,6 +125,10 @@ pub(crate) fn append_entry(
     leaf: Hash,
 ) -> rusqlite::Result<()> {
     debug_assert_eq!(tree.size(), seq, "the tree covers every entry before seq");
+    // The last line of defence: an entry no tile could hold would break the published log
+    // for good (it is append-only). Every use case checks before it gets here.
+    truce_core::limits::check_entry(&format!("a {} entry", kind.as_str()), body.len())
+        .map_err(|why| rusqlite::Error::ToSqlConversionFailure(why.into()))?;
     tx.prepare_cached("INSERT INTO entries (seq, kind, body, sha256) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![to_i64(seq), kind.as_str(), body, sha256])?;
     tree.append(leaf);
@@ -144,13 +152,21 @@ pub(crate) fn touch(tx: &Transaction<'_>, table: &str, stamp: &str) -> rusqlite:
 }
 
 /// The body of a `rejected` entry: canonical JSON of the file, the record's locator, the reason
-/// and the SHA-256 of the raw record text (the text itself stays out of the log).
+/// and the SHA-256 of the raw record text (the text itself stays out of the log); file and
+/// locator cut to `MAX_ID_BYTES`, the reason to `MAX_REASON_BYTES`.
 pub(crate) fn rejected_entry_body(
     file: &str,
     locator: &str,
     reason: &str,
     raw_sha256: &str,
 ) -> String {
+    // A rejection is kept, not refused: what a sender controls is cut to its limit.
+    use truce_core::limits::{MAX_ID_BYTES, MAX_REASON_BYTES, clip};
+    let (file, locator, reason) = (
+        clip(file, MAX_ID_BYTES),
+        clip(locator, MAX_ID_BYTES),
+        clip(reason, MAX_REASON_BYTES),
+    );
     canonical_value(&serde_json::json!({
         "file": file,
         "locator": locator,

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -37,6 +38,16 @@ pub struct ServeArgs {
     /// Requests a second per token (or per address for the public).
     #[arg(long, default_value_t = Limits::default().requests_per_second)]
     rate: u32,
+    /// Seconds a client has to send a request's headers (and that a kept-alive connection may
+    /// stay idle) before it is closed.
+    #[arg(long = "header-timeout", default_value_t = Limits::default().header_timeout.as_secs())]
+    header_timeout_s: u64,
+    /// Seconds a client has to send a request's whole body once its headers are read (408).
+    #[arg(long = "body-timeout", default_value_t = Limits::default().body_timeout.as_secs())]
+    body_timeout_s: u64,
+    /// Most open HTTP connections from one client address (more are closed on accept).
+    #[arg(long = "max-connections-per-address", default_value_t = Limits::default().max_connections_per_address)]
+    max_connections_per_address: usize,
     /// Per-party webhooks: a TOML file of `[[webhook]]` with `party`, `url` (http://) and
     /// `secret_env` (the environment variable holding the party's HMAC key); docs/api.md.
     #[arg(long)]
@@ -78,6 +89,9 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
     }
     let limits = Limits {
         requests_per_second: args.rate,
+        header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
+        body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
+        max_connections_per_address: args.max_connections_per_address.max(1),
         ..Limits::default()
     };
     tracing_init();

@@ -209,6 +209,7 @@ pub struct DecisionBody {
         (status = 403, description = "The role may not decide", body = crate::schemas::ErrorBody),
         (status = 409, description = "The incident's state does not allow the decision, or there is no such incident", body = crate::schemas::ErrorBody),
         (status = 413, description = "Body over `max_body_bytes`", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_timeout`", body = crate::schemas::ErrorBody),
         (status = 415, description = "Not `Content-Type: application/json`", body = crate::schemas::ErrorBody),
         (status = 422, description = "JSON that is not a decision", body = crate::schemas::ErrorBody),
     ))]
@@ -303,6 +304,7 @@ pub struct ResponseBody {
         (status = 403, description = "Only a party token responds", body = crate::schemas::ErrorBody),
         (status = 404, description = "No such incident, or not visible to the party", body = crate::schemas::ErrorBody),
         (status = 413, description = "Body over `max_body_bytes`", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_timeout`", body = crate::schemas::ErrorBody),
         (status = 415, description = "Not `Content-Type: application/json`", body = crate::schemas::ErrorBody),
         (status = 422, description = "JSON that is not a response", body = crate::schemas::ErrorBody),
     ))]

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use truce_core::observation::SourceKind;
@@ -14,7 +14,7 @@ use utoipa::IntoParams;
 use crate::auth::require;
 use crate::auth::{Action, Principal, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiBytes, ApiQuery};
+use crate::extract::{ApiBytes, ApiQuery, require_json};
 use crate::reactions::with_core;
 use crate::state::Shared;
 
@@ -40,12 +40,15 @@ pub struct IngestQuery {
         (status = 200, description = "Stored: per-record results in order, counts, seqs, incidents touched", body = IngestResult),
         (status = 400, description = "Unknown `format`, or a body the adapter cannot read at all", body = crate::schemas::ErrorBody),
         (status = 403, description = "The role may not post observations", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_timeout`", body = crate::schemas::ErrorBody),
         (status = 413, description = "Body over `max_body_bytes` or more than `max_batch_records` records", body = crate::schemas::ErrorBody),
+        (status = 415, description = "A GeoJSON body (`format=geojson`) not sent as `application/json` or `application/geo+json`", body = crate::schemas::ErrorBody),
     ))]
 pub async fn post_observations(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
     ApiQuery(q): ApiQuery<IngestQuery>,
+    headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<IngestResult>> {
     require(&p, Action::PostObservations, "post observations")?;
@@ -55,6 +58,9 @@ pub async fn post_observations(
         .unwrap_or("geojson")
         .parse()
         .map_err(|e: truce_ingest::ConfigError| ApiError::bad_request(e.to_string()))?;
+    if format == truce_ingest::Format::GeoJson {
+        require_json(&headers)?;
+    }
     let mut records = read_records(format, &body)?;
     check_batch_size(&state, &records)?;
     if let Role::Team(team) = &p.role {
@@ -140,14 +146,18 @@ fn read_records(format: truce_ingest::Format, body: &[u8]) -> ApiResult<Vec<truc
         (status = 200, description = "Stored as one batch", body = IngestResult),
         (status = 400, description = "A body that is not GeoJSON", body = crate::schemas::ErrorBody),
         (status = 403, description = "Only a party token posts allegations", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_timeout`", body = crate::schemas::ErrorBody),
         (status = 413, description = "Body over `max_body_bytes` or more than `max_batch_records` records", body = crate::schemas::ErrorBody),
+        (status = 415, description = "Not sent as `application/json` or `application/geo+json`", body = crate::schemas::ErrorBody),
     ))]
 pub async fn post_allegation(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
+    headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<IngestResult>> {
     require(&p, Action::PostAllegation, "post allegations")?;
+    require_json(&headers)?;
     let Role::Party(party) = p.role.clone() else {
         return Err(ApiError::forbidden("post allegations"));
     };

@@ -81,6 +81,11 @@ pub async fn metrics(
         m.records_rejected.load(Ordering::Relaxed),
     );
     counter(
+        "truce_rejected_suppressed_total",
+        "CoT rejections over a source's sample, counted in an aggregate record instead of kept one by one.",
+        m.rejected_suppressed.load(Ordering::Relaxed),
+    );
+    counter(
         "truce_cot_events_total",
         "Cursor-on-Target events received.",
         m.cot_events.load(Ordering::Relaxed),

@@ -87,6 +87,7 @@ pub struct OutcomeBody {
         (status = 403, description = "Only a team token reports outcomes", body = crate::schemas::ErrorBody),
         (status = 404, description = "No such task assigned to this team", body = crate::schemas::ErrorBody),
         (status = 413, description = "Body over `max_body_bytes`", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_timeout`", body = crate::schemas::ErrorBody),
         (status = 415, description = "Not `Content-Type: application/json`", body = crate::schemas::ErrorBody),
         (status = 422, description = "JSON that is not an outcome", body = crate::schemas::ErrorBody),
     ))]
@@ -149,6 +150,7 @@ pub struct TaskBody {
         (status = 403, description = "The role may not task teams", body = crate::schemas::ErrorBody),
         (status = 409, description = "Already tasked, concluded, unlocated, or no such incident", body = crate::schemas::ErrorBody),
         (status = 413, description = "Body over `max_body_bytes`", body = crate::schemas::ErrorBody),
+        (status = 408, description = "The body did not arrive within `body_timeout`", body = crate::schemas::ErrorBody),
         (status = 415, description = "Not `Content-Type: application/json`", body = crate::schemas::ErrorBody),
         (status = 422, description = "JSON that is not a task request", body = crate::schemas::ErrorBody),
     ))]

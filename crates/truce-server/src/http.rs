@@ -1,0 +1,175 @@
+//! The HTTP accept loop: every connection bounded before a request reaches the router.
+//!
+//! - at most `max_open_connections` open, and `max_connections_per_address` from one client
+//!   address: one more is closed as soon as it is accepted, so a flood of half-open
+//!   connections cannot take the process's file descriptors;
+//! - a request's headers must arrive within `header_timeout` (hyper's header read timeout),
+//!   which also closes a kept-alive connection left idle that long;
+//! - a request's body within `body_timeout` (the gate in `crate::app`, 408).
+//!
+//! Connections are served by hyper's HTTP/1.1 server with the router as the service; on
+//! shutdown each finishes the request it is serving and closes, and [`serve`] returns when
+//! the last has.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tower_service::Service as _;
+
+use crate::state::Limits;
+use crate::throttle::LogRate;
+
+/// Refused connections are logged at most this often (a flood is counted, not written out).
+static REFUSED_LOG: LogRate = LogRate::new(10, Duration::from_secs(60));
+
+/// How many connections are open, overall and by client address.
+#[derive(Default)]
+struct Open {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+/// A connection's place in [`Open`], given back when it closes.
+struct Slot {
+    open: Arc<Mutex<Open>>,
+    ip: IpAddr,
+}
+
+impl Slot {
+    /// A place for a connection from `ip`, or why there is none.
+    fn take(open: &Arc<Mutex<Open>>, ip: IpAddr, limits: &Limits) -> Result<Slot, String> {
+        let mut o = open.lock().unwrap_or_else(|e| e.into_inner());
+        if o.total >= limits.max_open_connections {
+            return Err(format!(
+                "{} connections open (max_open_connections)",
+                limits.max_open_connections
+            ));
+        }
+        let n = o.by_address.entry(ip).or_insert(0);
+        if *n >= limits.max_connections_per_address {
+            return Err(format!(
+                "{} connections open from this address (max_connections_per_address)",
+                limits.max_connections_per_address
+            ));
+        }
+        *n += 1;
+        o.total += 1;
+        Ok(Slot {
+            open: open.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut o = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        o.total -= 1;
+        if let Some(n) = o.by_address.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                o.by_address.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `stop` turns true, then lets open connections finish the
+/// request they are serving and returns when all are closed.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let open = Arc::new(Mutex::new(Open::default()));
+    // Each connection holds a sender: when the last is dropped, every connection is closed.
+    let (alive, mut all_closed) = mpsc::channel::<()>(1);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before it was accepted: wait
+                    // a little rather than spin.
+                    if let Some(suppressed) = REFUSED_LOG.admit() {
+                        tracing::warn!(error = %e, suppressed, "accepting a connection failed");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => break,
+        };
+        let slot = match Slot::take(&open, peer.ip(), &limits) {
+            Ok(slot) => slot,
+            Err(why) => {
+                // Dropped here: closed at once.
+                drop(stream);
+                if let Some(suppressed) = REFUSED_LOG.admit() {
+                    tracing::warn!(peer = %peer, suppressed, "connection refused: {why}");
+                }
+                continue;
+            }
+        };
+        tokio::spawn(connection(
+            stream,
+            peer,
+            app.clone(),
+            limits.header_timeout,
+            stop.clone(),
+            (slot, alive.clone()),
+        ));
+    }
+    drop(alive);
+    let _ = all_closed.recv().await;
+    Ok(())
+}
+
+/// One connection, served until the client closes it, a limit closes it, or the service
+/// stops (then after the request it is serving).
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+    _held: (Slot, mpsc::Sender<()>),
+) {
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let mut app = app.clone();
+        async move { Ok::<_, Infallible>(app.call(req).await.unwrap_or_else(|e| match e {})) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(peer = %peer, error = %e, "connection closed");
+    }
+}
+
+/// Resolves when the service stops.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}

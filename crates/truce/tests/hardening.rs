@@ -1,0 +1,518 @@
+//! `truce serve` on a hostile network (issue 16): each limit that keeps an unauthenticated or
+//! misbehaving client from stopping the service, filling the disk or breaking the log,
+//! asserted by the fault it prevents. No assert here is about speed: a deadline is checked by
+//! the connection being cut, never by how fast something answered.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{Demo, Server, get, http};
+
+/// Writes `request` on a new connection and reads until the server closes it or `wait` passes
+/// without a byte: what came back.
+fn raw(addr: &str, request: &[u8], wait: Duration) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(wait)).unwrap();
+    stream.write_all(request).unwrap();
+    read_all(&mut stream)
+}
+
+/// What `stream` sends until it closes or its read timeout passes without a byte.
+fn read_all(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the server closed `stream` (EOF or reset) within its read timeout.
+fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+fn status_of(reply: &str) -> u16 {
+    reply
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP reply: {reply:?}"))
+}
+
+#[test]
+fn a_slow_body_gets_408_and_does_not_block_an_authenticated_request() {
+    let demo = Demo::new("hardening", "slow-body");
+    let server = Server::start(&demo.db, &["--body-timeout", "2"], None);
+    let a = server.addr.as_str();
+    let team = demo.token("team:team-1");
+    // Twenty clients start a batch and never finish it.
+    let mut slow: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut c = TcpStream::connect(a).unwrap();
+            write!(
+                c,
+                "POST /api/observations HTTP/1.1\r\nHost: {a}\r\nAuthorization: Bearer {team}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"type\":"
+            )
+            .unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            c
+        })
+        .collect();
+    // Meanwhile an analyst is served.
+    let (status, body) = http(
+        a,
+        "GET",
+        "/api/incidents",
+        Some(&demo.token("analyst")),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    for c in &mut slow {
+        let reply = read_all(c);
+        assert_eq!(status_of(&reply), 408, "{reply}");
+        assert!(reply.contains("body_timeout"), "{reply}");
+    }
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+#[test]
+fn a_post_the_caller_may_not_make_is_refused_before_its_body_is_sent() {
+    let demo = Demo::new("hardening", "refused-early");
+    let server = Server::start(&demo.db, &[], None);
+    let a = server.addr.as_str();
+    let team = demo.token("team:team-1");
+    for (auth, path, expect) in [
+        ("", "/api/incidents/inc-1/decisions", 403),
+        ("", "/api/observations", 403),
+        ("", "/api/tasks", 403),
+        (
+            "Authorization: Bearer truce_bogus\r\n",
+            "/api/observations",
+            401,
+        ),
+        (
+            &format!("Authorization: Bearer {team}\r\n") as &str,
+            "/api/incidents/inc-1/decisions",
+            403,
+        ),
+    ] {
+        // Headers announcing 10 MB, and not a byte of the body: the answer comes anyway.
+        let reply = raw(
+            a,
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: {a}\r\n{auth}Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+            )
+            .as_bytes(),
+            Duration::from_secs(10),
+        );
+        assert!(!reply.is_empty(), "POST {path}: no answer before the body");
+        assert_eq!(status_of(&reply), expect, "POST {path} ({auth}): {reply}");
+    }
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+#[test]
+fn connections_from_one_address_are_capped_and_idle_ones_time_out() {
+    let demo = Demo::new("hardening", "conn-cap");
+    let server = Server::start(
+        &demo.db,
+        &[
+            "--max-connections-per-address",
+            "8",
+            "--header-timeout",
+            "2",
+        ],
+        None,
+    );
+    let a = server.addr.as_str();
+    let held: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(a).unwrap()).collect();
+    // The ninth is closed as soon as it is accepted: no answer to its request.
+    std::thread::sleep(Duration::from_millis(300));
+    let reply = raw(
+        a,
+        format!("GET /healthz HTTP/1.1\r\nHost: {a}\r\n\r\n").as_bytes(),
+        Duration::from_secs(1),
+    );
+    assert!(reply.is_empty(), "a ninth connection was served: {reply:?}");
+    // The idle ones are closed by the header timeout, which frees their places.
+    for mut c in held {
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        assert!(closed_by_server(&mut c), "an idle connection was kept");
+    }
+    let (status, _) = http(a, "GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+    // Headers trickled a byte a while are cut off too.
+    let mut c = TcpStream::connect(a).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = c.write_all(b"X");
+    }
+    assert!(closed_by_server(&mut c), "a trickled header was kept open");
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+#[test]
+fn small_faults_bearer_in_any_case_offset_max_and_415() {
+    let demo = Demo::new("hardening", "small");
+    let server = Server::start(&demo.db, &[], None);
+    let a = server.addr.as_str();
+    let analyst = demo.token("analyst");
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = get(
+            a,
+            "/metrics",
+            None,
+            &[&format!("Authorization: {scheme} {analyst}")],
+        );
+        assert_eq!(r.status, 200, "{scheme}: {}", r.text());
+    }
+    let r = get(
+        a,
+        "/metrics",
+        None,
+        &[&format!("Authorization: Basic {analyst}")],
+    );
+    assert_eq!(r.status, 401);
+    // The largest offset does not wrap into a next page.
+    let max = u64::MAX;
+    let page = common::get_json(a, &format!("/api/incidents?offset={max}"), Some(&analyst));
+    assert_eq!(page["incidents"].as_array().unwrap().len(), 0, "{page}");
+    assert!(page["next_offset"].is_null(), "{page}");
+    let r = get(
+        a,
+        &format!("/collections/incidents/items?offset={max}"),
+        Some(&analyst),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let items = r.json();
+    assert_eq!(items["features"].as_array().unwrap().len(), 0);
+    assert!(
+        !items["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "next"),
+        "{items}"
+    );
+    // A JSON body without a JSON content type is 415, on every route that reads one.
+    let body = "{\"type\":\"FeatureCollection\",\"features\":[]}";
+    for (path, token, ctype) in [
+        ("/api/observations", analyst.clone(), ""),
+        (
+            "/api/observations",
+            analyst.clone(),
+            "Content-Type: text/plain\r\n",
+        ),
+        (
+            "/api/allegations",
+            demo.token("party:UA"),
+            "Content-Type: application/x-www-form-urlencoded\r\n",
+        ),
+        ("/api/incidents/inc-1/decisions", analyst.clone(), ""),
+    ] {
+        let reply = raw(
+            a,
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+            Duration::from_secs(30),
+        );
+        assert_eq!(status_of(&reply), 415, "POST {path} {ctype:?}: {reply}");
+    }
+    // geo+json is JSON.
+    let reply = raw(
+        a,
+        format!(
+            "POST /api/observations HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\nAuthorization: Bearer {analyst}\r\nContent-Type: application/geo+json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(status_of(&reply), 200, "{reply}");
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+/// C2SP tlog-tiles' index encoding: 3-digit groups, all but the last prefixed with `x`.
+fn tile_index(mut n: u64) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    n /= 1000;
+    while n > 0 {
+        groups.push(format!("x{:03}", n % 1000));
+        n /= 1000;
+    }
+    groups.reverse();
+    groups.join("/")
+}
+
+/// Every entry bundle of the log at its checkpoint answers 200 for `token`.
+fn every_entry_bundle_answers(a: &str, token: &str) {
+    let checkpoint = get(a, "/log/checkpoint", None, &[]);
+    assert_eq!(checkpoint.status, 200, "{}", checkpoint.text());
+    let size: u64 = checkpoint.text().lines().nth(1).unwrap().parse().unwrap();
+    for n in 0..size.div_ceil(256) {
+        let width = (size - n * 256).min(256);
+        let path = if width == 256 {
+            format!("/log/tile/entries/{}", tile_index(n))
+        } else {
+            format!("/log/tile/entries/{}.p/{width}", tile_index(n))
+        };
+        let r = get(a, &path, Some(token), &[]);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+}
+
+/// One GeoJSON observation feature with `id`, `remarks` and `geometry`.
+fn feature(id: &str, geometry: &str) -> String {
+    format!(
+        r#"{{"type":"Feature","id":"{id}","geometry":{geometry},"properties":{{"kind":"explosion","observed_at":"2023-09-01T10:00:00Z","source":{{"id":"probe","kind":"open_source","reliability":"C","credibility":3}},"error_radius_m":100}}}}"#
+    )
+}
+
+#[test]
+fn oversized_entries_are_refused_on_every_path_and_tiles_keep_answering() {
+    let demo = Demo::new("hardening", "oversized");
+    let server = Server::start(&demo.db, &["--cot-tcp", "127.0.0.1:0"], None);
+    let a = server.addr.as_str();
+    let analyst = demo.token("analyst");
+    // A 1 MB id, a 200,000-vertex polygon, a track whose entry no tile could hold; one good.
+    let ring: Vec<String> = (0..200_000)
+        .map(|i| {
+            let t = f64::from(i) / 200_000.0 * std::f64::consts::TAU;
+            format!("[{:.6},{:.6}]", 38.0 + 0.1 * t.cos(), 48.0 + 0.1 * t.sin())
+        })
+        .chain(std::iter::once("[38.100000,48.000000]".to_string()))
+        .collect();
+    let track: Vec<String> = (0..5_000)
+        .map(|i| format!("[{:.6},48.0]", 38.0 + f64::from(i) * 1e-5))
+        .collect();
+    let body = format!(
+        r#"{{"type":"FeatureCollection","features":[{},{},{},{}]}}"#,
+        feature(
+            &"x".repeat(1 << 20),
+            r#"{"type":"Point","coordinates":[38.0,48.0]}"#
+        ),
+        feature(
+            "huge-area",
+            &format!(
+                r#"{{"type":"Polygon","coordinates":[[{}]]}}"#,
+                ring.join(",")
+            )
+        ),
+        feature(
+            "long-track",
+            &format!(
+                r#"{{"type":"LineString","coordinates":[{}]}}"#,
+                track.join(",")
+            )
+        ),
+        feature("fine", r#"{"type":"Point","coordinates":[38.0,48.0]}"#),
+    );
+    let (status, reply) = http(a, "POST", "/api/observations", Some(&analyst), Some(&body));
+    assert_eq!(status, 200, "{reply}");
+    let results = common::json_of(&reply)["results"].clone();
+    let reasons: Vec<String> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(reasons[0].contains("MAX_ID_BYTES"), "{reasons:?}");
+    assert!(reasons[1].contains("MAX_AREA_VERTICES"), "{reasons:?}");
+    assert!(reasons[2].contains("MAX_ENTRY_BYTES"), "{reasons:?}");
+    assert_eq!(results[3]["status"], "stored", "{results}");
+    // A CoT event of 58 KB: a long uid, callsign and remarks.
+    let cot: std::net::SocketAddr = server.printed("truce serve: CoT TCP on").parse().unwrap();
+    let mut c = TcpStream::connect(cot).unwrap();
+    let uid = "u".repeat(20_000);
+    let remarks = "r".repeat(30_000);
+    write!(
+        c,
+        r#"<?xml version="1.0"?><event version="2.0" uid="{uid}" type="b-r-f-h-c" time="2023-09-01T10:00:00Z" start="2023-09-01T10:00:00Z" stale="2023-09-01T11:00:00Z" how="h-g-i-g-o"><point lat="48.0" lon="38.0" hae="0" ce="50" le="50"/><detail><contact callsign="{}"/><remarks>{remarks}</remarks></detail></event>"#,
+        "c".repeat(8_000)
+    )
+    .unwrap();
+    drop(c);
+    // A party's response of 70,000 characters, an analyst's reason of 2 KB.
+    let listed = common::ok(&[
+        "incidents",
+        "--db",
+        common::s(&demo.db),
+        "--json",
+        "--limit",
+        "100000",
+    ]);
+    let incident = listed
+        .lines()
+        .map(common::json_of)
+        .find(|i| i["location"].is_array())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = "t".repeat(70_000);
+    let (status, reply) = http(
+        a,
+        "POST",
+        &format!("/api/incidents/{incident}/decisions"),
+        Some(&analyst),
+        Some(&format!(
+            r#"{{"action":"verify","reason":"{}"}}"#,
+            "w".repeat(2048)
+        )),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("MAX_REASON_BYTES"), "{reply}");
+    demo.publish(&incident, "analyst-1", "test");
+    let mut refused_response = false;
+    for party in ["party:UA", "party:RU"] {
+        let (status, reply) = http(
+            a,
+            "POST",
+            &format!("/api/incidents/{incident}/responses"),
+            Some(&demo.token(party)),
+            Some(&format!(r#"{{"response":"dispute","text":"{text}"}}"#)),
+        );
+        if status == 404 {
+            continue; // not this party's incident
+        }
+        assert_eq!(status, 400, "{reply}");
+        assert!(reply.contains("MAX_TEXT_BYTES"), "{reply}");
+        refused_response = true;
+    }
+    assert!(refused_response, "no party could see {incident}");
+    // The CoT event was rejected for its size.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let db = rejected_reasons(&demo.db);
+        if db
+            .iter()
+            .any(|r| r.contains("MAX_ENTRY_BYTES") || r.contains("MAX_ID_BYTES"))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rejection of the 58 KB CoT event: {db:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    every_entry_bundle_answers(a, &analyst);
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+/// The reasons of the store's rejected records.
+fn rejected_reasons(db: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT reason FROM rejected_records").unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Rows of `table` in the store (a WHERE clause may follow the name).
+fn rows(db: &std::path::Path, table: &str) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Stops `server` with SIGTERM and waits for it (the CoT listeners commit their open batches
+/// and the sampler's aggregates).
+fn terminate(mut server: Server) {
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "truce serve exited {status}");
+}
+
+/// The most rejected records one source can add per window: those kept and one aggregate
+/// (`truce_server::cot::REJECTED_KEPT_PER_SOURCE`).
+const SAMPLING_BOUND: i64 = 20 + 1;
+
+#[test]
+fn a_udp_flood_of_garbage_grows_the_store_by_at_most_the_sample() {
+    let demo = Demo::new("hardening", "udp-flood");
+    let log = demo.dir.join("serve.log");
+    let server = Server::start(&demo.db, &["--cot-udp", "127.0.0.1:0"], Some(&log));
+    let cot: std::net::SocketAddr = server.printed("truce serve: CoT UDP on").parse().unwrap();
+    let (rejected_before, entries_before) = (
+        rows(&demo.db, "rejected_records"),
+        rows(&demo.db, "entries WHERE kind = 'rejected'"),
+    );
+    // The probe's flood: 100 datagrams of `<event>` repeated, 63 KB each.
+    let garbage = "<event>".repeat(9_000);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..100 {
+        socket.send_to(garbage.as_bytes(), cot).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Let the listener read and store what arrived, then stop it: the aggregate is stored.
+    std::thread::sleep(Duration::from_secs(3));
+    let metrics = get(&server.addr, "/metrics", Some(&demo.token("analyst")), &[]).text();
+    terminate(server);
+    let added = rows(&demo.db, "rejected_records") - rejected_before;
+    assert!(
+        (2..=SAMPLING_BOUND).contains(&added),
+        "{added} rejected records for one flooding source"
+    );
+    let logged = rows(&demo.db, "entries WHERE kind = 'rejected'") - entries_before;
+    assert!(
+        logged <= SAMPLING_BOUND,
+        "{logged} rejected entries in the log"
+    );
+    let reasons = rejected_reasons(&demo.db);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("more rejected records from 127.0.0.1")),
+        "no aggregate record: {reasons:?}"
+    );
+    let suppressed: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("truce_rejected_suppressed_total "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(suppressed > 0, "{metrics}");
+    // The server's log is rate-limited the same way.
+    let warnings = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("rejected"))
+        .count();
+    assert!(warnings <= 40, "{warnings} log lines about rejections");
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
