@@ -131,6 +131,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::ogc::routes())
         .merge(crate::openapi::routes())
         .merge(crate::tlog::routes())
+        .merge(crate::web::routes())
         .layer(middleware::from_fn_with_state(
             (state.clone(), buckets, inflight),
             gate,

@@ -12,7 +12,8 @@
 //! - [`reactions`] — every service call, then the alerts what it folded calls for;
 //! - [`proof`], [`tlog`] — log proofs and C2SP tiles;
 //! - [`api`] — the JSON REST API by concern; [`ogc`] — OGC API – Features; [`cot`] — CoT
-//!   listeners; [`openapi`] — the OpenAPI document and Swagger UI;
+//!   listeners; [`openapi`] — the OpenAPI document and Swagger UI; [`web`] — the monitors'
+//!   web app (embedded assets);
 //! - [`app`] — the router, the gate (authentication, limits), graceful shutdown.
 
 pub mod alerts;
@@ -29,4 +30,5 @@ pub mod reactions;
 pub mod schemas;
 pub mod state;
 pub mod tlog;
+pub mod web;
 pub mod webhooks;
