@@ -271,6 +271,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::ogc::routes())
         .merge(crate::openapi::routes())
         .merge(crate::tlog::routes())
+        .merge(crate::web::routes())
         .layer(middleware::from_fn_with_state(gate_state, gate))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)

@@ -13,7 +13,8 @@
 //! - [`reactions`] — every service call, then the alerts what it folded calls for;
 //! - [`proof`], [`tlog`] — log proofs and C2SP tiles;
 //! - [`api`] — the JSON REST API by concern; [`ogc`] — OGC API – Features; [`cot`] — CoT
-//!   listeners; [`openapi`] — the OpenAPI document and Swagger UI;
+//!   listeners; [`openapi`] — the OpenAPI document and Swagger UI; [`web`] — the monitors'
+//!   web app (embedded assets);
 //! - [`http`] — the accept loop: connection caps, header timeout;
 //! - [`app`] — the router, the gate (authentication, limits), graceful shutdown.
 
@@ -33,4 +34,5 @@ pub mod schemas;
 pub mod state;
 pub mod throttle;
 pub mod tlog;
+pub mod web;
 pub mod webhooks;

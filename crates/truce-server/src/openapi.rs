@@ -29,6 +29,7 @@ pub const DOCS_PATH: &str = "/api/docs";
     paths(
         crate::api::service::healthz,
         crate::api::service::metrics,
+        crate::api::service::whoami,
         crate::api::observations::post_observations,
         crate::api::incidents::list_incidents,
         crate::api::incidents::get_incident,
@@ -158,6 +159,7 @@ mod tests {
         for p in [
             "/healthz",
             "/metrics",
+            "/api/whoami",
             "/api/observations",
             "/api/incidents",
             "/api/incidents/{id}",

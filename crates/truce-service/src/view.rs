@@ -497,3 +497,16 @@ pub struct Health {
     /// Incidents in the ledger.
     pub incidents: usize,
 }
+
+/// Who the caller is (`GET /api/whoami`): what the web app shows and which views it offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Whoami {
+    /// `admin`, `analyst`, `team:ID`, `party:ID` or `public` (no token).
+    pub role: String,
+    /// The token's holder (`public` without a token).
+    pub name: String,
+    /// The log's verifier key (`name+keyid+base64`) as this server holds it: a client checks
+    /// checkpoints' signatures with it, or better with the key the mission published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_key: Option<String>,
+}

@@ -46,9 +46,10 @@ fn check(args: &[&str]) {
 
 /// Every route of the router (`crate::api::routes`, `crate::ogc::routes`, the document itself),
 /// in the document's spelling of path parameters, with its methods.
-const ROUTES: [(&str, &[&str]); 23] = [
+const ROUTES: [(&str, &[&str]); 24] = [
     ("/healthz", &["get"]),
     ("/metrics", &["get"]),
+    ("/api/whoami", &["get"]),
     ("/api/observations", &["post"]),
     ("/api/incidents", &["get"]),
     ("/api/incidents/{id}", &["get"]),

@@ -104,6 +104,12 @@ fn every_endpoint_for_every_role() {
         ),
         (
             "GET",
+            "/api/whoami".into(),
+            None,
+            [200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
             "/api/incidents".into(),
             None,
             [200, 200, 403, 200, 200, 200],

@@ -19,6 +19,7 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/healthz", get(service::healthz))
         .route("/metrics", get(service::metrics))
+        .route("/api/whoami", get(service::whoami))
         .route("/api/observations", post(observations::post_observations))
         .route("/api/incidents", get(incidents::list_incidents))
         .route("/api/incidents/{id}", get(incidents::get_incident))

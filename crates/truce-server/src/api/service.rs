@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use truce_service::view::Health;
+use truce_service::view::{Health, Whoami};
 use truce_store::Log;
 
 use crate::auth::require;
@@ -28,6 +28,25 @@ pub async fn healthz(State(state): State<Shared>) -> ApiResult<Json<Health>> {
         }))
     })
     .await
+}
+
+#[utoipa::path(get, path = "/api/whoami", tag = "service",
+    summary = "Who the caller is: role and name, and the log's verifier key",
+    description = "Any caller, with or without a token: the role the token names (`public` without one), its holder's name, and the log's verifier key as this server holds it. The web app asks it once to choose its views.",
+    responses((status = 200, description = "The caller", body = Whoami)))]
+pub async fn whoami(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Whoami>> {
+    let log_key = with_core(&state, |core| {
+        Ok(core.svc.key().map(|k| k.verifier_key().to_string()))
+    })
+    .await?;
+    Ok(Json(Whoami {
+        role: p.role.name(),
+        name: p.name.clone(),
+        log_key,
+    }))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "service",

@@ -252,12 +252,22 @@ pub struct Reply {
     pub content_type: String,
     /// Whether it came with `Transfer-Encoding: chunked`.
     pub chunked: bool,
+    /// The status line and headers as received.
+    pub head: String,
     pub body: Vec<u8>,
 }
 
 impl Reply {
     pub fn text(&self) -> String {
         text(&self.body)
+    }
+
+    /// The value of header `name` (case-insensitive), if sent.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
     }
 
     pub fn json(&self) -> Value {
@@ -321,6 +331,7 @@ fn request(
         status,
         content_type,
         chunked,
+        head: head.clone(),
         body: if chunked {
             dechunk(rest)
         } else {

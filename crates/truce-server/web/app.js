@@ -1,0 +1,536 @@
+// The monitors' workspace: one page, views by role, everything from the API with the token the
+// user pasted. The app decides nothing about access: it shows what the API gives the token.
+
+import { ApiError, followAlerts, get, post, setToken, token } from './api.js';
+import { LANGS, lang, setLang, t } from './i18n.js';
+import { SEVERITY_RANK, STATE_COLOURS, makeMap } from './map.js';
+import { checkProof } from './proof.js';
+
+const KEY_PIN = 'truce.logkey';
+const main = document.getElementById('main');
+const session = { role: 'public', name: 'public', logKey: null, parties: [] };
+let current = null; // the view shown: { kind, id, destroy }
+let stream = null;
+const QUEUE_STATES = ['verification_tasked', 'corroborated', 'verified', 'inconclusive', 'not_confirmed', 'single_source'];
+
+// Hooks for tests and auditors: `tamper(doc)` may alter a proof document before it is checked
+// (to see a tampered proof fail), `checkProof(doc)` checks any proof document.
+window.truce = {
+  tamper: null,
+  checkProof: (doc) => checkProof(doc, logKey()),
+};
+
+const isStaff = () => session.role === 'admin' || session.role === 'analyst';
+const isParty = () => session.role.startsWith('party:');
+const isTeam = () => session.role.startsWith('team:');
+const partyId = () => (isParty() ? session.role.slice(6) : null);
+const logKey = () => localStorage.getItem(KEY_PIN) || session.logKey;
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c == null || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+const fmtTime = (s) => (s ? new Date(s).toISOString().replace('T', ' ').slice(0, 16) + 'Z' : '');
+const stateLabel = (s) => t('state.' + s);
+const stateBadge = (s) =>
+  el('span', { class: 'badge', 'data-state': s }, el('span', { class: 'swatch', style: `background:${STATE_COLOURS[s] || '#666'}` }), stateLabel(s));
+const sevLabel = (s) => (s ? t('severity.' + s) : '–');
+const errorText = (e) => (e instanceof ApiError ? t('error.server', e.status, e.reason) : String(e.message || e));
+
+function notice(text, kind) {
+  const box = document.getElementById('notice');
+  box.textContent = text;
+  box.className = 'notice ' + (kind || '');
+  box.hidden = !text;
+}
+
+// --- header, language, session ---------------------------------------------------------------
+
+function renderHeader() {
+  document.documentElement.lang = lang();
+  for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);
+  const nav = document.getElementById('nav');
+  nav.replaceChildren();
+  const link = (hash, key) =>
+    el('a', { href: hash, 'data-nav': key, 'aria-current': location.hash.startsWith(hash) ? 'page' : null }, t('nav.' + key));
+  nav.append(link('#/map', 'map'));
+  if (isStaff()) nav.append(link('#/queue', 'queue'), link('#/tasks', 'tasks'));
+  if (isTeam()) nav.append(link('#/tasks', 'tasks'));
+  if (isParty() || session.role === 'public') nav.append(link('#/list', isParty() ? 'party' : 'public'));
+  const who = document.getElementById('who');
+  who.textContent = t('session.as', session.name, t('role.' + session.role.split(':')[0]), session.role);
+  const btn = document.getElementById('signin');
+  btn.textContent = token() ? t('session.signout') : t('session.signin');
+  const sel = document.getElementById('lang');
+  sel.replaceChildren(...LANGS.map((l) => el('option', { value: l, selected: l === lang() }, t('lang.' + l))));
+  sel.setAttribute('aria-label', t('lang.choose'));
+}
+
+async function loadSession() {
+  try {
+    const w = await get('/api/whoami');
+    Object.assign(session, { role: w.role, name: w.name, logKey: w.log_key || null });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      setToken('');
+      notice(t('session.rejected'), 'error');
+      Object.assign(session, { role: 'public', name: 'public', logKey: null });
+    } else throw e;
+  }
+  try {
+    const areas = await get('/collections/party_areas/items?limit=100');
+    session.parties = areas.features.map((f) => f.properties.party);
+  } catch (_) {
+    session.parties = [];
+  }
+  document.body.dataset.role = session.role;
+  startStream();
+}
+
+function startStream() {
+  if (stream) stream.abort();
+  stream = null;
+  const live = document.getElementById('live');
+  if (!(isStaff() || isParty())) {
+    live.hidden = true;
+    return;
+  }
+  live.hidden = false;
+  stream = new AbortController();
+  followAlerts(onAlert, (up) => {
+    live.dataset.up = up ? 'yes' : 'no';
+    live.textContent = up ? t('live.on') : t('live.off');
+  }, stream.signal);
+}
+
+function onAlert(kind, a) {
+  if (kind === 'lagged') {
+    notice(t('live.lagged', a), 'warn');
+    current && current.refresh && current.refresh();
+    return;
+  }
+  if (!a || typeof a !== 'object') return;
+  const feed = document.getElementById('feed');
+  const item = el('li', { 'data-kind': kind },
+    el('a', { href: '#/incident/' + a.incident }, a.incident), ' ', t('alert.' + kind), ' · ', sevLabel(a.severity),
+    a.state ? [' · ', stateLabel(a.state)] : null, ' · ', fmtTime(a.created_at || a.at));
+  feed.prepend(item);
+  while (feed.children.length > 8) feed.lastChild.remove();
+  if (a.severity === 'critical') {
+    const banner = document.getElementById('banner');
+    banner.replaceChildren(
+      el('strong', {}, t('alert.critical')), ' ',
+      el('a', { href: '#/incident/' + a.incident }, a.incident), ' — ', (a.rules || []).join(', '),
+      a.escalation ? ' (' + a.escalation + ')' : '', ' ',
+      el('button', { type: 'button', onclick: () => (banner.hidden = true) }, t('alert.dismiss')),
+    );
+    banner.hidden = false;
+  }
+  if (current && current.onAlert) current.onAlert(a);
+}
+
+// --- views -------------------------------------------------------------------------------------
+
+function loginView() {
+  const input = el('textarea', { id: 'token', rows: 2, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'token-help' });
+  const pin = el('input', { id: 'logkey', type: 'text', value: localStorage.getItem(KEY_PIN) || '', spellcheck: 'false' });
+  const form = el('form', { class: 'card login', onsubmit: async (e) => {
+    e.preventDefault();
+    setToken(input.value);
+    if (pin.value.trim()) localStorage.setItem(KEY_PIN, pin.value.trim());
+    else localStorage.removeItem(KEY_PIN);
+    notice('');
+    await loadSession();
+    renderHeader();
+    location.hash = isStaff() ? '#/queue' : isTeam() ? '#/tasks' : '#/map';
+  } },
+  el('h1', {}, t('login.title')),
+  el('label', { for: 'token' }, t('login.token')), input,
+  el('p', { id: 'token-help', class: 'help' }, t('login.help')),
+  el('label', { for: 'logkey' }, t('login.logkey')), pin,
+  el('p', { class: 'help' }, t('login.logkey_help')),
+  el('div', { class: 'row' },
+    el('button', { type: 'submit', id: 'login-submit' }, t('login.submit')),
+    el('button', { type: 'button', onclick: async () => {
+      setToken('');
+      await loadSession();
+      renderHeader();
+      location.hash = '#/map';
+    } }, t('login.public'))));
+  main.replaceChildren(form);
+  input.focus();
+}
+
+function mapView() {
+  const box = el('div', { id: 'map', role: 'region', 'aria-label': t('map.label') });
+  const count = el('span', { id: 'map-count', 'aria-live': 'polite' }, t('map.loading'));
+  const filter = el('select', { id: 'state-filter', 'aria-label': t('map.filter'), onchange: () => m.setState(filter.value) },
+    el('option', { value: '' }, t('map.all_states')),
+    ...Object.keys(STATE_COLOURS).map((s) => el('option', { value: s }, stateLabel(s))));
+  const legend = el('ul', { class: 'legend', 'aria-label': t('map.legend') },
+    ...Object.entries(STATE_COLOURS).map(([s, c]) => el('li', {}, el('span', { class: 'swatch', style: `background:${c}` }), stateLabel(s))),
+    el('li', {}, el('span', { class: 'swatch line' }), t('map.contact_line')),
+    el('li', {}, el('span', { class: 'swatch zone' }), t('map.zones')),
+    el('li', {}, el('span', { class: 'swatch ring' }), t('map.high_ring')),
+    el('li', {}, el('span', { class: 'swatch cluster' }), t('map.cluster')));
+  main.replaceChildren(el('div', { class: 'mapview' },
+    el('div', { class: 'toolbar' }, filter, count),
+    box, legend));
+  const m = makeMap(box, {
+    // A team may not read incidents: its map shows the terms only.
+    incidents: !isTeam(),
+    onPick: (id) => (location.hash = '#/incident/' + id),
+    onLoaded: (n, total) => {
+      count.textContent = t('map.count', n, total);
+      box.dataset.incidents = String(n);
+      box.dataset.total = String(total);
+    },
+    onError: (e) => notice(errorText(e), 'error'),
+  });
+  window.truceMap = m.map;
+  return { destroy: () => m.destroy(), onAlert: () => m.reload(), refresh: () => m.reload() };
+}
+
+async function fetchQueue() {
+  const pages = await Promise.all(QUEUE_STATES.map((s) => get(`/api/incidents?state=${s}&limit=100`)));
+  const all = pages.flatMap((p) => p.incidents);
+  all.sort((a, b) => (SEVERITY_RANK[b.max_severity] || 0) - (SEVERITY_RANK[a.max_severity] || 0) || (b.confidence || 0) - (a.confidence || 0));
+  return { shown: all.slice(0, 200), total: pages.reduce((n, p) => n + p.total, 0) };
+}
+
+function decisionForm(incident, onDone) {
+  const action = el('select', { name: 'action', 'aria-label': t('decide.action') },
+    ...['verify', 'attribute', 'publish', 'task'].map((a) => el('option', { value: a }, t('decide.' + a))));
+  const party = el('select', { name: 'party', 'aria-label': t('decide.party'), disabled: true },
+    ...session.parties.map((p) => el('option', { value: p }, p)));
+  action.addEventListener('change', () => (party.disabled = action.value !== 'attribute'));
+  const reason = el('input', { name: 'reason', type: 'text', required: true, placeholder: t('decide.reason'), 'aria-label': t('decide.reason'), size: 40 });
+  const result = el('output', { class: 'result', 'aria-live': 'polite' });
+  const form = el('form', { class: 'decide', 'data-incident': incident, onsubmit: async (e) => {
+    e.preventDefault();
+    if (!reason.value.trim()) {
+      result.textContent = t('decide.need_reason');
+      result.className = 'result refused';
+      return;
+    }
+    result.textContent = t('decide.sending');
+    result.className = 'result';
+    try {
+      const r = action.value === 'task'
+        ? await post('/api/tasks', { incident, reason: reason.value.trim() })
+        : await post(`/api/incidents/${encodeURIComponent(incident)}/decisions`, {
+          action: action.value, reason: reason.value.trim(), party: action.value === 'attribute' ? party.value : undefined,
+        });
+      const seq = r.entry_seq ?? r.created_seq ?? (r.task && r.task.created_seq);
+      result.replaceChildren(t('decide.logged', seq), ' ', el('a', { href: '#/incident/' + incident }, t('decide.open')));
+      result.className = 'result logged';
+      result.dataset.seq = String(seq);
+      onDone && onDone(r);
+    } catch (err) {
+      result.textContent = t('decide.refused', err instanceof ApiError ? err.reason : String(err));
+      result.className = 'result refused';
+    }
+  } },
+  el('span', { class: 'what' }, incident), action, party, reason, el('button', { type: 'submit' }, t('decide.submit')), result);
+  return form;
+}
+
+function queueView() {
+  const body = el('tbody');
+  const panel = el('div', { id: 'decide-panel' });
+  const status = el('p', { 'aria-live': 'polite' }, t('map.loading'));
+  main.replaceChildren(el('section', { class: 'card' },
+    el('h1', {}, t('queue.title')), el('p', { class: 'help' }, t('queue.help')), status, panel,
+    el('table', { id: 'queue' },
+      el('thead', {}, el('tr', {}, ...['id', 'state', 'severity', 'confidence', 'rules', 'party', 'end', 'act'].map((k) => el('th', { scope: 'col' }, t('col.' + k))))),
+      body)));
+  async function load() {
+    try {
+      const q = await fetchQueue();
+      status.textContent = t('queue.count', q.shown.length, q.total);
+      body.replaceChildren(...q.shown.map((i) => el('tr', { 'data-id': i.id },
+        el('td', {}, el('a', { href: '#/incident/' + i.id }, i.id)),
+        el('td', {}, stateBadge(i.state)),
+        el('td', {}, sevLabel(i.max_severity)),
+        el('td', {}, i.confidence != null ? i.confidence.toFixed(2) : '–'),
+        el('td', {}, (i.rules || []).join(', ')),
+        el('td', {}, partyText(i)),
+        el('td', {}, fmtTime(i.end)),
+        el('td', {}, el('button', { type: 'button', class: 'act', onclick: () => {
+          panel.replaceChildren(decisionForm(i.id, () => setTimeout(load, 300)));
+          panel.querySelector('input[name=reason]').focus();
+        } }, t('queue.decide'))))));
+    } catch (e) {
+      status.textContent = errorText(e);
+    }
+  }
+  load();
+  return { refresh: load, onAlert: () => load() };
+}
+
+function partyText(i) {
+  if (i.attributed_party) return t('party.official', i.attributed_party);
+  if (i.suggested_party) return t('party.suggested', i.suggested_party);
+  return '–';
+}
+
+function listView() {
+  const body = el('tbody');
+  const status = el('p', { 'aria-live': 'polite' }, t('map.loading'));
+  let offset = 0;
+  const prev = el('button', { type: 'button', onclick: () => { offset = Math.max(0, offset - 100); load(); } }, t('list.prev'));
+  const next = el('button', { type: 'button', onclick: () => { offset += 100; load(); } }, t('list.next'));
+  main.replaceChildren(el('section', { class: 'card' },
+    el('h1', {}, isParty() ? t('list.party_title', partyId()) : t('list.public_title')),
+    el('p', { class: 'help' }, isParty() ? t('list.party_help') : t('list.public_help')), status,
+    el('table', { id: 'incidents' },
+      el('thead', {}, el('tr', {}, ...['id', 'state', 'severity', 'rules', 'party', 'start', 'location'].map((k) => el('th', { scope: 'col' }, t('col.' + k))))),
+      body),
+    el('div', { class: 'row' }, prev, next)));
+  async function load() {
+    try {
+      const p = await get(`/api/incidents?limit=100&offset=${offset}`);
+      status.textContent = t('list.count', p.offset + 1, p.offset + p.incidents.length, p.total);
+      prev.disabled = offset === 0;
+      next.disabled = p.next_offset == null;
+      body.replaceChildren(...p.incidents.map((i) => el('tr', { 'data-id': i.id },
+        el('td', {}, el('a', { href: '#/incident/' + i.id }, i.id)),
+        el('td', {}, stateBadge(i.state)),
+        el('td', {}, sevLabel(i.max_severity)),
+        el('td', {}, (i.rules || []).join(', ')),
+        el('td', {}, partyText(i)),
+        el('td', {}, fmtTime(i.start)),
+        el('td', {}, i.location ? i.location.map((v) => v.toFixed(3)).join(', ') + (i.location_precision_m ? ' ' + t('list.approx', Math.round(i.location_precision_m / 1000)) : '') : '–'))));
+    } catch (e) {
+      status.textContent = errorText(e);
+    }
+  }
+  load();
+  return { refresh: load, onAlert: () => load() };
+}
+
+function tasksView() {
+  const body = el('tbody');
+  const status = el('p', { 'aria-live': 'polite' }, t('map.loading'));
+  main.replaceChildren(el('section', { class: 'card' }, el('h1', {}, t('tasks.title')), status,
+    el('table', { id: 'tasks' },
+      el('thead', {}, el('tr', {}, ...['task', 'id', 'state', 'severity', 'team', 'distance', 'location', 'note'].map((k) => el('th', { scope: 'col' }, t('col.' + k))))),
+      body)));
+  async function load() {
+    try {
+      const r = await get('/api/tasks');
+      status.textContent = t('tasks.count', r.total);
+      body.replaceChildren(...r.tasks.slice(0, 300).map((k) => el('tr', {},
+        el('td', {}, k.id), el('td', {}, el('a', { href: '#/incident/' + k.incident }, k.incident)),
+        el('td', {}, k.state + (k.outcome ? ' · ' + k.outcome : '')), el('td', {}, sevLabel(k.severity)),
+        el('td', {}, k.team || '–'), el('td', {}, k.distance_m != null ? (k.distance_m / 1000).toFixed(1) + ' km' : '–'),
+        el('td', {}, k.location.map((v) => v.toFixed(4)).join(', ')), el('td', {}, k.note))));
+    } catch (e) {
+      status.textContent = errorText(e);
+    }
+  }
+  load();
+  return { refresh: load };
+}
+
+/** A proof cell: checks the entry `seq` and shows the outcome (green only when fully verified). */
+function proofCell(seq) {
+  const cell = el('td', { class: 'proof', 'data-seq': String(seq), 'data-status': 'pending' }, t('proof.checking'));
+  (async () => {
+    let status;
+    let title;
+    try {
+      let doc = await get(`/api/log/proof/${seq}`);
+      if (window.truce.tamper) doc = window.truce.tamper(doc) || doc;
+      const r = await checkProof(doc, logKey());
+      if (!r.inclusion) {
+        status = 'failed';
+        title = t('proof.not_included') + (r.reason ? ' (' + r.reason + ')' : '');
+      } else if (r.signature.status === 'verified') {
+        status = 'verified';
+        title = t('proof.verified', doc.tree_size);
+      } else if (r.signature.status === 'unchecked') {
+        status = 'unchecked';
+        title = t('proof.unchecked');
+      } else {
+        status = 'failed';
+        title = t('proof.bad_signature') + ' (' + r.signature.reason + ')';
+      }
+    } catch (e) {
+      status = 'error';
+      title = errorText(e);
+    }
+    const mark = { verified: '✓', unchecked: '?', failed: '✗', error: '–' }[status];
+    cell.dataset.status = status;
+    cell.title = title;
+    cell.replaceChildren(el('span', { class: 'mark', 'aria-hidden': 'true' }, mark), ' ', t('proof.short.' + status));
+  })();
+  return cell;
+}
+
+async function incidentView(id) {
+  const box = el('section', { class: 'card incident' }, el('p', {}, t('map.loading')));
+  main.replaceChildren(box);
+  let d;
+  try {
+    d = await get('/api/incidents/' + encodeURIComponent(id));
+  } catch (e) {
+    box.replaceChildren(el('h1', {}, id), el('p', { class: 'error' }, errorText(e)));
+    return {};
+  }
+  const canProve = isStaff() || isParty();
+  const facts = [
+    ['state', stateBadge(d.state)],
+    ['severity', sevLabel(d.max_severity)],
+    ['rules', (d.rules || []).join(', ') || '–'],
+    ['period', fmtTime(d.start) + ' – ' + fmtTime(d.end)],
+    ['location', d.location ? d.location.map((v) => v.toFixed(4)).join(', ') + (d.location_precision_m ? ' ' + t('list.approx', Math.round(d.location_precision_m / 1000)) : '') : '–'],
+    ['party_area', d.party_area],
+    ['official', d.attributed_party || t('party.none')],
+    ['suggested', d.suggested_party ? d.suggested_party + (d.suggestion_basis ? ' — ' + d.suggestion_basis : '') : d.party_area !== undefined ? t('party.none') : null],
+    ['evidence_state', d.evidence_state ? t('state.' + d.evidence_state) : null],
+    ['confidence', d.confidence != null ? d.confidence.toFixed(2) : null],
+    ['sources', d.source_kinds ? d.source_kinds.join(', ') : null],
+    ['origin', d.origin ? d.origin.point.map((v) => v.toFixed(4)).join(', ') + ' ± ' + Math.round(d.origin.ellipse_95.semi_major_m) + ' m' : null],
+  ].filter(([, v]) => v != null && v !== undefined);
+  const dl = el('dl', { class: 'facts' }, ...facts.flatMap(([k, v]) => [el('dt', {}, t('field.' + k)), el('dd', { 'data-field': k }, v)]));
+  const history = (d.transitions || []).map((x) => el('tr', {},
+    el('td', {}, fmtTime(x.at)), el('td', {}, x.action), el('td', {}, x.from ? stateLabel(x.from) + ' → ' : '', stateLabel(x.to)),
+    el('td', {}, x.actor || ''), el('td', {}, x.reason || ''), el('td', {}, String(x.entry_seq)),
+    canProve ? proofCell(x.entry_seq) : null));
+  const evidence = (d.evidence || []).map((o) => el('tr', {},
+    el('td', {}, String(o.seq)), el('td', {}, o.kind), el('td', {}, fmtTime(o.observed_at)), el('td', {}, o.source_kind),
+    el('td', {}, o.observation && o.observation.properties && o.observation.properties.source ? o.observation.properties.source.id || '' : ''),
+    el('td', {}, o.assessment ? assessmentText(o.assessment) : (o.rules || []).join(', ')),
+    canProve ? proofCell(o.seq) : null));
+  const parts = [
+    el('h1', {}, t('incident.title', d.id)),
+    dl,
+    el('h2', {}, t('incident.history')),
+    history.length
+      ? el('table', { id: 'history' }, el('thead', {}, el('tr', {}, ...['at', 'action', 'state', 'actor', 'reason', 'seq', canProve ? 'proof' : null].filter(Boolean).map((k) => el('th', { scope: 'col' }, t('col.' + k))))), el('tbody', {}, history))
+      : el('p', { class: 'help' }, t('incident.no_history')),
+  ];
+  if (d.evidence) {
+    parts.push(el('h2', {}, t('incident.evidence')),
+      el('table', { id: 'evidence' }, el('thead', {}, el('tr', {}, ...['seq', 'kind', 'observed', 'source_kind', 'source', 'assessment', 'proof'].map((k) => el('th', { scope: 'col' }, t('col.' + k))))), el('tbody', {}, evidence)));
+  }
+  if (canProve && d.log) {
+    parts.push(el('p', { class: 'help' }, t('proof.explain', d.log.tree_size), ' ', el('code', { class: 'key' }, logKey() || t('proof.no_key')), ' ',
+      localStorage.getItem(KEY_PIN) ? t('proof.key_pinned') : t('proof.key_server')));
+  }
+  if (isStaff()) parts.push(el('h2', {}, t('incident.decide')), decisionForm(d.id, () => setTimeout(() => route(), 200)));
+  if (isParty()) parts.push(el('h2', {}, t('incident.respond')), responseForm(d.id));
+  box.replaceChildren(...parts);
+  // A change to this incident re-renders the page, unless the user is writing in one of its
+  // forms (their text would be lost): then it says the incident changed.
+  const typing = () => Array.from(box.querySelectorAll('form input[type=text], form textarea')).some((f) => f.value.trim());
+  return {
+    onAlert: (a) => {
+      if (a.incident !== id) return;
+      if (typing()) notice(t('incident.changed'), 'warn');
+      else route();
+    },
+    refresh: () => route(),
+  };
+}
+
+function assessmentText(a) {
+  const parts = [];
+  if (a.party_area) parts.push(t('field.party_area') + ': ' + a.party_area);
+  if (a.distance_to_line_m != null) parts.push(t('assess.distance', (a.distance_to_line_m / 1000).toFixed(1)));
+  const rules = (a.breaches || []).map((b) => b.rule + (b.basis ? ' (' + b.basis + ')' : ''));
+  if (rules.length) parts.push(rules.join('; '));
+  return parts.join(' · ') || '–';
+}
+
+function responseForm(id) {
+  const kind = el('select', { name: 'response', 'aria-label': t('respond.kind') },
+    el('option', { value: 'acknowledge' }, t('respond.acknowledge')), el('option', { value: 'dispute' }, t('respond.dispute')));
+  const text = el('textarea', { name: 'text', rows: 2, required: true, 'aria-label': t('respond.text'), placeholder: t('respond.text') });
+  const result = el('output', { class: 'result', 'aria-live': 'polite' });
+  return el('form', { class: 'respond', onsubmit: async (e) => {
+    e.preventDefault();
+    if (!text.value.trim()) {
+      result.textContent = t('decide.need_reason');
+      result.className = 'result refused';
+      return;
+    }
+    try {
+      const r = await post(`/api/incidents/${encodeURIComponent(id)}/responses`, { response: kind.value, text: text.value.trim() });
+      result.textContent = t('decide.logged', r.entry_seq);
+      result.className = 'result logged';
+      result.dataset.seq = String(r.entry_seq);
+      setTimeout(() => route(), 600);
+    } catch (err) {
+      result.textContent = t('decide.refused', err instanceof ApiError ? err.reason : String(err));
+      result.className = 'result refused';
+    }
+  } }, kind, text, el('button', { type: 'submit' }, t('respond.submit')), result);
+}
+
+// --- routing -------------------------------------------------------------------------------------
+
+async function route() {
+  if (current && current.destroy) current.destroy();
+  current = null;
+  window.truceMap = null;
+  const [, view, arg] = (location.hash || '#/').split('/');
+  renderHeader();
+  if (view === 'login') {
+    loginView();
+    return;
+  }
+  switch (view) {
+    case 'queue':
+      current = isStaff() ? queueView() : mapView();
+      break;
+    case 'tasks':
+      current = isStaff() || isTeam() ? tasksView() : mapView();
+      break;
+    case 'list':
+      current = listView();
+      break;
+    case 'incident':
+      current = await incidentView(decodeURIComponent(arg || ''));
+      break;
+    default:
+      current = isTeam() ? tasksView() : mapView();
+  }
+  document.getElementById('main').dataset.view = view || 'map';
+}
+
+document.getElementById('signin').addEventListener('click', async () => {
+  if (token()) {
+    setToken('');
+    await loadSession();
+    location.hash = '#/map';
+    route();
+  } else location.hash = '#/login';
+});
+document.getElementById('lang').addEventListener('change', (e) => {
+  setLang(e.target.value);
+  route();
+});
+window.addEventListener('hashchange', route);
+
+(async () => {
+  try {
+    await loadSession();
+  } catch (e) {
+    notice(errorText(e), 'error');
+  }
+  route();
+})();

@@ -1,0 +1,225 @@
+// The map: the agreement's layers (party areas, zones, contact line, storage sites) from the
+// OGC API, and the incidents the role may see, fetched for the visible box in pages and
+// clustered by MapLibre. No online basemap: the map works offline, drawing only the terms.
+
+import { get } from './api.js';
+
+/* global maplibregl */
+
+export const STATE_COLOURS = {
+  single_source: '#8c8c8c',
+  corroborated: '#e69f00',
+  verification_tasked: '#cc79a7',
+  verified: '#d55e00',
+  not_confirmed: '#56b4e9',
+  inconclusive: '#999933',
+  published: '#009e73',
+};
+const PARTY_COLOURS = ['#4477aa', '#ee6677', '#228833', '#ccbb44'];
+export const SEVERITY_RANK = { low: 1, medium: 2, high: 3, critical: 4 };
+
+/** Incidents fetched per request, and the most fetched for one view of the map. */
+const PAGE = 1000;
+const MAX_PER_VIEW = 5000;
+
+const EMPTY = { type: 'FeatureCollection', features: [] };
+
+function incidentFeatures(incidents) {
+  return incidents
+    .filter((i) => Array.isArray(i.location))
+    .map((i) => ({
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: i.location },
+      properties: {
+        id: i.id,
+        state: i.state,
+        severity: i.max_severity || 'low',
+        rank: SEVERITY_RANK[i.max_severity] || 0,
+      },
+    }));
+}
+
+/**
+ * Makes the map in `container`. `onPick(id)` opens an incident; `onLoaded(shown, total)` says
+ * how many incidents the view holds. Answers { map, reload, setState, destroy }.
+ */
+export function makeMap(container, { incidents = true, onPick, onLoaded, onError }) {
+  maplibregl.setWorkerUrl('/app/vendor/maplibre-gl/maplibre-gl-csp-worker.js');
+  const map = new maplibregl.Map({
+    container,
+    style: {
+      version: 8,
+      sources: {},
+      layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#f4f1ea' } }],
+    },
+    center: [38.2, 48.2],
+    zoom: 7,
+    attributionControl: false,
+    fadeDuration: 0,
+  });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+  map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
+  let stateFilter = '';
+  let inflight = null;
+  let timer = null;
+
+  async function terms() {
+    const layer = async (id) => {
+      try {
+        return await get(`/collections/${id}/items?limit=1000`);
+      } catch (e) {
+        onError && onError(e);
+        return EMPTY;
+      }
+    };
+    const [areas, zones, line, sites] = await Promise.all(
+      ['party_areas', 'zones', 'contact_line', 'storage_sites'].map(layer),
+    );
+    areas.features.forEach((f, k) => (f.properties.colour = PARTY_COLOURS[k % PARTY_COLOURS.length]));
+    map.addSource('party_areas', { type: 'geojson', data: areas });
+    map.addSource('zones', { type: 'geojson', data: { type: 'FeatureCollection', features: zones.features.filter((f) => f.geometry) } });
+    map.addSource('contact_line', { type: 'geojson', data: line });
+    map.addSource('storage_sites', { type: 'geojson', data: sites });
+    map.addLayer({ id: 'party_areas', type: 'fill', source: 'party_areas', paint: { 'fill-color': ['get', 'colour'], 'fill-opacity': 0.12 } });
+    map.addLayer({ id: 'party_areas_edge', type: 'line', source: 'party_areas', paint: { 'line-color': ['get', 'colour'], 'line-width': 1, 'line-opacity': 0.6 } });
+    map.addLayer({ id: 'zones', type: 'fill', source: 'zones', paint: { 'fill-color': '#b07aa1', 'fill-opacity': 0.15, 'fill-outline-color': '#7b4173' } });
+    map.addLayer({ id: 'contact_line', type: 'line', source: 'contact_line', paint: { 'line-color': '#c0392b', 'line-width': 2.5, 'line-dasharray': [3, 1.5] } });
+    map.addLayer({ id: 'storage_sites', type: 'circle', source: 'storage_sites', paint: { 'circle-radius': 4, 'circle-color': '#fff', 'circle-stroke-color': '#333', 'circle-stroke-width': 1.5 } });
+    const bounds = new maplibregl.LngLatBounds();
+    for (const f of line.features) {
+      const g = f.geometry;
+      const lines = g.type === 'LineString' ? [g.coordinates] : g.coordinates;
+      lines.forEach((l) => l.forEach((c) => bounds.extend(c)));
+    }
+    if (!bounds.isEmpty()) map.fitBounds(bounds, { padding: 40, duration: 0 });
+  }
+
+  function incidentLayers() {
+    map.addSource('incidents', { type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 40, clusterMaxZoom: 12 });
+    map.addLayer({
+      id: 'clusters',
+      type: 'circle',
+      source: 'incidents',
+      filter: ['has', 'point_count'],
+      paint: {
+        'circle-color': '#34495e',
+        'circle-opacity': 0.75,
+        'circle-stroke-color': '#fff',
+        'circle-stroke-width': 1.5,
+        'circle-radius': ['step', ['get', 'point_count'], 10, 10, 14, 50, 18, 200, 24],
+      },
+    });
+    map.addLayer({
+      id: 'incidents',
+      type: 'circle',
+      source: 'incidents',
+      filter: ['!', ['has', 'point_count']],
+      paint: {
+        'circle-color': ['match', ['get', 'state'], ...Object.entries(STATE_COLOURS).flat(), '#666'],
+        'circle-radius': ['match', ['get', 'severity'], 'critical', 9, 'high', 7, 'medium', 5.5, 4.5],
+        // Severity is also in the outline, not only in the size: a thick dark ring is high or critical.
+        'circle-stroke-width': ['case', ['>=', ['get', 'rank'], 3], 2.5, 1],
+        'circle-stroke-color': '#222',
+      },
+    });
+    map.on('click', 'clusters', async (e) => {
+      const f = e.features[0];
+      const z = await map.getSource('incidents').getClusterExpansionZoom(f.properties.cluster_id);
+      map.easeTo({ center: f.geometry.coordinates, zoom: z });
+    });
+    map.on('click', 'incidents', (e) => onPick(e.features[0].properties.id));
+    for (const l of ['clusters', 'incidents']) {
+      map.on('mouseenter', l, () => (map.getCanvas().style.cursor = 'pointer'));
+      map.on('mouseleave', l, () => (map.getCanvas().style.cursor = ''));
+    }
+  }
+
+  // Cluster counts as HTML labels over the circles: a symbol layer would need glyphs from a
+  // font server, which an offline map does not have.
+  let labels = new Map();
+  function updateLabels() {
+    if (!map.getSource('incidents') || !map.isSourceLoaded('incidents')) return;
+    const next = new Map();
+    for (const f of map.querySourceFeatures('incidents')) {
+      const p = f.properties;
+      if (!p.cluster) continue;
+      const key = p.cluster_id + ':' + p.point_count + ':' + f.geometry.coordinates.map((v) => v.toFixed(5)).join(',');
+      if (next.has(key)) continue;
+      let m = labels.get(key);
+      if (m) labels.delete(key);
+      else {
+        const e = document.createElement('div');
+        e.className = 'cluster-count';
+        e.textContent = p.point_count_abbreviated;
+        m = new maplibregl.Marker({ element: e }).setLngLat(f.geometry.coordinates).addTo(map);
+      }
+      next.set(key, m);
+    }
+    for (const m of labels.values()) m.remove();
+    labels = next;
+  }
+
+  /** Fetches the incidents in the visible box, page by page, and shows them. */
+  async function reload() {
+    if (!map.getSource('incidents')) return;
+    if (inflight) inflight.abort();
+    const ctl = new AbortController();
+    inflight = ctl;
+    const b = map.getBounds();
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    const bbox = [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
+      .map((v) => v.toFixed(5))
+      .join(',');
+    const all = [];
+    let offset = 0;
+    let total = 0;
+    try {
+      for (;;) {
+        const q = new URLSearchParams({ bbox, limit: String(PAGE), offset: String(offset) });
+        if (stateFilter) q.set('state', stateFilter);
+        const page = await get('/api/incidents?' + q, ctl.signal);
+        all.push(...page.incidents);
+        total = page.total;
+        if (page.next_offset == null || all.length >= MAX_PER_VIEW) break;
+        offset = page.next_offset;
+      }
+    } catch (e) {
+      if (e.name !== 'AbortError') onError && onError(e);
+      return;
+    }
+    if (ctl.signal.aborted) return;
+    map.getSource('incidents').setData({ type: 'FeatureCollection', features: incidentFeatures(all) });
+    onLoaded && onLoaded(all.length, total);
+  }
+
+  function later() {
+    clearTimeout(timer);
+    timer = setTimeout(reload, 150);
+  }
+
+  map.on('load', async () => {
+    await terms();
+    if (!incidents) {
+      onLoaded && onLoaded(0, 0);
+      return;
+    }
+    incidentLayers();
+    map.on('moveend', later);
+    map.on('idle', updateLabels);
+    reload();
+  });
+
+  return {
+    map,
+    reload: later,
+    setState(s) {
+      stateFilter = s;
+      later();
+    },
+    destroy() {
+      if (inflight) inflight.abort();
+      clearTimeout(timer);
+      map.remove();
+    },
+  };
+}

@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Drives the Truce web app in headless Chromium (Selenium) against a running `truce serve`.
+
+    drive.py BASE_URL ANALYST_TOKEN PARTY_RU_TOKEN PUBLISHED_INCIDENT SCREENSHOT_DIR
+
+Run by crates/truce/tests/dashboard.rs. Every check compares what the page shows with what the
+API answers the same token, so a page showing more (or less) than the role may see fails. A
+screenshot of every view is saved to SCREENSHOT_DIR. Exits 1 naming the first failed check.
+Needs the `selenium` package, Debian's `chromium` and `chromium-driver`; a missing one fails.
+"""
+
+import base64
+import json
+import shutil
+import sys
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+BASE, ANALYST, PARTY, PUBLISHED, SHOTS = sys.argv[1:6]
+PARTY_ID = "RU"
+
+
+def api(path, token=None, body=None):
+    req = urllib.request.Request(BASE + path, method="POST" if body is not None else "GET")
+    req.add_header("Accept", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, data, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def browser():
+    chromium = shutil.which("chromium")
+    driver = shutil.which("chromedriver")
+    if not chromium or not driver:
+        sys.exit(
+            "FAIL: chromium and chromedriver are needed (Debian: apt install chromium chromium-driver; "
+            "scripts/test installs them)"
+        )
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in [
+        "--headless=new",
+        "--no-sandbox",
+        "--enable-unsafe-swiftshader",
+        "--window-size=1400,900",
+        "--lang=en-US",
+    ]:
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=opts)
+
+
+d = browser()
+wait = WebDriverWait(d, 20)
+
+
+def shot(name):
+    d.save_screenshot(f"{SHOTS}/{name}.png")
+
+
+def check(cond, what):
+    if not cond:
+        shot("failure")
+        logs = "\n".join(str(e) for e in d.get_log("browser"))
+        print(f"FAIL: {what}\nbrowser console:\n{logs}", flush=True)
+        d.quit()
+        sys.exit(1)
+    print(f"ok: {what}", flush=True)
+
+
+def go(hash_):
+    d.execute_script("location.hash = arguments[0]", hash_)
+
+
+def sign_in(token):
+    go("#/login")
+    box = wait.until(lambda d: d.find_element(By.ID, "token"))
+    box.clear()
+    box.send_keys(token)
+    d.find_element(By.ID, "login-submit").click()
+    wait.until(lambda d: not d.execute_script("return location.hash").startswith("#/login"))
+
+
+def sign_out():
+    d.execute_script("sessionStorage.clear()")
+    d.get(BASE + "/")
+    wait.until(lambda d: d.find_element(By.ID, "who").text)
+
+
+def texts(css):
+    return [e.text for e in d.find_elements(By.CSS_SELECTOR, css)]
+
+
+def map_loaded():
+    return wait.until(
+        lambda d: d.execute_script(
+            "const m = document.getElementById('map'); return m && m.dataset.total !== undefined && m.dataset.total"
+        )
+    )
+
+
+def map_matches_api(token, label):
+    total = int(map_loaded())
+    shown = int(d.execute_script("return document.getElementById('map').dataset.incidents"))
+    b = d.execute_script(
+        "const b = window.truceMap.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]"
+    )
+    bbox = ",".join(f"{min(180, max(-180, v)) if i % 2 == 0 else min(90, max(-90, v)):.5f}" for i, v in enumerate(b))
+    page = api(f"/api/incidents?bbox={bbox}&limit=1", token)
+    check(total == page["total"], f"{label}: the map's {total} incidents in view are the API's {page['total']}")
+    check(shown == min(total, 5000), f"{label}: {shown} incidents are drawn (of {total})")
+    # The features MapLibre holds are those incidents (clusters count their points).
+    rendered = d.execute_script(
+        "const fs = window.truceMap.querySourceFeatures('incidents');"
+        "const seen = new Set(); let n = 0;"
+        "for (const f of fs) { const k = f.properties.cluster_id !== undefined ? 'c' + f.properties.cluster_id : f.properties.id;"
+        "  if (seen.has(k)) continue; seen.add(k); n += f.properties.point_count || 1; } return n;"
+    )
+    return total, rendered
+
+
+def wait_proofs():
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "td.proof"))
+    WebDriverWait(d, 30).until(
+        lambda d: all(e.get_attribute("data-status") != "pending" for e in d.find_elements(By.CSS_SELECTOR, "td.proof"))
+    )
+    return [e.get_attribute("data-status") for e in d.find_elements(By.CSS_SELECTOR, "td.proof")]
+
+
+# --- the page at / -------------------------------------------------------------------------------
+d.get(BASE + "/")
+wait.until(lambda d: d.find_element(By.ID, "who").text)
+check(d.execute_script("return typeof maplibregl") == "object", "MapLibre loads under the CSP")
+check("public" in d.find_element(By.ID, "who").text, "without a token the page is the public's")
+
+# --- analyst: sign in, map, queue, decision, incident page, proofs -------------------------------
+sign_in(ANALYST)
+check(d.execute_script("return location.hash") == "#/queue", "an analyst lands on the queue")
+check("analyst" in d.find_element(By.ID, "who").text, "the header names the analyst")
+check(d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue]"), "an analyst has the queue")
+go("#/map")
+total, rendered = map_matches_api(ANALYST, "analyst map")
+check(total > 100, f"the analyst's map shows the demo's incidents ({total})")
+time.sleep(1.5)
+total, rendered = map_matches_api(ANALYST, "analyst map")
+check(rendered > 0, f"MapLibre renders the incidents as points and clusters ({rendered} points)")
+shot("analyst-map")
+
+go("#/queue")
+wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue tbody tr"))
+rows = d.find_elements(By.CSS_SELECTOR, "#queue tbody tr")
+check(len(rows) > 0, f"the queue lists {len(rows)} incidents")
+# Pick an unconcluded incident: publishing it is refused by the server, verifying it is logged.
+target = None
+for r in rows:
+    st = r.find_element(By.CSS_SELECTOR, "[data-state]").get_attribute("data-state")
+    if st in ("corroborated", "single_source", "verification_tasked"):
+        target = r
+        break
+check(target is not None, "the queue has an unconcluded incident")
+inc = target.get_attribute("data-id")
+target.find_element(By.CSS_SELECTOR, "button.act").click()
+form = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"form.decide[data-incident='{inc}']"))
+Select(form.find_element(By.NAME, "action")).select_by_value("publish")
+form.find_element(By.NAME, "reason").send_keys("dashboard test: too early")
+form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+out = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "form.decide .result.refused"))
+check("only verified" in out.text, f"a refused publish shows the server's reason: {out.text!r}")
+shot("analyst-queue-refused")
+Select(form.find_element(By.NAME, "action")).select_by_value("verify")
+reason = form.find_element(By.NAME, "reason")
+reason.clear()
+reason.send_keys("dashboard test: two independent reports")
+form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+out = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "form.decide .result.logged"))
+seq = int(out.get_attribute("data-seq"))
+after = api(f"/api/incidents/{inc}", ANALYST)
+check(after["state"] == "verified", f"{inc} is verified in the API")
+check(
+    any(t["entry_seq"] == seq and t["to"] == "verified" for t in after["transitions"]),
+    f"the page's log seq {seq} is the API's decision entry",
+)
+check(str(seq) in out.text, f"the queue shows the decision's log seq: {out.text!r}")
+shot("analyst-queue-logged")
+out.find_element(By.TAG_NAME, "a").click()
+state = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "dd[data-field=state] [data-state]"))
+check(state.get_attribute("data-state") == "verified", "the incident page shows the new state")
+check(any("two independent reports" in t for t in texts("#history td")), "the history shows the reason")
+statuses = wait_proofs()
+check(statuses and all(s == "verified" for s in statuses), f"every proof verifies in the browser ({len(statuses)}: {set(statuses)})")
+check(texts("#evidence tbody td:nth-child(5)") and any(texts("#evidence tbody td:nth-child(5)")), "staff see the sources")
+shot("analyst-incident-proofs")
+
+# A tampered entry (the server altering evidence after the fact) fails its proof.
+d.execute_script(
+    "window.truce.tamper = (doc) => { const b = atob(doc.entry); "
+    "doc.entry = btoa(b.slice(0, -2) + (b.slice(-2, -1) === '1' ? '2' : '1') + b.slice(-1)); return doc; }"
+)
+go("#/map")
+go(f"#/incident/{inc}")
+statuses = wait_proofs()
+check(statuses and all(s == "failed" for s in statuses), f"tampered entries show as failed ({set(statuses)})")
+check("✗" in d.find_element(By.CSS_SELECTOR, "td.proof").text, "a failed proof is marked with a cross, not only colour")
+shot("analyst-incident-tampered")
+d.execute_script("window.truce.tamper = null")
+# A checkpoint whose signature was altered fails too, and an untouched one verifies.
+doc = api(f"/api/log/proof/{seq}", ANALYST)
+good = d.execute_async_script("const done = arguments[1]; window.truce.checkProof(arguments[0]).then(done)", doc)
+check(good["inclusion"] and good["signature"]["status"] == "verified", f"the decision's proof verifies: {good}")
+note = doc["checkpoint"]
+head, sig = note.rsplit(" ", 1)
+raw = bytearray(base64.b64decode(sig))
+raw[10] ^= 1
+doc["checkpoint"] = head + " " + base64.b64encode(bytes(raw)).decode() + "\n"
+bad = d.execute_async_script("const done = arguments[1]; window.truce.checkProof(arguments[0]).then(done)", doc)
+check(bad["signature"]["status"] == "failed", f"a forged checkpoint signature fails: {bad}")
+
+# Live: a decision made elsewhere reaches the open page's alert feed without reload.
+go("#/map")
+map_loaded()
+before = len(d.find_elements(By.CSS_SELECTOR, "#feed li"))
+other = next(
+    i["id"]
+    for i in api("/api/incidents?state=verification_tasked&limit=50", ANALYST)["incidents"]
+    if i["id"] != inc
+)
+t0 = time.time()
+api(f"/api/incidents/{other}/decisions", ANALYST, {"action": "verify", "reason": "dashboard live test"})
+WebDriverWait(d, 5).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#feed li")) > before)
+took = time.time() - t0
+check(any(other in t for t in texts("#feed li")), f"the decision on {other} appears live in {took:.2f} s")
+check(took < 2.0, f"within 2 s ({took:.2f} s)")
+shot("analyst-live")
+
+# --- party: its view only, acknowledge and dispute ------------------------------------------------
+sign_out()
+sign_in(PARTY)
+check(d.execute_script("return location.hash") == "#/map", "a party lands on the map")
+check(not d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue]"), "a party has no queue")
+total, _ = map_matches_api(PARTY, "party map")
+shot("party-map")
+go("#/queue")
+time.sleep(0.5)
+check(not d.find_elements(By.ID, "queue"), "the queue is not shown to a party")
+go("#/list")
+wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#incidents tbody tr"))
+listed = api("/api/incidents?limit=100", PARTY)
+shown = [r.get_attribute("data-id") for r in d.find_elements(By.CSS_SELECTOR, "#incidents tbody tr")]
+check(shown == [i["id"] for i in listed["incidents"]], f"the party's list is the API's ({len(shown)} of {listed['total']})")
+check(str(listed["total"]) in d.find_element(By.CSS_SELECTOR, "section.card p[aria-live]").text, "the party's total is the API's")
+shot("party-list")
+# The incident the analyst verified is in RU's view if RU may see it; else the first listed.
+rid = listed["incidents"][0]["id"]
+go(f"#/incident/{rid}")
+wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "form.respond"))
+check(not d.find_elements(By.CSS_SELECTOR, "form.decide"), "a party cannot decide")
+sources = texts("#evidence tbody td:nth-child(5)")
+check(sources and all(s == "" for s in sources), "a party sees no source identities")
+statuses = wait_proofs()
+check(statuses and all(s == "verified" for s in statuses), f"the party's proofs verify ({set(statuses)})")
+form = d.find_element(By.CSS_SELECTOR, "form.respond")
+Select(form.find_element(By.NAME, "response")).select_by_value("dispute")
+form.find_element(By.NAME, "text").send_keys("RU disputes: no firing from this position")
+form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+out = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "form.respond .result.logged"))
+rseq = int(out.get_attribute("data-seq"))
+seen = api(f"/api/incidents/{rid}", ANALYST)
+check(any(t["entry_seq"] == rseq and t["action"] == "dispute" for t in seen["transitions"]),
+      f"the dispute (entry {rseq}) is in the incident's history for the analyst")
+WebDriverWait(d, 10).until(lambda d: any("no firing from this position" in t for t in texts("#history td")))
+check(True, "the dispute shows in the party's history")
+shot("party-incident-disputed")
+time.sleep(1.5)  # the page re-renders on its own answer and on the response's alert
+
+
+def acknowledge(d):
+    try:
+        form = d.find_element(By.CSS_SELECTOR, "form.respond")
+        Select(form.find_element(By.NAME, "response")).select_by_value("acknowledge")
+        form.find_element(By.NAME, "text").send_keys("RU acknowledges receipt")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        return WebDriverWait(d, 5).until(lambda d: form.find_element(By.CSS_SELECTOR, ".result.logged"))
+    except Exception:  # re-rendered meanwhile: try again on the new form
+        return False
+
+
+out = WebDriverWait(d, 30).until(acknowledge)
+check(int(out.get_attribute("data-seq")) > rseq, "an acknowledgement is logged too")
+
+# --- public: published incidents only, no sources ---------------------------------------------------
+sign_out()
+check("public" in d.find_element(By.ID, "who").text, "signed out, the page is the public's")
+go("#/list")
+wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#incidents tbody tr"))
+public = api("/api/incidents?limit=100")
+shown = [r.get_attribute("data-id") for r in d.find_elements(By.CSS_SELECTOR, "#incidents tbody tr")]
+check(shown == [i["id"] for i in public["incidents"]], f"the public list is the API's ({shown})")
+check(PUBLISHED in shown, f"the published incident {PUBLISHED} is listed")
+states = [e.get_attribute("data-state") for e in d.find_elements(By.CSS_SELECTOR, "#incidents [data-state]")]
+check(states and all(s == "published" for s in states), "the public sees published incidents only")
+shot("public-list")
+go("#/map")
+total, _ = map_matches_api(None, "public map")
+check(total <= public["total"], "the public map holds no more than the published incidents")
+shot("public-map")
+go(f"#/incident/{PUBLISHED}")
+wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "dd[data-field=state]"))
+check(not d.find_elements(By.ID, "evidence"), "the public sees no evidence chain (no sources)")
+check(not d.find_elements(By.CSS_SELECTOR, "form.decide, form.respond"), "the public can neither decide nor respond")
+shot("public-incident")
+go(f"#/incident/{other}")
+err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "section.incident .error"))
+check("404" in err.text, f"an unpublished incident is not found for the public: {err.text!r}")
+
+# --- languages ----------------------------------------------------------------------------------
+Select(d.find_element(By.ID, "lang")).select_by_value("uk")
+nav = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "a[data-nav=map]"))
+check(nav.text == "Мапа", f"in Ukrainian the map is 'Мапа' ({nav.text!r})")
+check(d.execute_script("return document.documentElement.lang") == "uk", "the page's lang is uk")
+go("#/list")
+wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#incidents tbody tr"))
+check("оприлюднено" in d.find_element(By.ID, "incidents").text, "states are in Ukrainian")
+shot("public-list-uk")
+d.refresh()
+nav = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "a[data-nav=map]"))
+check(nav.text == "Мапа", "the language is remembered after a reload")
+# Every view in every language: no label missing.
+sign_in(ANALYST)
+for lang in ["uk", "ru", "en"]:
+    d.execute_script("localStorage.setItem('truce.lang', arguments[0])", lang)
+    for view in ["#/map", "#/queue", "#/tasks", f"#/incident/{inc}", "#/login"]:
+        go(view)
+        time.sleep(0.4)
+    if lang == "ru":
+        go(f"#/incident/{inc}")
+        wait_proofs()
+        shot("analyst-incident-ru")
+missing = d.execute_script("return Array.from(window.truceI18nMissing)")
+check(missing == [], f"every label exists in en, uk and ru (missing: {missing})")
+keys = d.execute_script("const D = window.truceI18n; return [Object.keys(D.en).length, Object.keys(D.uk).length, Object.keys(D.ru).length]")
+check(keys[0] == keys[1] == keys[2], f"the dictionaries have the same keys {keys}")
+errors = [e for e in d.get_log("browser") if e.get("level") == "SEVERE" and "Content Security Policy" in e.get("message", "")]
+check(not errors, f"no Content-Security-Policy violation ({errors})")
+d.quit()
+print("drive.py: all checks passed")
