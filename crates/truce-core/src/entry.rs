@@ -39,6 +39,9 @@ pub enum EntryKind {
     /// Alerts sent (to whom, how severe, by when) or their webhook deliveries' outcomes
     /// ([`AlertRecord`]).
     Alert,
+    /// A report issued (`truce report`): what it was made from and the SHA-256 of each file
+    /// ([`ReportIssued`]), so a party can prove which report the monitor issued and when.
+    Report,
 }
 
 impl EntryKind {
@@ -51,6 +54,7 @@ impl EntryKind {
             Self::Mission => "mission",
             Self::Response => "response",
             Self::Alert => "alert",
+            Self::Report => "report",
         }
     }
 
@@ -64,6 +68,7 @@ impl EntryKind {
             Self::Mission,
             Self::Response,
             Self::Alert,
+            Self::Report,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -204,3 +209,23 @@ pub struct Delivery {
 
 /// Transition actions that record who was told, not a change of the incident.
 pub const ALERT_ACTIONS: [&str; 3] = ["alert", "delivered", "undelivered"];
+
+/// A `report` entry: a report issued from the log at `log_size` entries (root `root`), for an
+/// audience, with the SHA-256 of each file written. The report is a pure function of the log
+/// at that size and these options: anyone holding the store makes it again and compares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportIssued {
+    /// `daily` or `spot`.
+    pub kind: String,
+    /// The day (`YYYY-MM-DD`) of a daily report, the incident id of a spot report.
+    pub subject: String,
+    /// `public`, `party:ID` or `staff`.
+    pub audience: String,
+    /// `en`, `uk` or `ru`.
+    pub lang: String,
+    /// The log size and root (lower-case hex) the report was made from.
+    pub log_size: u64,
+    pub root: String,
+    /// File name → lower-case hex SHA-256, sorted by name.
+    pub files: std::collections::BTreeMap<String, String>,
+}

@@ -265,7 +265,8 @@ impl Ledger {
                     }
                 }
             }
-            EntryKind::Agreement | EntryKind::Rejected => self.skip(seq),
+            // A report changes no incident: it is a statement about the log, not in it.
+            EntryKind::Agreement | EntryKind::Rejected | EntryKind::Report => self.skip(seq),
         }
         Ok(())
     }

@@ -10,7 +10,8 @@
 //! - [`access`] — roles, the one authorization table, what each audience sees;
 //! - [`alerts`] — which folded entries call for an alert, how severe, to whom, by when;
 //! - [`pipeline`] — one batch of records validated and assessed into a store batch;
-//! - [`reads`] — stored observations and the coverage table, shared by several surfaces.
+//! - [`reads`] — stored observations and the coverage table, shared by several surfaces;
+//! - [`report`] — daily and spot reports, a pure function of the log at a checkpoint.
 //!
 //! The CLI (`truce`) and the HTTP/CoT service (`truce-server`) call this crate and hold no
 //! use-case logic; the engine below it (`truce-fusion`, `truce-core`) holds no I/O.
@@ -20,6 +21,7 @@ pub mod alerts;
 pub mod clock;
 pub mod pipeline;
 pub mod reads;
+pub mod report;
 pub mod rows;
 mod service;
 pub mod view;
@@ -28,5 +30,5 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use pipeline::{Committed, IngestResult, RecordResult};
 pub use service::{
     Applied, Decided, DecisionRequest, OutcomeReport, Rebuilt, ResponseRequest, Result, Service,
-    ServiceError, engine_in_force, replay,
+    ServiceError, engine_at, engine_in_force, replay, replay_to,
 };

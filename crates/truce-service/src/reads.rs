@@ -24,14 +24,22 @@ pub type Assessed = (u64, Observation, Place, Assessment);
 
 /// Every stored observation with its stored assessment, in seq order.
 pub fn stored_batch(store: &GeoPackageStore) -> Result<Vec<Assessed>> {
+    stored_batch_until(store, u64::MAX)
+}
+
+/// [`stored_batch`] of the log's first `size` entries.
+pub fn stored_batch_until(store: &GeoPackageStore, size: u64) -> Result<Vec<Assessed>> {
     let mut all = Vec::new();
     let mut from = 0;
     loop {
+        if from >= size {
+            break;
+        }
         let page = store.observations(from, PAGE)?;
         let Some(last) = page.last().map(|s| s.seq) else {
             break;
         };
-        for s in page {
+        for s in page.into_iter().take_while(|s| s.seq < size) {
             let place = s
                 .observation
                 .validate()
@@ -59,10 +67,21 @@ pub fn coverage_table(
     from: Option<NaiveDate>,
     days: Option<u32>,
 ) -> Result<Vec<coverage::SectorDay>> {
+    coverage_table_until(store, ledger, from, days, u64::MAX)
+}
+
+/// [`coverage_table`] of the log's first `size` entries (a report made at that size).
+pub fn coverage_table_until(
+    store: &GeoPackageStore,
+    ledger: &Ledger,
+    from: Option<NaiveDate>,
+    days: Option<u32>,
+    size: u64,
+) -> Result<Vec<coverage::SectorDay>> {
     let engine = ledger.engine();
     let sectors = Sectors::new(&engine.agreement().contact_line.lines)
         .map_err(|e| anyhow::anyhow!("the contact line cannot be cut into sectors: {e}"))?;
-    let all = stored_batch(store)?;
+    let all = stored_batch_until(store, size)?;
     let outages = coverage::outages(all.iter().map(|(_, o, _, _)| o));
     let reports: Vec<_> = all
         .iter()

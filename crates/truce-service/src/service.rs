@@ -146,7 +146,12 @@ pub struct Service {
 
 /// The terms in force: the body of the last `agreement` entry.
 pub fn engine_in_force(store: &GeoPackageStore) -> anyhow::Result<Engine> {
-    let mut seq = store.log_size()?;
+    engine_at(store, store.log_size()?)
+}
+
+/// The engine for the terms in force at `size` entries: the last `agreement` entry before it.
+pub fn engine_at(store: &GeoPackageStore, size: u64) -> anyhow::Result<Engine> {
+    let mut seq = size;
     while seq > 0 {
         seq -= 1;
         let entry = store
@@ -172,15 +177,29 @@ fn fold(
     store: &GeoPackageStore,
     ledger: &mut Ledger,
     warnings: &mut Vec<String>,
+    each: impl FnMut(&mut Ledger, &Entry),
+) -> anyhow::Result<()> {
+    fold_until(store, ledger, warnings, u64::MAX, each)
+}
+
+/// [`fold`], stopping before entry `size` (the log as it was at `size` entries).
+fn fold_until(
+    store: &GeoPackageStore,
+    ledger: &mut Ledger,
+    warnings: &mut Vec<String>,
+    size: u64,
     mut each: impl FnMut(&mut Ledger, &Entry),
 ) -> anyhow::Result<()> {
     let mut from = ledger.through_seq().map_or(0, |s| s + 1);
     loop {
+        if from >= size {
+            return Ok(());
+        }
         let page = store.entries(from, PAGE)?;
         let Some(last) = page.last().map(|e| e.seq) else {
             return Ok(());
         };
-        for e in &page {
+        for e in page.iter().take_while(|e| e.seq < size) {
             match ledger.apply(e) {
                 Ok(()) => {}
                 Err(why @ ApplyError::Refused { .. }) => {
@@ -205,6 +224,19 @@ pub fn replay(
     let mut ledger = Ledger::new(engine);
     let mut warnings = Vec::new();
     fold(store, &mut ledger, &mut warnings, |_, _| {})?;
+    Ok((ledger, warnings))
+}
+
+/// The log of `store` as it was at `size` entries, folded into a fresh ledger under `engine`'s
+/// terms: what a report made at that size shows, however much the log has grown since.
+pub fn replay_to(
+    store: &GeoPackageStore,
+    engine: Arc<Engine>,
+    size: u64,
+) -> anyhow::Result<(Ledger, Vec<String>)> {
+    let mut ledger = Ledger::new(engine);
+    let mut warnings = Vec::new();
+    fold_until(store, &mut ledger, &mut warnings, size, |_, _| {})?;
     Ok((ledger, warnings))
 }
 
@@ -580,6 +612,13 @@ impl Service {
             result: Ok(obs),
         };
         self.ingest(file, "api", vec![record])
+    }
+
+    /// Logs a report issued (`report` entry: what it was made from, each file's SHA-256),
+    /// signed and folded; returns its seq.
+    pub fn log_report(&mut self, issued: &truce_core::entry::ReportIssued) -> Result<u64> {
+        let body = truce_core::canonical::to_canonical_json(issued);
+        Ok(self.record(EntryKind::Report, &body)?)
     }
 
     /// Puts a mission (teams, fixed sensors) in force: a `mission` entry, signed, folded.

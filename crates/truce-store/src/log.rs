@@ -59,6 +59,10 @@ pub trait Log {
     /// The last checkpoint signed, if any.
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
 
+    /// The first checkpoint signed at exactly `size` entries, if any: what a report made "at
+    /// size N" names (`truce report --at`).
+    fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError>;
+
     /// The C2SP tlog-tiles files that appear or change when the log grows from `old_size` to
     /// `new_size` entries (`old_size = 0`: all of them up to `new_size`), entry bundles
     /// included. Reads the entries from the start of `old_size`'s partial bundle. Fails, naming
@@ -541,37 +545,19 @@ impl Log for GeoPackageStore {
         else {
             return Ok(None);
         };
-        let what = format!("checkpoint {} in log_checkpoints", row.id);
-        let corrupt = |reason: String| StoreError::Corrupt {
-            path: self.path.clone(),
-            what: what.clone(),
-            reason,
-        };
-        let size = u64::try_from(row.size).map_err(|_| corrupt(format!("size {}", row.size)))?;
-        let root = Hash::from_base64(&row.root).map_err(|e| corrupt(format!("root: {e}")))?;
-        let created_at = DateTime::parse_from_rfc3339(&row.created_at)
-            .map_err(|e| corrupt(format!("created_at {:?}: {e}", row.created_at)))?
-            .with_timezone(&Utc);
-        // The columns are a copy of what the signed text says; the text is what was signed.
-        let signed = Note::parse(&row.text)
-            .map_err(|e| e.to_string())
-            .and_then(|note| Checkpoint::parse(&note.text).map_err(|e| e.to_string()))
-            .map_err(|e| corrupt(format!("text is not a signed checkpoint: {e}")))?;
-        if (signed.size, signed.root) != (size, root) {
-            return Err(corrupt(format!(
-                "its columns say size {size}, root {} but its signed text says size {}, root {}",
-                root.to_base64(),
-                signed.size,
-                signed.root.to_base64()
-            )));
-        }
-        Ok(Some(StoredCheckpoint {
-            id: row.id,
-            size,
-            root,
-            text: row.text,
-            created_at,
-        }))
+        self.stored_checkpoint(row).map(Some)
+    }
+
+    fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let size_i = i64::try_from(size).map_err(|_| self.request(format!("size {size}")))?;
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT id, size, root, text, created_at FROM log_checkpoints WHERE size = ?1 ORDER BY id LIMIT 1",
+            )
+            .and_then(|mut st| st.query_row([size_i], checkpoint_row).optional())
+            .map_err(self.log_read_failed(format!("the checkpoint at size {size}")))?;
+        row.map(|r| self.stored_checkpoint(r)).transpose()
     }
 
     fn tiles(&self, old_size: u64, new_size: u64) -> Result<Vec<TileFile>, StoreError> {
@@ -639,6 +625,43 @@ fn wrong_key(text: &str, id: i64, key: &SignerKey) -> Option<String> {
              {given}: sign with the log's own key"
         )
     })
+}
+
+impl GeoPackageStore {
+    /// A checkpoint row checked against its own signed text.
+    fn stored_checkpoint(&self, row: CheckpointRow) -> Result<StoredCheckpoint, StoreError> {
+        let what = format!("checkpoint {} in log_checkpoints", row.id);
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            what: what.clone(),
+            reason,
+        };
+        let size = u64::try_from(row.size).map_err(|_| corrupt(format!("size {}", row.size)))?;
+        let root = Hash::from_base64(&row.root).map_err(|e| corrupt(format!("root: {e}")))?;
+        let created_at = DateTime::parse_from_rfc3339(&row.created_at)
+            .map_err(|e| corrupt(format!("created_at {:?}: {e}", row.created_at)))?
+            .with_timezone(&Utc);
+        // The columns are a copy of what the signed text says; the text is what was signed.
+        let signed = Note::parse(&row.text)
+            .map_err(|e| e.to_string())
+            .and_then(|note| Checkpoint::parse(&note.text).map_err(|e| e.to_string()))
+            .map_err(|e| corrupt(format!("text is not a signed checkpoint: {e}")))?;
+        if (signed.size, signed.root) != (size, root) {
+            return Err(corrupt(format!(
+                "its columns say size {size}, root {} but its signed text says size {}, root {}",
+                root.to_base64(),
+                signed.size,
+                signed.root.to_base64()
+            )));
+        }
+        Ok(StoredCheckpoint {
+            id: row.id,
+            size,
+            root,
+            text: row.text,
+            created_at,
+        })
+    }
 }
 
 impl GeoPackageStore {

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "incidents: independent sources and strike-firing links, as the API shows them",
         sql: V5,
     },
+    Migration {
+        version: 6,
+        description: "report entries; the entry kinds checked by a trigger, which a later kind replaces without copying the log",
+        sql: V6,
+    },
 ];
 
 /// The newest schema this build writes.
@@ -536,4 +541,33 @@ const V5: &str = r#"
 ALTER TABLE incidents ADD COLUMN independent_sources INTEGER;
 ALTER TABLE incidents ADD COLUMN links TEXT;
 DELETE FROM derived_state WHERE name = 'ledger';
+"#;
+
+/// `report` entries (`truce report`: the SHA-256 of each file a report wrote, and the log size
+/// it was made from). The `entries.kind` CHECK is widened by rebuilding the table once more,
+/// rows copied seq for seq — and the list of kinds moves into a trigger, so the next kind is a
+/// `DROP TRIGGER` / `CREATE TRIGGER`, not a copy of the whole log.
+const V6: &str = r#"
+DROP TRIGGER IF EXISTS entries_seq_is_dense;
+DROP TRIGGER IF EXISTS entries_no_update;
+DROP TRIGGER IF EXISTS entries_no_delete;
+CREATE TABLE entries_v6 (
+  seq INTEGER PRIMARY KEY NOT NULL,
+  kind TEXT NOT NULL,
+  body BLOB NOT NULL,
+  sha256 TEXT NOT NULL
+);
+INSERT INTO entries_v6 (seq, kind, body, sha256) SELECT seq, kind, body, sha256 FROM entries ORDER BY seq;
+DROP TABLE entries;
+ALTER TABLE entries_v6 RENAME TO entries;
+CREATE TRIGGER entries_kind_is_known BEFORE INSERT ON entries
+WHEN NEW.kind NOT IN ('observation', 'agreement', 'rejected', 'decision', 'mission', 'response', 'alert', 'report')
+BEGIN SELECT RAISE(ABORT, 'entries.kind must be observation, agreement, rejected, decision, mission, response, alert or report'); END;
+CREATE TRIGGER entries_seq_is_dense BEFORE INSERT ON entries
+WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries)
+BEGIN SELECT RAISE(ABORT, 'entries is append-only: seq must be the next number, counting from 0'); END;
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'entries is append-only: an entry is never changed'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'entries is append-only: an entry is never deleted'); END;
 "#;

@@ -11,6 +11,7 @@ mod incident_cmd;
 mod ingest_cmd;
 mod log_cmd;
 mod mission_cmd;
+mod report_cmd;
 mod scenario;
 mod score_cmd;
 mod serve_cmd;
@@ -61,6 +62,10 @@ enum Command {
     /// The monitoring mission's teams and fixed sensors (a mission file), put in force.
     #[command(subcommand)]
     Mission(mission_cmd::MissionCommand),
+    /// Daily and spot reports (HTML with map and chart, SVG, JSON), made from the log at a
+    /// signed checkpoint for an audience, and logged as a `report` entry.
+    #[command(subcommand)]
+    Report(report_cmd::ReportCommand),
     /// Recompute every derived table from the log's entries and compare with what was there.
     Rebuild(incident_cmd::RebuildArgs),
     /// Serve the HTTP API (roles, OGC API Features, alerts) and Cursor-on-Target listeners.
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
         Command::Agreement(cmd) => agreement_cmd::run(cmd),
         Command::Assess(args) => assess_cmd::run(args),
         Command::Log(cmd) => log_cmd::run(cmd),
+        Command::Report(cmd) => report_cmd::run(cmd),
         Command::Ingest(args) => ingest_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Simulate(args) => simulate_cmd::run(args),

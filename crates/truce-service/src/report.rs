@@ -1,0 +1,871 @@
+//! Daily and spot reports (`truce report`): a pure function of the log at a signed checkpoint
+//! and the options (audience, language, day or incident). Made again from the same store at
+//! the same size, every file is byte-identical: no clock is read, maps are ordered, numbers
+//! are printed at fixed precision, the only time written is the checkpoint's size and root.
+//!
+//! Audiences see exactly what the API shows their role: the incidents come from
+//! [`access::shown_incidents`] and [`IncidentView::shown`], the same functions the REST and
+//! OGC surfaces filter with, so a public report cannot hold a source, a team position or an
+//! unpublished incident the public API would withhold.
+//!
+//! The files: `report.html` (self-contained: map and chart inline as SVG), `report.json` (the
+//! numbers), `map.svg` and `chart.svg`. Their SHA-256 go in a `report` log entry
+//! ([`truce_core::entry::ReportIssued`]) written by the caller.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+use truce_fusion::coverage::{SectorDay, Status};
+use truce_fusion::ledger::Ledger;
+
+use crate::access::{self, Role};
+use crate::view::IncidentView;
+
+/// Days of history the daily report's chart and comparison cover.
+pub const HISTORY_DAYS: u64 = 30;
+
+/// What a report is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// Every incident starting on that UTC day.
+    Daily(NaiveDate),
+    /// One incident.
+    Spot(String),
+}
+
+/// The report's language: the parties' and the mission's (the OSCE SMM published in all
+/// three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Uk,
+    Ru,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Result<Lang, String> {
+        match s {
+            "en" => Ok(Lang::En),
+            "uk" => Ok(Lang::Uk),
+            "ru" => Ok(Lang::Ru),
+            _ => Err(format!("language {s:?}: use en, uk or ru")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Uk => "uk",
+            Lang::Ru => "ru",
+        }
+    }
+}
+
+/// The signed checkpoint a report is made at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Basis {
+    pub log_size: u64,
+    /// Lower-case hex.
+    pub root: String,
+    /// The signed checkpoint note, as stored.
+    pub checkpoint: String,
+    /// The log's verifier key (`name+keyid+key`), for `truce log verify-entry`.
+    pub verifier_key: String,
+}
+
+/// A report's files, name → bytes, sorted by name.
+pub type Files = BTreeMap<String, Vec<u8>>;
+
+/// Labels in the three languages; [`t`] picks one.
+const LABELS: &[(&str, [&str; 3])] = &[
+    (
+        "daily",
+        ["Daily report", "Щоденний звіт", "Ежедневный отчёт"],
+    ),
+    (
+        "spot",
+        [
+            "Spot report",
+            "Термінове повідомлення",
+            "Оперативное сообщение",
+        ],
+    ),
+    ("audience", ["Audience", "Аудиторія", "Аудитория"]),
+    ("summary", ["Summary", "Підсумок", "Сводка"]),
+    (
+        "summary_text",
+        [
+            "Incidents in possible breach of the terms that began on {day}: {n} (a day over the previous 7 days: {avg7}; over the previous 30: {avg30}).",
+            "Інциденти з можливим порушенням умов, що почалися {day}: {n} (на день за попередні 7 днів: {avg7}; за попередні 30: {avg30}).",
+            "Инциденты с возможным нарушением условий, начавшиеся {day}: {n} (в день за предыдущие 7 дней: {avg7}; за предыдущие 30: {avg30}).",
+        ],
+    ),
+    ("map", ["Map", "Карта", "Карта"]),
+    (
+        "chart",
+        [
+            "Incidents in possible breach per day, last 30 days",
+            "Інциденти з можливим порушенням за день, останні 30 днів",
+            "Инциденты с возможным нарушением в день, последние 30 дней",
+        ],
+    ),
+    (
+        "by_rule",
+        [
+            "By rule and presumed party",
+            "За правилом і ймовірною стороною",
+            "По правилу и предполагаемой стороне",
+        ],
+    ),
+    ("rule", ["Rule", "Правило", "Правило"]),
+    (
+        "suggested",
+        ["Suggested by evidence", "За доказами", "По доказательствам"],
+    ),
+    (
+        "official",
+        [
+            "Attributed by analysts",
+            "Встановлено аналітиками",
+            "Установлено аналитиками",
+        ],
+    ),
+    ("none", ["none", "немає", "нет"]),
+    ("incidents", ["Incidents", "Інциденти", "Инциденты"]),
+    ("id", ["Incident", "Інцидент", "Инцидент"]),
+    ("time", ["Time (UTC)", "Час (UTC)", "Время (UTC)"]),
+    ("state", ["State", "Стан", "Состояние"]),
+    ("place", ["Place", "Місце", "Место"]),
+    (
+        "weapons",
+        [
+            "Weapons seen in breach of withdrawal lines",
+            "Озброєння в порушення ліній відведення",
+            "Вооружение в нарушение линий отвода",
+        ],
+    ),
+    (
+        "tasks",
+        [
+            "Verification tasks and outcomes",
+            "Завдання з перевірки та результати",
+            "Задачи проверки и результаты",
+        ],
+    ),
+    ("team", ["Team", "Група", "Группа"]),
+    ("outcome", ["Outcome", "Результат", "Результат"]),
+    (
+        "responses",
+        [
+            "Parties' acknowledgements and disputes",
+            "Визнання та заперечення сторін",
+            "Признания и возражения сторон",
+        ],
+    ),
+    ("party", ["Party", "Сторона", "Сторона"]),
+    (
+        "coverage",
+        [
+            "Coverage caveats",
+            "Застереження щодо покриття",
+            "Оговорки о покрытии",
+        ],
+    ),
+    (
+        "coverage_text",
+        [
+            "Sectors of the line not observed or only partly observed that day: no incident there does not mean quiet there.",
+            "Ділянки лінії, які того дня не спостерігались або спостерігались частково: відсутність інцидентів там не означає тиші.",
+            "Участки линии, не наблюдавшиеся или наблюдавшиеся частично в тот день: отсутствие инцидентов там не означает тишины.",
+        ],
+    ),
+    (
+        "sector",
+        [
+            "Sector (km along the line)",
+            "Ділянка (км уздовж лінії)",
+            "Участок (км вдоль линии)",
+        ],
+    ),
+    (
+        "not_observed",
+        ["not observed", "не спостерігалась", "не наблюдался"],
+    ),
+    (
+        "partly_observed",
+        [
+            "partly observed",
+            "спостерігалась частково",
+            "наблюдался частично",
+        ],
+    ),
+    (
+        "all_observed",
+        [
+            "Every sector was observed that day.",
+            "Того дня спостерігались усі ділянки.",
+            "В тот день наблюдались все участки.",
+        ],
+    ),
+    ("evidence", ["Evidence", "Докази", "Доказательства"]),
+    ("history", ["History", "Історія", "История"]),
+    (
+        "verify",
+        [
+            "How to verify this report",
+            "Як перевірити цей звіт",
+            "Как проверить этот отчёт",
+        ],
+    ),
+    (
+        "verify_text",
+        [
+            "This report is a function of the monitoring log at {size} entries (root {root}). Anyone holding a copy of the store makes it again with the command below and compares the SHA-256 of each file with the log's report entry.",
+            "Цей звіт є функцією журналу моніторингу на {size} записів (корінь {root}). Будь-хто з копією сховища відтворить його командою нижче і порівняє SHA-256 кожного файлу із записом звіту в журналі.",
+            "Этот отчёт является функцией журнала мониторинга на {size} записей (корень {root}). Любой, у кого есть копия хранилища, воспроизведёт его командой ниже и сравнит SHA-256 каждого файла с записью отчёта в журнале.",
+        ],
+    ),
+    (
+        "nothing",
+        [
+            "Nothing to report.",
+            "Нічого повідомити.",
+            "Сообщить нечего.",
+        ],
+    ),
+];
+
+fn t(lang: Lang, key: &str) -> &'static str {
+    let i = lang as usize;
+    LABELS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("?", |(_, v)| v[i])
+}
+
+/// The audience's name as the options and the log entry write it.
+pub fn audience_name(role: &Role) -> String {
+    match role {
+        Role::Admin | Role::Analyst => "staff".into(),
+        other => other.name(),
+    }
+}
+
+/// Parses `public`, `party:ID` or `staff`.
+pub fn parse_audience(s: &str) -> Result<Role, String> {
+    match s {
+        "staff" => Ok(Role::Analyst),
+        "public" => Ok(Role::Public),
+        _ if s.starts_with("party:") => Role::parse(s),
+        _ => Err(format!("audience {s:?}: use public, party:ID or staff")),
+    }
+}
+
+/// The numbers of a report (`report.json`).
+#[derive(Debug, Clone, Serialize)]
+struct Numbers<'a> {
+    kind: &'static str,
+    subject: String,
+    audience: String,
+    lang: &'static str,
+    basis: &'a Basis,
+    /// Incidents in possible breach starting on the day (daily) or the incident (spot).
+    incidents: Vec<IncidentView>,
+    /// Per day, the previous [`HISTORY_DAYS`] days and the day: incidents in possible breach by
+    /// party area (`""` where the audience is not shown areas).
+    per_day: BTreeMap<NaiveDate, BTreeMap<String, usize>>,
+    previous_7_per_day: f64,
+    previous_30_per_day: f64,
+    /// rule → (suggested party or "none" → count), and the same for official attribution.
+    by_rule_suggested: BTreeMap<String, BTreeMap<String, usize>>,
+    by_rule_official: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Staff only: tasks created on the day, `(id, incident, team, state, outcome)`.
+    tasks: Vec<[String; 5]>,
+    /// Responses given on the day: `(incident, party action, time)`.
+    responses: Vec<[String; 3]>,
+    /// Sectors not or partly observed that day: `(from_km, to_km, status)`.
+    coverage_caveats: Vec<(f64, f64, String)>,
+}
+
+/// Makes a report: its files, from `ledger` folded to `basis.log_size`, `coverage` of the same
+/// log (the day's cells are read; may be empty for a spot report).
+pub fn make(
+    ledger: &Ledger,
+    coverage: &[SectorDay],
+    basis: &Basis,
+    subject: &Subject,
+    audience: &Role,
+    lang: Lang,
+) -> Result<Files, String> {
+    let shown = access::shown_incidents(ledger, audience);
+    let view_of = |s: &access::Shown<'_>| IncidentView::shown(ledger, s.index, s.view);
+    let audience_s = audience_name(audience);
+    let full = !matches!(audience, Role::Public);
+    let (kind, subject_s, day) = match subject {
+        Subject::Daily(d) => ("daily", d.to_string(), *d),
+        Subject::Spot(id) => {
+            let s = shown
+                .iter()
+                .find(|s| ledger.incidents()[s.index].id == *id)
+                .ok_or_else(|| {
+                    format!("incident {id}: none such, or not shown to the audience {audience_s}")
+                })?;
+            (
+                "spot",
+                id.clone(),
+                ledger.incidents()[s.index].start.date_naive(),
+            )
+        }
+    };
+    let first_day = day - Days::new(HISTORY_DAYS);
+    let mut per_day: BTreeMap<NaiveDate, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut d = first_day;
+    while d <= day {
+        per_day.insert(d, BTreeMap::new());
+        d = d + Days::new(1);
+    }
+    let mut incidents: Vec<IncidentView> = Vec::new();
+    for s in &shown {
+        let inc = &ledger.incidents()[s.index];
+        if inc.breaches.is_empty() {
+            continue;
+        }
+        let start = inc.start.date_naive();
+        if let Some(row) = per_day.get_mut(&start) {
+            let area = if full {
+                s.party_area.unwrap_or("").to_string()
+            } else {
+                String::new()
+            };
+            *row.entry(area).or_default() += 1;
+        }
+        let wanted = match subject {
+            Subject::Daily(d) => start == *d,
+            Subject::Spot(id) => inc.id == *id,
+        };
+        if wanted {
+            incidents.push(view_of(s));
+        }
+    }
+    incidents.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+    let count_over = |n: u64| -> f64 {
+        let from = day - Days::new(n);
+        let total: usize = per_day
+            .range(from..day)
+            .map(|(_, m)| m.values().sum::<usize>())
+            .sum();
+        (total as f64 / n as f64 * 10.0).round() / 10.0
+    };
+    let previous_7_per_day = count_over(7);
+    let previous_30_per_day = count_over(HISTORY_DAYS);
+    let none = t(lang, "none").to_string();
+    let mut by_rule_suggested: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut by_rule_official: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for v in &incidents {
+        for r in &v.rules {
+            let sp = v.suggested_party.clone().unwrap_or_else(|| none.clone());
+            let op = v.attributed_party.clone().unwrap_or_else(|| none.clone());
+            *by_rule_suggested
+                .entry(r.clone())
+                .or_default()
+                .entry(sp)
+                .or_default() += 1;
+            *by_rule_official
+                .entry(r.clone())
+                .or_default()
+                .entry(op)
+                .or_default() += 1;
+        }
+    }
+    let ids: BTreeSet<&str> = incidents.iter().map(|v| v.id.as_str()).collect();
+    let tasks: Vec<[String; 5]> = if audience.is_staff() {
+        ledger
+            .tasks()
+            .iter()
+            .filter(|k| k.created_at.date_naive() == day || ids.contains(k.incident.as_str()))
+            .map(|k| {
+                [
+                    k.id.clone(),
+                    k.incident.clone(),
+                    k.team.clone().unwrap_or_default(),
+                    k.state.as_str().to_string(),
+                    k.outcome
+                        .as_ref()
+                        .map(|o| format!("{o:?}").to_lowercase())
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut responses: Vec<[String; 3]> = Vec::new();
+    for v in &incidents {
+        for tr in v.transitions.iter().flatten() {
+            if matches!(tr.action.as_str(), "acknowledge" | "dispute") {
+                responses.push([
+                    v.id.clone(),
+                    format!("{} {}", tr.actor.clone().unwrap_or_default(), tr.action)
+                        .trim()
+                        .to_string(),
+                    tr.at.format("%Y-%m-%d %H:%M").to_string(),
+                ]);
+            }
+        }
+    }
+    let coverage_caveats: Vec<(f64, f64, String)> = coverage
+        .iter()
+        .filter(|c| c.day == day)
+        .filter_map(|c| match c.status {
+            Status::NotObserved => Some((c.from_km, c.to_km, "not_observed".to_string())),
+            Status::PartlyObserved => Some((c.from_km, c.to_km, "partly_observed".to_string())),
+            _ => None,
+        })
+        .collect();
+    let numbers = Numbers {
+        kind,
+        subject: subject_s.clone(),
+        audience: audience_s.clone(),
+        lang: lang.as_str(),
+        basis,
+        incidents,
+        per_day,
+        previous_7_per_day,
+        previous_30_per_day,
+        by_rule_suggested,
+        by_rule_official,
+        tasks,
+        responses,
+        coverage_caveats,
+    };
+    let map = map_svg(ledger, &numbers.incidents, full);
+    let chart = chart_svg(&numbers.per_day);
+    let html = html(&numbers, &map, &chart, lang, subject);
+    let mut json = serde_json::to_string_pretty(&numbers).map_err(|e| e.to_string())?;
+    json.push('\n');
+    let mut files = Files::new();
+    files.insert("report.html".into(), html.into_bytes());
+    files.insert("report.json".into(), json.into_bytes());
+    files.insert("map.svg".into(), map.into_bytes());
+    files.insert("chart.svg".into(), chart.into_bytes());
+    Ok(files)
+}
+
+/// Escapes text for HTML and SVG.
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+const MAP_W: f64 = 800.0;
+const MAP_H: f64 = 520.0;
+
+/// The map: party areas, the contact line, zones, and the incidents (severity colour; for the
+/// audiences shown them, origins of fire with their 95 % ellipse and a line to the strike).
+fn map_svg(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> String {
+    let agreement = ledger.engine().agreement();
+    let mut pts: Vec<[f64; 2]> = agreement
+        .contact_line
+        .lines
+        .iter()
+        .flatten()
+        .copied()
+        .collect();
+    pts.extend(incidents.iter().filter_map(|v| v.location));
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for p in &pts {
+        x0 = x0.min(p[0]);
+        x1 = x1.max(p[0]);
+        y0 = y0.min(p[1]);
+        y1 = y1.max(p[1]);
+    }
+    if pts.is_empty() {
+        (x0, y0, x1, y1) = (0.0, 0.0, 1.0, 1.0);
+    }
+    let pad = 0.1 * (x1 - x0).max(y1 - y0).max(0.01);
+    let (x0, y0, x1, y1) = (x0 - pad, y0 - pad, x1 + pad, y1 + pad);
+    // Equirectangular at the centre's latitude: metres look the same both ways.
+    let k = ((y0 + y1) / 2.0).to_radians().cos();
+    let scale = (MAP_W / ((x1 - x0) * k)).min(MAP_H / (y1 - y0));
+    let px = |p: [f64; 2]| ((p[0] - x0) * k * scale, (y1 - p[1]) * scale);
+    let path = |ring: &[[f64; 2]]| {
+        let mut d = String::new();
+        for (i, p) in ring.iter().enumerate() {
+            let (x, y) = px(*p);
+            let _ = write!(d, "{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" });
+        }
+        d
+    };
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {MAP_W} {MAP_H}" width="{MAP_W}" height="{MAP_H}" font-family="DejaVu Sans, sans-serif" font-size="11"><rect width="100%" height="100%" fill="#f4f1ea"/>"##
+    );
+    let fills = ["#dbe7f3", "#f3e0d8", "#e2efd9", "#efe6f5"];
+    for (i, party) in agreement.parties.iter().enumerate() {
+        for poly in &party.area {
+            let d: String = poly.iter().map(|r| path(r) + "Z").collect();
+            let _ = write!(
+                s,
+                r##"<path d="{d}" fill="{}" stroke="#9a9a9a" stroke-width="0.5" fill-rule="evenodd"><title>{}</title></path>"##,
+                fills[i % fills.len()],
+                esc(&party.name)
+            );
+        }
+    }
+    for line in &agreement.contact_line.lines {
+        let _ = write!(
+            s,
+            r##"<path d="{}" fill="none" stroke="#b0001e" stroke-width="2"/>"##,
+            path(line)
+        );
+    }
+    for (i, v) in incidents.iter().enumerate() {
+        let Some(p) = v.location else { continue };
+        let (x, y) = px(p);
+        if full && let Some(o) = &v.origin {
+            let (ox, oy) = px(o.point);
+            let _ = write!(
+                s,
+                r##"<line x1="{ox:.1}" y1="{oy:.1}" x2="{x:.1}" y2="{y:.1}" stroke="#444" stroke-dasharray="4 3"/>"##
+            );
+            let e = &o.ellipse_95;
+            let m_per_px = 111_320.0 / scale;
+            let _ = write!(
+                s,
+                r##"<ellipse cx="{ox:.1}" cy="{oy:.1}" rx="{:.1}" ry="{:.1}" transform="rotate({:.1} {ox:.1} {oy:.1})" fill="none" stroke="#444"/>"##,
+                (e.semi_minor_m / m_per_px).max(1.0),
+                (e.semi_major_m / m_per_px).max(1.0),
+                e.azimuth_deg
+            );
+        }
+        let colour = match v.max_severity.map(|s| s.as_str()) {
+            Some("critical") => "#7a0019",
+            Some("high") => "#d7301f",
+            Some("medium") => "#fc8d59",
+            _ => "#fdcc8a",
+        };
+        let _ = write!(
+            s,
+            r##"<circle cx="{x:.1}" cy="{y:.1}" r="5" fill="{colour}" stroke="#000" stroke-width="0.6"><title>{}</title></circle><text x="{:.1}" y="{:.1}" font-size="9">{}</text>"##,
+            esc(&v.id),
+            x + 6.0,
+            y - 3.0,
+            i + 1
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+const CHART_W: f64 = 800.0;
+const CHART_H: f64 = 220.0;
+
+/// Bars per day, stacked by party area.
+fn chart_svg(per_day: &BTreeMap<NaiveDate, BTreeMap<String, usize>>) -> String {
+    let max = per_day
+        .values()
+        .map(|m| m.values().sum::<usize>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let areas: BTreeSet<&str> = per_day
+        .values()
+        .flat_map(|m| m.keys().map(String::as_str))
+        .collect();
+    let colours = ["#4575b4", "#d73027", "#91bfdb", "#fc8d59", "#999999"];
+    let colour = |a: &str| {
+        let i = areas.iter().position(|x| *x == a).unwrap_or(0);
+        colours[i % colours.len()]
+    };
+    let n = per_day.len().max(1) as f64;
+    let (left, bottom, top) = (40.0, CHART_H - 30.0, 20.0);
+    let bw = (CHART_W - left - 10.0) / n;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {CHART_W} {CHART_H}" width="{CHART_W}" height="{CHART_H}" font-family="DejaVu Sans, sans-serif" font-size="10"><rect width="100%" height="100%" fill="#fff"/><line x1="{left}" y1="{bottom}" x2="{}" y2="{bottom}" stroke="#000"/><text x="4" y="{}">{max}</text><text x="4" y="{bottom}">0</text>"##,
+        CHART_W - 10.0,
+        top + 8.0
+    );
+    for (i, (day, by)) in per_day.iter().enumerate() {
+        let x = left + i as f64 * bw;
+        let mut y = bottom;
+        for (area, c) in by {
+            let h = *c as f64 / max as f64 * (bottom - top);
+            y -= h;
+            let _ = write!(
+                s,
+                r##"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}" fill="{}"><title>{day} {} {c}</title></rect>"##,
+                x + 1.0,
+                (bw - 2.0).max(1.0),
+                colour(area),
+                esc(area)
+            );
+        }
+        if i % 5 == 0 || i + 1 == per_day.len() {
+            let _ = write!(
+                s,
+                r##"<text x="{:.1}" y="{}">{}</text>"##,
+                x,
+                bottom + 14.0,
+                day.format("%m-%d")
+            );
+        }
+    }
+    for (i, a) in areas.iter().filter(|a| !a.is_empty()).enumerate() {
+        let x = left + 10.0 + i as f64 * 80.0;
+        let _ = write!(
+            s,
+            r##"<rect x="{x}" y="4" width="10" height="10" fill="{}"/><text x="{}" y="13">{}</text>"##,
+            colour(a),
+            x + 14.0,
+            esc(a)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
+    out.push_str("<table><tr>");
+    for h in head {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr>");
+    for r in rows {
+        out.push_str("<tr>");
+        for c in r {
+            let _ = write!(out, "<td>{}</td>", esc(c));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+}
+
+fn by_rule(h: &mut String, n: &Numbers<'_>, lang: Lang) {
+    let _ = write!(h, "<h2>{}</h2>", t(lang, "by_rule"));
+    let rows: Vec<Vec<String>> = n
+        .by_rule_suggested
+        .iter()
+        .map(|(r, s)| {
+            let fmt = |m: Option<&BTreeMap<String, usize>>| {
+                m.map(|m| {
+                    m.iter()
+                        .map(|(p, c)| format!("{p}: {c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default()
+            };
+            vec![r.clone(), fmt(Some(s)), fmt(n.by_rule_official.get(r))]
+        })
+        .collect();
+    table(
+        h,
+        &[t(lang, "rule"), t(lang, "suggested"), t(lang, "official")],
+        &rows,
+    );
+}
+
+fn html(n: &Numbers<'_>, map: &str, chart: &str, lang: Lang, subject: &Subject) -> String {
+    let title = match subject {
+        Subject::Daily(d) => format!("{} — {d}", t(lang, "daily")),
+        Subject::Spot(id) => format!("{} — {id}", t(lang, "spot")),
+    };
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title><style>body{{font-family:'DejaVu Sans',sans-serif;max-width:60em;margin:2em auto;color:#111}}table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #aaa;padding:2px 6px;font-size:90%;text-align:left}}pre{{background:#f4f4f4;padding:.5em;white-space:pre-wrap;font-size:80%}}h2{{border-bottom:1px solid #ccc}}</style></head><body>",
+        lang.as_str(),
+        esc(&title)
+    );
+    let _ = write!(
+        h,
+        "<h1>{}</h1><p>{}: <b>{}</b></p>",
+        esc(&title),
+        t(lang, "audience"),
+        esc(&n.audience)
+    );
+    if let Subject::Daily(d) = subject {
+        let text = t(lang, "summary_text")
+            .replace("{n}", &n.incidents.len().to_string())
+            .replace("{day}", &d.to_string())
+            .replace("{avg7}", &format!("{:.1}", n.previous_7_per_day))
+            .replace("{avg30}", &format!("{:.1}", n.previous_30_per_day));
+        let _ = write!(h, "<h2>{}</h2><p>{}</p>", t(lang, "summary"), esc(&text));
+    }
+    let _ = write!(h, "<h2>{}</h2>{map}", t(lang, "map"));
+    if let Subject::Daily(_) = subject {
+        let _ = write!(h, "<h2>{}</h2>{chart}", t(lang, "chart"));
+    }
+    let _ = write!(h, "<h2>{}</h2>", t(lang, "incidents"));
+    if n.incidents.is_empty() {
+        let _ = write!(h, "<p>{}</p>", t(lang, "nothing"));
+    } else {
+        let rows: Vec<Vec<String>> = n
+            .incidents
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                vec![
+                    (i + 1).to_string(),
+                    v.id.clone(),
+                    v.start.format("%Y-%m-%d %H:%M").to_string(),
+                    v.state.clone(),
+                    v.rules.join(", "),
+                    v.location
+                        .map(|p| format!("{:.4}, {:.4}", p[1], p[0]))
+                        .unwrap_or_default(),
+                    v.suggested_party.clone().unwrap_or_default(),
+                    v.attributed_party.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        table(
+            &mut h,
+            &[
+                "#",
+                t(lang, "id"),
+                t(lang, "time"),
+                t(lang, "state"),
+                t(lang, "rule"),
+                t(lang, "place"),
+                t(lang, "suggested"),
+                t(lang, "official"),
+            ],
+            &rows,
+        );
+    }
+    if !n.by_rule_suggested.is_empty() {
+        by_rule(&mut h, n, lang);
+    }
+    let weapons: Vec<Vec<String>> = n
+        .incidents
+        .iter()
+        .filter(|v| v.group.as_deref().is_some_and(|g| g.starts_with("weapon")))
+        .map(|v| {
+            vec![
+                v.id.clone(),
+                v.group.clone().unwrap_or_default(),
+                v.rules.join(", "),
+            ]
+        })
+        .collect();
+    if !weapons.is_empty() {
+        let _ = write!(h, "<h2>{}</h2>", t(lang, "weapons"));
+        table(&mut h, &[t(lang, "id"), "", t(lang, "rule")], &weapons);
+    }
+    if !n.tasks.is_empty() {
+        let _ = write!(h, "<h2>{}</h2>", t(lang, "tasks"));
+        let rows: Vec<Vec<String>> = n.tasks.iter().map(|r| r.to_vec()).collect();
+        table(
+            &mut h,
+            &[
+                "",
+                t(lang, "id"),
+                t(lang, "team"),
+                t(lang, "state"),
+                t(lang, "outcome"),
+            ],
+            &rows,
+        );
+    }
+    if !n.responses.is_empty() {
+        let _ = write!(h, "<h2>{}</h2>", t(lang, "responses"));
+        let rows: Vec<Vec<String>> = n.responses.iter().map(|r| r.to_vec()).collect();
+        table(
+            &mut h,
+            &[t(lang, "id"), t(lang, "party"), t(lang, "time")],
+            &rows,
+        );
+    }
+    if let Subject::Daily(_) = subject {
+        let _ = write!(h, "<h2>{}</h2>", t(lang, "coverage"));
+        if n.coverage_caveats.is_empty() {
+            let _ = write!(h, "<p>{}</p>", t(lang, "all_observed"));
+        } else {
+            let _ = write!(h, "<p>{}</p>", t(lang, "coverage_text"));
+            let rows: Vec<Vec<String>> = n
+                .coverage_caveats
+                .iter()
+                .map(|(a, b, st)| vec![format!("{a:.0}–{b:.0}"), t(lang, st).to_string()])
+                .collect();
+            table(&mut h, &[t(lang, "sector"), t(lang, "state")], &rows);
+        }
+    }
+    if let Subject::Spot(_) = subject
+        && let Some(v) = n.incidents.first()
+    {
+        if let Some(trs) = &v.transitions {
+            let _ = write!(h, "<h2>{}</h2>", t(lang, "history"));
+            let rows: Vec<Vec<String>> = trs
+                .iter()
+                .map(|tr| {
+                    vec![
+                        tr.at.format("%Y-%m-%d %H:%M").to_string(),
+                        tr.action.clone(),
+                        tr.to.clone(),
+                        tr.entry_seq.to_string(),
+                    ]
+                })
+                .collect();
+            table(
+                &mut h,
+                &[t(lang, "time"), "", t(lang, "state"), "seq"],
+                &rows,
+            );
+        }
+        if let (Some(kinds), Some(sources)) = (&v.kinds, &v.source_kinds) {
+            let _ = write!(
+                h,
+                "<h2>{}</h2><p>{} · {}</p>",
+                t(lang, "evidence"),
+                esc(&kinds.join(", ")),
+                esc(&sources.join(", "))
+            );
+        }
+    }
+    let verify = t(lang, "verify_text")
+        .replace("{size}", &n.basis.log_size.to_string())
+        .replace("{root}", &n.basis.root);
+    let cmd = match subject {
+        Subject::Daily(d) => format!(
+            "truce report daily --db STORE --day {d} --audience {} --lang {} --at {} --key '{}' --out DIR --no-log\ntruce log verify --db STORE --key '{}'\ntruce log prove --db STORE --seq SEQ_OF_THE_REPORT_ENTRY",
+            n.audience,
+            lang.as_str(),
+            n.basis.log_size,
+            n.basis.verifier_key,
+            n.basis.verifier_key
+        ),
+        Subject::Spot(id) => format!(
+            "truce report spot --db STORE --incident {id} --audience {} --lang {} --at {} --key '{}' --out DIR --no-log\ntruce log verify --db STORE --key '{}'\ntruce log prove --db STORE --seq SEQ_OF_THE_REPORT_ENTRY",
+            n.audience,
+            lang.as_str(),
+            n.basis.log_size,
+            n.basis.verifier_key,
+            n.basis.verifier_key
+        ),
+    };
+    let _ = write!(
+        h,
+        "<h2>{}</h2><p>{}</p><pre>{}</pre><pre>{}</pre></body></html>\n",
+        t(lang, "verify"),
+        esc(&verify),
+        esc(&n.basis.checkpoint),
+        esc(&cmd)
+    );
+    h
+}

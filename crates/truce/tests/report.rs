@@ -1,0 +1,296 @@
+//! `truce report`: a report is a pure function of the log at a checkpoint (made again at the
+//! same size, every file is byte-identical), its SHA-256s are logged as a `report` entry, and
+//! an audience sees exactly what the API shows its role: a public report holds no source id,
+//! no unpublished incident, and each incident as the public API gives it.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use common::{Demo, Server, get_json, json_of, ok, s, truce};
+use serde_json::Value;
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        out.insert(
+            e.file_name().to_string_lossy().into_owned(),
+            std::fs::read(e.path()).unwrap(),
+        );
+    }
+    out
+}
+
+fn report_json(dir: &Path) -> Value {
+    json_of(&std::fs::read_to_string(dir.join("report.json")).unwrap())
+}
+
+/// The number after `prefix` on the line of `out` that has it.
+fn number_after(out: &str, prefix: &str) -> u64 {
+    let at = out
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix:?} in:\n{out}"));
+    out[at + prefix.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn reports_are_reproducible_logged_and_filtered_by_audience() {
+    let demo = Demo::new("truce-report", "audiences");
+    let db = s(&demo.db);
+
+    // The day with most incidents in breach; publish two of them.
+    let lines = ok(&["incidents", "--db", db, "--json", "--limit", "100000"]);
+    let mut by_day: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in lines.lines() {
+        let v = json_of(l);
+        if v["rules"].as_array().is_some_and(|r| !r.is_empty()) {
+            by_day
+                .entry(v["start"].as_str().unwrap()[..10].to_string())
+                .or_default()
+                .push(v["id"].as_str().unwrap().to_string());
+        }
+    }
+    let (day, ids) = by_day
+        .iter()
+        .max_by_key(|(d, ids)| (ids.len(), std::cmp::Reverse((*d).clone())))
+        .unwrap();
+    assert!(
+        ids.len() >= 4,
+        "the demo's busiest day has {} incidents",
+        ids.len()
+    );
+    let published: BTreeSet<String> = ids.iter().take(2).cloned().collect();
+    for id in &published {
+        demo.publish(id, "analyst-1", "confirmed by two patrols");
+    }
+
+    // Staff, logged.
+    let staff = demo.dir.join("staff");
+    let out = ok(&[
+        "report",
+        "daily",
+        "--db",
+        db,
+        "--day",
+        day,
+        "--audience",
+        "staff",
+        "--out",
+        s(&staff),
+    ]);
+    let size = number_after(&out, "made from log size ");
+    let seq = number_after(&out, "logged as entry ");
+    assert_eq!(
+        seq, size,
+        "the report entry follows the checkpoint it was made at"
+    );
+    let staff_files = files(&staff);
+    for f in ["report.html", "report.json", "map.svg", "chart.svg"] {
+        assert!(staff_files.contains_key(f), "no {f} in {staff_files:?}");
+    }
+    let staff_ids: BTreeSet<String> = report_json(&staff)["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        staff_ids,
+        ids.iter().cloned().collect::<BTreeSet<_>>(),
+        "staff see every incident in breach of the day"
+    );
+
+    // The report entry holds each file's SHA-256 and what it was made from.
+    let conn = rusqlite::Connection::open(&demo.db).unwrap();
+    let (kind, body): (String, String) = conn
+        .query_row(
+            "SELECT kind, CAST(body AS TEXT) FROM entries WHERE seq = ?1",
+            [seq as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kind, "report");
+    let entry = json_of(&body);
+    assert_eq!(entry["log_size"], size);
+    assert_eq!(entry["audience"], "staff");
+    assert_eq!(entry["subject"], day.as_str());
+    for (name, bytes) in &staff_files {
+        let hex: String = {
+            use sha2::Digest;
+            sha2::Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        assert_eq!(
+            entry["files"][name],
+            hex.as_str(),
+            "{name}'s hash in the log"
+        );
+    }
+
+    // Made again at that size from the store, with the verifier key only: byte-identical.
+    let vkey = std::fs::read_to_string(demo.dir.join("log.vkey")).unwrap();
+    let again = demo.dir.join("staff-again");
+    ok(&[
+        "report",
+        "daily",
+        "--db",
+        db,
+        "--day",
+        day,
+        "--audience",
+        "staff",
+        "--at",
+        &size.to_string(),
+        "--key",
+        vkey.trim(),
+        "--no-log",
+        "--out",
+        s(&again),
+    ]);
+    assert_eq!(
+        files(&again),
+        staff_files,
+        "the same report at the same size"
+    );
+    // A wrong key does not make a report.
+    let other = demo.dir.join("other.key");
+    ok(&["log", "keygen", "someone.else", "--out", s(&other)]);
+    let wrong = truce(&[
+        "report",
+        "daily",
+        "--db",
+        db,
+        "--day",
+        day,
+        "--at",
+        &size.to_string(),
+        "--no-log",
+        "--log-key",
+        s(&other),
+        "--out",
+        s(&demo.dir.join("wrong")),
+    ]);
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("does not verify"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+
+    // Public, in Ukrainian: published incidents only, as the public API shows them, and no
+    // source id anywhere in any file.
+    let public = demo.dir.join("public");
+    ok(&[
+        "report",
+        "daily",
+        "--db",
+        db,
+        "--day",
+        day,
+        "--audience",
+        "public",
+        "--lang",
+        "uk",
+        "--out",
+        s(&public),
+    ]);
+    let pj = report_json(&public);
+    let public_ids: BTreeSet<String> = pj["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        public_ids, published,
+        "the public sees the published incidents only"
+    );
+    let html = String::from_utf8(files(&public)["report.html"].clone()).unwrap();
+    assert!(html.contains("Щоденний звіт"), "the Ukrainian title");
+    let sources: Vec<String> = conn
+        .prepare("SELECT DISTINCT source_id FROM observations")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(sources.len() > 10 && sources.iter().any(|s| s == "team-1"));
+    for (name, bytes) in files(&public) {
+        let text = String::from_utf8_lossy(&bytes);
+        for src in &sources {
+            assert!(
+                !text.contains(src.as_str()),
+                "{name} names the source {src}"
+            );
+        }
+        for id in staff_ids.difference(&published) {
+            assert!(
+                !text.contains(&format!("{id}<")) && !text.contains(&format!("\"{id}\"")),
+                "{name} names the unpublished {id}"
+            );
+        }
+    }
+    let server = Server::start(&demo.db, &["--rate", "5000"], None);
+    let api = get_json(&server.addr, "/api/incidents?limit=1000", None);
+    let api_by_id: BTreeMap<&str, &Value> = api["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["id"].as_str().unwrap(), v))
+        .collect();
+    for v in pj["incidents"].as_array().unwrap() {
+        let id = v["id"].as_str().unwrap();
+        assert_eq!(
+            Some(&v),
+            api_by_id.get(id),
+            "{id}: the report and the public API"
+        );
+    }
+
+    // A spot report on an unpublished incident is refused for the public, made for staff.
+    let hidden = staff_ids.difference(&published).next().unwrap();
+    let refused = truce(&[
+        "report",
+        "spot",
+        "--db",
+        db,
+        "--incident",
+        hidden,
+        "--no-log",
+        "--out",
+        s(&demo.dir.join("spot-public")),
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not shown to the audience public"));
+    let spot = demo.dir.join("spot-staff");
+    ok(&[
+        "report",
+        "spot",
+        "--db",
+        db,
+        "--incident",
+        hidden,
+        "--audience",
+        "staff",
+        "--lang",
+        "ru",
+        "--out",
+        s(&spot),
+    ]);
+    let sj = report_json(&spot);
+    assert_eq!(sj["incidents"][0]["id"], hidden.as_str());
+    assert!(
+        String::from_utf8(files(&spot)["report.html"].clone())
+            .unwrap()
+            .contains("Оперативное сообщение")
+    );
+}
