@@ -44,6 +44,9 @@ pub const DOCS_PATH: &str = "/api/docs";
         crate::api::incidents::stats,
         crate::api::log::checkpoint,
         crate::api::log::proof,
+        crate::api::reports::list_reports,
+        crate::api::reports::daily,
+        crate::api::reports::spot,
         alerts_stream,
         openapi_json,
     ),
@@ -56,6 +59,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         (name = "parties", description = "The parties' allegations and responses"),
         (name = "log", description = "The tamper-evident log: checkpoints and proofs"),
         (name = "alerts", description = "Server-Sent Events"),
+        (name = "reports", description = "Daily and spot reports, made for the caller's role at the latest checkpoint"),
         (name = "OGC API – Features", description = "OGC API – Features – Part 1: Core (incidents, observations and the terms as map layers)"),
     ),
 )]

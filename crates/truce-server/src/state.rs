@@ -161,6 +161,8 @@ pub struct AppState {
     pub stop: tokio::sync::watch::Sender<bool>,
     /// Per-party webhooks (`truce serve --webhooks FILE`); unset: none.
     pub webhooks: std::sync::OnceLock<Arc<dyn AlertSink>>,
+    /// Reports made for `GET /api/reports/…`.
+    pub reports: crate::api::reports::ReportCache,
 }
 
 pub type Shared = Arc<AppState>;
@@ -192,6 +194,7 @@ impl AppState {
             db,
             stop: tokio::sync::watch::Sender::new(false),
             webhooks: std::sync::OnceLock::new(),
+            reports: Default::default(),
         }))
     }
 

@@ -15,10 +15,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use std::sync::Arc;
+
+use anyhow::anyhow;
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
+use truce_core::entry::ReportIssued;
 use truce_fusion::coverage::{SectorDay, Status};
 use truce_fusion::ledger::Ledger;
+use truce_log::VerifierKey;
+use truce_log::checkpoint::verify_checkpoint;
+use truce_store::{GeoPackageStore, Log};
 
 use crate::access::{self, Role};
 use crate::view::IncidentView;
@@ -453,6 +460,83 @@ pub fn make(
     Ok(files)
 }
 
+/// Makes a report from `store` at the signed checkpoint of `size` entries (default: the latest),
+/// after checking the checkpoint's signature with `verifier`: the terms in force at that size,
+/// the ledger replayed to it, the day's coverage. What `truce report` and `GET /api/reports/…`
+/// both call.
+pub fn make_at(
+    store: &GeoPackageStore,
+    size: Option<u64>,
+    verifier: &VerifierKey,
+    subject: &Subject,
+    audience: &Role,
+    lang: Lang,
+) -> anyhow::Result<(Basis, Files)> {
+    let checkpoint = match size {
+        Some(size) => store
+            .checkpoint_at(size)?
+            .ok_or_else(|| anyhow!("no signed checkpoint at log size {size}"))?,
+        None => store
+            .latest_checkpoint()?
+            .ok_or_else(|| anyhow!("the store holds no signed checkpoint yet"))?,
+    };
+    verify_checkpoint(&checkpoint.text, verifier).map_err(|e| {
+        anyhow!(
+            "the checkpoint at size {} does not verify with the key {verifier}: {e}",
+            checkpoint.size
+        )
+    })?;
+    let size = checkpoint.size;
+    let engine = Arc::new(crate::engine_at(store, size)?);
+    let (ledger, warnings) = crate::replay_to(store, engine, size)?;
+    for w in &warnings {
+        tracing::warn!("report at size {size}: {w}");
+    }
+    let coverage = match subject {
+        Subject::Daily(day) => {
+            crate::reads::coverage_table_until(store, &ledger, Some(*day), Some(1), size)?
+        }
+        Subject::Spot(_) => Vec::new(),
+    };
+    let basis = Basis {
+        log_size: size,
+        root: checkpoint.root.to_hex(),
+        checkpoint: checkpoint.text.clone(),
+        verifier_key: verifier.to_string(),
+    };
+    let files =
+        make(&ledger, &coverage, &basis, subject, audience, lang).map_err(|e| anyhow!(e))?;
+    Ok((basis, files))
+}
+
+/// The log entry for a report made at `basis`: each file's SHA-256.
+pub fn issued(
+    basis: &Basis,
+    files: &Files,
+    subject: &Subject,
+    audience: &Role,
+    lang: Lang,
+) -> ReportIssued {
+    ReportIssued {
+        kind: match subject {
+            Subject::Daily(_) => "daily".into(),
+            Subject::Spot(_) => "spot".into(),
+        },
+        subject: match subject {
+            Subject::Daily(d) => d.to_string(),
+            Subject::Spot(id) => id.clone(),
+        },
+        audience: audience_name(audience),
+        lang: lang.as_str().into(),
+        log_size: basis.log_size,
+        root: basis.root.clone(),
+        files: files
+            .iter()
+            .map(|(name, bytes)| (name.clone(), truce_log::hash::sha256(bytes).to_hex()))
+            .collect(),
+    }
+}
+
 /// Escapes text for HTML and SVG.
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -859,9 +943,9 @@ fn html(n: &Numbers<'_>, map: &str, chart: &str, lang: Lang, subject: &Subject) 
             n.basis.verifier_key
         ),
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<h2>{}</h2><p>{}</p><pre>{}</pre><pre>{}</pre></body></html>\n",
+        "<h2>{}</h2><p>{}</p><pre>{}</pre><pre>{}</pre></body></html>",
         t(lang, "verify"),
         esc(&verify),
         esc(&n.basis.checkpoint),

@@ -3,20 +3,14 @@
 //! `report` entry. Made again with `--at SIZE --no-log` from any copy of the store, every file
 //! is byte-identical.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use truce_core::entry::ReportIssued;
 use truce_log::VerifierKey;
-use truce_log::checkpoint::verify_checkpoint;
-use truce_service::report::{self, Basis, Lang, Subject};
-use truce_service::{engine_at, replay_to};
+use truce_service::report::{self, Lang, Subject};
 use truce_store::GeoPackageStore;
-use truce_store::Log;
 
 use crate::Outcome;
 
@@ -99,70 +93,15 @@ pub fn run(cmd: ReportCommand) -> Result<Outcome> {
         }
     };
     let store = GeoPackageStore::open(&common.db)?;
-    let checkpoint = match common.at {
-        Some(size) => store.checkpoint_at(size)?.with_context(|| {
-            format!(
-                "no signed checkpoint at log size {size} in {}",
-                common.db.display()
-            )
-        })?,
-        None => store
-            .latest_checkpoint()?
-            .with_context(|| format!("{} holds no signed checkpoint yet", common.db.display()))?,
-    };
-    verify_checkpoint(&checkpoint.text, &verifier).map_err(|e| {
-        anyhow!(
-            "the checkpoint at size {} does not verify with the key {verifier}: {e}",
-            checkpoint.size
-        )
-    })?;
-    let size = checkpoint.size;
-    let engine = Arc::new(engine_at(&store, size)?);
-    let (ledger, warnings) = replay_to(&store, engine, size)?;
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    let coverage = match &subject {
-        Subject::Daily(day) => {
-            let from = *day - chrono::Days::new(0);
-            truce_service::reads::coverage_table_until(&store, &ledger, Some(from), Some(1), size)?
-        }
-        Subject::Spot(_) => Vec::new(),
-    };
-    let basis = Basis {
-        log_size: size,
-        root: checkpoint.root.to_hex(),
-        checkpoint: checkpoint.text.clone(),
-        verifier_key: verifier.to_string(),
-    };
-    let files = report::make(&ledger, &coverage, &basis, &subject, &audience, lang)
-        .map_err(|e| anyhow!(e))?;
+    let (basis, files) = report::make_at(&store, common.at, &verifier, &subject, &audience, lang)?;
     drop(store);
     write_files(&common.out, &files)?;
-    let hashes: BTreeMap<String, String> = files
-        .iter()
-        .map(|(name, bytes)| (name.clone(), truce_log::hash::sha256(bytes).to_hex()))
-        .collect();
-    for (name, h) in &hashes {
+    let issued = report::issued(&basis, &files, &subject, &audience, lang);
+    for (name, h) in &issued.files {
         println!("{h}  {}", common.out.join(name).display());
     }
-    println!("made from log size {size}, root {}", basis.root);
+    println!("made from log size {}, root {}", basis.log_size, basis.root);
     if !common.no_log {
-        let issued = ReportIssued {
-            kind: match subject {
-                Subject::Daily(_) => "daily".into(),
-                Subject::Spot(_) => "spot".into(),
-            },
-            subject: match &subject {
-                Subject::Daily(d) => d.to_string(),
-                Subject::Spot(id) => id.clone(),
-            },
-            audience: report::audience_name(&audience),
-            lang: lang.as_str().into(),
-            log_size: size,
-            root: basis.root.clone(),
-            files: hashes,
-        };
         let mut svc = crate::open_service_for_writing(&common.db, common.log_key.as_deref())?;
         let seq = svc.log_report(&issued)?;
         println!(

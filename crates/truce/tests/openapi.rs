@@ -46,7 +46,7 @@ fn check(args: &[&str]) {
 
 /// Every route of the router (`crate::api::routes`, `crate::ogc::routes`, the document itself),
 /// in the document's spelling of path parameters, with its methods.
-const ROUTES: [(&str, &[&str]); 24] = [
+const ROUTES: [(&str, &[&str]); 27] = [
     ("/healthz", &["get"]),
     ("/metrics", &["get"]),
     ("/api/whoami", &["get"]),
@@ -64,6 +64,9 @@ const ROUTES: [(&str, &[&str]); 24] = [
     ("/api/log/checkpoint", &["get"]),
     ("/api/log/proof/{seq}", &["get"]),
     ("/api/alerts/stream", &["get"]),
+    ("/api/reports", &["get"]),
+    ("/api/reports/daily/{day}", &["get"]),
+    ("/api/reports/spot/{id}", &["get"]),
     ("/api/openapi.json", &["get"]),
     ("/", &["get"]),
     ("/conformance", &["get"]),

@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{Demo, Server, get_json, json_of, ok, s, truce};
+use common::{Demo, Server, get, get_json, json_of, ok, s, truce};
 use serde_json::Value;
 
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -256,7 +256,79 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
         );
     }
 
+    // Served: the same function at the server's latest checkpoint, byte for byte the CLI's.
+    let days = get_json(&server.addr, "/api/reports", None);
+    assert_eq!(days["audience"], "public");
+    let public_days: Vec<&str> = days["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        public_days,
+        vec![day.as_str()],
+        "the public sees the published day only"
+    );
+    let served = get(
+        &server.addr,
+        &format!("/api/reports/daily/{day}?lang=uk"),
+        None,
+        &[],
+    );
+    assert_eq!(served.status, 200, "{}", served.text());
+    assert!(served.content_type.starts_with("text/html"));
+    let served_size = served.header("x-truce-log-size").unwrap();
+    let cli = demo.dir.join("public-cli");
+    ok(&[
+        "report",
+        "daily",
+        "--db",
+        db,
+        "--day",
+        day,
+        "--audience",
+        "public",
+        "--lang",
+        "uk",
+        "--at",
+        &served_size,
+        "--no-log",
+        "--out",
+        s(&cli),
+    ]);
+    assert_eq!(
+        served.body,
+        files(&cli)["report.html"],
+        "GET /api/reports/daily/{day} and truce report at size {served_size}"
+    );
+    let party = get(
+        &server.addr,
+        &format!("/api/reports/daily/{day}?file=report.json"),
+        Some(&demo.token("party:UA")),
+        &[],
+    );
+    assert_eq!(party.status, 200, "{}", party.text());
+    assert_eq!(party.json()["audience"], "party:UA");
+    let bad = get(
+        &server.addr,
+        &format!("/api/reports/daily/{day}?file=../x"),
+        None,
+        &[],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+
     // A spot report on an unpublished incident is refused for the public, made for staff.
+    let spot_public = get(
+        &server.addr,
+        &format!(
+            "/api/reports/spot/{}",
+            staff_ids.difference(&published).next().unwrap()
+        ),
+        None,
+        &[],
+    );
+    assert_eq!(spot_public.status, 404, "{}", spot_public.text());
     let hidden = staff_ids.difference(&published).next().unwrap();
     let refused = truce(&[
         "report",

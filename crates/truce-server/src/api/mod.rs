@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod incidents;
 pub mod log;
 pub mod observations;
+pub mod reports;
 pub mod service;
 pub mod tasks;
 
@@ -38,4 +39,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/log/checkpoint", get(log::checkpoint))
         .route("/api/log/proof/{seq}", get(log::proof))
         .route("/api/alerts/stream", get(alerts::stream))
+        .route("/api/reports", get(reports::list_reports))
+        .route("/api/reports/daily/{day}", get(reports::daily))
+        .route("/api/reports/spot/{id}", get(reports::spot))
 }

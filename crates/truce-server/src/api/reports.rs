@@ -1,0 +1,233 @@
+//! `GET /api/reports` (the days a daily report covers, for the caller), `GET
+//! /api/reports/daily/{day}` and `GET /api/reports/spot/{id}`: the report `truce report` makes,
+//! for the caller's role as audience, at the latest signed checkpoint — the same function
+//! (`truce_service::report::make_at`), so the files are byte-identical to the CLI's at that
+//! size. Made on demand one at a time (a replay of the log to the checkpoint), kept by
+//! (log size, subject, audience, language).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use truce_service::access;
+use truce_service::report::{self, Files, Lang, Subject};
+use truce_store::{GeoPackageStore, Log};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Action, Principal, require};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiPath;
+use crate::reactions::with_core;
+use crate::state::Shared;
+
+/// Reports kept in memory, newest last.
+const KEPT: usize = 16;
+
+type Key = (u64, String, String, &'static str);
+
+/// Reports made, by (log size, subject, audience, language); one made at a time.
+#[derive(Default)]
+pub struct ReportCache {
+    made: Mutex<VecDeque<(Key, Arc<Files>)>>,
+    making: tokio::sync::Mutex<()>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// `en` (default), `uk` or `ru`.
+    lang: Option<String>,
+    /// `report.html` (default), `report.json`, `map.svg` or `chart.svg`.
+    file: Option<String>,
+}
+
+/// The days with incidents in possible breach the caller may see, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct ReportDays {
+    /// `YYYY-MM-DD`, each with a daily report at `/api/reports/daily/{day}`.
+    pub days: Vec<String>,
+    /// The audience the caller's reports are made for: `public`, `party:ID` or `staff`.
+    pub audience: String,
+}
+
+#[utoipa::path(get, path = "/api/reports", tag = "reports",
+    summary = "The days a daily report covers, as the caller's role sees them",
+    responses(
+        (status = 200, description = "Days, newest first", body = ReportDays),
+        (status = 403, description = "The role may not read incidents", body = crate::schemas::ErrorBody),
+    ))]
+pub async fn list_reports(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<ReportDays>> {
+    require(&p, Action::ReadIncidents, "read reports")?;
+    with_core(&state, move |core| {
+        let ledger = core.svc.ledger();
+        let mut days: Vec<String> = access::shown_incidents(ledger, &p.role)
+            .iter()
+            .map(|s| &ledger.incidents()[s.index])
+            .filter(|i| !i.breaches.is_empty())
+            .map(|i| i.start.date_naive().to_string())
+            .collect();
+        days.sort_unstable_by(|a, b| b.cmp(a));
+        days.dedup();
+        Ok(Json(ReportDays {
+            days,
+            audience: report::audience_name(&p.role),
+        }))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/reports/daily/{day}", tag = "reports",
+    summary = "The daily report for the caller's role at the latest checkpoint",
+    params(("day" = String, Path, description = "UTC day", example = "2023-10-23"), ReportQuery),
+    responses(
+        (status = 200, description = "The file; `X-Truce-Log-Size` and `ETag` (its SHA-256) say what it was made from"),
+        (status = 400, description = "A bad day, language or file", body = crate::schemas::ErrorBody),
+        (status = 403, description = "The role may not read incidents", body = crate::schemas::ErrorBody),
+    ))]
+pub async fn daily(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    ApiPath(day): ApiPath<String>,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    let day: NaiveDate = day
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("day {day:?}: use YYYY-MM-DD")))?;
+    serve(state, p, Subject::Daily(day), q).await
+}
+
+#[utoipa::path(get, path = "/api/reports/spot/{id}", tag = "reports",
+    summary = "A spot report on one incident the caller may see, at the latest checkpoint",
+    params(("id" = String, Path, description = "Incident id", example = "inc-21"), ReportQuery),
+    responses(
+        (status = 200, description = "The file; `X-Truce-Log-Size` and `ETag` (its SHA-256) say what it was made from"),
+        (status = 400, description = "A bad language or file", body = crate::schemas::ErrorBody),
+        (status = 403, description = "The role may not read incidents", body = crate::schemas::ErrorBody),
+        (status = 404, description = "No such incident, or not visible to the caller", body = crate::schemas::ErrorBody),
+    ))]
+pub async fn spot(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<String>,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    serve(state, p, Subject::Spot(id), q).await
+}
+
+async fn serve(
+    state: Shared,
+    p: Principal,
+    subject: Subject,
+    q: ReportQuery,
+) -> ApiResult<Response> {
+    require(&p, Action::ReadIncidents, "read reports")?;
+    let lang = Lang::parse(q.lang.as_deref().unwrap_or("en")).map_err(ApiError::bad_request)?;
+    let file = q.file.unwrap_or_else(|| "report.html".into());
+    let content_type = match file.as_str() {
+        "report.html" => "text/html; charset=utf-8",
+        "report.json" => "application/json",
+        "map.svg" | "chart.svg" => "image/svg+xml",
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "file {file:?}: use report.html, report.json, map.svg or chart.svg"
+            )));
+        }
+    };
+    // The latest checkpoint and the log's verifier key, from the service.
+    let (size, verifier) = with_core(&state, |core| {
+        let size = core
+            .svc
+            .store()
+            .latest_checkpoint()
+            .map_err(anyhow::Error::from)?
+            .map(|c| c.size)
+            .ok_or_else(|| ApiError::not_found("the log has no signed checkpoint yet"))?;
+        let key = core
+            .svc
+            .key()
+            .map(|k| k.verifier_key())
+            .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no log key"))?;
+        Ok((size, key))
+    })
+    .await?;
+    let subject_s = match &subject {
+        Subject::Daily(d) => format!("daily/{d}"),
+        Subject::Spot(id) => format!("spot/{id}"),
+    };
+    let key: Key = (
+        size,
+        subject_s,
+        report::audience_name(&p.role),
+        lang.as_str(),
+    );
+    let files = match cached(&state, &key) {
+        Some(f) => f,
+        None => {
+            let _one = state.reports.making.lock().await;
+            match cached(&state, &key) {
+                Some(f) => f,
+                None => {
+                    let db = state.db.clone();
+                    let role = p.role.clone();
+                    let made = tokio::task::spawn_blocking(move || {
+                        let store = GeoPackageStore::open(&db)?;
+                        report::make_at(&store, Some(size), &verifier, &subject, &role, lang)
+                    })
+                    .await
+                    .map_err(|e| ApiError::from(anyhow::anyhow!("report worker failed: {e}")))?;
+                    let (_, files) = made.map_err(|e| {
+                        let text = e.to_string();
+                        if text.contains("not shown to the audience") {
+                            ApiError::not_found(text)
+                        } else {
+                            ApiError::from(e)
+                        }
+                    })?;
+                    let files = Arc::new(files);
+                    let mut made = state.reports.made.lock().expect("report cache");
+                    if made.len() >= KEPT {
+                        made.pop_front();
+                    }
+                    made.push_back((key, files.clone()));
+                    files
+                }
+            }
+        }
+    };
+    let bytes = files
+        .get(&file)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no {file} in this report")))?;
+    let etag = format!("\"{}\"", truce_log::hash::sha256(&bytes).to_hex());
+    let mut resp = (StatusCode::OK, bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex is a header value"),
+    );
+    h.insert(
+        "x-truce-log-size",
+        HeaderValue::from_str(&size.to_string()).expect("digits"),
+    );
+    // The report is self-contained: no script, styles inline, nothing fetched.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+    );
+    Ok(resp)
+}
+
+fn cached(state: &Shared, key: &Key) -> Option<Arc<Files>> {
+    let made = state.reports.made.lock().expect("report cache");
+    made.iter().find(|(k, _)| k == key).map(|(_, f)| f.clone())
+}
