@@ -92,8 +92,20 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
         "the report entry follows the checkpoint it was made at"
     );
     let staff_files = files(&staff);
-    for f in ["report.html", "report.json", "map.svg", "chart.svg"] {
+    for f in [
+        "report.html",
+        "report.pdf",
+        "report.json",
+        "map.svg",
+        "chart.svg",
+    ] {
         assert!(staff_files.contains_key(f), "no {f} in {staff_files:?}");
+    }
+    let pdf = &staff_files["report.pdf"];
+    assert!(pdf.starts_with(b"%PDF-") && pdf.ends_with(b"%%EOF\n") || pdf.ends_with(b"%%EOF"));
+    let pdf_text = String::from_utf8_lossy(pdf);
+    for needle in ["/FontFile2", "/ToUnicode", "/Identity-H", "/DejaVuSans"] {
+        assert!(pdf_text.contains(needle), "the PDF lacks {needle}");
     }
     let staff_ids: BTreeSet<String> = report_json(&staff)["incidents"]
         .as_array()

@@ -28,7 +28,12 @@ use truce_log::checkpoint::verify_checkpoint;
 use truce_store::{GeoPackageStore, Log};
 
 use crate::access::{self, Role};
+
+mod figure;
+mod pdf;
+
 use crate::view::IncidentView;
+use figure::{Figure, Item, esc};
 
 /// Days of history the daily report's chart and comparison cover.
 pub const HISTORY_DAYS: u64 = 30;
@@ -447,16 +452,19 @@ pub fn make(
         responses,
         coverage_caveats,
     };
-    let map = map_svg(ledger, &numbers.incidents, full);
-    let chart = chart_svg(&numbers.per_day);
-    let html = html(&numbers, &map, &chart, lang, subject);
+    let map = map_figure(ledger, &numbers.incidents, full);
+    let chart = chart_figure(&numbers.per_day);
+    let blocks = blocks(&numbers, &map, &chart, lang, subject);
+    let html = html(&blocks, lang);
+    let pdf = pdf::render(&blocks);
     let mut json = serde_json::to_string_pretty(&numbers).map_err(|e| e.to_string())?;
     json.push('\n');
     let mut files = Files::new();
     files.insert("report.html".into(), html.into_bytes());
     files.insert("report.json".into(), json.into_bytes());
-    files.insert("map.svg".into(), map.into_bytes());
-    files.insert("chart.svg".into(), chart.into_bytes());
+    files.insert("report.pdf".into(), pdf);
+    files.insert("map.svg".into(), map.to_svg().into_bytes());
+    files.insert("chart.svg".into(), chart.to_svg().into_bytes());
     Ok(files)
 }
 
@@ -537,28 +545,13 @@ pub fn issued(
     }
 }
 
-/// Escapes text for HTML and SVG.
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            _ => o.push(c),
-        }
-    }
-    o
-}
-
 const MAP_W: f64 = 800.0;
 const MAP_H: f64 = 520.0;
 
-/// The map: party areas, the contact line, zones, and the incidents (severity colour; for the
-/// audiences shown them, origins of fire with their 95 % ellipse and a line to the strike).
-fn map_svg(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> String {
+/// The map: party areas, the contact line, and the incidents numbered as in the table
+/// (severity colour; for the audiences shown them, origins of fire with their 95 % ellipse and
+/// a dashed line to the strike).
+fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> Figure {
     let agreement = ledger.engine().agreement();
     let mut pts: Vec<[f64; 2]> = agreement
         .contact_line
@@ -584,56 +577,54 @@ fn map_svg(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> String {
     let k = ((y0 + y1) / 2.0).to_radians().cos();
     let scale = (MAP_W / ((x1 - x0) * k)).min(MAP_H / (y1 - y0));
     let px = |p: [f64; 2]| ((p[0] - x0) * k * scale, (y1 - p[1]) * scale);
-    let path = |ring: &[[f64; 2]]| {
-        let mut d = String::new();
-        for (i, p) in ring.iter().enumerate() {
-            let (x, y) = px(*p);
-            let _ = write!(d, "{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" });
-        }
-        d
-    };
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {MAP_W} {MAP_H}" width="{MAP_W}" height="{MAP_H}" font-family="DejaVu Sans, sans-serif" font-size="11"><rect width="100%" height="100%" fill="#f4f1ea"/>"##
-    );
+    let ring = |r: &[[f64; 2]]| r.iter().map(|p| px(*p)).collect::<Vec<_>>();
+    let mut items = Vec::new();
     let fills = ["#dbe7f3", "#f3e0d8", "#e2efd9", "#efe6f5"];
     for (i, party) in agreement.parties.iter().enumerate() {
         for poly in &party.area {
-            let d: String = poly.iter().map(|r| path(r) + "Z").collect();
-            let _ = write!(
-                s,
-                r##"<path d="{d}" fill="{}" stroke="#9a9a9a" stroke-width="0.5" fill-rule="evenodd"><title>{}</title></path>"##,
-                fills[i % fills.len()],
-                esc(&party.name)
-            );
+            items.push(Item::Path {
+                rings: poly.iter().map(|r| ring(r)).collect(),
+                closed: true,
+                fill: Some(fills[i % fills.len()]),
+                stroke: Some(("#9a9a9a", 0.5)),
+                dashed: false,
+                title: Some(party.name.clone()),
+            });
         }
     }
     for line in &agreement.contact_line.lines {
-        let _ = write!(
-            s,
-            r##"<path d="{}" fill="none" stroke="#b0001e" stroke-width="2"/>"##,
-            path(line)
-        );
+        items.push(Item::Path {
+            rings: vec![ring(line)],
+            closed: false,
+            fill: None,
+            stroke: Some(("#b0001e", 2.0)),
+            dashed: false,
+            title: None,
+        });
     }
     for (i, v) in incidents.iter().enumerate() {
         let Some(p) = v.location else { continue };
         let (x, y) = px(p);
         if full && let Some(o) = &v.origin {
             let (ox, oy) = px(o.point);
-            let _ = write!(
-                s,
-                r##"<line x1="{ox:.1}" y1="{oy:.1}" x2="{x:.1}" y2="{y:.1}" stroke="#444" stroke-dasharray="4 3"/>"##
-            );
+            items.push(Item::Path {
+                rings: vec![vec![(ox, oy), (x, y)]],
+                closed: false,
+                fill: None,
+                stroke: Some(("#444444", 1.0)),
+                dashed: true,
+                title: None,
+            });
             let e = &o.ellipse_95;
-            let m_per_px = 111_320.0 / scale;
-            let _ = write!(
-                s,
-                r##"<ellipse cx="{ox:.1}" cy="{oy:.1}" rx="{:.1}" ry="{:.1}" transform="rotate({:.1} {ox:.1} {oy:.1})" fill="none" stroke="#444"/>"##,
-                (e.semi_minor_m / m_per_px).max(1.0),
-                (e.semi_major_m / m_per_px).max(1.0),
-                e.azimuth_deg
-            );
+            let m_per_unit = 111_320.0 / scale;
+            items.push(Item::Ellipse {
+                x: ox,
+                y: oy,
+                rx: (e.semi_minor_m / m_per_unit).max(1.0),
+                ry: (e.semi_major_m / m_per_unit).max(1.0),
+                rotate_deg: e.azimuth_deg,
+                stroke: "#444444",
+            });
         }
         let colour = match v.max_severity.map(|s| s.as_str()) {
             Some("critical") => "#7a0019",
@@ -641,24 +632,34 @@ fn map_svg(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> String {
             Some("medium") => "#fc8d59",
             _ => "#fdcc8a",
         };
-        let _ = write!(
-            s,
-            r##"<circle cx="{x:.1}" cy="{y:.1}" r="5" fill="{colour}" stroke="#000" stroke-width="0.6"><title>{}</title></circle><text x="{:.1}" y="{:.1}" font-size="9">{}</text>"##,
-            esc(&v.id),
-            x + 6.0,
-            y - 3.0,
-            i + 1
-        );
+        items.push(Item::Circle {
+            x,
+            y,
+            r: 5.0,
+            fill: colour,
+            stroke: ("#000000", 0.6),
+            title: Some(v.id.clone()),
+        });
+        items.push(Item::Text {
+            x: x + 6.0,
+            y: y - 3.0,
+            size: 9.0,
+            text: (i + 1).to_string(),
+        });
     }
-    s.push_str("</svg>\n");
-    s
+    Figure {
+        w: MAP_W,
+        h: MAP_H,
+        background: "#f4f1ea",
+        items,
+    }
 }
 
 const CHART_W: f64 = 800.0;
 const CHART_H: f64 = 220.0;
 
 /// Bars per day, stacked by party area.
-fn chart_svg(per_day: &BTreeMap<NaiveDate, BTreeMap<String, usize>>) -> String {
+fn chart_figure(per_day: &BTreeMap<NaiveDate, BTreeMap<String, usize>>) -> Figure {
     let max = per_day
         .values()
         .map(|m| m.values().sum::<usize>())
@@ -677,70 +678,141 @@ fn chart_svg(per_day: &BTreeMap<NaiveDate, BTreeMap<String, usize>>) -> String {
     let n = per_day.len().max(1) as f64;
     let (left, bottom, top) = (40.0, CHART_H - 30.0, 20.0);
     let bw = (CHART_W - left - 10.0) / n;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {CHART_W} {CHART_H}" width="{CHART_W}" height="{CHART_H}" font-family="DejaVu Sans, sans-serif" font-size="10"><rect width="100%" height="100%" fill="#fff"/><line x1="{left}" y1="{bottom}" x2="{}" y2="{bottom}" stroke="#000"/><text x="4" y="{}">{max}</text><text x="4" y="{bottom}">0</text>"##,
-        CHART_W - 10.0,
-        top + 8.0
-    );
+    let text = |x: f64, y: f64, t: String| Item::Text {
+        x,
+        y,
+        size: 10.0,
+        text: t,
+    };
+    let mut items = vec![
+        Item::Path {
+            rings: vec![vec![(left, bottom), (CHART_W - 10.0, bottom)]],
+            closed: false,
+            fill: None,
+            stroke: Some(("#000000", 1.0)),
+            dashed: false,
+            title: None,
+        },
+        text(4.0, top + 8.0, max.to_string()),
+        text(4.0, bottom, "0".into()),
+    ];
     for (i, (day, by)) in per_day.iter().enumerate() {
         let x = left + i as f64 * bw;
         let mut y = bottom;
         for (area, c) in by {
             let h = *c as f64 / max as f64 * (bottom - top);
             y -= h;
-            let _ = write!(
-                s,
-                r##"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}" fill="{}"><title>{day} {} {c}</title></rect>"##,
-                x + 1.0,
-                (bw - 2.0).max(1.0),
-                colour(area),
-                esc(area)
-            );
+            items.push(Item::Rect {
+                x: x + 1.0,
+                y,
+                w: (bw - 2.0).max(1.0),
+                h,
+                fill: colour(area),
+                title: Some(format!("{day} {area} {c}")),
+            });
         }
         if i % 5 == 0 || i + 1 == per_day.len() {
-            let _ = write!(
-                s,
-                r##"<text x="{:.1}" y="{}">{}</text>"##,
-                x,
-                bottom + 14.0,
-                day.format("%m-%d")
-            );
+            items.push(text(x, bottom + 14.0, day.format("%m-%d").to_string()));
         }
     }
     for (i, a) in areas.iter().filter(|a| !a.is_empty()).enumerate() {
         let x = left + 10.0 + i as f64 * 80.0;
-        let _ = write!(
-            s,
-            r##"<rect x="{x}" y="4" width="10" height="10" fill="{}"/><text x="{}" y="13">{}</text>"##,
-            colour(a),
-            x + 14.0,
-            esc(a)
-        );
+        items.push(Item::Rect {
+            x,
+            y: 4.0,
+            w: 10.0,
+            h: 10.0,
+            fill: colour(a),
+            title: None,
+        });
+        items.push(text(x + 14.0, 13.0, (*a).to_string()));
     }
-    s.push_str("</svg>\n");
-    s
+    Figure {
+        w: CHART_W,
+        h: CHART_H,
+        background: "#ffffff",
+        items,
+    }
 }
 
-fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
-    out.push_str("<table><tr>");
-    for h in head {
-        let _ = write!(out, "<th>{}</th>", esc(h));
-    }
-    out.push_str("</tr>");
-    for r in rows {
-        out.push_str("<tr>");
-        for c in r {
-            let _ = write!(out, "<td>{}</td>", esc(c));
+/// What a report says, in order: written as HTML ([`html`]) and as PDF ([`pdf::render`]).
+#[derive(Debug, Clone)]
+pub(crate) enum Block {
+    Title(String),
+    Heading(String),
+    Para(String),
+    /// A label and a value set in bold.
+    Labelled(String, String),
+    Fig(Figure),
+    Table(Vec<String>, Vec<Vec<String>>),
+    /// Preformatted, small (a signed checkpoint, commands).
+    Pre(String),
+}
+
+fn table(out: &mut Vec<Block>, head: &[&str], rows: &[Vec<String>]) {
+    out.push(Block::Table(
+        head.iter().map(|h| (*h).to_string()).collect(),
+        rows.to_vec(),
+    ));
+}
+
+/// The blocks as a self-contained HTML page.
+fn html(blocks: &[Block], lang: Lang) -> String {
+    let title = blocks
+        .iter()
+        .find_map(|b| match b {
+            Block::Title(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .unwrap_or("");
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title><style>body{{font-family:'DejaVu Sans',sans-serif;max-width:60em;margin:2em auto;color:#111}}table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #aaa;padding:2px 6px;font-size:90%;text-align:left}}pre{{background:#f4f4f4;padding:.5em;white-space:pre-wrap;font-size:80%}}h2{{border-bottom:1px solid #ccc}}svg{{max-width:100%;height:auto}}</style></head><body>",
+        lang.as_str(),
+        esc(title)
+    );
+    for b in blocks {
+        match b {
+            Block::Title(t) => {
+                let _ = write!(h, "<h1>{}</h1>", esc(t));
+            }
+            Block::Heading(t) => {
+                let _ = write!(h, "<h2>{}</h2>", esc(t));
+            }
+            Block::Para(t) => {
+                let _ = write!(h, "<p>{}</p>", esc(t));
+            }
+            Block::Labelled(l, v) => {
+                let _ = write!(h, "<p>{}: <b>{}</b></p>", esc(l), esc(v));
+            }
+            Block::Fig(f) => h.push_str(f.to_svg().trim_end()),
+            Block::Table(head, rows) => {
+                h.push_str("<table><tr>");
+                for c in head {
+                    let _ = write!(h, "<th>{}</th>", esc(c));
+                }
+                h.push_str("</tr>");
+                for r in rows {
+                    h.push_str("<tr>");
+                    for c in r {
+                        let _ = write!(h, "<td>{}</td>", esc(c));
+                    }
+                    h.push_str("</tr>");
+                }
+                h.push_str("</table>");
+            }
+            Block::Pre(t) => {
+                let _ = write!(h, "<pre>{}</pre>", esc(t));
+            }
         }
-        out.push_str("</tr>");
     }
-    out.push_str("</table>");
+    h.push_str("</body></html>\n");
+    h
 }
 
-fn by_rule(h: &mut String, n: &Numbers<'_>, lang: Lang) {
-    let _ = write!(h, "<h2>{}</h2>", t(lang, "by_rule"));
+fn by_rule(h: &mut Vec<Block>, n: &Numbers<'_>, lang: Lang) {
+    h.push(Block::Heading(t(lang, "by_rule").into()));
     let rows: Vec<Vec<String>> = n
         .by_rule_suggested
         .iter()
@@ -764,40 +836,39 @@ fn by_rule(h: &mut String, n: &Numbers<'_>, lang: Lang) {
     );
 }
 
-fn html(n: &Numbers<'_>, map: &str, chart: &str, lang: Lang, subject: &Subject) -> String {
+fn blocks(
+    n: &Numbers<'_>,
+    map: &Figure,
+    chart: &Figure,
+    lang: Lang,
+    subject: &Subject,
+) -> Vec<Block> {
     let title = match subject {
         Subject::Daily(d) => format!("{} — {d}", t(lang, "daily")),
         Subject::Spot(id) => format!("{} — {id}", t(lang, "spot")),
     };
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title><style>body{{font-family:'DejaVu Sans',sans-serif;max-width:60em;margin:2em auto;color:#111}}table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #aaa;padding:2px 6px;font-size:90%;text-align:left}}pre{{background:#f4f4f4;padding:.5em;white-space:pre-wrap;font-size:80%}}h2{{border-bottom:1px solid #ccc}}</style></head><body>",
-        lang.as_str(),
-        esc(&title)
-    );
-    let _ = write!(
-        h,
-        "<h1>{}</h1><p>{}: <b>{}</b></p>",
-        esc(&title),
-        t(lang, "audience"),
-        esc(&n.audience)
-    );
+    let mut h = vec![
+        Block::Title(title),
+        Block::Labelled(t(lang, "audience").into(), n.audience.clone()),
+    ];
     if let Subject::Daily(d) = subject {
         let text = t(lang, "summary_text")
             .replace("{n}", &n.incidents.len().to_string())
             .replace("{day}", &d.to_string())
             .replace("{avg7}", &format!("{:.1}", n.previous_7_per_day))
             .replace("{avg30}", &format!("{:.1}", n.previous_30_per_day));
-        let _ = write!(h, "<h2>{}</h2><p>{}</p>", t(lang, "summary"), esc(&text));
+        h.push(Block::Heading(t(lang, "summary").into()));
+        h.push(Block::Para(text));
     }
-    let _ = write!(h, "<h2>{}</h2>{map}", t(lang, "map"));
+    h.push(Block::Heading(t(lang, "map").into()));
+    h.push(Block::Fig(map.clone()));
     if let Subject::Daily(_) = subject {
-        let _ = write!(h, "<h2>{}</h2>{chart}", t(lang, "chart"));
+        h.push(Block::Heading(t(lang, "chart").into()));
+        h.push(Block::Fig(chart.clone()));
     }
-    let _ = write!(h, "<h2>{}</h2>", t(lang, "incidents"));
+    h.push(Block::Heading(t(lang, "incidents").into()));
     if n.incidents.is_empty() {
-        let _ = write!(h, "<p>{}</p>", t(lang, "nothing"));
+        h.push(Block::Para(t(lang, "nothing").into()));
     } else {
         let rows: Vec<Vec<String>> = n
             .incidents
@@ -849,11 +920,11 @@ fn html(n: &Numbers<'_>, map: &str, chart: &str, lang: Lang, subject: &Subject) 
         })
         .collect();
     if !weapons.is_empty() {
-        let _ = write!(h, "<h2>{}</h2>", t(lang, "weapons"));
+        h.push(Block::Heading(t(lang, "weapons").into()));
         table(&mut h, &[t(lang, "id"), "", t(lang, "rule")], &weapons);
     }
     if !n.tasks.is_empty() {
-        let _ = write!(h, "<h2>{}</h2>", t(lang, "tasks"));
+        h.push(Block::Heading(t(lang, "tasks").into()));
         let rows: Vec<Vec<String>> = n.tasks.iter().map(|r| r.to_vec()).collect();
         table(
             &mut h,
@@ -868,7 +939,7 @@ fn html(n: &Numbers<'_>, map: &str, chart: &str, lang: Lang, subject: &Subject) 
         );
     }
     if !n.responses.is_empty() {
-        let _ = write!(h, "<h2>{}</h2>", t(lang, "responses"));
+        h.push(Block::Heading(t(lang, "responses").into()));
         let rows: Vec<Vec<String>> = n.responses.iter().map(|r| r.to_vec()).collect();
         table(
             &mut h,
@@ -877,11 +948,11 @@ fn html(n: &Numbers<'_>, map: &str, chart: &str, lang: Lang, subject: &Subject) 
         );
     }
     if let Subject::Daily(_) = subject {
-        let _ = write!(h, "<h2>{}</h2>", t(lang, "coverage"));
+        h.push(Block::Heading(t(lang, "coverage").into()));
         if n.coverage_caveats.is_empty() {
-            let _ = write!(h, "<p>{}</p>", t(lang, "all_observed"));
+            h.push(Block::Para(t(lang, "all_observed").into()));
         } else {
-            let _ = write!(h, "<p>{}</p>", t(lang, "coverage_text"));
+            h.push(Block::Para(t(lang, "coverage_text").into()));
             let rows: Vec<Vec<String>> = n
                 .coverage_caveats
                 .iter()
@@ -894,7 +965,7 @@ fn html(n: &Numbers<'_>, map: &str, chart: &str, lang: Lang, subject: &Subject) 
         && let Some(v) = n.incidents.first()
     {
         if let Some(trs) = &v.transitions {
-            let _ = write!(h, "<h2>{}</h2>", t(lang, "history"));
+            h.push(Block::Heading(t(lang, "history").into()));
             let rows: Vec<Vec<String>> = trs
                 .iter()
                 .map(|tr| {
@@ -913,13 +984,12 @@ fn html(n: &Numbers<'_>, map: &str, chart: &str, lang: Lang, subject: &Subject) 
             );
         }
         if let (Some(kinds), Some(sources)) = (&v.kinds, &v.source_kinds) {
-            let _ = write!(
-                h,
-                "<h2>{}</h2><p>{} · {}</p>",
-                t(lang, "evidence"),
-                esc(&kinds.join(", ")),
-                esc(&sources.join(", "))
-            );
+            h.push(Block::Heading(t(lang, "evidence").into()));
+            h.push(Block::Para(format!(
+                "{} · {}",
+                kinds.join(", "),
+                sources.join(", ")
+            )));
         }
     }
     let verify = t(lang, "verify_text")
@@ -943,13 +1013,9 @@ fn html(n: &Numbers<'_>, map: &str, chart: &str, lang: Lang, subject: &Subject) 
             n.basis.verifier_key
         ),
     };
-    let _ = writeln!(
-        h,
-        "<h2>{}</h2><p>{}</p><pre>{}</pre><pre>{}</pre></body></html>",
-        t(lang, "verify"),
-        esc(&verify),
-        esc(&n.basis.checkpoint),
-        esc(&cmd)
-    );
+    h.push(Block::Heading(t(lang, "verify").into()));
+    h.push(Block::Para(verify));
+    h.push(Block::Pre(n.basis.checkpoint.clone()));
+    h.push(Block::Pre(cmd));
     h
 }
