@@ -124,6 +124,22 @@ const LABELS: &[(&str, [&str; 3])] = &[
         ],
     ),
     (
+        "chart_rule",
+        [
+            "The same days by rule",
+            "Ті самі дні за правилом",
+            "Те же дни по правилу",
+        ],
+    ),
+    (
+        "chart_sector",
+        [
+            "The day's incidents by sector of the line (km from its start)",
+            "Інциденти дня за ділянками лінії (км від її початку)",
+            "Инциденты дня по участкам линии (км от её начала)",
+        ],
+    ),
+    (
         "by_rule",
         [
             "By rule and presumed party",
@@ -288,6 +304,11 @@ struct Numbers<'a> {
     /// Per day, the previous [`HISTORY_DAYS`] days and the day: incidents in possible breach by
     /// party area (`""` where the audience is not shown areas).
     per_day: BTreeMap<NaiveDate, BTreeMap<String, usize>>,
+    /// The same days by rule (an incident counts once per rule it may breach).
+    per_day_by_rule: BTreeMap<NaiveDate, BTreeMap<String, usize>>,
+    /// The day's incidents in possible breach by 25 km sector of the contact line (chainage from
+    /// the line's start): `(from_km, to_km, count)`, sectors with none left out.
+    by_sector: Vec<(f64, f64, usize)>,
     previous_7_per_day: f64,
     previous_30_per_day: f64,
     /// rule → (suggested party or "none" → count), and the same for official attribution.
@@ -338,6 +359,7 @@ pub fn make(
         per_day.insert(d, BTreeMap::new());
         d = d + Days::new(1);
     }
+    let mut per_day_by_rule = per_day.clone();
     let mut incidents: Vec<IncidentView> = Vec::new();
     for s in &shown {
         let inc = &ledger.incidents()[s.index];
@@ -352,6 +374,10 @@ pub fn make(
                 String::new()
             };
             *row.entry(area).or_default() += 1;
+            let by_rule = per_day_by_rule.get_mut(&start).expect("the same days");
+            for r in &inc.breaches {
+                *by_rule.entry(r.clone()).or_default() += 1;
+            }
         }
         let wanted = match subject {
             Subject::Daily(d) => start == *d,
@@ -370,6 +396,23 @@ pub fn make(
             .sum();
         (total as f64 / n as f64 * 10.0).round() / 10.0
     };
+    let mut by_sector: BTreeMap<usize, usize> = BTreeMap::new();
+    let sectors =
+        truce_fusion::coverage::Sectors::new(&ledger.engine().agreement().contact_line.lines).ok();
+    if let (Subject::Daily(_), Some(sectors)) = (subject, &sectors) {
+        for v in &incidents {
+            if let Some(i) = v.location.and_then(|p| sectors.sector_of(p)) {
+                *by_sector.entry(i).or_default() += 1;
+            }
+        }
+    }
+    let by_sector: Vec<(f64, f64, usize)> = by_sector
+        .into_iter()
+        .filter_map(|(i, n)| {
+            let (a, b) = sectors.as_ref()?.bounds_km(i);
+            Some((a, b, n))
+        })
+        .collect();
     let previous_7_per_day = count_over(7);
     let previous_30_per_day = count_over(HISTORY_DAYS);
     let none = t(lang, "none").to_string();
@@ -444,6 +487,8 @@ pub fn make(
         basis,
         incidents,
         per_day,
+        per_day_by_rule,
+        by_sector,
         previous_7_per_day,
         previous_30_per_day,
         by_rule_suggested,
@@ -454,7 +499,14 @@ pub fn make(
     };
     let map = map_figure(ledger, &numbers.incidents, full);
     let chart = chart_figure(&numbers.per_day);
-    let blocks = blocks(&numbers, &map, &chart, lang, subject);
+    let by_rule_chart = chart_figure(&numbers.per_day_by_rule);
+    let sector_chart = sector_figure(&numbers.by_sector);
+    let blocks = blocks(
+        &numbers,
+        &[&map, &chart, &by_rule_chart, &sector_chart],
+        lang,
+        subject,
+    );
     let html = html(&blocks, lang);
     let pdf = pdf::render(&blocks);
     let mut json = serde_json::to_string_pretty(&numbers).map_err(|e| e.to_string())?;
@@ -592,6 +644,32 @@ fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> Figure
             });
         }
     }
+    // Zones drawn as areas (those defined by distance from the line are its buffer, not drawn).
+    for zone in &agreement.zones {
+        if let truce_core::agreement::ZoneExtent::Polygons { polygons, .. } = &zone.extent {
+            for poly in polygons {
+                items.push(Item::Path {
+                    rings: poly.iter().map(|r| ring(r)).collect(),
+                    closed: true,
+                    fill: None,
+                    stroke: Some(("#6a51a3", 1.0)),
+                    dashed: true,
+                    title: Some(zone.name.clone()),
+                });
+            }
+        }
+    }
+    for site in &agreement.storage_sites {
+        let (x, y) = px(site.location);
+        items.push(Item::Rect {
+            x: x - 3.5,
+            y: y - 3.5,
+            w: 7.0,
+            h: 7.0,
+            fill: "#238b45",
+            title: Some(site.name.clone()),
+        });
+    }
     for line in &agreement.contact_line.lines {
         items.push(Item::Path {
             rings: vec![ring(line)],
@@ -657,6 +735,52 @@ fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> Figure
 
 const CHART_W: f64 = 800.0;
 const CHART_H: f64 = 220.0;
+
+/// Bars per 25 km sector of the line: the day's incidents in possible breach.
+fn sector_figure(by_sector: &[(f64, f64, usize)]) -> Figure {
+    let max = by_sector.iter().map(|s| s.2).max().unwrap_or(0).max(1);
+    let (left, bottom, top) = (40.0, CHART_H - 30.0, 20.0);
+    let n = by_sector.len().max(1) as f64;
+    let bw = ((CHART_W - left - 10.0) / n).min(60.0);
+    let text = |x: f64, y: f64, t: String| Item::Text {
+        x,
+        y,
+        size: 10.0,
+        text: t,
+    };
+    let mut items = vec![
+        Item::Path {
+            rings: vec![vec![(left, bottom), (CHART_W - 10.0, bottom)]],
+            closed: false,
+            fill: None,
+            stroke: Some(("#000000", 1.0)),
+            dashed: false,
+            title: None,
+        },
+        text(4.0, top + 8.0, max.to_string()),
+        text(4.0, bottom, "0".into()),
+    ];
+    for (i, (a, b, c)) in by_sector.iter().enumerate() {
+        let x = left + i as f64 * bw;
+        let h = *c as f64 / max as f64 * (bottom - top);
+        items.push(Item::Rect {
+            x: x + 2.0,
+            y: bottom - h,
+            w: (bw - 4.0).max(1.0),
+            h,
+            fill: "#8c6bb1",
+            title: Some(format!("{a:.0}–{b:.0} km: {c}")),
+        });
+        items.push(text(x + 2.0, bottom - h - 3.0, c.to_string()));
+        items.push(text(x + 2.0, bottom + 14.0, format!("{a:.0}")));
+    }
+    Figure {
+        w: CHART_W,
+        h: CHART_H,
+        background: "#ffffff",
+        items,
+    }
+}
 
 /// Bars per day, stacked by party area.
 fn chart_figure(per_day: &BTreeMap<NaiveDate, BTreeMap<String, usize>>) -> Figure {
@@ -836,13 +960,8 @@ fn by_rule(h: &mut Vec<Block>, n: &Numbers<'_>, lang: Lang) {
     );
 }
 
-fn blocks(
-    n: &Numbers<'_>,
-    map: &Figure,
-    chart: &Figure,
-    lang: Lang,
-    subject: &Subject,
-) -> Vec<Block> {
+fn blocks(n: &Numbers<'_>, figs: &[&Figure; 4], lang: Lang, subject: &Subject) -> Vec<Block> {
+    let [map, chart, by_rule_chart, sector_chart] = *figs;
     let title = match subject {
         Subject::Daily(d) => format!("{} — {d}", t(lang, "daily")),
         Subject::Spot(id) => format!("{} — {id}", t(lang, "spot")),
@@ -865,6 +984,12 @@ fn blocks(
     if let Subject::Daily(_) = subject {
         h.push(Block::Heading(t(lang, "chart").into()));
         h.push(Block::Fig(chart.clone()));
+        h.push(Block::Heading(t(lang, "chart_rule").into()));
+        h.push(Block::Fig(by_rule_chart.clone()));
+        if !n.by_sector.is_empty() {
+            h.push(Block::Heading(t(lang, "chart_sector").into()));
+            h.push(Block::Fig(sector_chart.clone()));
+        }
     }
     h.push(Block::Heading(t(lang, "incidents").into()));
     if n.incidents.is_empty() {
@@ -1018,4 +1143,34 @@ fn blocks(
     h.push(Block::Pre(n.basis.checkpoint.clone()));
     h.push(Block::Pre(cmd));
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every label the report asks for exists, in all three languages (a missing one would
+    /// print "?").
+    #[test]
+    fn every_label_is_translated() {
+        let src = include_str!("mod.rs");
+        let mut keys: BTreeSet<&str> = src
+            .split("t(lang, \"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        keys.extend(["not_observed", "partly_observed"]);
+        assert!(keys.len() > 20, "{keys:?}");
+        for key in keys {
+            let (_, v) = LABELS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .unwrap_or_else(|| panic!("no label {key:?}"));
+            assert!(v.iter().all(|s| !s.is_empty()), "{key}: {v:?}");
+        }
+        let mut seen = BTreeSet::new();
+        for (k, _) in LABELS {
+            assert!(seen.insert(k), "label {k} twice");
+        }
+    }
 }
