@@ -28,6 +28,8 @@ pub struct Config {
     pub limits: Limits,
     /// Per-party webhook endpoints (`truce serve --webhooks FILE`, `crate::webhooks::load`).
     pub webhooks: Vec<crate::webhooks::Endpoint>,
+    /// The nightly daily reports (`--daily-report-at`), if any.
+    pub nightly: Option<crate::api::reports::Nightly>,
 }
 
 /// Token buckets for the request rate limits, by caller (`ip:…` or `token:…`).
@@ -297,6 +299,10 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
     // Entries other processes append (a `truce decide` from a shell) are folded and alerted
     // even when no request comes.
     let follower = tokio::spawn(crate::reactions::follow_log(state.clone()));
+    let nightly = config.nightly.clone().map(|job| {
+        tracing::info!(at = %job.at, dir = %job.dir.display(), "daily reports");
+        tokio::spawn(crate::api::reports::nightly(state.clone(), job))
+    });
     let mut listeners = Vec::new();
     if let Some(addr) = config.cot_tcp {
         listeners.push(tokio::spawn(crate::cot::listen_tcp(
@@ -330,6 +336,9 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
         .await
         .context("serving HTTP")?;
     let _ = follower.await;
+    if let Some(n) = nightly {
+        let _ = n.await;
+    }
     for l in listeners {
         match l.await {
             Ok(Ok(())) => {}

@@ -52,6 +52,14 @@ pub struct ServeArgs {
     /// `secret_env` (the environment variable holding the party's HMAC key); docs/api.md.
     #[arg(long)]
     webhooks: Option<PathBuf>,
+    /// Every day at this UTC time (HH:MM or HH:MM:SS), make the previous day's daily report
+    /// for the public (en, uk, ru), each party and staff, write it under `--reports-dir` and
+    /// log it (docs/reports.md).
+    #[arg(long = "daily-report-at")]
+    daily_report_at: Option<chrono::NaiveTime>,
+    /// Where the nightly reports go (default: `reports/` beside the store).
+    #[arg(long = "reports-dir")]
+    reports_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -120,6 +128,17 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
         cot_udp: args.cot_udp,
         limits,
         webhooks,
+        nightly: args
+            .daily_report_at
+            .map(|at| truce_server::api::reports::Nightly {
+                at,
+                dir: args.reports_dir.clone().unwrap_or_else(|| {
+                    args.db
+                        .parent()
+                        .unwrap_or(std::path::Path::new("."))
+                        .join("reports")
+                }),
+            }),
     };
     runtime.block_on(truce_server::app::serve(state, config))?;
     println!("truce serve: stopped; every accepted batch is committed and checkpointed");

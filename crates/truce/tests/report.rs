@@ -378,3 +378,84 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
             .contains("Оперативное сообщение")
     );
 }
+
+/// `truce serve --daily-report-at`: at that time the previous day's report is written for
+/// every edition and each one logged with its files' SHA-256.
+#[test]
+fn serve_makes_and_logs_the_nightly_reports() {
+    let demo = Demo::new("truce-report", "nightly");
+    let dir = demo.dir.join("nightly");
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(3))
+        .format("%H:%M:%S")
+        .to_string();
+    let conn = rusqlite::Connection::open(&demo.db).unwrap();
+    let reports = |conn: &rusqlite::Connection| -> Vec<Value> {
+        conn.prepare("SELECT CAST(body AS TEXT) FROM entries WHERE kind = 'report' ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|b| json_of(&b.unwrap()))
+            .collect()
+    };
+    assert!(reports(&conn).is_empty());
+    let server = Server::start(
+        &demo.db,
+        &["--daily-report-at", &at, "--reports-dir", s(&dir)],
+        None,
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let logged = loop {
+        let r = reports(&conn);
+        if r.len() >= 6 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    drop(server);
+    // Public in three languages, each party, staff.
+    let editions: BTreeSet<(String, String)> = logged
+        .iter()
+        .map(|e| {
+            (
+                e["audience"].as_str().unwrap().to_string(),
+                e["lang"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String)> = [
+        ("public", "en"),
+        ("public", "uk"),
+        ("public", "ru"),
+        ("party:RU", "en"),
+        ("party:UA", "en"),
+        ("staff", "en"),
+    ]
+    .iter()
+    .map(|(a, l)| (a.to_string(), l.to_string()))
+    .collect();
+    assert_eq!(editions, want, "{logged:?}");
+    for e in &logged {
+        let day = e["subject"].as_str().unwrap();
+        let edition = dir.join(day).join(format!(
+            "{}-{}",
+            e["audience"].as_str().unwrap().replace(':', "-"),
+            e["lang"].as_str().unwrap()
+        ));
+        let written = files(&edition);
+        assert_eq!(written.len(), 5, "{}", edition.display());
+        for (name, bytes) in &written {
+            use sha2::Digest;
+            let hex: String = sha2::Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(
+                e["files"][name],
+                hex.as_str(),
+                "{}/{name}",
+                edition.display()
+            );
+        }
+    }
+    ok(&["log", "verify", "--db", s(&demo.db)]);
+}

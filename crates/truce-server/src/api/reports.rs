@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use truce_service::access;
+use truce_service::access::{self, Role};
 use truce_service::report::{self, Files, Lang, Subject};
 use truce_store::{GeoPackageStore, Log};
 use utoipa::{IntoParams, ToSchema};
@@ -230,4 +230,111 @@ async fn serve(
 fn cached(state: &Shared, key: &Key) -> Option<Arc<Files>> {
     let made = state.reports.made.lock().expect("report cache");
     made.iter().find(|(k, _)| k == key).map(|(_, f)| f.clone())
+}
+
+/// `truce serve --daily-report-at HH:MM[:SS] --reports-dir DIR`: when it is that time (UTC,
+/// by the service's clock) the previous day's daily report is made for the public (English,
+/// Ukrainian, Russian), each party (English) and staff (English) at the latest checkpoint,
+/// written into `DIR/<day>/<audience>-<lang>/` and logged as `report` entries — what
+/// `truce report daily --day <day> --audience … --lang …` would write and log.
+#[derive(Debug, Clone)]
+pub struct Nightly {
+    pub at: chrono::NaiveTime,
+    pub dir: std::path::PathBuf,
+}
+
+/// The audiences and languages a nightly report is made for.
+fn nightly_editions(agreement: &truce_core::agreement::Agreement) -> Vec<(Role, Lang)> {
+    let mut out = vec![
+        (Role::Public, Lang::En),
+        (Role::Public, Lang::Uk),
+        (Role::Public, Lang::Ru),
+    ];
+    for p in &agreement.parties {
+        out.push((Role::Party(p.id.clone()), Lang::En));
+    }
+    out.push((Role::Analyst, Lang::En));
+    out
+}
+
+/// Runs until the service stops: sleeps to the next `at`, then makes and logs the reports.
+pub async fn nightly(state: Shared, job: Nightly) {
+    let mut stop = state.stop.subscribe();
+    loop {
+        let now = state.clock.now();
+        let mut next = now.date_naive().and_time(job.at).and_utc();
+        if next <= now {
+            next += chrono::Duration::days(1);
+        }
+        let wait = (next - now).to_std().unwrap_or_default();
+        let stopped = tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            r = stop.wait_for(|s| *s) => { drop(r); true }
+        };
+        if stopped {
+            return;
+        }
+        let day = next.date_naive() - chrono::Days::new(1);
+        match make_nightly(&state, &job, day).await {
+            Ok(n) => {
+                tracing::info!(%day, reports = n, dir = %job.dir.display(), "daily reports made and logged")
+            }
+            Err(e) => tracing::error!(%day, error = %format!("{e:#}"), "daily reports failed"),
+        }
+    }
+}
+
+async fn make_nightly(state: &Shared, job: &Nightly, day: NaiveDate) -> anyhow::Result<usize> {
+    let _one = state.reports.making.lock().await;
+    let (size, verifier) = with_core(state, |core| {
+        let size = core
+            .svc
+            .store()
+            .latest_checkpoint()
+            .map_err(anyhow::Error::from)?
+            .map(|c| c.size)
+            .ok_or_else(|| ApiError::not_found("the log has no signed checkpoint yet"))?;
+        let key = core
+            .svc
+            .key()
+            .map(|k| k.verifier_key())
+            .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no log key"))?;
+        Ok((size, key))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.reason))?;
+    let editions = nightly_editions(state.engine.agreement());
+    let db = state.db.clone();
+    let dir = job.dir.clone();
+    let subject = Subject::Daily(day);
+    let made = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<_>> {
+        let store = GeoPackageStore::open(&db)?;
+        let mut out = Vec::new();
+        for (role, lang) in editions {
+            let (basis, files) =
+                report::make_at(&store, Some(size), &verifier, &subject, &role, lang)?;
+            let edition = dir.join(day.to_string()).join(format!(
+                "{}-{}",
+                report::audience_name(&role).replace(':', "-"),
+                lang.as_str()
+            ));
+            std::fs::create_dir_all(&edition)?;
+            for (name, bytes) in &files {
+                std::fs::write(edition.join(name), bytes)?;
+            }
+            out.push(report::issued(&basis, &files, &subject, &role, lang));
+        }
+        Ok(out)
+    })
+    .await??;
+    let n = made.len();
+    with_core(state, move |core| {
+        for issued in &made {
+            core.svc.log_report(issued)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.reason))?;
+    Ok(n)
 }
