@@ -30,5 +30,5 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use pipeline::{Committed, IngestResult, RecordResult};
 pub use service::{
     Applied, Decided, DecisionRequest, OutcomeReport, Rebuilt, ResponseRequest, Result, Service,
-    ServiceError, engine_at, engine_in_force, replay, replay_to,
+    ServiceError, append_report, engine_at, engine_in_force, replay, replay_to,
 };

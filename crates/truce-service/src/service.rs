@@ -240,6 +240,32 @@ pub fn replay_to(
     Ok((ledger, warnings))
 }
 
+/// Appends a `report` entry to `store` with one checkpoint signed by `key` at `now_unix_s`,
+/// without the ledger: report entries change no incident (the ledger skips them), so
+/// `truce report` does not replay the log to log one. The derived tables, level with the log
+/// before, are marked level after it (they reflect the report entry: it changes none of them).
+/// A running service logs through [`Service::log_report`] instead.
+pub fn append_report(
+    store: &mut GeoPackageStore,
+    key: &SignerKey,
+    issued: &truce_core::entry::ReportIssued,
+    now_unix_s: u64,
+) -> Result<u64> {
+    let body = truce_core::canonical::to_canonical_json(issued);
+    fits("a report entry", &body)?;
+    store.check_signer(key)?;
+    let level = store.derived_through()? == store.log_size()?.checked_sub(1);
+    let seq = store.append_record(EntryKind::Report, &body)?;
+    store.sign_checkpoint(key, now_unix_s)?;
+    if level {
+        store.write_derived(&truce_store::DerivedRows {
+            through_seq: Some(seq),
+            ..Default::default()
+        })?;
+    }
+    Ok(seq)
+}
+
 impl Service {
     /// Opens the store at `db` (made if missing) for reading: replays its log into the ledger
     /// under the terms in force and brings the derived tables level (written whole when they
@@ -618,6 +644,7 @@ impl Service {
     /// signed and folded; returns its seq.
     pub fn log_report(&mut self, issued: &truce_core::entry::ReportIssued) -> Result<u64> {
         let body = truce_core::canonical::to_canonical_json(issued);
+        fits("a report entry", &body)?;
         Ok(self.record(EntryKind::Report, &body)?)
     }
 

@@ -71,8 +71,6 @@ pub fn run(cmd: ReportCommand) -> Result<Outcome> {
     };
     let audience = report::parse_audience(&common.audience).map_err(|e| anyhow!(e))?;
     let lang = Lang::parse(&common.lang).map_err(|e| anyhow!(e))?;
-    // Open (and migrate) through the service first, so that the store is current.
-    drop(crate::open_service(&common.db)?);
     let verifier: VerifierKey = match (&common.key, common.no_log) {
         (Some(text), _) => crate::log_cmd::parse_verifier_key(text)?,
         (None, false) => {
@@ -102,8 +100,10 @@ pub fn run(cmd: ReportCommand) -> Result<Outcome> {
     }
     println!("made from log size {}, root {}", basis.log_size, basis.root);
     if !common.no_log {
-        let mut svc = crate::open_service_for_writing(&common.db, common.log_key.as_deref())?;
-        let seq = svc.log_report(&issued)?;
+        let key = crate::log_cmd::log_signer_key(&common.db, common.log_key.as_deref())?;
+        let mut store = GeoPackageStore::open(&common.db)?;
+        let now = truce_service::Clock::unix_s(&truce_service::SystemClock);
+        let seq = truce_service::append_report(&mut store, &key, &issued, now)?;
         println!(
             "logged as entry {seq}; prove it with: truce log prove --db {} --seq {seq}",
             common.db.display()

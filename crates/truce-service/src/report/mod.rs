@@ -175,6 +175,30 @@ const LABELS: &[(&str, [&str; 3])] = &[
         ],
     ),
     (
+        "storage",
+        [
+            "Storage sites: weapons missing or not as declared",
+            "Місця зберігання: озброєння відсутнє або не відповідає задекларованому",
+            "Места хранения: вооружение отсутствует или не соответствует заявленному",
+        ],
+    ),
+    (
+        "fom",
+        [
+            "Restrictions of the monitors' freedom of movement",
+            "Обмеження свободи пересування спостерігачів",
+            "Ограничения свободы передвижения наблюдателей",
+        ],
+    ),
+    (
+        "none_recorded",
+        [
+            "None recorded in the incidents shown.",
+            "Серед показаних інцидентів не зафіксовано.",
+            "Среди показанных инцидентов не зафиксировано.",
+        ],
+    ),
+    (
         "tasks",
         [
             "Verification tasks and outcomes",
@@ -314,6 +338,9 @@ struct Numbers<'a> {
     /// rule → (suggested party or "none" → count), and the same for official attribution.
     by_rule_suggested: BTreeMap<String, BTreeMap<String, usize>>,
     by_rule_official: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Rule id → its kind (`no_fire`, `weapon_withdrawal`, `storage_inventory`,
+    /// `freedom_of_movement`, …), for the rules of the incidents shown.
+    rule_kinds: BTreeMap<String, String>,
     /// Staff only: tasks created on the day, `(id, incident, team, state, outcome)`.
     tasks: Vec<[String; 5]>,
     /// Responses given on the day: `(incident, party action, time)`.
@@ -434,6 +461,14 @@ pub fn make(
                 .or_default() += 1;
         }
     }
+    let rule_kinds: BTreeMap<String, String> = ledger
+        .engine()
+        .agreement()
+        .rules
+        .iter()
+        .filter(|r| by_rule_suggested.contains_key(&r.id))
+        .map(|r| (r.id.clone(), r.kind.as_str().to_string()))
+        .collect();
     let ids: BTreeSet<&str> = incidents.iter().map(|v| v.id.as_str()).collect();
     let tasks: Vec<[String; 5]> = if audience.is_staff() {
         ledger
@@ -493,6 +528,7 @@ pub fn make(
         previous_30_per_day,
         by_rule_suggested,
         by_rule_official,
+        rule_kinds,
         tasks,
         responses,
         coverage_caveats,
@@ -1032,21 +1068,54 @@ fn blocks(n: &Numbers<'_>, figs: &[&Figure; 4], lang: Lang, subject: &Subject) -
     if !n.by_rule_suggested.is_empty() {
         by_rule(&mut h, n, lang);
     }
-    let weapons: Vec<Vec<String>> = n
-        .incidents
-        .iter()
-        .filter(|v| v.group.as_deref().is_some_and(|g| g.starts_with("weapon")))
-        .map(|v| {
-            vec![
-                v.id.clone(),
-                v.group.clone().unwrap_or_default(),
-                v.rules.join(", "),
-            ]
-        })
-        .collect();
-    if !weapons.is_empty() {
-        h.push(Block::Heading(t(lang, "weapons").into()));
-        table(&mut h, &[t(lang, "id"), "", t(lang, "rule")], &weapons);
+    // The findings the mission's daily reports list by kind of rule, stated even when none.
+    for (kind, label) in [
+        ("weapon_withdrawal", "weapons"),
+        ("storage_inventory", "storage"),
+        ("freedom_of_movement", "fom"),
+    ] {
+        let rows: Vec<Vec<String>> = n
+            .incidents
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| {
+                v.rules
+                    .iter()
+                    .any(|r| n.rule_kinds.get(r).is_some_and(|k| k == kind))
+            })
+            .map(|(i, v)| {
+                vec![
+                    (i + 1).to_string(),
+                    v.id.clone(),
+                    v.start.format("%Y-%m-%d %H:%M").to_string(),
+                    v.rules.join(", "),
+                    v.location
+                        .map(|p| format!("{:.4}, {:.4}", p[1], p[0]))
+                        .unwrap_or_default(),
+                    v.state.clone(),
+                ]
+            })
+            .collect();
+        if rows.is_empty() && matches!(subject, Subject::Spot(_)) {
+            continue;
+        }
+        h.push(Block::Heading(t(lang, label).into()));
+        if rows.is_empty() {
+            h.push(Block::Para(t(lang, "none_recorded").into()));
+        } else {
+            table(
+                &mut h,
+                &[
+                    "#",
+                    t(lang, "id"),
+                    t(lang, "time"),
+                    t(lang, "rule"),
+                    t(lang, "place"),
+                    t(lang, "state"),
+                ],
+                &rows,
+            );
+        }
     }
     if !n.tasks.is_empty() {
         h.push(Block::Heading(t(lang, "tasks").into()));
