@@ -367,6 +367,20 @@ impl GeoPackageStore {
     }
 
     /// Entries from `from_seq` on, at most `limit`.
+    /// The `report` entries (reports issued), by seq: `(seq, body)`. Read through a partial
+    /// index, so the log's observations are not scanned.
+    pub fn report_entries(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, body FROM entries WHERE kind = 'report' ORDER BY seq")
+            .map_err(self.read_failed("entries"))?;
+        stmt.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+        })
+        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+        .map_err(self.read_failed("entries"))
+    }
+
     pub(crate) fn read_entries(
         &self,
         from_seq: u64,

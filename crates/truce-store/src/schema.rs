@@ -544,7 +544,7 @@ DELETE FROM derived_state WHERE name = 'ledger';
 "#;
 
 /// `report` entries (`truce report`: the SHA-256 of each file a report wrote, and the log size
-/// it was made from). The `entries.kind` CHECK is widened by rebuilding the table once more,
+/// it was made from), found through a partial index (`GET /api/reports` lists them). The `entries.kind` CHECK is widened by rebuilding the table once more,
 /// rows copied seq for seq — and the list of kinds moves into a trigger, so the next kind is a
 /// `DROP TRIGGER` / `CREATE TRIGGER`, not a copy of the whole log.
 const V6: &str = r#"
@@ -560,6 +560,7 @@ CREATE TABLE entries_v6 (
 INSERT INTO entries_v6 (seq, kind, body, sha256) SELECT seq, kind, body, sha256 FROM entries ORDER BY seq;
 DROP TABLE entries;
 ALTER TABLE entries_v6 RENAME TO entries;
+CREATE INDEX entries_reports ON entries(seq) WHERE kind = 'report';
 CREATE TRIGGER entries_kind_is_known BEFORE INSERT ON entries
 WHEN NEW.kind NOT IN ('observation', 'agreement', 'rejected', 'decision', 'mission', 'response', 'alert', 'report')
 BEGIN SELECT RAISE(ABORT, 'entries.kind must be observation, agreement, rejected, decision, mission, response, alert or report'); END;

@@ -286,6 +286,23 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
         vec![day.as_str()],
         "the public sees the published day only"
     );
+    // Issued: the public report logged above, not the staff one.
+    let issued: Vec<(String, u64)> = days["issued"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["audience"].as_str().unwrap().to_string(),
+                r["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(issued.len(), 1, "{issued:?}");
+    assert_eq!(issued[0].0, "public");
+    let staff_issued = get_json(&server.addr, "/api/reports", Some(&demo.token("analyst")));
+    assert_eq!(staff_issued["issued"].as_array().unwrap().len(), 2);
+    assert_eq!(staff_issued["issued"][0]["seq"], seq);
     let served = get(
         &server.addr,
         &format!("/api/reports/daily/{day}?lang=uk"),

@@ -54,6 +54,27 @@ pub struct ReportDays {
     pub days: Vec<String>,
     /// The audience the caller's reports are made for: `public`, `party:ID` or `staff`.
     pub audience: String,
+    /// Reports issued (`report` log entries) the caller may read: public ones, its own
+    /// audience's, and every one for staff. Oldest first.
+    pub issued: Vec<IssuedReport>,
+}
+
+/// A report the monitor issued: its log entry.
+#[derive(Serialize, ToSchema)]
+pub struct IssuedReport {
+    /// The `report` entry's seq (`GET /api/log/proof/{seq}` proves it).
+    pub seq: u64,
+    /// `daily` or `spot`.
+    pub kind: String,
+    /// The day or the incident.
+    pub subject: String,
+    pub audience: String,
+    pub lang: String,
+    /// The log size and root (hex) it was made from.
+    pub log_size: u64,
+    pub root: String,
+    /// File name → SHA-256 (hex).
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 #[utoipa::path(get, path = "/api/reports", tag = "reports",
@@ -77,9 +98,33 @@ pub async fn list_reports(
             .collect();
         days.sort_unstable_by(|a, b| b.cmp(a));
         days.dedup();
+        let audience = report::audience_name(&p.role);
+        let mut issued = Vec::new();
+        for (seq, body) in core
+            .svc
+            .store()
+            .report_entries()
+            .map_err(anyhow::Error::from)?
+        {
+            let r: truce_core::entry::ReportIssued = serde_json::from_slice(&body)
+                .map_err(|e| anyhow::anyhow!("report entry {seq}: {e}"))?;
+            if p.role.is_staff() || r.audience == "public" || r.audience == audience {
+                issued.push(IssuedReport {
+                    seq,
+                    kind: r.kind,
+                    subject: r.subject,
+                    audience: r.audience,
+                    lang: r.lang,
+                    log_size: r.log_size,
+                    root: r.root,
+                    files: r.files,
+                });
+            }
+        }
         Ok(Json(ReportDays {
             days,
-            audience: report::audience_name(&p.role),
+            audience,
+            issued,
         }))
     })
     .await
