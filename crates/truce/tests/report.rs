@@ -104,7 +104,13 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
     let pdf = &staff_files["report.pdf"];
     assert!(pdf.starts_with(b"%PDF-") && pdf.ends_with(b"%%EOF\n") || pdf.ends_with(b"%%EOF"));
     let pdf_text = String::from_utf8_lossy(pdf);
-    for needle in ["/FontFile2", "/ToUnicode", "/Identity-H", "/DejaVuSans"] {
+    for needle in [
+        "/FontFile2",
+        "/ToUnicode",
+        "/Identity-H",
+        "+DejaVuSans",
+        "/FlateDecode",
+    ] {
         assert!(pdf_text.contains(needle), "the PDF lacks {needle}");
     }
     let staff_ids: BTreeSet<String> = report_json(&staff)["incidents"]

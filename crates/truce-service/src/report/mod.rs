@@ -31,6 +31,7 @@ use crate::access::{self, Role};
 
 mod figure;
 mod pdf;
+mod subset;
 
 use crate::view::IncidentView;
 use figure::{Figure, Item, esc};

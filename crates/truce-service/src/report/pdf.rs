@@ -4,7 +4,8 @@
 //! `ttf-parser` reads the font's cmap and advances; the layout (wrapping, tables split across
 //! pages with the header repeated, figures scaled to the text width) is this file's, a few
 //! hundred lines, because the crates that lay out documents (Typst) are many times the size
-//! of the rest of Truce. Deterministic: no date, no random id, a fixed compression level.
+//! of the rest of Truce. The font is cut to the glyphs used ([`super::subset`]).
+//! Deterministic: no date, no random id, a fixed compression level.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -30,14 +31,17 @@ fn face() -> &'static ttf_parser::Face<'static> {
     FACE.get_or_init(|| ttf_parser::Face::parse(FONT, 0).expect("the embedded font parses"))
 }
 
-/// The font file, compressed once per process.
-fn font_stream() -> &'static [u8] {
-    static Z: OnceLock<Vec<u8>> = OnceLock::new();
-    Z.get_or_init(|| {
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
-        z.write_all(FONT).expect("writing to memory");
-        z.finish().expect("writing to memory")
-    })
+fn deflate(data: &[u8]) -> Vec<u8> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+    z.write_all(data).expect("writing to memory");
+    z.finish().expect("writing to memory")
+}
+
+/// The font file cut to `glyphs` (the whole font if it cannot be cut), compressed: its bytes
+/// and its uncompressed length.
+fn font_stream(glyphs: &std::collections::BTreeSet<u16>) -> (Vec<u8>, usize) {
+    let font = super::subset::subset(FONT, glyphs).unwrap_or_else(|| FONT.to_vec());
+    (deflate(&font), font.len())
 }
 
 struct Layout {
@@ -493,13 +497,27 @@ pub(crate) fn render(blocks: &[Block]) -> Vec<u8> {
             .contents(content_id);
         page.resources().fonts().pair(FONT_NAME, type0);
         page.finish();
-        pdf.stream(content_id, &content.finish());
+        pdf.stream(content_id, &deflate(&content.finish()))
+            .filter(Filter::FlateDecode);
     }
 
     let f = face();
     let upem = f32::from(f.units_per_em());
     let to_pdf = |v: f32| v / upem * 1000.0;
-    let base = Name(b"DejaVuSans");
+    // A subset font is named with a tag of six capitals made from its glyphs.
+    let tag: String = {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for g in l.used.keys() {
+            for b in g.to_be_bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        (0..6)
+            .map(|i| char::from(b'A' + ((h >> (i * 8)) % 26) as u8))
+            .collect()
+    };
+    let base_name = format!("{tag}+DejaVuSans");
+    let base = Name(base_name.as_bytes());
     pdf.type0_font(type0)
         .base_font(base)
         .encoding_predefined(Name(b"Identity-H"))
@@ -545,9 +563,10 @@ pub(crate) fn render(blocks: &[Block]) -> Vec<u8> {
         )))
         .stem_v(80.0)
         .font_file2(file);
-    pdf.stream(file, font_stream())
+    let (font_file, font_len) = font_stream(&l.used.keys().copied().collect());
+    pdf.stream(file, &font_file)
         .filter(Filter::FlateDecode)
-        .pair(Name(b"Length1"), FONT.len() as i32);
+        .pair(Name(b"Length1"), font_len as i32);
     let mut unicode = pdf_writer::types::UnicodeCmap::new(Name(b"Truce-UTF16"), info);
     for (g, ch) in &l.used {
         unicode.pair(*g, *ch);
