@@ -82,6 +82,11 @@ def go(hash_):
     d.execute_script("location.hash = arguments[0]", hash_)
 
 
+def shown_view(name):
+    """Waits until the app has routed to view `name` (`main[data-view]`)."""
+    wait.until(lambda d: d.execute_script("return document.getElementById('main').dataset.view") == name)
+
+
 def sign_in(token):
     go("#/login")
     box = wait.until(lambda d: d.find_element(By.ID, "token"))
@@ -98,7 +103,20 @@ def sign_out():
 
 
 def texts(css):
-    return [e.text for e in d.find_elements(By.CSS_SELECTOR, css)]
+    """The text of every element matching `css`, read in one script: a page drawing itself
+    again between a lookup and a read cannot leave the test holding a stale element."""
+    return d.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), (e) => e.innerText)", css
+    )
+
+
+def logged_seq(form_css):
+    """The log seq the form `form_css` says it logged, or None (read in one script)."""
+    v = d.execute_script(
+        "const e = document.querySelector(arguments[0] + ' .result.logged'); return e && e.dataset.seq",
+        form_css,
+    )
+    return int(v) if v else None
 
 
 def map_loaded():
@@ -119,22 +137,26 @@ def map_matches_api(token, label):
     page = api(f"/api/incidents?bbox={bbox}&limit=1", token)
     check(total == page["total"], f"{label}: the map's {total} incidents in view are the API's {page['total']}")
     check(shown == min(total, 5000), f"{label}: {shown} incidents are drawn (of {total})")
-    # The features MapLibre holds are those incidents (clusters count their points).
-    rendered = d.execute_script(
+    return total, rendered_points()
+
+
+def rendered_points():
+    """The incidents MapLibre holds as features (clusters count their points)."""
+    return d.execute_script(
+        "if (!window.truceMap) return 0;"
         "const fs = window.truceMap.querySourceFeatures('incidents');"
         "const seen = new Set(); let n = 0;"
         "for (const f of fs) { const k = f.properties.cluster_id !== undefined ? 'c' + f.properties.cluster_id : f.properties.id;"
         "  if (seen.has(k)) continue; seen.add(k); n += f.properties.point_count || 1; } return n;"
     )
-    return total, rendered
 
 
 def wait_proofs():
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "td.proof"))
-    WebDriverWait(d, 30).until(
-        lambda d: all(e.get_attribute("data-status") != "pending" for e in d.find_elements(By.CSS_SELECTOR, "td.proof"))
+    """Waits until every proof on the page is checked; answers their statuses."""
+    read = "return Array.from(document.querySelectorAll('td.proof'), (e) => e.dataset.status)"
+    return WebDriverWait(d, 30).until(
+        lambda d: (s := d.execute_script(read)) and all(x != "pending" for x in s) and s
     )
-    return [e.get_attribute("data-status") for e in d.find_elements(By.CSS_SELECTOR, "td.proof")]
 
 
 # --- the page at / -------------------------------------------------------------------------------
@@ -151,8 +173,7 @@ check(d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue]"), "an analyst has the
 go("#/map")
 total, rendered = map_matches_api(ANALYST, "analyst map")
 check(total > 100, f"the analyst's map shows the demo's incidents ({total})")
-time.sleep(1.5)
-total, rendered = map_matches_api(ANALYST, "analyst map")
+rendered = WebDriverWait(d, 10).until(lambda d: rendered_points())
 check(rendered > 0, f"MapLibre renders the incidents as points and clusters ({rendered} points)")
 shot("analyst-map")
 
@@ -250,7 +271,7 @@ check(not d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue]"), "a party has no
 total, _ = map_matches_api(PARTY, "party map")
 shot("party-map")
 go("#/queue")
-time.sleep(0.5)
+shown_view("queue")
 check(not d.find_elements(By.ID, "queue"), "the queue is not shown to a party")
 go("#/list")
 wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#incidents tbody tr"))
@@ -268,34 +289,41 @@ sources = texts("#evidence tbody td:nth-child(5)")
 check(sources and all(s == "" for s in sources), "a party sees no source identities")
 statuses = wait_proofs()
 check(statuses and all(s == "verified" for s in statuses), f"the party's proofs verify ({set(statuses)})")
-form = d.find_element(By.CSS_SELECTOR, "form.respond")
-Select(form.find_element(By.NAME, "response")).select_by_value("dispute")
-form.find_element(By.NAME, "text").send_keys("RU disputes: no firing from this position")
-form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-out = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "form.respond .result.logged"))
-rseq = int(out.get_attribute("data-seq"))
+
+
+def respond(kind, text):
+    """Sends a response from the party's incident page; answers the seq it was logged as, once
+    the page has drawn itself again from the server's state and its history shows the text."""
+    drawn = "return Number(document.querySelector('section.incident').dataset.drawn)"
+    told = f"#feed li[data-kind=response] a[href='#/incident/{rid}']"
+    form = d.find_element(By.CSS_SELECTOR, "form.respond")
+    Select(form.find_element(By.NAME, "response")).select_by_value(kind)
+    form.find_element(By.NAME, "text").send_keys(text)
+    before = (logged_seq("form.respond"), d.execute_script(drawn), len(texts(told)))
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    seq = WebDriverWait(d, 10).until(lambda d: (s := logged_seq("form.respond")) != before[0] and s)
+    # The page draws itself again after the POST: the new form says what was logged and the
+    # history holds the statement, both from one fresh reply.
+    WebDriverWait(d, 10).until(
+        lambda d: logged_seq("form.respond") == seq
+        and d.execute_script("return !document.querySelector('form.respond textarea').value")
+        and any(text in t for t in texts("#history td"))
+    )
+    # The alert the response raises (told to both parties) reaches the page too, and does not
+    # draw it again: the page already shows that entry.
+    WebDriverWait(d, 5).until(lambda d: len(texts(told)) > before[2])
+    check(d.execute_script(drawn) == before[1] + 1, f"the page drew itself once after the {kind}, not again on its alert")
+    return seq
+
+
+rseq = respond("dispute", "RU disputes: no firing from this position")
 seen = api(f"/api/incidents/{rid}", ANALYST)
 check(any(t["entry_seq"] == rseq and t["action"] == "dispute" for t in seen["transitions"]),
       f"the dispute (entry {rseq}) is in the incident's history for the analyst")
-WebDriverWait(d, 10).until(lambda d: any("no firing from this position" in t for t in texts("#history td")))
-check(True, "the dispute shows in the party's history")
+check(any("no firing from this position" in t for t in texts("#history td")), "the dispute shows in the party's history")
 shot("party-incident-disputed")
-time.sleep(1.5)  # the page re-renders on its own answer and on the response's alert
-
-
-def acknowledge(d):
-    try:
-        form = d.find_element(By.CSS_SELECTOR, "form.respond")
-        Select(form.find_element(By.NAME, "response")).select_by_value("acknowledge")
-        form.find_element(By.NAME, "text").send_keys("RU acknowledges receipt")
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        return WebDriverWait(d, 5).until(lambda d: form.find_element(By.CSS_SELECTOR, ".result.logged"))
-    except Exception:  # re-rendered meanwhile: try again on the new form
-        return False
-
-
-out = WebDriverWait(d, 30).until(acknowledge)
-check(int(out.get_attribute("data-seq")) > rseq, "an acknowledgement is logged too")
+aseq = respond("acknowledge", "RU acknowledges receipt")
+check(aseq > rseq, f"an acknowledgement is logged too (entry {aseq})")
 
 # --- public: published incidents only, no sources ---------------------------------------------------
 sign_out()
@@ -338,13 +366,20 @@ check(nav.text == "Мапа", "the language is remembered after a reload")
 sign_in(ANALYST)
 for lang in ["uk", "ru", "en"]:
     d.execute_script("localStorage.setItem('truce.lang', arguments[0])", lang)
-    for view in ["#/map", "#/queue", "#/tasks", f"#/incident/{inc}", "#/login"]:
-        go(view)
-        time.sleep(0.4)
+    # Each view is waited for until drawn from the API's answer, so its every label is asked for.
+    go("#/map")
+    map_loaded()
+    go("#/queue")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue tbody tr"))
+    go("#/tasks")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tasks tbody tr"))
+    go(f"#/incident/{inc}")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "section.incident[data-drawn]"))
+    wait_proofs()
     if lang == "ru":
-        go(f"#/incident/{inc}")
-        wait_proofs()
         shot("analyst-incident-ru")
+    go("#/login")
+    wait.until(lambda d: d.find_elements(By.ID, "token"))
 missing = d.execute_script("return Array.from(window.truceI18nMissing)")
 check(missing == [], f"every label exists in en, uk and ru (missing: {missing})")
 keys = d.execute_script("const D = window.truceI18n; return [Object.keys(D.en).length, Object.keys(D.uk).length, Object.keys(D.ru).length]")

@@ -210,7 +210,19 @@ async function fetchQueue() {
   return { shown: all.slice(0, 200), total: pages.reduce((n, p) => n + p.total, 0) };
 }
 
-function decisionForm(incident, onDone) {
+/** Shows in `result` that entry `seq` was logged (and, from the queue, a link to the incident). */
+function showLogged(result, seq, incident) {
+  result.replaceChildren(t('decide.logged', seq), ' ', incident ? el('a', { href: '#/incident/' + incident }, t('decide.open')) : '');
+  result.className = 'result logged';
+  result.dataset.seq = String(seq);
+}
+
+/**
+ * The decision form. `onDone(seq)` is called once the server has logged the decision; `logged`
+ * is the seq of one made just before this form was drawn (the incident page draws itself again
+ * after a decision, and says what was logged in the new form).
+ */
+function decisionForm(incident, onDone, logged) {
   const action = el('select', { name: 'action', 'aria-label': t('decide.action') },
     ...['verify', 'attribute', 'publish', 'task'].map((a) => el('option', { value: a }, t('decide.' + a))));
   const party = el('select', { name: 'party', 'aria-label': t('decide.party'), disabled: true },
@@ -234,16 +246,15 @@ function decisionForm(incident, onDone) {
           action: action.value, reason: reason.value.trim(), party: action.value === 'attribute' ? party.value : undefined,
         });
       const seq = r.entry_seq ?? r.created_seq ?? (r.task && r.task.created_seq);
-      result.replaceChildren(t('decide.logged', seq), ' ', el('a', { href: '#/incident/' + incident }, t('decide.open')));
-      result.className = 'result logged';
-      result.dataset.seq = String(seq);
-      onDone && onDone(r);
+      showLogged(result, seq, incident);
+      onDone && onDone(seq);
     } catch (err) {
       result.textContent = t('decide.refused', err instanceof ApiError ? err.reason : String(err));
       result.className = 'result refused';
     }
   } },
   el('span', { class: 'what' }, incident), action, party, reason, el('button', { type: 'submit' }, t('decide.submit')), result);
+  if (logged != null) showLogged(result, logged, null);
   return form;
 }
 
@@ -269,7 +280,7 @@ function queueView() {
         el('td', {}, partyText(i)),
         el('td', {}, fmtTime(i.end)),
         el('td', {}, el('button', { type: 'button', class: 'act', onclick: () => {
-          panel.replaceChildren(decisionForm(i.id, () => setTimeout(load, 300)));
+          panel.replaceChildren(decisionForm(i.id, load));
           panel.querySelector('input[name=reason]').focus();
         } }, t('queue.decide'))))));
     } catch (e) {
@@ -380,16 +391,53 @@ function proofCell(seq) {
   return cell;
 }
 
-async function incidentView(id) {
-  const box = el('section', { class: 'card incident' }, el('p', {}, t('map.loading')));
+/**
+ * An incident's page. It draws itself again (one fresh GET, drawn whole) when the incident
+ * changes: after a decision or response sent from it, and on an alert about it that the page
+ * does not show yet. It knows the log size it was drawn at (`log.tree_size` in the reply), so
+ * the alert a decision or response of its own raises — it arrives around the POST's answer —
+ * does not draw it a second time, and a draw that was overtaken by a newer one is dropped.
+ */
+function incidentView(id) {
+  const box = el('section', { class: 'card incident', 'data-incident': id }, el('p', {}, t('map.loading')));
   main.replaceChildren(box);
-  let d;
-  try {
-    d = await get('/api/incidents/' + encodeURIComponent(id));
-  } catch (e) {
-    box.replaceChildren(el('h1', {}, id), el('p', { class: 'error' }, errorText(e)));
-    return {};
+  let drawn = 0; // draws started
+  let shownSize = -1; // the log size the page shows (every entry below it is folded in)
+  // Whether the user is writing in one of the page's forms: their text must not be lost.
+  const typing = () => Array.from(box.querySelectorAll('form input[type=text], form textarea')).some((f) => f.value.trim());
+  async function draw(logged) {
+    const mine = ++drawn;
+    let d;
+    try {
+      d = await get('/api/incidents/' + encodeURIComponent(id));
+    } catch (e) {
+      if (mine !== drawn) return;
+      box.replaceChildren(el('h1', {}, id), el('p', { class: 'error' }, errorText(e)));
+      return;
+    }
+    // A newer draw started meanwhile, or the user left the page: this one is out of date.
+    if (mine !== drawn || !box.isConnected) return;
+    shownSize = d.log && d.log.tree_size != null ? d.log.tree_size : -1;
+    box.dataset.logSize = String(shownSize);
+    box.replaceChildren(...incidentParts(d, logged || {}, draw));
+    box.dataset.drawn = String(mine);
+    const n = document.getElementById('notice');
+    if (n.textContent === t('incident.changed')) notice('');
   }
+  draw();
+  return {
+    onAlert: (a) => {
+      if (a.incident !== id) return;
+      if (a.entry_seq != null && a.entry_seq < shownSize) return; // already shown
+      if (typing()) notice(t('incident.changed'), 'warn');
+      else draw();
+    },
+    refresh: () => draw(),
+  };
+}
+
+/** The parts of an incident page for the reply `d`; `logged` says what was just logged from it. */
+function incidentParts(d, logged, redraw) {
   const canProve = isStaff() || isParty();
   const facts = [
     ['state', stateBadge(d.state)],
@@ -431,20 +479,11 @@ async function incidentView(id) {
     parts.push(el('p', { class: 'help' }, t('proof.explain', d.log.tree_size), ' ', el('code', { class: 'key' }, logKey() || t('proof.no_key')), ' ',
       localStorage.getItem(KEY_PIN) ? t('proof.key_pinned') : t('proof.key_server')));
   }
-  if (isStaff()) parts.push(el('h2', {}, t('incident.decide')), decisionForm(d.id, () => setTimeout(() => route(), 200)));
-  if (isParty()) parts.push(el('h2', {}, t('incident.respond')), responseForm(d.id));
-  box.replaceChildren(...parts);
-  // A change to this incident re-renders the page, unless the user is writing in one of its
-  // forms (their text would be lost): then it says the incident changed.
-  const typing = () => Array.from(box.querySelectorAll('form input[type=text], form textarea')).some((f) => f.value.trim());
-  return {
-    onAlert: (a) => {
-      if (a.incident !== id) return;
-      if (typing()) notice(t('incident.changed'), 'warn');
-      else route();
-    },
-    refresh: () => route(),
-  };
+  // After a decision or response the page is drawn again from the server's state (the POST is
+  // folded before it is answered), and the new form says which entry logged it.
+  if (isStaff()) parts.push(el('h2', {}, t('incident.decide')), decisionForm(d.id, (seq) => redraw({ decide: seq }), logged.decide));
+  if (isParty()) parts.push(el('h2', {}, t('incident.respond')), responseForm(d.id, (seq) => redraw({ respond: seq }), logged.respond));
+  return parts;
 }
 
 function assessmentText(a) {
@@ -456,11 +495,13 @@ function assessmentText(a) {
   return parts.join(' · ') || '–';
 }
 
-function responseForm(id) {
+/** A party's response form; `onDone(seq)` once logged, `logged` as for [`decisionForm`]. */
+function responseForm(id, onDone, logged) {
   const kind = el('select', { name: 'response', 'aria-label': t('respond.kind') },
     el('option', { value: 'acknowledge' }, t('respond.acknowledge')), el('option', { value: 'dispute' }, t('respond.dispute')));
   const text = el('textarea', { name: 'text', rows: 2, required: true, 'aria-label': t('respond.text'), placeholder: t('respond.text') });
   const result = el('output', { class: 'result', 'aria-live': 'polite' });
+  if (logged != null) showLogged(result, logged, null);
   return el('form', { class: 'respond', onsubmit: async (e) => {
     e.preventDefault();
     if (!text.value.trim()) {
@@ -468,12 +509,12 @@ function responseForm(id) {
       result.className = 'result refused';
       return;
     }
+    result.textContent = t('decide.sending');
+    result.className = 'result';
     try {
       const r = await post(`/api/incidents/${encodeURIComponent(id)}/responses`, { response: kind.value, text: text.value.trim() });
-      result.textContent = t('decide.logged', r.entry_seq);
-      result.className = 'result logged';
-      result.dataset.seq = String(r.entry_seq);
-      setTimeout(() => route(), 600);
+      showLogged(result, r.entry_seq, null);
+      onDone && onDone(r.entry_seq);
     } catch (err) {
       result.textContent = t('decide.refused', err instanceof ApiError ? err.reason : String(err));
       result.className = 'result refused';
@@ -483,12 +524,13 @@ function responseForm(id) {
 
 // --- routing -------------------------------------------------------------------------------------
 
-async function route() {
+function route() {
   if (current && current.destroy) current.destroy();
   current = null;
   window.truceMap = null;
   const [, view, arg] = (location.hash || '#/').split('/');
   renderHeader();
+  main.dataset.view = view || 'map';
   if (view === 'login') {
     loginView();
     return;
@@ -504,12 +546,11 @@ async function route() {
       current = listView();
       break;
     case 'incident':
-      current = await incidentView(decodeURIComponent(arg || ''));
+      current = incidentView(decodeURIComponent(arg || ''));
       break;
     default:
       current = isTeam() ? tasksView() : mapView();
   }
-  document.getElementById('main').dataset.view = view || 'map';
 }
 
 document.getElementById('signin').addEventListener('click', async () => {
