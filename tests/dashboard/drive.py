@@ -288,7 +288,12 @@ check(not d.find_elements(By.CSS_SELECTOR, "form.decide"), "a party cannot decid
 sources = texts("#evidence tbody td:nth-child(5)")
 check(sources and all(s == "" for s in sources), "a party sees no source identities")
 statuses = wait_proofs()
-check(statuses and all(s == "verified" for s in statuses), f"the party's proofs verify ({set(statuses)})")
+check(statuses and all(s in ("verified", "withheld") for s in statuses), f"the party's proofs verify ({set(statuses)})")
+# The server withholds the bodies of entries a party may not read (observations name their
+# source): their proofs verify the leaf hash, and the page says the content was withheld.
+evidence = d.execute_script("return Array.from(document.querySelectorAll('#evidence td.proof'), (e) => e.dataset.status)")
+check(evidence and all(s == "withheld" for s in evidence), f"the party's evidence proofs are hash-only ({set(evidence)})")
+check("withheld" in texts("#evidence td.proof")[0], "a withheld entry is said to be withheld in words, not only colour")
 
 
 def respond(kind, text):
@@ -321,6 +326,10 @@ seen = api(f"/api/incidents/{rid}", ANALYST)
 check(any(t["entry_seq"] == rseq and t["action"] == "dispute" for t in seen["transitions"]),
       f"the dispute (entry {rseq}) is in the incident's history for the analyst")
 check(any("no firing from this position" in t for t in texts("#history td")), "the dispute shows in the party's history")
+# A response is the party's to read: its proof verifies with the entry's bytes.
+wait_proofs()
+dispute_proof = d.execute_script(f"return document.querySelector('#history td.proof[data-seq=\"{rseq}\"]').dataset.status")
+check(dispute_proof == "verified", f"the party's own dispute proves with its bytes ({dispute_proof})")
 shot("party-incident-disputed")
 aseq = respond("acknowledge", "RU acknowledges receipt")
 check(aseq > rseq, f"an acknowledgement is logged too (entry {aseq})")

@@ -369,6 +369,9 @@ function proofCell(seq) {
       if (!r.inclusion) {
         status = 'failed';
         title = t('proof.not_included') + (r.reason ? ' (' + r.reason + ')' : '');
+      } else if (r.signature.status === 'verified' && r.withheld) {
+        status = 'withheld';
+        title = t('proof.withheld', doc.tree_size, r.withheld);
       } else if (r.signature.status === 'verified') {
         status = 'verified';
         title = t('proof.verified', doc.tree_size);
@@ -383,7 +386,7 @@ function proofCell(seq) {
       status = 'error';
       title = errorText(e);
     }
-    const mark = { verified: '✓', unchecked: '?', failed: '✗', error: '–' }[status];
+    const mark = { verified: '✓', withheld: '✓', unchecked: '?', failed: '✗', error: '–' }[status];
     cell.dataset.status = status;
     cell.title = title;
     cell.replaceChildren(el('span', { class: 'mark', 'aria-hidden': 'true' }, mark), ' ', t('proof.short.' + status));
