@@ -246,6 +246,22 @@ doc["checkpoint"] = head + " " + base64.b64encode(bytes(raw)).decode() + "\n"
 bad = d.execute_async_script("const done = arguments[1]; window.truce.checkProof(arguments[0]).then(done)", doc)
 check(bad["signature"]["status"] == "failed", f"a forged checkpoint signature fails: {bad}")
 
+# Coverage: the grid is the API's table, cell for cell, each with its sign and words.
+go("#/coverage")
+wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#coverage td.cov"))
+table = api("/api/coverage?days=7", ANALYST)
+cells = d.execute_script(
+    "return Array.from(document.querySelectorAll('#coverage td.cov'), "
+    "(e) => [Number(e.dataset.sector), e.dataset.day, e.dataset.status, e.textContent, e.getAttribute('aria-label')])"
+)
+want = sorted([c["sector"], c["day"], c["status"]] for c in table["cells"])
+check(sorted(c[:3] for c in cells) == want, f"the coverage grid is the API's {len(want)} cells ({table['sectors']} sectors × {table['days']} days)")
+check(len({c[2] for c in cells}) > 1, f"the grid shows several statuses ({sorted({c[2] for c in cells})})")
+check(all(c[3].strip() and c[4] for c in cells), "every coverage cell carries a sign and a spoken label, not only colour")
+incidents = {(c["sector"], c["day"]): c["incidents"] for c in table["cells"]}
+check(all(c[2] != "incidents" or str(incidents[(c[0], c[1])]) in c[3] for c in cells), "a cell with incidents shows how many")
+shot("analyst-coverage")
+
 # Live: a decision made elsewhere reaches the open page's alert feed without reload.
 go("#/map")
 map_loaded()
@@ -273,6 +289,7 @@ shot("party-map")
 go("#/queue")
 shown_view("queue")
 check(not d.find_elements(By.ID, "queue"), "the queue is not shown to a party")
+check(not d.find_elements(By.CSS_SELECTOR, "a[data-nav=coverage]"), "a party has no coverage view")
 go("#/list")
 wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#incidents tbody tr"))
 listed = api("/api/incidents?limit=100", PARTY)
@@ -382,6 +399,8 @@ for lang in ["uk", "ru", "en"]:
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue tbody tr"))
     go("#/tasks")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tasks tbody tr"))
+    go("#/coverage")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#coverage td.cov"))
     go(f"#/incident/{inc}")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "section.incident[data-drawn]"))
     wait_proofs()

@@ -66,7 +66,7 @@ function renderHeader() {
   const link = (hash, key) =>
     el('a', { href: hash, 'data-nav': key, 'aria-current': location.hash.startsWith(hash) ? 'page' : null }, t('nav.' + key));
   nav.append(link('#/map', 'map'));
-  if (isStaff()) nav.append(link('#/queue', 'queue'), link('#/tasks', 'tasks'));
+  if (isStaff()) nav.append(link('#/queue', 'queue'), link('#/tasks', 'tasks'), link('#/coverage', 'coverage'));
   if (isTeam()) nav.append(link('#/tasks', 'tasks'));
   if (isParty() || session.role === 'public') nav.append(link('#/list', isParty() ? 'party' : 'public'));
   const who = document.getElementById('who');
@@ -356,6 +356,74 @@ function tasksView() {
   return { refresh: load };
 }
 
+// A coverage status's mark: the grid says it in a sign and words (the cell's label), not in
+// colour alone.
+const COVERAGE_MARKS = { incidents: '●', observed_quiet: '✓', partly_observed: '◐', not_observed: '○' };
+
+/** The coverage grid (staff): sectors of the line down, UTC days across, from `/api/coverage`. */
+function coverageView() {
+  const status = el('p', { 'aria-live': 'polite' }, t('map.loading'));
+  const from = el('input', { id: 'coverage-from', type: 'date', 'aria-label': t('coverage.from') });
+  const days = el('select', { id: 'coverage-days', 'aria-label': t('coverage.days') },
+    ...[7, 14, 31].map((n) => el('option', { value: String(n) }, String(n))));
+  const grid = el('div', { class: 'coverage-wrap' });
+  const legend = el('ul', { class: 'legend coverage-legend', 'aria-label': t('map.legend') },
+    ...Object.entries(COVERAGE_MARKS).map(([k, m]) => el('li', {}, el('span', { class: 'cov', 'data-status': k }, m), ' ', t('coverage.status.' + k))));
+  const form = el('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); load(); } },
+    el('label', { for: 'coverage-from' }, t('coverage.from')), from,
+    el('label', { for: 'coverage-days' }, t('coverage.days')), days,
+    el('button', { type: 'submit' }, t('coverage.show')));
+  main.replaceChildren(el('section', { class: 'card coverage' },
+    el('h1', {}, t('coverage.title')), el('p', { class: 'help' }, t('coverage.help')), form, status, legend, grid));
+  async function load() {
+    const q = new URLSearchParams();
+    if (from.value) q.set('from', from.value);
+    q.set('days', days.value);
+    try {
+      const c = await get('/api/coverage?' + q);
+      if (!c.cells.length) {
+        status.textContent = t('coverage.empty');
+        grid.replaceChildren();
+        return;
+      }
+      if (!from.value) from.value = c.from;
+      status.textContent = t('coverage.count', c.sectors, c.days, c.from);
+      grid.replaceChildren(coverageGrid(c));
+    } catch (e) {
+      status.textContent = errorText(e);
+    }
+  }
+  load();
+  return { refresh: load };
+}
+
+function coverageGrid(c) {
+  const dayList = [];
+  for (let i = 0; i < c.days; i++) {
+    const d = new Date(c.from + 'T00:00:00Z');
+    d.setUTCDate(d.getUTCDate() + i);
+    dayList.push(d.toISOString().slice(0, 10));
+  }
+  const at = new Map(c.cells.map((x) => [x.sector + '/' + x.day, x]));
+  const rows = [];
+  for (let s = 0; s < c.sectors; s++) {
+    const first = c.cells.find((x) => x.sector === s);
+    rows.push(el('tr', {},
+      el('th', { scope: 'row' }, String(s), el('span', { class: 'km' }, first ? t('coverage.km', first.from_km.toFixed(0), first.to_km.toFixed(0)) : '')),
+      ...dayList.map((day) => {
+        const x = at.get(s + '/' + day);
+        if (!x) return el('td', {});
+        const label = t('coverage.cell', s, day, t('coverage.status.' + x.status), x.incidents, x.watched_hours.toFixed(1),
+          x.sensors.join(', ') || t('coverage.none'), x.mobile.join(', ') || t('coverage.none'));
+        return el('td', { class: 'cov', 'data-status': x.status, 'data-sector': String(s), 'data-day': day, title: label, 'aria-label': label },
+          COVERAGE_MARKS[x.status] || '?', x.incidents ? ' ' + x.incidents : '');
+      })));
+  }
+  return el('table', { id: 'coverage' },
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, t('coverage.sector')), ...dayList.map((d) => el('th', { scope: 'col' }, d.slice(5))))),
+    el('tbody', {}, rows));
+}
+
 /** A proof cell: checks the entry `seq` and shows the outcome (green only when fully verified). */
 function proofCell(seq) {
   const cell = el('td', { class: 'proof', 'data-seq': String(seq), 'data-status': 'pending' }, t('proof.checking'));
@@ -547,6 +615,9 @@ function route() {
       break;
     case 'list':
       current = listView();
+      break;
+    case 'coverage':
+      current = isStaff() ? coverageView() : mapView();
       break;
     case 'incident':
       current = incidentView(decodeURIComponent(arg || ''));
