@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives the Truce web app in headless Chromium (Selenium) against a running `truce serve`.
 
-    drive.py BASE_URL ANALYST_TOKEN PARTY_RU_TOKEN PUBLISHED_INCIDENT SCREENSHOT_DIR
+    drive.py BASE_URL ANALYST_TOKEN PARTY_RU_TOKEN PUBLISHED_INCIDENT SCREENSHOT_DIR TEAM_1_TOKEN
 
 Run by crates/truce/tests/dashboard.rs. Every check compares what the page shows with what the
 API answers the same token, so a page showing more (or less) than the role may see fails. A
@@ -21,7 +21,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-BASE, ANALYST, PARTY, PUBLISHED, SHOTS = sys.argv[1:6]
+BASE, ANALYST, PARTY, PUBLISHED, SHOTS, TEAM = sys.argv[1:7]
 PARTY_ID = "RU"
 
 
@@ -351,6 +351,36 @@ shot("party-incident-disputed")
 aseq = respond("acknowledge", "RU acknowledges receipt")
 check(aseq > rseq, f"an acknowledgement is logged too (entry {aseq})")
 
+# --- team: its tasks with the place, what to verify and how to answer --------------------------------
+sign_out()
+sign_in(TEAM)
+check(d.execute_script("return location.hash") == "#/tasks", "a team lands on its tasks")
+check(not d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue], a[data-nav=coverage]"), "a team has no queue and no coverage")
+wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tasks tbody tr"))
+mine = api("/api/tasks", TEAM)["tasks"]
+rows = d.execute_script("return Array.from(document.querySelectorAll('#tasks tbody tr'), (r) => r.dataset.task)")
+check(rows == [k["id"] for k in mine] and rows, f"the team's tasks are the API's ({rows})")
+check("team-1" in d.find_element(By.ID, "team-help").text and "outcome" in d.find_element(By.ID, "team-help").text,
+      "the team is told how to answer, here or from its TAK device")
+check(not d.find_elements(By.CSS_SELECTOR, "#tasks a[href^='#/incident/']"), "a team is not sent to incident pages it may not read")
+check(not d.execute_script("return getComputedStyle(document.querySelector('aside')).display !== 'none'"),
+      "a team, which gets no alerts, has no alerts column")
+shot("team-tasks")
+task = mine[0]
+form = d.find_element(By.CSS_SELECTOR, f"form.outcome[data-task='{task['id']}']")
+Select(form.find_element(By.NAME, "outcome")).select_by_value("inconclusive")
+form.find_element(By.NAME, "remarks").send_keys("dashboard test: nothing to see from the road")
+form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+oseq = WebDriverWait(d, 10).until(lambda d: logged_seq(f"form.outcome[data-task='{task['id']}']"))
+told = api(f"/api/incidents/{task['incident']}", ANALYST)
+check(any(t["entry_seq"] == oseq and t["action"] == "outcome" for t in told["transitions"]),
+      f"the team's answer (entry {oseq}) is the incident's outcome step for the analyst")
+WebDriverWait(d, 10).until(
+    lambda d: task["id"] not in d.execute_script("return Array.from(document.querySelectorAll('#tasks tbody tr'), (r) => r.dataset.task)")
+)
+check(True, "the answered task leaves the team's list")
+shot("team-answered")
+
 # --- public: published incidents only, no sources ---------------------------------------------------
 sign_out()
 check("public" in d.find_element(By.ID, "who").text, "signed out, the page is the public's")
@@ -365,11 +395,17 @@ check(states and all(s == "published" for s in states), "the public sees publish
 shot("public-list")
 go("#/map")
 total, _ = map_matches_api(None, "public map")
+legend = d.find_element(By.CSS_SELECTOR, ".legend").text
+check("storage site" in legend, "the legend names the storage sites (squares, not taken for incidents)")
 check(total <= public["total"], "the public map holds no more than the published incidents")
 shot("public-map")
 go(f"#/incident/{PUBLISHED}")
 wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "dd[data-field=state]"))
 check(not d.find_elements(By.ID, "evidence"), "the public sees no evidence chain (no sources)")
+check(not d.find_elements(By.ID, "history") and "No steps" not in d.find_element(By.ID, "main").text,
+      "the public is given no history, and is not told there was none")
+check(not d.execute_script("return getComputedStyle(document.querySelector('aside')).display !== 'none'"),
+      "the public, which gets no alerts, has no alerts column")
 check(not d.find_elements(By.CSS_SELECTOR, "form.decide, form.respond"), "the public can neither decide nor respond")
 shot("public-incident")
 go(f"#/incident/{other}")

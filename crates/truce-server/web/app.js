@@ -103,6 +103,8 @@ function startStream() {
   if (stream) stream.abort();
   stream = null;
   const live = document.getElementById('live');
+  // The alerts column is for roles that get alerts; the public and teams get none.
+  document.body.dataset.alerts = isStaff() || isParty() ? 'yes' : 'no';
   if (!(isStaff() || isParty())) {
     live.hidden = true;
     return;
@@ -183,6 +185,7 @@ function mapView() {
     ...Object.entries(STATE_COLOURS).map(([s, c]) => el('li', {}, el('span', { class: 'swatch', style: `background:${c}` }), stateLabel(s))),
     el('li', {}, el('span', { class: 'swatch line' }), t('map.contact_line')),
     el('li', {}, el('span', { class: 'swatch zone' }), t('map.zones')),
+    el('li', {}, el('span', { class: 'swatch storage' }), t('map.storage_sites')),
     el('li', {}, el('span', { class: 'swatch ring' }), t('map.high_ring')),
     el('li', {}, el('span', { class: 'swatch cluster' }), t('map.cluster')));
   main.replaceChildren(el('div', { class: 'mapview' },
@@ -332,28 +335,66 @@ function listView() {
   return { refresh: load, onAlert: () => load() };
 }
 
+/**
+ * Tasks: staff see every task; a team its assigned ones, each with the place, what to verify
+ * and how to answer — here (`POST /api/tasks/{id}/outcome`) or from its TAK device.
+ */
 function tasksView() {
   const body = el('tbody');
   const status = el('p', { 'aria-live': 'polite' }, t('map.loading'));
-  main.replaceChildren(el('section', { class: 'card' }, el('h1', {}, t('tasks.title')), status,
+  const cols = ['task', 'id', 'state', 'severity', 'team', 'distance', 'location', 'note', isTeam() ? 'answer' : null].filter(Boolean);
+  main.replaceChildren(el('section', { class: 'card' }, el('h1', {}, t('tasks.title')),
+    isTeam() ? el('p', { class: 'help', id: 'team-help' }, t('tasks.team_help', session.role.slice(5))) : null,
+    status,
     el('table', { id: 'tasks' },
-      el('thead', {}, el('tr', {}, ...['task', 'id', 'state', 'severity', 'team', 'distance', 'location', 'note'].map((k) => el('th', { scope: 'col' }, t('col.' + k))))),
+      el('thead', {}, el('tr', {}, ...cols.map((k) => el('th', { scope: 'col' }, t('col.' + k))))),
       body)));
   async function load() {
     try {
       const r = await get('/api/tasks');
       status.textContent = t('tasks.count', r.total);
-      body.replaceChildren(...r.tasks.slice(0, 300).map((k) => el('tr', {},
-        el('td', {}, k.id), el('td', {}, el('a', { href: '#/incident/' + k.incident }, k.incident)),
+      body.replaceChildren(...r.tasks.slice(0, 300).map((k) => el('tr', { 'data-task': k.id },
+        // A team may not read incidents: the id is told, not linked.
+        el('td', {}, k.id), el('td', {}, isTeam() ? k.incident : el('a', { href: '#/incident/' + k.incident }, k.incident)),
         el('td', {}, k.state + (k.outcome ? ' · ' + k.outcome : '')), el('td', {}, sevLabel(k.severity)),
         el('td', {}, k.team || '–'), el('td', {}, k.distance_m != null ? (k.distance_m / 1000).toFixed(1) + ' km' : '–'),
-        el('td', {}, k.location.map((v) => v.toFixed(4)).join(', ')), el('td', {}, k.note))));
+        el('td', {}, k.location.map((v) => v.toFixed(4)).join(', ')), el('td', {}, k.note),
+        isTeam() ? el('td', {}, outcomeForm(k, load)) : null)));
     } catch (e) {
       status.textContent = errorText(e);
     }
   }
   load();
   return { refresh: load };
+}
+
+/** A team's answer to task `k`: the outcome and what it found, logged as its observation. */
+function outcomeForm(k, onDone) {
+  const outcome = el('select', { name: 'outcome', 'aria-label': t('outcome.label') },
+    ...['confirmed', 'not_confirmed', 'inconclusive', 'access_denied'].map((o) => el('option', { value: o }, t('outcome.' + o))));
+  const remarks = el('input', { name: 'remarks', type: 'text', required: true, size: 24, placeholder: t('outcome.remarks'), 'aria-label': t('outcome.remarks') });
+  const result = el('output', { class: 'result', 'aria-live': 'polite' });
+  return el('form', { class: 'outcome', 'data-task': k.id, onsubmit: async (e) => {
+    e.preventDefault();
+    if (!remarks.value.trim()) {
+      result.textContent = t('decide.need_reason');
+      result.className = 'result refused';
+      return;
+    }
+    result.textContent = t('decide.sending');
+    result.className = 'result';
+    try {
+      const body = { outcome: outcome.value, remarks: remarks.value.trim() };
+      if (outcome.value === 'access_denied') body.kind = 'access_denied';
+      const r = await post(`/api/tasks/${encodeURIComponent(k.id)}/outcome`, body);
+      showLogged(result, r.first_seq, null);
+      remarks.value = '';
+      onDone && onDone();
+    } catch (err) {
+      result.textContent = t('decide.refused', err instanceof ApiError ? err.reason : String(err));
+      result.className = 'result refused';
+    }
+  } }, outcome, remarks, el('button', { type: 'submit' }, t('outcome.submit')), result);
 }
 
 // A coverage status's mark: the grid says it in a sign and words (the cell's label), not in
@@ -534,14 +575,14 @@ function incidentParts(d, logged, redraw) {
     el('td', {}, o.observation && o.observation.properties && o.observation.properties.source ? o.observation.properties.source.id || '' : ''),
     el('td', {}, o.assessment ? assessmentText(o.assessment) : (o.rules || []).join(', ')),
     canProve ? proofCell(o.seq) : null));
-  const parts = [
-    el('h1', {}, t('incident.title', d.id)),
-    dl,
-    el('h2', {}, t('incident.history')),
-    history.length
-      ? el('table', { id: 'history' }, el('thead', {}, el('tr', {}, ...['at', 'action', 'state', 'actor', 'reason', 'seq', canProve ? 'proof' : null].filter(Boolean).map((k) => el('th', { scope: 'col' }, t('col.' + k))))), el('tbody', {}, history))
-      : el('p', { class: 'help' }, t('incident.no_history')),
-  ];
+  const parts = [el('h1', {}, t('incident.title', d.id)), dl];
+  // The public is not given the history (`transitions` absent), which is not "no steps".
+  if (d.transitions) {
+    parts.push(el('h2', {}, t('incident.history')),
+      history.length
+        ? el('table', { id: 'history' }, el('thead', {}, el('tr', {}, ...['at', 'action', 'state', 'actor', 'reason', 'seq', canProve ? 'proof' : null].filter(Boolean).map((k) => el('th', { scope: 'col' }, t('col.' + k))))), el('tbody', {}, history))
+        : el('p', { class: 'help' }, t('incident.no_history')));
+  }
   if (d.evidence) {
     parts.push(el('h2', {}, t('incident.evidence')),
       el('table', { id: 'evidence' }, el('thead', {}, el('tr', {}, ...['seq', 'kind', 'observed', 'source_kind', 'source', 'assessment', 'proof'].map((k) => el('th', { scope: 'col' }, t('col.' + k))))), el('tbody', {}, evidence)));
