@@ -127,14 +127,14 @@ def map_loaded():
     )
 
 
-def map_matches_api(token, label):
+def map_matches_api(token, label, extra=""):
     total = int(map_loaded())
     shown = int(d.execute_script("return document.getElementById('map').dataset.incidents"))
     b = d.execute_script(
         "const b = window.truceMap.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]"
     )
     bbox = ",".join(f"{min(180, max(-180, v)) if i % 2 == 0 else min(90, max(-90, v)):.5f}" for i, v in enumerate(b))
-    page = api(f"/api/incidents?bbox={bbox}&limit=1", token)
+    page = api(f"/api/incidents?bbox={bbox}&limit=1{extra}", token)
     check(total == page["total"], f"{label}: the map's {total} incidents in view are the API's {page['total']}")
     check(shown == min(total, 5000), f"{label}: {shown} incidents are drawn (of {total})")
     return total, rendered_points()
@@ -176,6 +176,15 @@ check(total > 100, f"the analyst's map shows the demo's incidents ({total})")
 rendered = WebDriverWait(d, 10).until(lambda d: rendered_points())
 check(rendered > 0, f"MapLibre renders the incidents as points and clusters ({rendered} points)")
 shot("analyst-map")
+# A period of days: the map holds the incidents the API gives for those days in its box.
+d.execute_script("document.getElementById('map').dataset.total = ''; delete document.getElementById('map').dataset.total")
+d.execute_script(
+    "for (const [id, v] of [['period-from', '2015-03-02'], ['period-to', '2015-03-03']]) {"
+    "  const e = document.getElementById(id); e.value = v; e.dispatchEvent(new Event('change')); }"
+)
+period, _ = map_matches_api(ANALYST, "analyst map, 2–3 March 2015", "&from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z")
+check(0 < period < total, f"the period shows fewer incidents ({period} of {total})")
+shot("analyst-map-period")
 
 go("#/queue")
 wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue tbody tr"))
@@ -371,7 +380,13 @@ form = d.find_element(By.CSS_SELECTOR, f"form.outcome[data-task='{task['id']}']"
 Select(form.find_element(By.NAME, "outcome")).select_by_value("inconclusive")
 form.find_element(By.NAME, "remarks").send_keys("dashboard test: nothing to see from the road")
 form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-oseq = WebDriverWait(d, 10).until(lambda d: logged_seq(f"form.outcome[data-task='{task['id']}']"))
+# The answer is said above the list, which is drawn again without the task.
+oseq = WebDriverWait(d, 10).until(
+    lambda d: d.execute_script(
+        "const e = document.querySelector('#answered.logged'); return e && e.dataset.task === arguments[0] && Number(e.dataset.seq)",
+        task["id"],
+    )
+)
 told = api(f"/api/incidents/{task['incident']}", ANALYST)
 check(any(t["entry_seq"] == oseq and t["action"] == "outcome" for t in told["transitions"]),
       f"the team's answer (entry {oseq}) is the incident's outcome step for the analyst")

@@ -125,6 +125,7 @@ function onAlert(kind, a) {
   }
   if (!a || typeof a !== 'object') return;
   const feed = document.getElementById('feed');
+  document.getElementById('feed-empty').hidden = true;
   const item = el('li', { 'data-kind': kind },
     el('a', { href: '#/incident/' + a.incident }, a.incident), ' ', t('alert.' + kind), ' · ', sevLabel(a.severity),
     a.state ? [' · ', stateLabel(a.state)] : null, ' · ', fmtTime(a.created_at || a.at));
@@ -188,8 +189,13 @@ function mapView() {
     el('li', {}, el('span', { class: 'swatch storage' }), t('map.storage_sites')),
     el('li', {}, el('span', { class: 'swatch ring' }), t('map.high_ring')),
     el('li', {}, el('span', { class: 'swatch cluster' }), t('map.cluster')));
+  const period = () => m.setPeriod(from.value, to.value);
+  const from = el('input', { id: 'period-from', type: 'date', onchange: period });
+  const to = el('input', { id: 'period-to', type: 'date', onchange: period });
   main.replaceChildren(el('div', { class: 'mapview' },
-    el('div', { class: 'toolbar' }, filter, count),
+    el('div', { class: 'toolbar' }, filter,
+      el('label', { for: 'period-from' }, t('map.from')), from,
+      el('label', { for: 'period-to' }, t('map.to')), to, count),
     box, legend));
   const m = makeMap(box, {
     // A team may not read incidents: its map shows the terms only.
@@ -343,8 +349,18 @@ function tasksView() {
   const body = el('tbody');
   const status = el('p', { 'aria-live': 'polite' }, t('map.loading'));
   const cols = ['task', 'id', 'state', 'severity', 'team', 'distance', 'location', 'note', isTeam() ? 'answer' : null].filter(Boolean);
+  // What the team last answered: outside the table, which is drawn again without that task.
+  const answered = el('output', { id: 'answered', class: 'result', 'aria-live': 'polite' });
+  const onAnswered = (task, seq) => {
+    answered.textContent = t('outcome.logged', task, seq);
+    answered.className = 'result logged';
+    answered.dataset.seq = String(seq);
+    answered.dataset.task = task;
+    load();
+  };
   main.replaceChildren(el('section', { class: 'card' }, el('h1', {}, t('tasks.title')),
     isTeam() ? el('p', { class: 'help', id: 'team-help' }, t('tasks.team_help', session.role.slice(5))) : null,
+    isTeam() ? answered : null,
     status,
     el('table', { id: 'tasks' },
       el('thead', {}, el('tr', {}, ...cols.map((k) => el('th', { scope: 'col' }, t('col.' + k))))),
@@ -359,7 +375,7 @@ function tasksView() {
         el('td', {}, k.state + (k.outcome ? ' · ' + k.outcome : '')), el('td', {}, sevLabel(k.severity)),
         el('td', {}, k.team || '–'), el('td', {}, k.distance_m != null ? (k.distance_m / 1000).toFixed(1) + ' km' : '–'),
         el('td', {}, k.location.map((v) => v.toFixed(4)).join(', ')), el('td', {}, k.note),
-        isTeam() ? el('td', {}, outcomeForm(k, load)) : null)));
+        isTeam() ? el('td', {}, outcomeForm(k, onAnswered)) : null)));
     } catch (e) {
       status.textContent = errorText(e);
     }
@@ -368,7 +384,10 @@ function tasksView() {
   return { refresh: load };
 }
 
-/** A team's answer to task `k`: the outcome and what it found, logged as its observation. */
+/**
+ * A team's answer to task `k`: the outcome and what it found, logged as its observation;
+ * `onDone(task, seq)` once logged (the list is drawn again, this form with it).
+ */
 function outcomeForm(k, onDone) {
   const outcome = el('select', { name: 'outcome', 'aria-label': t('outcome.label') },
     ...['confirmed', 'not_confirmed', 'inconclusive', 'access_denied'].map((o) => el('option', { value: o }, t('outcome.' + o))));
@@ -389,7 +408,7 @@ function outcomeForm(k, onDone) {
       const r = await post(`/api/tasks/${encodeURIComponent(k.id)}/outcome`, body);
       showLogged(result, r.first_seq, null);
       remarks.value = '';
-      onDone && onDone();
+      onDone && onDone(k.id, r.first_seq);
     } catch (err) {
       result.textContent = t('decide.refused', err instanceof ApiError ? err.reason : String(err));
       result.className = 'result refused';

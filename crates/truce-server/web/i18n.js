@@ -187,6 +187,10 @@ const en = {
   "outcome.access_denied": "access denied",
   "outcome.remarks": "What you found (required)",
   "outcome.submit": "Send answer",
+  'map.from': 'Incidents from',
+  'map.to': 'to',
+  'app.feed_empty': 'No alerts since this page opened.',
+  'outcome.logged': 'Answer to {0} logged as entry {1}.',
 };
 
 const uk = {
@@ -370,6 +374,10 @@ const uk = {
   "outcome.access_denied": "доступ заборонено",
   "outcome.remarks": "Що ви виявили (обов’язково)",
   "outcome.submit": "Надіслати відповідь",
+  'map.from': 'Інциденти з',
+  'map.to': 'по',
+  'app.feed_empty': 'Сповіщень відтоді, як сторінку відкрито, немає.',
+  'outcome.logged': 'Відповідь на {0} записано як запис журналу {1}.',
 };
 
 const ru = {
@@ -553,6 +561,10 @@ const ru = {
   "outcome.access_denied": "доступ запрещён",
   "outcome.remarks": "Что вы обнаружили (обязательно)",
   "outcome.submit": "Отправить ответ",
+  'map.from': 'Инциденты с',
+  'map.to': 'по',
+  'app.feed_empty': 'Оповещений с момента открытия страницы нет.',
+  'outcome.logged': 'Ответ на {0} записан как запись журнала {1}.',
 };
 
 const DICTS = { en, uk, ru };

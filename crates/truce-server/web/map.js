@@ -41,7 +41,7 @@ function incidentFeatures(incidents) {
 
 /**
  * Makes the map in `container`. `onPick(id)` opens an incident; `onLoaded(shown, total)` says
- * how many incidents the view holds. Answers { map, reload, setState, destroy }.
+ * how many incidents the view holds. Answers { map, reload, setState, setPeriod, destroy }.
  */
 export function makeMap(container, { incidents = true, onPick, onLoaded, onError }) {
   maplibregl.setWorkerUrl('/app/vendor/maplibre-gl/maplibre-gl-csp-worker.js');
@@ -174,6 +174,13 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
     labels = next;
   }
 
+  let period = {};
+  const nextDay = (day) => {
+    const d = new Date(day + 'T00:00:00Z');
+    d.setUTCDate(d.getUTCDate() + 1);
+    return d.toISOString().slice(0, 10);
+  };
+
   /** Fetches the incidents in the visible box, page by page, and shows them. */
   async function reload() {
     if (!map.getSource('incidents')) return;
@@ -192,6 +199,10 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
       for (;;) {
         const q = new URLSearchParams({ bbox, limit: String(PAGE), offset: String(offset) });
         if (stateFilter) q.set('state', stateFilter);
+        // A period of whole UTC days: incidents still going on its first day (ending at or
+        // after it) and begun by the end of its last (starting before the next day).
+        if (period.from) q.set('from', period.from + 'T00:00:00Z');
+        if (period.to) q.set('to', nextDay(period.to) + 'T00:00:00Z');
         const page = await get('/api/incidents?' + q, ctl.signal);
         all.push(...page.incidents);
         total = page.total;
@@ -229,6 +240,11 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
     reload: later,
     setState(s) {
       stateFilter = s;
+      later();
+    },
+    /** Shows the incidents of the UTC days `from` to `to` (`YYYY-MM-DD`, either may be ''). */
+    setPeriod(from, to) {
+      period = { from, to };
       later();
     },
     destroy() {
