@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives the Truce web app in headless Chromium (Selenium) against a running `truce serve`.
 
-    drive.py BASE_URL ANALYST_TOKEN PARTY_RU_TOKEN PUBLISHED_INCIDENT SCREENSHOT_DIR
+    drive.py BASE_URL ANALYST_TOKEN PARTY_RU_TOKEN PUBLISHED_INCIDENT SCREENSHOT_DIR TEAM_1_TOKEN
 
 Run by crates/truce/tests/dashboard.rs. Every check compares what the page shows with what the
 API answers the same token, so a page showing more (or less) than the role may see fails. A
@@ -21,7 +21,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-BASE, ANALYST, PARTY, PUBLISHED, SHOTS = sys.argv[1:6]
+BASE, ANALYST, PARTY, PUBLISHED, SHOTS, TEAM = sys.argv[1:7]
 PARTY_ID = "RU"
 
 
@@ -82,6 +82,11 @@ def go(hash_):
     d.execute_script("location.hash = arguments[0]", hash_)
 
 
+def shown_view(name):
+    """Waits until the app has routed to view `name` (`main[data-view]`)."""
+    wait.until(lambda d: d.execute_script("return document.getElementById('main').dataset.view") == name)
+
+
 def sign_in(token):
     go("#/login")
     box = wait.until(lambda d: d.find_element(By.ID, "token"))
@@ -98,7 +103,20 @@ def sign_out():
 
 
 def texts(css):
-    return [e.text for e in d.find_elements(By.CSS_SELECTOR, css)]
+    """The text of every element matching `css`, read in one script: a page drawing itself
+    again between a lookup and a read cannot leave the test holding a stale element."""
+    return d.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), (e) => e.innerText)", css
+    )
+
+
+def logged_seq(form_css):
+    """The log seq the form `form_css` says it logged, or None (read in one script)."""
+    v = d.execute_script(
+        "const e = document.querySelector(arguments[0] + ' .result.logged'); return e && e.dataset.seq",
+        form_css,
+    )
+    return int(v) if v else None
 
 
 def map_loaded():
@@ -109,32 +127,36 @@ def map_loaded():
     )
 
 
-def map_matches_api(token, label):
+def map_matches_api(token, label, extra=""):
     total = int(map_loaded())
     shown = int(d.execute_script("return document.getElementById('map').dataset.incidents"))
     b = d.execute_script(
         "const b = window.truceMap.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]"
     )
     bbox = ",".join(f"{min(180, max(-180, v)) if i % 2 == 0 else min(90, max(-90, v)):.5f}" for i, v in enumerate(b))
-    page = api(f"/api/incidents?bbox={bbox}&limit=1", token)
+    page = api(f"/api/incidents?bbox={bbox}&limit=1{extra}", token)
     check(total == page["total"], f"{label}: the map's {total} incidents in view are the API's {page['total']}")
     check(shown == min(total, 5000), f"{label}: {shown} incidents are drawn (of {total})")
-    # The features MapLibre holds are those incidents (clusters count their points).
-    rendered = d.execute_script(
+    return total, rendered_points()
+
+
+def rendered_points():
+    """The incidents MapLibre holds as features (clusters count their points)."""
+    return d.execute_script(
+        "if (!window.truceMap) return 0;"
         "const fs = window.truceMap.querySourceFeatures('incidents');"
         "const seen = new Set(); let n = 0;"
         "for (const f of fs) { const k = f.properties.cluster_id !== undefined ? 'c' + f.properties.cluster_id : f.properties.id;"
         "  if (seen.has(k)) continue; seen.add(k); n += f.properties.point_count || 1; } return n;"
     )
-    return total, rendered
 
 
 def wait_proofs():
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "td.proof"))
-    WebDriverWait(d, 30).until(
-        lambda d: all(e.get_attribute("data-status") != "pending" for e in d.find_elements(By.CSS_SELECTOR, "td.proof"))
+    """Waits until every proof on the page is checked; answers their statuses."""
+    read = "return Array.from(document.querySelectorAll('td.proof'), (e) => e.dataset.status)"
+    return WebDriverWait(d, 30).until(
+        lambda d: (s := d.execute_script(read)) and all(x != "pending" for x in s) and s
     )
-    return [e.get_attribute("data-status") for e in d.find_elements(By.CSS_SELECTOR, "td.proof")]
 
 
 # --- the page at / -------------------------------------------------------------------------------
@@ -151,10 +173,18 @@ check(d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue]"), "an analyst has the
 go("#/map")
 total, rendered = map_matches_api(ANALYST, "analyst map")
 check(total > 100, f"the analyst's map shows the demo's incidents ({total})")
-time.sleep(1.5)
-total, rendered = map_matches_api(ANALYST, "analyst map")
+rendered = WebDriverWait(d, 10).until(lambda d: rendered_points())
 check(rendered > 0, f"MapLibre renders the incidents as points and clusters ({rendered} points)")
 shot("analyst-map")
+# A period of days: the map holds the incidents the API gives for those days in its box.
+d.execute_script("document.getElementById('map').dataset.total = ''; delete document.getElementById('map').dataset.total")
+d.execute_script(
+    "for (const [id, v] of [['period-from', '2015-03-02'], ['period-to', '2015-03-03']]) {"
+    "  const e = document.getElementById(id); e.value = v; e.dispatchEvent(new Event('change')); }"
+)
+period, _ = map_matches_api(ANALYST, "analyst map, 2–3 March 2015", "&from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z")
+check(0 < period < total, f"the period shows fewer incidents ({period} of {total})")
+shot("analyst-map-period")
 
 go("#/queue")
 wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue tbody tr"))
@@ -225,6 +255,22 @@ doc["checkpoint"] = head + " " + base64.b64encode(bytes(raw)).decode() + "\n"
 bad = d.execute_async_script("const done = arguments[1]; window.truce.checkProof(arguments[0]).then(done)", doc)
 check(bad["signature"]["status"] == "failed", f"a forged checkpoint signature fails: {bad}")
 
+# Coverage: the grid is the API's table, cell for cell, each with its sign and words.
+go("#/coverage")
+wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#coverage td.cov"))
+table = api("/api/coverage?days=7", ANALYST)
+cells = d.execute_script(
+    "return Array.from(document.querySelectorAll('#coverage td.cov'), "
+    "(e) => [Number(e.dataset.sector), e.dataset.day, e.dataset.status, e.textContent, e.getAttribute('aria-label')])"
+)
+want = sorted([c["sector"], c["day"], c["status"]] for c in table["cells"])
+check(sorted(c[:3] for c in cells) == want, f"the coverage grid is the API's {len(want)} cells ({table['sectors']} sectors × {table['days']} days)")
+check(len({c[2] for c in cells}) > 1, f"the grid shows several statuses ({sorted({c[2] for c in cells})})")
+check(all(c[3].strip() and c[4] for c in cells), "every coverage cell carries a sign and a spoken label, not only colour")
+incidents = {(c["sector"], c["day"]): c["incidents"] for c in table["cells"]}
+check(all(c[2] != "incidents" or str(incidents[(c[0], c[1])]) in c[3] for c in cells), "a cell with incidents shows how many")
+shot("analyst-coverage")
+
 # Live: a decision made elsewhere reaches the open page's alert feed without reload.
 go("#/map")
 map_loaded()
@@ -250,8 +296,9 @@ check(not d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue]"), "a party has no
 total, _ = map_matches_api(PARTY, "party map")
 shot("party-map")
 go("#/queue")
-time.sleep(0.5)
+shown_view("queue")
 check(not d.find_elements(By.ID, "queue"), "the queue is not shown to a party")
+check(not d.find_elements(By.CSS_SELECTOR, "a[data-nav=coverage]"), "a party has no coverage view")
 go("#/list")
 wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#incidents tbody tr"))
 listed = api("/api/incidents?limit=100", PARTY)
@@ -267,35 +314,87 @@ check(not d.find_elements(By.CSS_SELECTOR, "form.decide"), "a party cannot decid
 sources = texts("#evidence tbody td:nth-child(5)")
 check(sources and all(s == "" for s in sources), "a party sees no source identities")
 statuses = wait_proofs()
-check(statuses and all(s == "verified" for s in statuses), f"the party's proofs verify ({set(statuses)})")
-form = d.find_element(By.CSS_SELECTOR, "form.respond")
-Select(form.find_element(By.NAME, "response")).select_by_value("dispute")
-form.find_element(By.NAME, "text").send_keys("RU disputes: no firing from this position")
-form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-out = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "form.respond .result.logged"))
-rseq = int(out.get_attribute("data-seq"))
+check(statuses and all(s in ("verified", "withheld") for s in statuses), f"the party's proofs verify ({set(statuses)})")
+# The server withholds the bodies of entries a party may not read (observations name their
+# source): their proofs verify the leaf hash, and the page says the content was withheld.
+evidence = d.execute_script("return Array.from(document.querySelectorAll('#evidence td.proof'), (e) => e.dataset.status)")
+check(evidence and all(s == "withheld" for s in evidence), f"the party's evidence proofs are hash-only ({set(evidence)})")
+check("withheld" in texts("#evidence td.proof")[0], "a withheld entry is said to be withheld in words, not only colour")
+
+
+def respond(kind, text):
+    """Sends a response from the party's incident page; answers the seq it was logged as, once
+    the page has drawn itself again from the server's state and its history shows the text."""
+    drawn = "return Number(document.querySelector('section.incident').dataset.drawn)"
+    told = f"#feed li[data-kind=response] a[href='#/incident/{rid}']"
+    form = d.find_element(By.CSS_SELECTOR, "form.respond")
+    Select(form.find_element(By.NAME, "response")).select_by_value(kind)
+    form.find_element(By.NAME, "text").send_keys(text)
+    before = (logged_seq("form.respond"), d.execute_script(drawn), len(texts(told)))
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    seq = WebDriverWait(d, 10).until(lambda d: (s := logged_seq("form.respond")) != before[0] and s)
+    # The page draws itself again after the POST: the new form says what was logged and the
+    # history holds the statement, both from one fresh reply.
+    WebDriverWait(d, 10).until(
+        lambda d: logged_seq("form.respond") == seq
+        and d.execute_script("return !document.querySelector('form.respond textarea').value")
+        and any(text in t for t in texts("#history td"))
+    )
+    # The alert the response raises (told to both parties) reaches the page too, and does not
+    # draw it again: the page already shows that entry.
+    WebDriverWait(d, 5).until(lambda d: len(texts(told)) > before[2])
+    check(d.execute_script(drawn) == before[1] + 1, f"the page drew itself once after the {kind}, not again on its alert")
+    return seq
+
+
+rseq = respond("dispute", "RU disputes: no firing from this position")
 seen = api(f"/api/incidents/{rid}", ANALYST)
 check(any(t["entry_seq"] == rseq and t["action"] == "dispute" for t in seen["transitions"]),
       f"the dispute (entry {rseq}) is in the incident's history for the analyst")
-WebDriverWait(d, 10).until(lambda d: any("no firing from this position" in t for t in texts("#history td")))
-check(True, "the dispute shows in the party's history")
+check(any("no firing from this position" in t for t in texts("#history td")), "the dispute shows in the party's history")
+# A response is the party's to read: its proof verifies with the entry's bytes.
+wait_proofs()
+dispute_proof = d.execute_script(f"return document.querySelector('#history td.proof[data-seq=\"{rseq}\"]').dataset.status")
+check(dispute_proof == "verified", f"the party's own dispute proves with its bytes ({dispute_proof})")
 shot("party-incident-disputed")
-time.sleep(1.5)  # the page re-renders on its own answer and on the response's alert
+aseq = respond("acknowledge", "RU acknowledges receipt")
+check(aseq > rseq, f"an acknowledgement is logged too (entry {aseq})")
 
-
-def acknowledge(d):
-    try:
-        form = d.find_element(By.CSS_SELECTOR, "form.respond")
-        Select(form.find_element(By.NAME, "response")).select_by_value("acknowledge")
-        form.find_element(By.NAME, "text").send_keys("RU acknowledges receipt")
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        return WebDriverWait(d, 5).until(lambda d: form.find_element(By.CSS_SELECTOR, ".result.logged"))
-    except Exception:  # re-rendered meanwhile: try again on the new form
-        return False
-
-
-out = WebDriverWait(d, 30).until(acknowledge)
-check(int(out.get_attribute("data-seq")) > rseq, "an acknowledgement is logged too")
+# --- team: its tasks with the place, what to verify and how to answer --------------------------------
+sign_out()
+sign_in(TEAM)
+check(d.execute_script("return location.hash") == "#/tasks", "a team lands on its tasks")
+check(not d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue], a[data-nav=coverage]"), "a team has no queue and no coverage")
+wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tasks tbody tr"))
+mine = api("/api/tasks", TEAM)["tasks"]
+rows = d.execute_script("return Array.from(document.querySelectorAll('#tasks tbody tr'), (r) => r.dataset.task)")
+check(rows == [k["id"] for k in mine] and rows, f"the team's tasks are the API's ({rows})")
+check("team-1" in d.find_element(By.ID, "team-help").text and "outcome" in d.find_element(By.ID, "team-help").text,
+      "the team is told how to answer, here or from its TAK device")
+check(not d.find_elements(By.CSS_SELECTOR, "#tasks a[href^='#/incident/']"), "a team is not sent to incident pages it may not read")
+check(not d.execute_script("return getComputedStyle(document.querySelector('aside')).display !== 'none'"),
+      "a team, which gets no alerts, has no alerts column")
+shot("team-tasks")
+task = mine[0]
+form = d.find_element(By.CSS_SELECTOR, f"form.outcome[data-task='{task['id']}']")
+Select(form.find_element(By.NAME, "outcome")).select_by_value("inconclusive")
+form.find_element(By.NAME, "remarks").send_keys("dashboard test: nothing to see from the road")
+form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+# The answer is said above the list, which is drawn again without the task.
+oseq = WebDriverWait(d, 10).until(
+    lambda d: d.execute_script(
+        "const e = document.querySelector('#answered.logged'); return e && e.dataset.task === arguments[0] && Number(e.dataset.seq)",
+        task["id"],
+    )
+)
+told = api(f"/api/incidents/{task['incident']}", ANALYST)
+check(any(t["entry_seq"] == oseq and t["action"] == "outcome" for t in told["transitions"]),
+      f"the team's answer (entry {oseq}) is the incident's outcome step for the analyst")
+WebDriverWait(d, 10).until(
+    lambda d: task["id"] not in d.execute_script("return Array.from(document.querySelectorAll('#tasks tbody tr'), (r) => r.dataset.task)")
+)
+check(True, "the answered task leaves the team's list")
+shot("team-answered")
 
 # --- public: published incidents only, no sources ---------------------------------------------------
 sign_out()
@@ -311,11 +410,17 @@ check(states and all(s == "published" for s in states), "the public sees publish
 shot("public-list")
 go("#/map")
 total, _ = map_matches_api(None, "public map")
+legend = d.find_element(By.CSS_SELECTOR, ".legend").text
+check("storage site" in legend, "the legend names the storage sites (squares, not taken for incidents)")
 check(total <= public["total"], "the public map holds no more than the published incidents")
 shot("public-map")
 go(f"#/incident/{PUBLISHED}")
 wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "dd[data-field=state]"))
 check(not d.find_elements(By.ID, "evidence"), "the public sees no evidence chain (no sources)")
+check(not d.find_elements(By.ID, "history") and "No steps" not in d.find_element(By.ID, "main").text,
+      "the public is given no history, and is not told there was none")
+check(not d.execute_script("return getComputedStyle(document.querySelector('aside')).display !== 'none'"),
+      "the public, which gets no alerts, has no alerts column")
 check(not d.find_elements(By.CSS_SELECTOR, "form.decide, form.respond"), "the public can neither decide nor respond")
 shot("public-incident")
 go(f"#/incident/{other}")
@@ -338,13 +443,22 @@ check(nav.text == "Мапа", "the language is remembered after a reload")
 sign_in(ANALYST)
 for lang in ["uk", "ru", "en"]:
     d.execute_script("localStorage.setItem('truce.lang', arguments[0])", lang)
-    for view in ["#/map", "#/queue", "#/tasks", f"#/incident/{inc}", "#/login"]:
-        go(view)
-        time.sleep(0.4)
+    # Each view is waited for until drawn from the API's answer, so its every label is asked for.
+    go("#/map")
+    map_loaded()
+    go("#/queue")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue tbody tr"))
+    go("#/tasks")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tasks tbody tr"))
+    go("#/coverage")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#coverage td.cov"))
+    go(f"#/incident/{inc}")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "section.incident[data-drawn]"))
+    wait_proofs()
     if lang == "ru":
-        go(f"#/incident/{inc}")
-        wait_proofs()
         shot("analyst-incident-ru")
+    go("#/login")
+    wait.until(lambda d: d.find_elements(By.ID, "token"))
 missing = d.execute_script("return Array.from(window.truceI18nMissing)")
 check(missing == [], f"every label exists in en, uk and ru (missing: {missing})")
 keys = d.execute_script("const D = window.truceI18n; return [Object.keys(D.en).length, Object.keys(D.uk).length, Object.keys(D.ru).length]")

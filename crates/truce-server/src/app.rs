@@ -24,6 +24,8 @@ use crate::state::{Limits, Shared};
 pub struct Config {
     pub listen: SocketAddr,
     pub cot_tcp: Option<SocketAddr>,
+    /// Send assigned tasks to the teams' devices on the CoT TCP listener (`crate::cot_tasks`).
+    pub cot_tasks: bool,
     pub cot_udp: Option<SocketAddr>,
     pub limits: Limits,
     /// Per-party webhook endpoints (`truce serve --webhooks FILE`, `crate::webhooks::load`).
@@ -308,6 +310,7 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
         listeners.push(tokio::spawn(crate::cot::listen_tcp(
             state.clone(),
             addr,
+            config.cot_tasks,
             stop_rx.clone(),
         )));
     }

@@ -33,13 +33,20 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use truce_ingest::{Format, Locator, Options, Record};
 
+use tokio::sync::broadcast::error::RecvError;
+use truce_service::view::TaskView;
+
+use crate::cot_tasks::{
+    MAX_CALLSIGNS_PER_CONNECTION, TASK_UID_PREFIX, event as task_event, open_tasks,
+};
+use crate::reactions::with_core;
 use crate::state::Shared;
 use crate::throttle::LogRate;
 
@@ -98,9 +105,13 @@ const COMMIT_ATTEMPTS: u32 = 3;
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// Listens for CoT events on a TCP address until shutdown.
+///
+/// With `send_tasks` (`truce serve --cot-tasks`), each connection is also sent the tasks of
+/// the teams whose callsigns it carries ([`crate::cot_tasks`]).
 pub async fn listen_tcp(
     state: Shared,
     addr: SocketAddr,
+    send_tasks: bool,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let listener = TcpListener::bind(addr)
@@ -123,7 +134,7 @@ pub async fn listen_tcp(
         };
         let (state, batches, shutdown) = (state.clone(), batches.clone(), stop.clone());
         connections.spawn(async move {
-            connection(state, stream, peer, batches, shutdown).await;
+            connection(state, stream, peer, batches, send_tasks, shutdown).await;
             drop(permit);
         });
     };
@@ -246,16 +257,20 @@ async fn until(deadline: Option<Instant>) {
     }
 }
 
-/// One TCP connection: read, frame, batch, until the peer closes, goes idle, or shutdown.
+/// One TCP connection: read, frame, batch, until the peer closes, goes idle, or shutdown;
+/// with `send_tasks`, also write the tasks of the teams it carries ([`Devices`]).
 async fn connection(
     state: Shared,
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     batches: mpsc::Sender<Pending>,
+    send_tasks: bool,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let label = format!("cot-tcp:{peer}");
     tracing::info!(%peer, "CoT TCP connection");
+    let (mut stream, writer) = stream.into_split();
+    let mut devices = Devices::new(&state, writer, send_tasks);
     let mut framer = Framer::new(state.limits.max_cot_event_bytes);
     let mut batch = Collector::new(label, &state);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
@@ -281,14 +296,26 @@ async fn connection(
                 break "shutdown";
             }
             () = until(batch.deadline()) => batch.send(&batches).await,
+            task = devices.next() => {
+                if let Err(e) = devices.assigned(&state, task).await {
+                    tracing::warn!(%peer, error = %e, "CoT TCP: a task could not be sent");
+                    break "write error";
+                }
+            }
             read = tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut chunk)) => match read {
                 Err(_) => break "idle timeout",
                 Ok(Ok(0)) => break "closed by the peer",
                 Ok(Ok(n)) => {
                     received += n as u64;
-                    batch.frames(&state, framer.push(&chunk[..n]), peer.ip());
+                    let frames = framer.push(&chunk[..n]);
+                    let joined = devices.learn(&frames);
+                    batch.frames(&state, frames, peer.ip());
                     if batch.full() {
                         batch.send(&batches).await;
+                    }
+                    if let Err(e) = devices.joined(&state, joined).await {
+                        tracing::warn!(%peer, error = %e, "CoT TCP: tasks could not be sent");
+                        break "write error";
                     }
                 }
                 Ok(Err(e)) => {
@@ -308,7 +335,121 @@ async fn connection(
         );
     }
     batch.send(&batches).await;
-    tracing::info!(%peer, bytes = received, events = batch.events_seen, why = end, "CoT TCP connection ended");
+    tracing::info!(%peer, bytes = received, events = batch.events_seen, tasks_sent = devices.sent, why = end, "CoT TCP connection ended");
+}
+
+/// A connection's side towards the devices (`crate::cot_tasks`): the callsigns it carries and
+/// the task events written to it. Inert unless tasks are sent.
+struct Devices {
+    writer: tokio::net::tcp::OwnedWriteHalf,
+    /// Tasks as they are assigned; None when tasks are not sent (or the channel closed).
+    tasks: Option<tokio::sync::broadcast::Receiver<truce_service::view::TaskView>>,
+    /// Callsigns seen on this connection, at most [`MAX_CALLSIGNS_PER_CONNECTION`].
+    callsigns: Vec<String>,
+    /// Task events written.
+    sent: u64,
+}
+
+/// A device that does not take a task event within this long is not keeping up; the connection
+/// is closed (TAK clients reconnect, and get their open tasks again).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Devices {
+    fn new(state: &Shared, writer: tokio::net::tcp::OwnedWriteHalf, send_tasks: bool) -> Devices {
+        Devices {
+            writer,
+            tasks: send_tasks.then(|| state.tasks.subscribe()),
+            callsigns: Vec::new(),
+            sent: 0,
+        }
+    }
+
+    /// The next task assigned anywhere (pending for ever when tasks are not sent).
+    async fn next(&mut self) -> Result<TaskView, RecvError> {
+        match &mut self.tasks {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Notes the callsigns `frames` carry; answers those new to this connection.
+    fn learn(&mut self, frames: &[Frame]) -> Vec<String> {
+        let mut joined = Vec::new();
+        if self.tasks.is_none() {
+            return joined;
+        }
+        for frame in frames {
+            let Frame::Event { bytes, .. } = frame else {
+                continue;
+            };
+            if own_event(bytes) {
+                continue;
+            }
+            if let Some(c) = contact_callsign(bytes)
+                && !self.callsigns.iter().any(|k| k == c)
+                && self.callsigns.len() < MAX_CALLSIGNS_PER_CONNECTION
+            {
+                self.callsigns.push(c.to_string());
+                joined.push(c.to_string());
+            }
+        }
+        joined
+    }
+
+    /// Sends the open tasks of the teams whose callsigns just showed.
+    async fn joined(&mut self, state: &Shared, callsigns: Vec<String>) -> std::io::Result<()> {
+        if callsigns.is_empty() {
+            return Ok(());
+        }
+        let tasks = with_core(state, move |core| {
+            Ok(callsigns
+                .iter()
+                .flat_map(|c| open_tasks(core.svc.ledger(), c))
+                .collect::<Vec<_>>())
+        })
+        .await
+        .unwrap_or_default();
+        self.write(state, &tasks).await
+    }
+
+    /// Sends a task just assigned, if its team is on this connection. A receiver that fell
+    /// behind sends every open task of its teams again, rather than miss one.
+    async fn assigned(
+        &mut self,
+        state: &Shared,
+        task: Result<TaskView, RecvError>,
+    ) -> std::io::Result<()> {
+        match task {
+            Ok(t) => {
+                if t.team
+                    .as_ref()
+                    .is_some_and(|team| self.callsigns.contains(team))
+                {
+                    self.write(state, &[t]).await?;
+                }
+                Ok(())
+            }
+            Err(RecvError::Lagged(_)) => self.joined(state, self.callsigns.clone()).await,
+            Err(RecvError::Closed) => {
+                self.tasks = None;
+                Ok(())
+            }
+        }
+    }
+
+    async fn write(&mut self, state: &Shared, tasks: &[TaskView]) -> std::io::Result<()> {
+        for t in tasks {
+            let event = task_event(t, state.clock.now());
+            tokio::time::timeout(WRITE_TIMEOUT, self.writer.write_all(event.as_bytes()))
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")
+                })??;
+            self.sent += 1;
+            tracing::info!(task = %t.id, team = ?t.team, "CoT: task sent");
+        }
+        Ok(())
+    }
 }
 
 /// A batch on its way to the store: what [`Collector`] hands to the committer.
@@ -386,6 +527,10 @@ impl Collector {
                 Frame::Event { bytes, line } => {
                     if let Some(t) = control_type(&bytes) {
                         tracing::debug!(label = %self.label, cot_type = t, "CoT: TAK protocol message skipped");
+                        continue;
+                    }
+                    if own_event(&bytes) {
+                        tracing::debug!(label = %self.label, "CoT: Truce's own task event, echoed back, skipped");
                         continue;
                     }
                     let size = bytes.len();
@@ -787,11 +932,40 @@ fn control_type(bytes: &[u8]) -> Option<&str> {
     t.starts_with("t-x-").then_some(t)
 }
 
+/// Whether the event is one Truce sent (a task, [`crate::cot_tasks`]): a TAK server may echo
+/// it back, and it is no report.
+fn own_event(bytes: &[u8]) -> bool {
+    event_attr(bytes, b"uid").is_some_and(|u| u.starts_with(TASK_UID_PREFIX))
+}
+
 /// The `type` attribute of the first `<event>` start tag in `bytes`.
 fn event_type(bytes: &[u8]) -> Option<&str> {
+    event_attr(bytes, b"type")
+}
+
+/// Attribute `name` of the first `<event>` start tag in `bytes`.
+fn event_attr<'a>(bytes: &'a [u8], name: &[u8]) -> Option<&'a str> {
     let start = find_event_start(bytes, 0)?;
-    let tag = &bytes[start + EVENT.len()..];
-    let tag = &tag[..tag.iter().position(|&b| b == b'>').unwrap_or(tag.len())];
+    tag_attr(&bytes[start + EVENT.len()..], name)
+}
+
+/// The callsign a device gives in the event (`<contact callsign>`), if any.
+fn contact_callsign(bytes: &[u8]) -> Option<&str> {
+    let mut from = 0;
+    while let Some(at) = find(&bytes[from..], CONTACT) {
+        let rest = &bytes[from + at + CONTACT.len()..];
+        if rest.first().is_some_and(|&b| ends_name(b)) {
+            return tag_attr(rest, b"callsign").filter(|c| !c.is_empty());
+        }
+        from += at + CONTACT.len();
+    }
+    None
+}
+
+/// Attribute `name` of the start tag whose attributes begin `rest` (just after its name; the
+/// tag ends at the first `>`).
+fn tag_attr<'a>(rest: &'a [u8], name: &[u8]) -> Option<&'a str> {
+    let tag = &rest[..rest.iter().position(|&b| b == b'>').unwrap_or(rest.len())];
     let mut i = 0;
     while i < tag.len() {
         // An attribute name starts after white space.
@@ -801,7 +975,7 @@ fn event_type(bytes: &[u8]) -> Option<&str> {
                 .iter()
                 .position(|&b| b == b'=' || b.is_ascii_whitespace())
                 .unwrap_or(tag.len() - i);
-            let name = &tag[i..name_end];
+            let this = &tag[i..name_end];
             let mut j = name_end;
             while j < tag.len() && tag[j].is_ascii_whitespace() {
                 j += 1;
@@ -818,7 +992,7 @@ fn event_type(bytes: &[u8]) -> Option<&str> {
                 return None;
             }
             let value_end = j + 1 + tag[j + 1..].iter().position(|&b| b == quote)?;
-            if name == b"type" {
+            if this == name {
                 return std::str::from_utf8(&tag[j + 1..value_end]).ok();
             }
             i = value_end + 1;
@@ -830,6 +1004,7 @@ fn event_type(bytes: &[u8]) -> Option<&str> {
 }
 
 const EVENT: &[u8] = b"<event";
+const CONTACT: &[u8] = b"<contact";
 const EVENT_END: &[u8] = b"</event";
 const CDATA: &[u8] = b"<![CDATA[";
 const COMMENT: &[u8] = b"<!--";
@@ -1265,5 +1440,23 @@ mod tests {
             Some("t-x-d-d")
         );
         assert_eq!(control_type(B.as_bytes()), None);
+    }
+
+    #[test]
+    fn callsigns_and_truces_own_events() {
+        let pli = b"<event uid=\"ANDROID-1\" type=\"a-f-G-U-C\"><point/><detail><contacts x=\"1\"/><contact endpoint=\"*:-1:stcp\" callsign='team-2'/></detail></event>";
+        assert_eq!(contact_callsign(pli), Some("team-2"));
+        assert_eq!(
+            contact_callsign(b"<event uid=\"a\"><detail><contact callsign=\"\"/></detail></event>"),
+            None
+        );
+        assert_eq!(
+            contact_callsign(b"<event uid=\"a\"><detail/></event>"),
+            None
+        );
+        assert!(!own_event(pli));
+        assert!(own_event(
+            b"<event version=\"2.0\" uid=\"truce:task-inc-7\" type=\"b-m-p-w-GOTO\"/>"
+        ));
     }
 }

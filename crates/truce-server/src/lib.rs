@@ -23,6 +23,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cot;
+pub mod cot_tasks;
 pub mod error;
 pub mod extract;
 pub mod http;

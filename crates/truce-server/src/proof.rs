@@ -1,6 +1,8 @@
 //! The proof document for one log entry (`truce log prove`, `GET /api/log/proof/{seq}`): the
-//! entry's bytes, its inclusion proof in the latest signed checkpoint, and optionally the
-//! consistency proof from an older size — checked before it is handed out.
+//! entry's bytes and leaf hash, its inclusion proof in the latest signed checkpoint, and
+//! optionally the consistency proof from an older size — checked before it is handed out. A
+//! caller whose role may not read the entry gets the document without its bytes
+//! ([`ProofDocument::withhold`]): the leaf hash still proves the entry is in the log.
 
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
@@ -14,8 +16,18 @@ use truce_store::{GeoPackageStore, Log};
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProofDocument {
     pub leaf_index: u64,
-    /// Base64 of the exact entry bytes hashed into the leaf.
-    pub entry: String,
+    /// Base64 of the exact entry bytes hashed into the leaf; left out where the caller's role
+    /// may not read the entry (`withheld` says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// Base64 RFC 6962 leaf hash, SHA-256(0x00 ‖ entry): what the inclusion proof starts
+    /// from. A checker holding `entry` recomputes it and compares. Empty in documents written
+    /// before it was added (they always hold `entry`).
+    #[serde(default)]
+    pub leaf_hash: String,
+    /// Why `entry` is left out (`truce_service::access::entry_body`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
     pub tree_size: u64,
     /// Base64 root hash.
     pub root: String,
@@ -66,7 +78,9 @@ pub fn prove(
     };
     Ok(ProofDocument {
         leaf_index: seq,
-        entry: B64.encode(&entry.body),
+        entry: Some(B64.encode(&entry.body)),
+        leaf_hash: leaf_hash(&entry.body).to_base64(),
+        withheld: None,
         tree_size: size,
         root: checkpoint.root.to_base64(),
         inclusion: inclusion.iter().map(Hash::to_base64).collect(),
@@ -74,4 +88,38 @@ pub fn prove(
         old_size,
         consistency: consistency.map(|c| c.iter().map(Hash::to_base64).collect()),
     })
+}
+
+impl ProofDocument {
+    /// The document without the entry's bytes, saying `why`: its hashes still prove that the
+    /// leaf is in the log, to a caller who may not read what the leaf holds.
+    pub fn withhold(self, why: &str) -> ProofDocument {
+        ProofDocument {
+            entry: None,
+            withheld: Some(why.to_string()),
+            ..self
+        }
+    }
+
+    /// The leaf the inclusion proof starts from: the entry's hash if the document holds the
+    /// entry (checked against `leaf_hash` when that is given too), else `leaf_hash`.
+    pub fn leaf(&self) -> Result<(Hash, Option<Vec<u8>>)> {
+        match &self.entry {
+            Some(e) => {
+                let bytes = B64.decode(e).context("entry is not base64")?;
+                let leaf = leaf_hash(&bytes);
+                if !self.leaf_hash.is_empty() && self.leaf_hash != leaf.to_base64() {
+                    bail!("leaf_hash is not the hash of entry");
+                }
+                Ok((leaf, Some(bytes)))
+            }
+            None if self.leaf_hash.is_empty() => {
+                bail!("the document holds neither entry nor leaf_hash")
+            }
+            None => Ok((
+                Hash::from_base64(&self.leaf_hash).context("leaf_hash is not a base64 hash")?,
+                None,
+            )),
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! Reactions follow the data: every call into the service goes through [`with_core`], which
 //! first folds entries other processes appended (at most every [`EXTERNAL_SYNC`]), runs the
 //! call, then takes every entry the service folded — its own writes and others' — and
-//! publishes the alerts they call for ([`truce_service::alerts::for_applied`]). A `truce
+//! publishes the alerts they call for ([`truce_service::alerts::for_applied`]) and the tasks
+//! they assigned, for the teams' TAK devices ([`crate::cot_tasks`]). A `truce
 //! decide` run from a shell while the server runs is alerted like a decision posted to the
 //! API; [`follow_log`] makes sure that happens even when no request comes.
 
@@ -30,10 +31,21 @@ pub async fn with_core<T: Send + 'static>(
         let out = f(core);
         let applied = core.svc.take_applied();
         let alerts = for_applied(core.svc.ledger(), &applied);
-        Ok((out, alerts))
+        // Tasks move only when an entry is folded.
+        let tasks = if applied.is_empty() {
+            Vec::new()
+        } else {
+            core.assigned.newly_assigned(core.svc.ledger())
+        };
+        Ok((out, (alerts, tasks)))
     })
     .await?;
+    let (alerts, tasks) = alerts;
     crate::alerts::publish(state, alerts).await;
+    for t in tasks {
+        // No device listening is not an error: it gets its open tasks when it connects.
+        let _ = state.tasks.send(t);
+    }
     out
 }
 

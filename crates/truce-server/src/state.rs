@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 use truce_core::assess::Engine;
 use truce_log::SignerKey;
 use truce_service::alerts::Alert;
+use truce_service::view::TaskView;
 use truce_service::{Clock, Service};
 
 use crate::auth::{Principal, Role, TokenCache, token_hash};
@@ -89,6 +90,8 @@ pub struct Core {
     pub synced_at: Option<std::time::Instant>,
     /// The log's tiles at the latest checkpoint (`/log/`).
     pub tiles: TileCache,
+    /// The assigned tasks already announced to the CoT listener's devices.
+    pub assigned: crate::cot_tasks::Assigned,
 }
 
 /// Tile bytes by path under `/log/`, for one log size.
@@ -152,6 +155,8 @@ pub struct AppState {
     /// The service's clock: alerts and webhooks are timed by it too.
     pub clock: Arc<dyn Clock>,
     pub alerts: broadcast::Sender<Alert>,
+    /// Tasks as they are assigned, for the teams' TAK devices (`crate::cot_tasks`).
+    pub tasks: broadcast::Sender<TaskView>,
     pub metrics: Metrics,
     pub limits: Limits,
     pub tokens: Mutex<TokenCache>,
@@ -179,6 +184,10 @@ impl AppState {
             .with_key(key)?
             .with_reactions();
         let (alerts, _) = broadcast::channel(4096);
+        // A device that connects gets its team's open tasks then; the channel carries only
+        // those assigned afterwards.
+        let (tasks, _) = broadcast::channel(1024);
+        let assigned = crate::cot_tasks::Assigned::of(svc.ledger());
         Ok(Arc::new(AppState {
             engine: svc.engine().clone(),
             clock,
@@ -186,8 +195,10 @@ impl AppState {
                 svc,
                 synced_at: None,
                 tiles: TileCache::default(),
+                assigned,
             }),
             alerts,
+            tasks,
             metrics: Metrics::default(),
             limits,
             tokens: Mutex::new(TokenCache::default()),

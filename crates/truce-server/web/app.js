@@ -66,7 +66,7 @@ function renderHeader() {
   const link = (hash, key) =>
     el('a', { href: hash, 'data-nav': key, 'aria-current': location.hash.startsWith(hash) ? 'page' : null }, t('nav.' + key));
   nav.append(link('#/map', 'map'));
-  if (isStaff()) nav.append(link('#/queue', 'queue'), link('#/tasks', 'tasks'));
+  if (isStaff()) nav.append(link('#/queue', 'queue'), link('#/tasks', 'tasks'), link('#/coverage', 'coverage'));
   if (isTeam()) nav.append(link('#/tasks', 'tasks'));
   if (isParty() || session.role === 'public') nav.append(link('#/list', isParty() ? 'party' : 'public'));
   const who = document.getElementById('who');
@@ -103,6 +103,8 @@ function startStream() {
   if (stream) stream.abort();
   stream = null;
   const live = document.getElementById('live');
+  // The alerts column is for roles that get alerts; the public and teams get none.
+  document.body.dataset.alerts = isStaff() || isParty() ? 'yes' : 'no';
   if (!(isStaff() || isParty())) {
     live.hidden = true;
     return;
@@ -123,6 +125,7 @@ function onAlert(kind, a) {
   }
   if (!a || typeof a !== 'object') return;
   const feed = document.getElementById('feed');
+  document.getElementById('feed-empty').hidden = true;
   const item = el('li', { 'data-kind': kind },
     el('a', { href: '#/incident/' + a.incident }, a.incident), ' ', t('alert.' + kind), ' · ', sevLabel(a.severity),
     a.state ? [' · ', stateLabel(a.state)] : null, ' · ', fmtTime(a.created_at || a.at));
@@ -183,10 +186,16 @@ function mapView() {
     ...Object.entries(STATE_COLOURS).map(([s, c]) => el('li', {}, el('span', { class: 'swatch', style: `background:${c}` }), stateLabel(s))),
     el('li', {}, el('span', { class: 'swatch line' }), t('map.contact_line')),
     el('li', {}, el('span', { class: 'swatch zone' }), t('map.zones')),
+    el('li', {}, el('span', { class: 'swatch storage' }), t('map.storage_sites')),
     el('li', {}, el('span', { class: 'swatch ring' }), t('map.high_ring')),
     el('li', {}, el('span', { class: 'swatch cluster' }), t('map.cluster')));
+  const period = () => m.setPeriod(from.value, to.value);
+  const from = el('input', { id: 'period-from', type: 'date', onchange: period });
+  const to = el('input', { id: 'period-to', type: 'date', onchange: period });
   main.replaceChildren(el('div', { class: 'mapview' },
-    el('div', { class: 'toolbar' }, filter, count),
+    el('div', { class: 'toolbar' }, filter,
+      el('label', { for: 'period-from' }, t('map.from')), from,
+      el('label', { for: 'period-to' }, t('map.to')), to, count),
     box, legend));
   const m = makeMap(box, {
     // A team may not read incidents: its map shows the terms only.
@@ -210,7 +219,19 @@ async function fetchQueue() {
   return { shown: all.slice(0, 200), total: pages.reduce((n, p) => n + p.total, 0) };
 }
 
-function decisionForm(incident, onDone) {
+/** Shows in `result` that entry `seq` was logged (and, from the queue, a link to the incident). */
+function showLogged(result, seq, incident) {
+  result.replaceChildren(t('decide.logged', seq), ' ', incident ? el('a', { href: '#/incident/' + incident }, t('decide.open')) : '');
+  result.className = 'result logged';
+  result.dataset.seq = String(seq);
+}
+
+/**
+ * The decision form. `onDone(seq)` is called once the server has logged the decision; `logged`
+ * is the seq of one made just before this form was drawn (the incident page draws itself again
+ * after a decision, and says what was logged in the new form).
+ */
+function decisionForm(incident, onDone, logged) {
   const action = el('select', { name: 'action', 'aria-label': t('decide.action') },
     ...['verify', 'attribute', 'publish', 'task'].map((a) => el('option', { value: a }, t('decide.' + a))));
   const party = el('select', { name: 'party', 'aria-label': t('decide.party'), disabled: true },
@@ -234,16 +255,15 @@ function decisionForm(incident, onDone) {
           action: action.value, reason: reason.value.trim(), party: action.value === 'attribute' ? party.value : undefined,
         });
       const seq = r.entry_seq ?? r.created_seq ?? (r.task && r.task.created_seq);
-      result.replaceChildren(t('decide.logged', seq), ' ', el('a', { href: '#/incident/' + incident }, t('decide.open')));
-      result.className = 'result logged';
-      result.dataset.seq = String(seq);
-      onDone && onDone(r);
+      showLogged(result, seq, incident);
+      onDone && onDone(seq);
     } catch (err) {
       result.textContent = t('decide.refused', err instanceof ApiError ? err.reason : String(err));
       result.className = 'result refused';
     }
   } },
   el('span', { class: 'what' }, incident), action, party, reason, el('button', { type: 'submit' }, t('decide.submit')), result);
+  if (logged != null) showLogged(result, logged, null);
   return form;
 }
 
@@ -269,7 +289,7 @@ function queueView() {
         el('td', {}, partyText(i)),
         el('td', {}, fmtTime(i.end)),
         el('td', {}, el('button', { type: 'button', class: 'act', onclick: () => {
-          panel.replaceChildren(decisionForm(i.id, () => setTimeout(load, 300)));
+          panel.replaceChildren(decisionForm(i.id, load));
           panel.querySelector('input[name=reason]').focus();
         } }, t('queue.decide'))))));
     } catch (e) {
@@ -321,28 +341,147 @@ function listView() {
   return { refresh: load, onAlert: () => load() };
 }
 
+/**
+ * Tasks: staff see every task; a team its assigned ones, each with the place, what to verify
+ * and how to answer — here (`POST /api/tasks/{id}/outcome`) or from its TAK device.
+ */
 function tasksView() {
   const body = el('tbody');
   const status = el('p', { 'aria-live': 'polite' }, t('map.loading'));
-  main.replaceChildren(el('section', { class: 'card' }, el('h1', {}, t('tasks.title')), status,
+  const cols = ['task', 'id', 'state', 'severity', 'team', 'distance', 'location', 'note', isTeam() ? 'answer' : null].filter(Boolean);
+  // What the team last answered: outside the table, which is drawn again without that task.
+  const answered = el('output', { id: 'answered', class: 'result', 'aria-live': 'polite' });
+  const onAnswered = (task, seq) => {
+    answered.textContent = t('outcome.logged', task, seq);
+    answered.className = 'result logged';
+    answered.dataset.seq = String(seq);
+    answered.dataset.task = task;
+    load();
+  };
+  main.replaceChildren(el('section', { class: 'card' }, el('h1', {}, t('tasks.title')),
+    isTeam() ? el('p', { class: 'help', id: 'team-help' }, t('tasks.team_help', session.role.slice(5))) : null,
+    isTeam() ? answered : null,
+    status,
     el('table', { id: 'tasks' },
-      el('thead', {}, el('tr', {}, ...['task', 'id', 'state', 'severity', 'team', 'distance', 'location', 'note'].map((k) => el('th', { scope: 'col' }, t('col.' + k))))),
+      el('thead', {}, el('tr', {}, ...cols.map((k) => el('th', { scope: 'col' }, t('col.' + k))))),
       body)));
   async function load() {
     try {
       const r = await get('/api/tasks');
       status.textContent = t('tasks.count', r.total);
-      body.replaceChildren(...r.tasks.slice(0, 300).map((k) => el('tr', {},
-        el('td', {}, k.id), el('td', {}, el('a', { href: '#/incident/' + k.incident }, k.incident)),
+      body.replaceChildren(...r.tasks.slice(0, 300).map((k) => el('tr', { 'data-task': k.id },
+        // A team may not read incidents: the id is told, not linked.
+        el('td', {}, k.id), el('td', {}, isTeam() ? k.incident : el('a', { href: '#/incident/' + k.incident }, k.incident)),
         el('td', {}, k.state + (k.outcome ? ' · ' + k.outcome : '')), el('td', {}, sevLabel(k.severity)),
         el('td', {}, k.team || '–'), el('td', {}, k.distance_m != null ? (k.distance_m / 1000).toFixed(1) + ' km' : '–'),
-        el('td', {}, k.location.map((v) => v.toFixed(4)).join(', ')), el('td', {}, k.note))));
+        el('td', {}, k.location.map((v) => v.toFixed(4)).join(', ')), el('td', {}, k.note),
+        isTeam() ? el('td', {}, outcomeForm(k, onAnswered)) : null)));
     } catch (e) {
       status.textContent = errorText(e);
     }
   }
   load();
   return { refresh: load };
+}
+
+/**
+ * A team's answer to task `k`: the outcome and what it found, logged as its observation;
+ * `onDone(task, seq)` once logged (the list is drawn again, this form with it).
+ */
+function outcomeForm(k, onDone) {
+  const outcome = el('select', { name: 'outcome', 'aria-label': t('outcome.label') },
+    ...['confirmed', 'not_confirmed', 'inconclusive', 'access_denied'].map((o) => el('option', { value: o }, t('outcome.' + o))));
+  const remarks = el('input', { name: 'remarks', type: 'text', required: true, size: 24, placeholder: t('outcome.remarks'), 'aria-label': t('outcome.remarks') });
+  const result = el('output', { class: 'result', 'aria-live': 'polite' });
+  return el('form', { class: 'outcome', 'data-task': k.id, onsubmit: async (e) => {
+    e.preventDefault();
+    if (!remarks.value.trim()) {
+      result.textContent = t('decide.need_reason');
+      result.className = 'result refused';
+      return;
+    }
+    result.textContent = t('decide.sending');
+    result.className = 'result';
+    try {
+      const body = { outcome: outcome.value, remarks: remarks.value.trim() };
+      if (outcome.value === 'access_denied') body.kind = 'access_denied';
+      const r = await post(`/api/tasks/${encodeURIComponent(k.id)}/outcome`, body);
+      showLogged(result, r.first_seq, null);
+      remarks.value = '';
+      onDone && onDone(k.id, r.first_seq);
+    } catch (err) {
+      result.textContent = t('decide.refused', err instanceof ApiError ? err.reason : String(err));
+      result.className = 'result refused';
+    }
+  } }, outcome, remarks, el('button', { type: 'submit' }, t('outcome.submit')), result);
+}
+
+// A coverage status's mark: the grid says it in a sign and words (the cell's label), not in
+// colour alone.
+const COVERAGE_MARKS = { incidents: '●', observed_quiet: '✓', partly_observed: '◐', not_observed: '○' };
+
+/** The coverage grid (staff): sectors of the line down, UTC days across, from `/api/coverage`. */
+function coverageView() {
+  const status = el('p', { 'aria-live': 'polite' }, t('map.loading'));
+  const from = el('input', { id: 'coverage-from', type: 'date', 'aria-label': t('coverage.from') });
+  const days = el('select', { id: 'coverage-days', 'aria-label': t('coverage.days') },
+    ...[7, 14, 31].map((n) => el('option', { value: String(n) }, String(n))));
+  const grid = el('div', { class: 'coverage-wrap' });
+  const legend = el('ul', { class: 'legend coverage-legend', 'aria-label': t('map.legend') },
+    ...Object.entries(COVERAGE_MARKS).map(([k, m]) => el('li', {}, el('span', { class: 'cov', 'data-status': k }, m), ' ', t('coverage.status.' + k))));
+  const form = el('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); load(); } },
+    el('label', { for: 'coverage-from' }, t('coverage.from')), from,
+    el('label', { for: 'coverage-days' }, t('coverage.days')), days,
+    el('button', { type: 'submit' }, t('coverage.show')));
+  main.replaceChildren(el('section', { class: 'card coverage' },
+    el('h1', {}, t('coverage.title')), el('p', { class: 'help' }, t('coverage.help')), form, status, legend, grid));
+  async function load() {
+    const q = new URLSearchParams();
+    if (from.value) q.set('from', from.value);
+    q.set('days', days.value);
+    try {
+      const c = await get('/api/coverage?' + q);
+      if (!c.cells.length) {
+        status.textContent = t('coverage.empty');
+        grid.replaceChildren();
+        return;
+      }
+      if (!from.value) from.value = c.from;
+      status.textContent = t('coverage.count', c.sectors, c.days, c.from);
+      grid.replaceChildren(coverageGrid(c));
+    } catch (e) {
+      status.textContent = errorText(e);
+    }
+  }
+  load();
+  return { refresh: load };
+}
+
+function coverageGrid(c) {
+  const dayList = [];
+  for (let i = 0; i < c.days; i++) {
+    const d = new Date(c.from + 'T00:00:00Z');
+    d.setUTCDate(d.getUTCDate() + i);
+    dayList.push(d.toISOString().slice(0, 10));
+  }
+  const at = new Map(c.cells.map((x) => [x.sector + '/' + x.day, x]));
+  const rows = [];
+  for (let s = 0; s < c.sectors; s++) {
+    const first = c.cells.find((x) => x.sector === s);
+    rows.push(el('tr', {},
+      el('th', { scope: 'row' }, String(s), el('span', { class: 'km' }, first ? t('coverage.km', first.from_km.toFixed(0), first.to_km.toFixed(0)) : '')),
+      ...dayList.map((day) => {
+        const x = at.get(s + '/' + day);
+        if (!x) return el('td', {});
+        const label = t('coverage.cell', s, day, t('coverage.status.' + x.status), x.incidents, x.watched_hours.toFixed(1),
+          x.sensors.join(', ') || t('coverage.none'), x.mobile.join(', ') || t('coverage.none'));
+        return el('td', { class: 'cov', 'data-status': x.status, 'data-sector': String(s), 'data-day': day, title: label, 'aria-label': label },
+          COVERAGE_MARKS[x.status] || '?', x.incidents ? ' ' + x.incidents : '');
+      })));
+  }
+  return el('table', { id: 'coverage' },
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, t('coverage.sector')), ...dayList.map((d) => el('th', { scope: 'col' }, d.slice(5))))),
+    el('tbody', {}, rows));
 }
 
 /** A proof cell: checks the entry `seq` and shows the outcome (green only when fully verified). */
@@ -358,6 +497,9 @@ function proofCell(seq) {
       if (!r.inclusion) {
         status = 'failed';
         title = t('proof.not_included') + (r.reason ? ' (' + r.reason + ')' : '');
+      } else if (r.signature.status === 'verified' && r.withheld) {
+        status = 'withheld';
+        title = t('proof.withheld', doc.tree_size, r.withheld);
       } else if (r.signature.status === 'verified') {
         status = 'verified';
         title = t('proof.verified', doc.tree_size);
@@ -372,7 +514,7 @@ function proofCell(seq) {
       status = 'error';
       title = errorText(e);
     }
-    const mark = { verified: '✓', unchecked: '?', failed: '✗', error: '–' }[status];
+    const mark = { verified: '✓', withheld: '✓', unchecked: '?', failed: '✗', error: '–' }[status];
     cell.dataset.status = status;
     cell.title = title;
     cell.replaceChildren(el('span', { class: 'mark', 'aria-hidden': 'true' }, mark), ' ', t('proof.short.' + status));
@@ -380,16 +522,53 @@ function proofCell(seq) {
   return cell;
 }
 
-async function incidentView(id) {
-  const box = el('section', { class: 'card incident' }, el('p', {}, t('map.loading')));
+/**
+ * An incident's page. It draws itself again (one fresh GET, drawn whole) when the incident
+ * changes: after a decision or response sent from it, and on an alert about it that the page
+ * does not show yet. It knows the log size it was drawn at (`log.tree_size` in the reply), so
+ * the alert a decision or response of its own raises — it arrives around the POST's answer —
+ * does not draw it a second time, and a draw that was overtaken by a newer one is dropped.
+ */
+function incidentView(id) {
+  const box = el('section', { class: 'card incident', 'data-incident': id }, el('p', {}, t('map.loading')));
   main.replaceChildren(box);
-  let d;
-  try {
-    d = await get('/api/incidents/' + encodeURIComponent(id));
-  } catch (e) {
-    box.replaceChildren(el('h1', {}, id), el('p', { class: 'error' }, errorText(e)));
-    return {};
+  let drawn = 0; // draws started
+  let shownSize = -1; // the log size the page shows (every entry below it is folded in)
+  // Whether the user is writing in one of the page's forms: their text must not be lost.
+  const typing = () => Array.from(box.querySelectorAll('form input[type=text], form textarea')).some((f) => f.value.trim());
+  async function draw(logged) {
+    const mine = ++drawn;
+    let d;
+    try {
+      d = await get('/api/incidents/' + encodeURIComponent(id));
+    } catch (e) {
+      if (mine !== drawn) return;
+      box.replaceChildren(el('h1', {}, id), el('p', { class: 'error' }, errorText(e)));
+      return;
+    }
+    // A newer draw started meanwhile, or the user left the page: this one is out of date.
+    if (mine !== drawn || !box.isConnected) return;
+    shownSize = d.log && d.log.tree_size != null ? d.log.tree_size : -1;
+    box.dataset.logSize = String(shownSize);
+    box.replaceChildren(...incidentParts(d, logged || {}, draw));
+    box.dataset.drawn = String(mine);
+    const n = document.getElementById('notice');
+    if (n.textContent === t('incident.changed')) notice('');
   }
+  draw();
+  return {
+    onAlert: (a) => {
+      if (a.incident !== id) return;
+      if (a.entry_seq != null && a.entry_seq < shownSize) return; // already shown
+      if (typing()) notice(t('incident.changed'), 'warn');
+      else draw();
+    },
+    refresh: () => draw(),
+  };
+}
+
+/** The parts of an incident page for the reply `d`; `logged` says what was just logged from it. */
+function incidentParts(d, logged, redraw) {
   const canProve = isStaff() || isParty();
   const facts = [
     ['state', stateBadge(d.state)],
@@ -415,14 +594,14 @@ async function incidentView(id) {
     el('td', {}, o.observation && o.observation.properties && o.observation.properties.source ? o.observation.properties.source.id || '' : ''),
     el('td', {}, o.assessment ? assessmentText(o.assessment) : (o.rules || []).join(', ')),
     canProve ? proofCell(o.seq) : null));
-  const parts = [
-    el('h1', {}, t('incident.title', d.id)),
-    dl,
-    el('h2', {}, t('incident.history')),
-    history.length
-      ? el('table', { id: 'history' }, el('thead', {}, el('tr', {}, ...['at', 'action', 'state', 'actor', 'reason', 'seq', canProve ? 'proof' : null].filter(Boolean).map((k) => el('th', { scope: 'col' }, t('col.' + k))))), el('tbody', {}, history))
-      : el('p', { class: 'help' }, t('incident.no_history')),
-  ];
+  const parts = [el('h1', {}, t('incident.title', d.id)), dl];
+  // The public is not given the history (`transitions` absent), which is not "no steps".
+  if (d.transitions) {
+    parts.push(el('h2', {}, t('incident.history')),
+      history.length
+        ? el('table', { id: 'history' }, el('thead', {}, el('tr', {}, ...['at', 'action', 'state', 'actor', 'reason', 'seq', canProve ? 'proof' : null].filter(Boolean).map((k) => el('th', { scope: 'col' }, t('col.' + k))))), el('tbody', {}, history))
+        : el('p', { class: 'help' }, t('incident.no_history')));
+  }
   if (d.evidence) {
     parts.push(el('h2', {}, t('incident.evidence')),
       el('table', { id: 'evidence' }, el('thead', {}, el('tr', {}, ...['seq', 'kind', 'observed', 'source_kind', 'source', 'assessment', 'proof'].map((k) => el('th', { scope: 'col' }, t('col.' + k))))), el('tbody', {}, evidence)));
@@ -431,20 +610,11 @@ async function incidentView(id) {
     parts.push(el('p', { class: 'help' }, t('proof.explain', d.log.tree_size), ' ', el('code', { class: 'key' }, logKey() || t('proof.no_key')), ' ',
       localStorage.getItem(KEY_PIN) ? t('proof.key_pinned') : t('proof.key_server')));
   }
-  if (isStaff()) parts.push(el('h2', {}, t('incident.decide')), decisionForm(d.id, () => setTimeout(() => route(), 200)));
-  if (isParty()) parts.push(el('h2', {}, t('incident.respond')), responseForm(d.id));
-  box.replaceChildren(...parts);
-  // A change to this incident re-renders the page, unless the user is writing in one of its
-  // forms (their text would be lost): then it says the incident changed.
-  const typing = () => Array.from(box.querySelectorAll('form input[type=text], form textarea')).some((f) => f.value.trim());
-  return {
-    onAlert: (a) => {
-      if (a.incident !== id) return;
-      if (typing()) notice(t('incident.changed'), 'warn');
-      else route();
-    },
-    refresh: () => route(),
-  };
+  // After a decision or response the page is drawn again from the server's state (the POST is
+  // folded before it is answered), and the new form says which entry logged it.
+  if (isStaff()) parts.push(el('h2', {}, t('incident.decide')), decisionForm(d.id, (seq) => redraw({ decide: seq }), logged.decide));
+  if (isParty()) parts.push(el('h2', {}, t('incident.respond')), responseForm(d.id, (seq) => redraw({ respond: seq }), logged.respond));
+  return parts;
 }
 
 function assessmentText(a) {
@@ -456,11 +626,13 @@ function assessmentText(a) {
   return parts.join(' · ') || '–';
 }
 
-function responseForm(id) {
+/** A party's response form; `onDone(seq)` once logged, `logged` as for [`decisionForm`]. */
+function responseForm(id, onDone, logged) {
   const kind = el('select', { name: 'response', 'aria-label': t('respond.kind') },
     el('option', { value: 'acknowledge' }, t('respond.acknowledge')), el('option', { value: 'dispute' }, t('respond.dispute')));
   const text = el('textarea', { name: 'text', rows: 2, required: true, 'aria-label': t('respond.text'), placeholder: t('respond.text') });
   const result = el('output', { class: 'result', 'aria-live': 'polite' });
+  if (logged != null) showLogged(result, logged, null);
   return el('form', { class: 'respond', onsubmit: async (e) => {
     e.preventDefault();
     if (!text.value.trim()) {
@@ -468,12 +640,12 @@ function responseForm(id) {
       result.className = 'result refused';
       return;
     }
+    result.textContent = t('decide.sending');
+    result.className = 'result';
     try {
       const r = await post(`/api/incidents/${encodeURIComponent(id)}/responses`, { response: kind.value, text: text.value.trim() });
-      result.textContent = t('decide.logged', r.entry_seq);
-      result.className = 'result logged';
-      result.dataset.seq = String(r.entry_seq);
-      setTimeout(() => route(), 600);
+      showLogged(result, r.entry_seq, null);
+      onDone && onDone(r.entry_seq);
     } catch (err) {
       result.textContent = t('decide.refused', err instanceof ApiError ? err.reason : String(err));
       result.className = 'result refused';
@@ -483,12 +655,13 @@ function responseForm(id) {
 
 // --- routing -------------------------------------------------------------------------------------
 
-async function route() {
+function route() {
   if (current && current.destroy) current.destroy();
   current = null;
   window.truceMap = null;
   const [, view, arg] = (location.hash || '#/').split('/');
   renderHeader();
+  main.dataset.view = view || 'map';
   if (view === 'login') {
     loginView();
     return;
@@ -503,13 +676,15 @@ async function route() {
     case 'list':
       current = listView();
       break;
+    case 'coverage':
+      current = isStaff() ? coverageView() : mapView();
+      break;
     case 'incident':
-      current = await incidentView(decodeURIComponent(arg || ''));
+      current = incidentView(decodeURIComponent(arg || ''));
       break;
     default:
       current = isTeam() ? tasksView() : mapView();
   }
-  document.getElementById('main').dataset.view = view || 'map';
 }
 
 document.getElementById('signin').addEventListener('click', async () => {

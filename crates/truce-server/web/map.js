@@ -41,7 +41,7 @@ function incidentFeatures(incidents) {
 
 /**
  * Makes the map in `container`. `onPick(id)` opens an incident; `onLoaded(shown, total)` says
- * how many incidents the view holds. Answers { map, reload, setState, destroy }.
+ * how many incidents the view holds. Answers { map, reload, setState, setPeriod, destroy }.
  */
 export function makeMap(container, { incidents = true, onPick, onLoaded, onError }) {
   maplibregl.setWorkerUrl('/app/vendor/maplibre-gl/maplibre-gl-csp-worker.js');
@@ -84,7 +84,9 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
     map.addLayer({ id: 'party_areas_edge', type: 'line', source: 'party_areas', paint: { 'line-color': ['get', 'colour'], 'line-width': 1, 'line-opacity': 0.6 } });
     map.addLayer({ id: 'zones', type: 'fill', source: 'zones', paint: { 'fill-color': '#b07aa1', 'fill-opacity': 0.15, 'fill-outline-color': '#7b4173' } });
     map.addLayer({ id: 'contact_line', type: 'line', source: 'contact_line', paint: { 'line-color': '#c0392b', 'line-width': 2.5, 'line-dasharray': [3, 1.5] } });
-    map.addLayer({ id: 'storage_sites', type: 'circle', source: 'storage_sites', paint: { 'circle-radius': 4, 'circle-color': '#fff', 'circle-stroke-color': '#333', 'circle-stroke-width': 1.5 } });
+    // A storage site is a square, so it is never taken for an incident (a circle).
+    map.addImage('storage-site', storageIcon());
+    map.addLayer({ id: 'storage_sites', type: 'symbol', source: 'storage_sites', layout: { 'icon-image': 'storage-site', 'icon-allow-overlap': true } });
     const bounds = new maplibregl.LngLatBounds();
     for (const f of line.features) {
       const g = f.geometry;
@@ -92,6 +94,19 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
       lines.forEach((l) => l.forEach((c) => bounds.extend(c)));
     }
     if (!bounds.isEmpty()) map.fitBounds(bounds, { padding: 40, duration: 0 });
+  }
+
+  /** A 12 px dark square with a white rim: the storage sites' icon, drawn here (no sprite). */
+  function storageIcon() {
+    const n = 12;
+    const data = new Uint8Array(n * n * 4);
+    for (let y = 0; y < n; y++) {
+      for (let x = 0; x < n; x++) {
+        const rim = x < 2 || y < 2 || x >= n - 2 || y >= n - 2;
+        data.set(rim ? [255, 255, 255, 255] : [51, 65, 85, 255], (y * n + x) * 4);
+      }
+    }
+    return { width: n, height: n, data };
   }
 
   function incidentLayers() {
@@ -159,6 +174,13 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
     labels = next;
   }
 
+  let period = {};
+  const nextDay = (day) => {
+    const d = new Date(day + 'T00:00:00Z');
+    d.setUTCDate(d.getUTCDate() + 1);
+    return d.toISOString().slice(0, 10);
+  };
+
   /** Fetches the incidents in the visible box, page by page, and shows them. */
   async function reload() {
     if (!map.getSource('incidents')) return;
@@ -177,6 +199,10 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
       for (;;) {
         const q = new URLSearchParams({ bbox, limit: String(PAGE), offset: String(offset) });
         if (stateFilter) q.set('state', stateFilter);
+        // A period of whole UTC days: incidents still going on its first day (ending at or
+        // after it) and begun by the end of its last (starting before the next day).
+        if (period.from) q.set('from', period.from + 'T00:00:00Z');
+        if (period.to) q.set('to', nextDay(period.to) + 'T00:00:00Z');
         const page = await get('/api/incidents?' + q, ctl.signal);
         all.push(...page.incidents);
         total = page.total;
@@ -214,6 +240,11 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
     reload: later,
     setState(s) {
       stateFilter = s;
+      later();
+    },
+    /** Shows the incidents of the UTC days `from` to `to` (`YYYY-MM-DD`, either may be ''). */
+    setPeriod(from, to) {
+      period = { from, to };
       later();
     },
     destroy() {

@@ -137,8 +137,11 @@ export async function checkSignature(cp, vkey) {
 
 /**
  * Checks a proof document (`GET /api/log/proof/{seq}`): the entry's leaf leads through the
- * inclusion proof to the root the signed checkpoint states, and the checkpoint is signed.
- * Answers { inclusion: bool, signature: {status, reason}, reason }.
+ * inclusion proof to the root the signed checkpoint states, and the checkpoint is signed. The
+ * leaf is hashed here from the entry's bytes; where the server withheld them from this role
+ * (`withheld` says why), the document's `leaf_hash` is all there is: the check then proves
+ * that entry `leaf_index` is in the log, not what it holds — the answer's `withheld` says so.
+ * Answers { inclusion: bool, signature: {status, reason}, reason, withheld }.
  */
 export async function checkProof(doc, vkey) {
   let cp;
@@ -151,13 +154,23 @@ export async function checkProof(doc, vkey) {
   if (cp.size !== doc.tree_size) {
     return { inclusion: false, signature, reason: 'tree size differs from the checkpoint' };
   }
+  const withheld = doc.entry == null ? doc.withheld || 'withheld' : null;
   let root;
   try {
-    const leaf = await leafHash(b64decode(doc.entry));
+    let leaf;
+    if (withheld) {
+      leaf = b64decode(doc.leaf_hash || '');
+      if (leaf.length !== 32) throw new Error('no entry and no leaf hash');
+    } else {
+      leaf = await leafHash(b64decode(doc.entry));
+      if (doc.leaf_hash && !equal(leaf, b64decode(doc.leaf_hash))) {
+        return { inclusion: false, signature, reason: 'the entry is not what its leaf hash says', withheld };
+      }
+    }
     root = await rootFromInclusion(doc.leaf_index, doc.tree_size, leaf, doc.inclusion.map(b64decode));
   } catch (e) {
-    return { inclusion: false, signature, reason: e.message };
+    return { inclusion: false, signature, reason: e.message, withheld };
   }
   const inclusion = root !== null && equal(root, b64decode(cp.root));
-  return { inclusion, signature, reason: inclusion ? '' : 'the entry does not lead to the signed root' };
+  return { inclusion, signature, reason: inclusion ? '' : 'the entry does not lead to the signed root', withheld };
 }

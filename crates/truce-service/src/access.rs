@@ -9,11 +9,12 @@
 //! | `analyst` | everything, with sources, sensors and teams | ingest, decide, task |
 //! | `team:ID` | its own tasks (with the place to go) | report outcomes and findings (observations) |
 //! | `party:ID` | incidents located in its area or attributed to it (officially or as suggested), or that either party has answered, with full locations but no source identities, sensor or team positions; the log | allegations, responses to incidents it sees |
-//! | `public` (no token) | published incidents only, located to a ~5 km cell; aggregates; the log's checkpoint and proofs; the terms | nothing |
+//! | `public` (no token) | published incidents only, located to a ~5 km cell; aggregates; the log's checkpoint and proofs (hashes; of entry bodies only the terms', [`entry_body`]); the terms | nothing |
 //!
 //! Filtered lists are filtered before counting and paging, so a count never reveals what the
 //! caller may not see.
 
+use truce_core::entry::{Entry, EntryKind, Response as ResponseEntry};
 use truce_fusion::Incident;
 use truce_fusion::ledger::{Ledger, Lifecycle, Record};
 use truce_geo::LonLat;
@@ -78,6 +79,9 @@ pub enum Action {
     ReadAlerts,
     /// Tasks (a team: only its own).
     ReadTasks,
+    /// The coverage table: which sensors watched which sector and which teams reported from
+    /// it, so staff only.
+    ReadCoverage,
     /// Post observations (a team: findings; staff: any feed).
     PostObservations,
     /// An analyst's decision on an incident.
@@ -209,4 +213,54 @@ pub fn shown_incidents<'a>(ledger: &'a Ledger, role: &Role) -> Vec<Shown<'a>> {
     }
     out.sort_by_key(|s| std::cmp::Reverse((ledger.incidents()[s.index].start, s.index)));
     out
+}
+
+/// Whether `role` may read the body of log entry `entry` (its exact bytes, as the proof
+/// endpoint would hand them out), or why not. A proof's hashes are for everyone — the hash
+/// tiles are public and reveal nothing — but a body is shown only where the role may see
+/// everything in it:
+///
+/// | entry | staff | party | team, public |
+/// |---|---|---|---|
+/// | `agreement` (the terms) | yes | yes | yes |
+/// | `response` | yes | on an incident it sees (responses are shown to both parties) | no |
+/// | `observation`, `rejected` (name their source, quote its record) | yes | no | no |
+/// | `decision` (names the analyst and the reason, which a party's history leaves out) | yes | no | no |
+/// | `mission` (team bases, sensor positions) | yes | no | no |
+/// | `alert` (every recipient and delivery of a batch) | yes | no | no |
+///
+/// The C2SP entry bundles (`/log/tile/entries/…`) are the log itself and hold every body;
+/// they are served to staff and parties, who mirror and re-run the log (`docs/api.md`).
+pub fn entry_body(role: &Role, ledger: &Ledger, entry: &Entry) -> Result<(), &'static str> {
+    if role.is_staff() || entry.kind == EntryKind::Agreement {
+        return Ok(());
+    }
+    match entry.kind {
+        EntryKind::Response => {
+            if let Role::Party(_) = role
+                && let Ok(r) = serde_json::from_slice::<ResponseEntry>(&entry.body)
+                && let Some(k) = ledger.find(&r.incident)
+            {
+                let inc = &ledger.incidents()[k];
+                let party_at = inc.location.and_then(|l| ledger.engine().party_at(l));
+                if incident_view(role, inc, &ledger.records()[k], party_at).is_some() {
+                    return Ok(());
+                }
+            }
+            Err("a response is shown to the parties that see its incident")
+        }
+        EntryKind::Observation | EntryKind::Rejected => {
+            Err("an observation names its source, which only the monitor's staff may read")
+        }
+        EntryKind::Decision => {
+            Err("a decision names its analyst and reason, which only the monitor's staff may read")
+        }
+        EntryKind::Mission => {
+            Err("the mission places teams and sensors, which only the monitor's staff may read")
+        }
+        EntryKind::Alert => Err(
+            "an alert entry names every recipient and delivery, which only the monitor's staff may read",
+        ),
+        EntryKind::Agreement => Ok(()),
+    }
 }

@@ -12,6 +12,10 @@ use truce_fusion::ledger::Ledger;
 use truce_store::{GeoPackageStore, Store};
 use utoipa::ToSchema;
 
+/// Most days one coverage table may span: a month of sectors × days is a grid a page can
+/// show and a request can compute under the service's lock in well under a second.
+pub const MAX_COVERAGE_DAYS: u32 = 31;
+
 /// Days the coverage table shows by default.
 pub const DEFAULT_COVERAGE_DAYS: u32 = 7;
 
@@ -121,6 +125,40 @@ pub fn coverage_table_until(
     Ok(coverage::coverage(
         &sectors, &sensors, &outages, &reports, &incidents, first_day, days,
     ))
+}
+
+/// The coverage table (`GET /api/coverage`): every sector of the line for every day shown,
+/// sector by sector, day by day.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CoverageTable {
+    /// The first day shown (none when the store has no observations).
+    #[schema(value_type = Option<String>)]
+    pub from: Option<NaiveDate>,
+    pub days: u32,
+    /// Sectors of the contact line, numbered from 0 along it.
+    pub sectors: usize,
+    pub cells: Vec<CoverageCell>,
+}
+
+impl CoverageTable {
+    pub fn of(table: &[coverage::SectorDay]) -> CoverageTable {
+        let cells: Vec<CoverageCell> = table.iter().map(CoverageCell::from).collect();
+        let from = cells.iter().map(|c| c.day).min();
+        let days = from.map_or(0, |f| {
+            cells
+                .iter()
+                .map(|c| (c.day - f).num_days() as u32 + 1)
+                .max()
+                .unwrap_or(0)
+        });
+        let sectors = cells.iter().map(|c| c.sector + 1).max().unwrap_or(0);
+        CoverageTable {
+            from,
+            days,
+            sectors,
+            cells,
+        }
+    }
 }
 
 /// One cell of the coverage table: a sector of the line on a UTC day.

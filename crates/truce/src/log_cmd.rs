@@ -13,11 +13,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use clap::Subcommand;
 use truce_log::{
-    Hash, KeyType, SignerKey, VerifierKey, Witness, WitnessState, leaf_hash, root_from_tiles,
+    Hash, KeyType, SignerKey, VerifierKey, Witness, WitnessState, root_from_tiles,
     verify_inclusion, verify_quorum,
 };
 use truce_store::{AuditError, GeoPackageStore, Log};
@@ -354,16 +352,9 @@ fn verify_entry(
             cp.size
         );
     }
-    let entry = B64.decode(&doc.entry).context("entry is not base64")?;
+    let (leaf, entry) = doc.leaf()?;
     let inclusion = decode_hashes(&doc.inclusion, "inclusion")?;
-    verify_inclusion(
-        &leaf_hash(&entry),
-        doc.leaf_index,
-        cp.size,
-        &inclusion,
-        &cp.root,
-    )
-    .map_err(|e| {
+    verify_inclusion(&leaf, doc.leaf_index, cp.size, &inclusion, &cp.root).map_err(|e| {
         anyhow::anyhow!(
             "entry {} is NOT proven to be in the log: {e}",
             doc.leaf_index
@@ -372,7 +363,14 @@ fn verify_entry(
     let signers: Vec<String> = std::iter::once(log_key.name().to_string())
         .chain(required.iter().map(|s| s.to_string()))
         .collect();
-    println!("{}", String::from_utf8_lossy(&entry));
+    match &entry {
+        Some(entry) => println!("{}", String::from_utf8_lossy(entry)),
+        None => eprintln!(
+            "the entry's bytes were withheld ({}): only its leaf hash {} is proven",
+            doc.withheld.as_deref().unwrap_or("no reason given"),
+            leaf.to_base64()
+        ),
+    }
     eprintln!(
         "OK: entry {} is in the log {} of {} entries (root {}), signed by {}",
         doc.leaf_index,

@@ -29,6 +29,11 @@ pub struct ServeArgs {
     /// Cursor-on-Target over TCP (a stream of <event> documents, as TAK servers send).
     #[arg(long = "cot-tcp")]
     cot_tcp: Option<SocketAddr>,
+    /// Send each assigned task as a CoT event to its team's devices connected to --cot-tcp
+    /// (a device is its team's when it sends the team id as callsign). The listener
+    /// authenticates nobody: only where its clients are the mission's (docs/mission.md).
+    #[arg(long = "cot-tasks", requires = "cot_tcp")]
+    cot_tasks: bool,
     /// Cursor-on-Target over UDP (one event per datagram).
     #[arg(long = "cot-udp")]
     cot_udp: Option<SocketAddr>,
@@ -125,6 +130,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
     let config = truce_server::app::Config {
         listen: args.listen,
         cot_tcp: args.cot_tcp,
+        cot_tasks: args.cot_tasks,
         cot_udp: args.cot_udp,
         limits,
         webhooks,

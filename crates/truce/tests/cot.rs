@@ -1,7 +1,8 @@
 //! `truce serve --cot-tcp --cot-udp` end to end: a real CoT client (PyTAK, driven by
 //! `tests/cot/send_markers.py`) sends markers over TCP and UDP to the running binary; the store
 //! must hold them under their CoT ids, the malformed events as rejected records, and — after a
-//! SIGTERM that lands while batches are open — every event that was sent.
+//! SIGTERM that lands while batches are open — every event that was sent. With `--cot-tasks`,
+//! a team's device on the TCP listener gets its tasks and answers them.
 //!
 //! Needs python3 with PyTAK (`scripts/test` installs it). Without it the test fails, never
 //! skips.
@@ -415,4 +416,196 @@ fn sigterm_while_batches_are_open_loses_no_event() {
     ok(&["log", "verify", "--db", s(&db)]);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A CoT event from `callsign` at `[lon, lat]`, with `detail` inside `<detail>`.
+fn device_event(uid: &str, kind: &str, callsign: &str, at: [f64; 2], detail: &str) -> String {
+    let now = chrono::Utc::now();
+    let t =
+        |d: chrono::DateTime<chrono::Utc>| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><event version="2.0" uid="{uid}" type="{kind}" how="h-g-i-g-o" time="{now}" start="{now}" stale="{stale}"><point lat="{lat}" lon="{lon}" hae="9999999" ce="15" le="9999999"/><detail><contact callsign="{callsign}"/>{detail}</detail></event>"#,
+        now = t(now),
+        stale = t(now + chrono::TimeDelta::minutes(5)),
+        lon = at[0],
+        lat = at[1],
+    )
+}
+
+/// Reads task events from `stream` until `done` holds for those read so far (each one's text),
+/// or `within` passes; answers them.
+fn read_tasks(
+    stream: &mut TcpStream,
+    within: Duration,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    use std::io::Read;
+    let deadline = Instant::now() + within;
+    let mut buf = String::new();
+    let mut events = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !done(&events) && Instant::now() < deadline {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        match stream.read(&mut chunk) {
+            Ok(0) => panic!("the server closed the CoT connection"),
+            Ok(n) => buf.push_str(std::str::from_utf8(&chunk[..n]).unwrap()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("reading the CoT connection: {e}"),
+        }
+        while let Some(end) = buf.find("</event>") {
+            let event: String = buf.drain(..end + "</event>".len()).collect();
+            events.push(event.trim().to_string());
+        }
+    }
+    events
+}
+
+/// The value of attribute `name` in the first `<element …>` of `xml`.
+fn attr(xml: &str, element: &str, name: &str) -> String {
+    let at = xml
+        .find(&format!("<{element} "))
+        .unwrap_or_else(|| panic!("no <{element}> in {xml}"));
+    let tag = &xml[at..at + xml[at..].find('>').unwrap()];
+    let start = tag
+        .find(&format!(" {name}=\""))
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+        + name.len()
+        + 3;
+    tag[start..start + tag[start..].find('"').unwrap()].to_string()
+}
+
+/// `truce serve --cot-tcp --cot-tasks`: a team's device gets its open task over its CoT
+/// connection when it shows its callsign — at the task's place, with its id and how to answer —
+/// answers it with `<truce task outcome>` from the same connection, and gets the next task the
+/// ledger assigns its team, without asking. Another team's tasks never reach it, and Truce's own
+/// event echoed back (as a TAK server may) is not read as a report.
+#[test]
+fn assigned_tasks_reach_the_teams_tak_device_and_its_answer_comes_back() {
+    let demo = common::Demo::new("cot", "tasks");
+    let server = Server::start_with_env(
+        &demo.db,
+        &[
+            "--cot-tcp",
+            "127.0.0.1:0",
+            "--cot-tasks",
+            "--rate",
+            "100000",
+        ],
+        Some(&demo.dir.join("serve.log")),
+        &[("TRUCE_LOG", "info")],
+    );
+    let tcp = server
+        .printed("truce serve: CoT TCP on ")
+        .parse::<SocketAddr>()
+        .unwrap();
+    let analyst = demo.token("analyst");
+    let tasks = |team: &str| -> Vec<serde_json::Value> {
+        common::get_json(&server.addr, "/api/tasks", Some(&analyst))["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["team"] == team && t["state"] == "assigned")
+            .cloned()
+            .collect()
+    };
+    let open = tasks("team-1");
+    assert_eq!(open.len(), 1, "the demo gives team-1 one task: {open:?}");
+    let first = &open[0];
+    let first_id = first["id"].as_str().unwrap();
+
+    // The device connects and sends its position report: its team's open task comes back.
+    let mut device = TcpStream::connect(tcp).unwrap();
+    let base = [38.0, 48.0];
+    device
+        .write_all(device_event("ANDROID-t1", "a-f-G-U-C", "team-1", base, "").as_bytes())
+        .unwrap();
+    let got = read_tasks(&mut device, Duration::from_secs(10), |e| !e.is_empty());
+    assert_eq!(got.len(), 1, "{got:?}\nserver log: {}", server.log());
+    let event = &got[0];
+    assert_eq!(attr(event, "event", "uid"), format!("truce:{first_id}"));
+    assert_eq!(attr(event, "event", "type"), "b-m-p-w-GOTO");
+    assert_eq!(attr(event, "dest", "callsign"), "team-1");
+    assert_eq!(attr(event, "truce", "task"), first_id);
+    assert_eq!(
+        attr(event, "truce", "incident"),
+        first["incident"].as_str().unwrap()
+    );
+    let (lon, lat): (f64, f64) = (
+        attr(event, "point", "lon").parse().unwrap(),
+        attr(event, "point", "lat").parse().unwrap(),
+    );
+    let place = [
+        first["location"][0].as_f64().unwrap(),
+        first["location"][1].as_f64().unwrap(),
+    ];
+    assert!(
+        (lon - place[0]).abs() < 1e-5 && (lat - place[1]).abs() < 1e-5,
+        "{event}"
+    );
+    assert!(
+        event.contains("outcome=&quot;confirmed|not_confirmed|inconclusive|access_denied&quot;"),
+        "{event}"
+    );
+
+    // A TAK server echoing Truce's event back: skipped, not a rejected record.
+    device.write_all(event.as_bytes()).unwrap();
+
+    // The team answers from the place; the ledger frees it and assigns it the next task,
+    // which arrives on the same connection.
+    let answer = device_event(
+        "ANDROID-t1-report-1",
+        "b-m-p-s-m",
+        "team-1",
+        place,
+        &format!(
+            r#"<truce task="{first_id}" outcome="inconclusive"/><remarks>Nothing to see from the road</remarks>"#
+        ),
+    );
+    let sent = Instant::now();
+    device.write_all(answer.as_bytes()).unwrap();
+    let got = read_tasks(&mut device, Duration::from_secs(10), |e| !e.is_empty());
+    let took = sent.elapsed();
+    let done = common::get_json(
+        &server.addr,
+        &format!("/api/incidents/{}", first["incident"].as_str().unwrap()),
+        Some(&analyst),
+    );
+    assert!(
+        done["transitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["action"] == "outcome"),
+        "the answer reached the incident: {done}\nserver log: {}",
+        server.log()
+    );
+    let next = tasks("team-1");
+    assert_eq!(next.len(), 1, "team-1 has its next task: {next:?}");
+    let next_id = next[0]["id"].as_str().unwrap();
+    assert_ne!(next_id, first_id);
+    assert_eq!(got.len(), 1, "{got:?}\nserver log: {}", server.log());
+    assert_eq!(attr(&got[0], "truce", "task"), next_id);
+    assert!(took < Duration::from_secs(5), "the next task took {took:?}");
+    eprintln!("the next task reached the device {took:?} after its answer");
+
+    // Nothing else came: no other team's task, no second copy.
+    let more = read_tasks(&mut device, Duration::from_millis(1500), |_| false);
+    assert!(more.is_empty(), "{more:?}");
+    // The echoed event was skipped: neither stored nor rejected.
+    for table in ["rejected_records", "entries"] {
+        let hits = sql_strings(
+            &demo.db,
+            &format!(
+                "SELECT count(*) FROM {table} WHERE CAST({} AS TEXT) LIKE '%truce:task-%'",
+                if table == "entries" { "body" } else { "raw" }
+            ),
+        );
+        assert_eq!(hits[0][0], "0", "{table} holds Truce's own task event");
+    }
 }

@@ -2,7 +2,8 @@
 //! Selenium (`tests/dashboard/drive.py`) against `truce serve` on a demo store. Each role sees
 //! only what the API gives it (counted against the API), an analyst's decision from the queue
 //! is logged and shows on the incident page, proofs verify in the browser and a tampered one
-//! fails, a party disputes, the public sees published incidents only, live alerts arrive
+//! fails, a party disputes, a team answers its task from its page, the public sees published
+//! incidents only, live alerts arrive
 //! without reload, and the language switch changes every label. Screenshots of every view go
 //! to `target/dashboard-screenshots/`.
 //!
@@ -124,6 +125,7 @@ fn every_role_in_a_real_browser() {
         .arg(demo.token("party:RU"))
         .arg(&published)
         .arg(&shots)
+        .arg(demo.token("team:team-1"))
         .status()
         .unwrap_or_else(|e| {
             panic!(

@@ -46,7 +46,7 @@ fn check(args: &[&str]) {
 
 /// Every route of the router (`crate::api::routes`, `crate::ogc::routes`, the document itself),
 /// in the document's spelling of path parameters, with its methods.
-const ROUTES: [(&str, &[&str]); 27] = [
+const ROUTES: [(&str, &[&str]); 28] = [
     ("/healthz", &["get"]),
     ("/metrics", &["get"]),
     ("/api/whoami", &["get"]),
@@ -59,6 +59,7 @@ const ROUTES: [(&str, &[&str]); 27] = [
     ("/log/checkpoint", &["get"]),
     ("/log/{path}", &["get"]),
     ("/api/tasks/{id}/outcome", &["post"]),
+    ("/api/coverage", &["get"]),
     ("/api/allegations", &["post"]),
     ("/api/stats", &["get"]),
     ("/api/log/checkpoint", &["get"]),

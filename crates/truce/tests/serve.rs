@@ -1,13 +1,16 @@
 //! `truce serve` as its users meet it: every endpoint × every role (what is allowed and what
-//! is refused, and that filtered lists leak nothing), an alert within a second of ingest, and
-//! SIGTERM during a batch losing nothing.
+//! is refused, and that filtered lists leak nothing), a log proof that shows an entry's bytes
+//! only to a role that may read them, an alert within a second of ingest, and SIGTERM during a
+//! batch losing nothing.
 
 mod common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Alerts, Demo, Server, get, http, json_of, ok, s};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::{Alerts, Demo, Server, get, http, json_of, ok, s, text, token, truce};
 use serde_json::{Value, json};
 
 /// A demo store with tokens for every role and one published incident.
@@ -134,6 +137,18 @@ fn every_endpoint_for_every_role() {
         ),
         (
             "GET",
+            "/api/coverage".into(),
+            None,
+            [200, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/coverage?days=32".into(),
+            None,
+            [400, 400, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
             "/api/stats".into(),
             None,
             [200, 200, 403, 200, 200, 200],
@@ -148,7 +163,7 @@ fn every_endpoint_for_every_role() {
             "GET",
             "/api/log/proof/1".into(),
             None,
-            [200, 200, 403, 200, 200, 403],
+            [200, 200, 200, 200, 200, 200],
         ),
         (
             "POST",
@@ -422,6 +437,119 @@ fn every_endpoint_for_every_role() {
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(http(a, "GET", "/metrics", Some(secret), None).0, 401);
     let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+/// `GET /api/log/proof/{seq}` gives every role the hashes, and the entry's bytes only to a
+/// role that may read that record (`truce_service::access::entry_body`): an observation names
+/// its source, which the public, a team and a party may not know; a party's response is for
+/// the parties that see its incident. A withheld document still proves the leaf is in the
+/// log, for `truce log verify-entry` too.
+#[test]
+fn a_proof_shows_the_entry_only_to_a_role_that_may_read_it() {
+    let (f, published) = fixture("proof-bodies");
+    let server = Server::start(&f.db, &[], None);
+    let a = &server.addr;
+    let proof = |seq: u64, tok: Option<&str>| {
+        let (status, body) = http(a, "GET", &format!("/api/log/proof/{seq}"), tok, None);
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let analyst = f.token("analyst");
+    let detail = common::get_json(a, &format!("/api/incidents/{published}"), Some(&analyst));
+    let first = &detail["evidence"][0];
+    let seq = first["seq"].as_u64().unwrap();
+    let source = first["observation"]["properties"]["source"]["id"]
+        .as_str()
+        .expect("staff see the observation's source")
+        .to_string();
+    assert!(source.len() >= 3, "{source}");
+
+    // Staff: the bytes, whose leaf hash is the one stated.
+    let full = json_of(&proof(seq, Some(&analyst)));
+    let bytes = B64.decode(full["entry"].as_str().unwrap()).unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains(&source));
+    assert!(full.get("withheld").is_none(), "{full}");
+
+    // The public (no token, and a token of role public), a team and a party: the same
+    // hashes, no bytes, the reason — and the source id nowhere in the reply.
+    let public_token = token(&f.db, "public", "press-1");
+    let vkey = common::get_json(a, "/api/whoami", None)["log_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (who, tok) in [
+        ("public", None),
+        ("a public token", Some(public_token.as_str())),
+        ("team-1", f.tokens["team:team-1"].as_deref()),
+        ("party RU", f.tokens["party:RU"].as_deref()),
+    ] {
+        let body = proof(seq, tok);
+        assert!(!body.contains(&source), "{who} got the source id: {body}");
+        let doc = json_of(&body);
+        assert!(doc.get("entry").is_none(), "{who}: {doc}");
+        assert!(
+            doc["withheld"]
+                .as_str()
+                .unwrap()
+                .contains("names its source"),
+            "{who}: {doc}"
+        );
+        for k in ["leaf_hash", "inclusion", "root", "tree_size", "checkpoint"] {
+            assert_eq!(doc[k], full[k], "{who}: {k}");
+        }
+        // The withheld document still proves the leaf is in the log the key signed.
+        let dir = f.dir.join(format!("withheld-{}", who.replace(' ', "-")));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("proof.json"), &body).unwrap();
+        std::fs::write(dir.join("checkpoint"), doc["checkpoint"].as_str().unwrap()).unwrap();
+        let out = truce(&[
+            "log",
+            "verify-entry",
+            "--checkpoint",
+            s(&dir.join("checkpoint")),
+            "--proof",
+            s(&dir.join("proof.json")),
+            "--key",
+            &vkey,
+        ]);
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{who}: {err}");
+        assert!(
+            err.contains("withheld") && err.contains("OK: entry"),
+            "{who}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{who}: {}", text(&out.stdout));
+    }
+
+    // A party's response: the parties that see its incident read it, the public does not.
+    let ru = f.token("party:RU");
+    let seen = common::get_json(a, "/api/incidents?limit=1", Some(&ru));
+    let answered = seen["incidents"][0]["id"].as_str().unwrap();
+    let (status, body) = http(
+        a,
+        "POST",
+        &format!("/api/incidents/{answered}/responses"),
+        Some(&ru),
+        Some(r#"{"response":"dispute","text":"proof test"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let rseq = json_of(&body)["entry_seq"].as_u64().unwrap();
+    for (who, tok, shown) in [
+        ("party RU", Some(ru.as_str()), true),
+        ("party UA", f.tokens["party:UA"].as_deref(), true),
+        ("analyst", Some(analyst.as_str()), true),
+        ("public", None, false),
+    ] {
+        let doc = json_of(&proof(rseq, tok));
+        assert_eq!(doc.get("entry").is_some(), shown, "{who}: {doc}");
+        if shown {
+            let bytes = B64.decode(doc["entry"].as_str().unwrap()).unwrap();
+            assert!(
+                String::from_utf8_lossy(&bytes).contains("proof test"),
+                "{who}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -10,11 +10,12 @@ use truce_store::Log;
 use utoipa::IntoParams;
 
 use crate::auth::require;
-use crate::auth::{Action, Principal, Role};
+use crate::auth::{Action, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::reactions::with_core;
 use crate::state::Shared;
+use truce_service::access::entry_body;
 
 #[utoipa::path(get, path = "/api/log/checkpoint", tag = "log",
     summary = "The latest signed checkpoint (C2SP signed note)",
@@ -52,12 +53,12 @@ pub struct ProofQuery {
 }
 
 #[utoipa::path(get, path = "/api/log/proof/{seq}", tag = "log",
-    summary = "An entry's bytes with its inclusion (and consistency) proof (staff, party)",
+    summary = "An entry's inclusion (and consistency) proof, with its bytes where the role may read them (any)",
+    description = "Everyone gets the hashes (leaf hash, inclusion path, signed checkpoint). The entry's bytes (`entry`) only where the caller's role may read that record (`truce_service::access::entry_body`): staff every entry; a party the terms and the responses on incidents it sees; a team and the public the terms. Otherwise `entry` is left out and `withheld` says why.",
     params(("seq" = u64, Path, description = "The entry's seq in the log", example = 1), ProofQuery),
     responses(
-        (status = 200, description = "The proof document, as `truce log prove`", body = crate::proof::ProofDocument),
+        (status = 200, description = "The proof document, as `truce log prove` (without `entry` where withheld)", body = crate::proof::ProofDocument),
         (status = 400, description = "A malformed seq or old_size", body = crate::schemas::ErrorBody),
-        (status = 403, description = "The public and teams may not read entries", body = crate::schemas::ErrorBody),
         (status = 404, description = "No such entry, or no proof from old_size", body = crate::schemas::ErrorBody),
     ))]
 pub async fn proof(
@@ -68,15 +69,19 @@ pub async fn proof(
 ) -> ApiResult<Json<crate::proof::ProofDocument>> {
     require(&p, Action::ReadLog, "read the log")?;
     with_core(&state, move |core| {
-        // Entries are evidence the public may not read: their bodies are for staff and parties.
-        if matches!(p.role, Role::Public | Role::Team(_)) {
-            return Err(ApiError::forbidden(
-                "read log entries (a party or staff token may)",
-            ));
-        }
-        crate::proof::prove(core.svc.store(), "the store", seq, q.old_size)
-            .map(Json)
-            .map_err(|e| ApiError::not_found(format!("{e:#}")))
+        let doc = crate::proof::prove(core.svc.store(), "the store", seq, q.old_size)
+            .map_err(|e| ApiError::not_found(format!("{e:#}")))?;
+        // `prove` found the entry, so it is there.
+        let entry = core
+            .svc
+            .store()
+            .entry(seq)
+            .map_err(anyhow::Error::from)?
+            .ok_or_else(|| ApiError::not_found(format!("no entry {seq}")))?;
+        Ok(Json(match entry_body(&p.role, core.svc.ledger(), &entry) {
+            Ok(()) => doc,
+            Err(why) => doc.withhold(why),
+        }))
     })
     .await
 }

@@ -1,21 +1,22 @@
-//! `GET /api/tasks`, `POST /api/tasks` (send a team now) and `POST /api/tasks/{id}/outcome`
-//! (a team's answer).
+//! `GET /api/tasks`, `POST /api/tasks` (send a team now), `POST /api/tasks/{id}/outcome`
+//! (a team's answer) and `GET /api/coverage` (where the mission was looking).
 
 use axum::extract::State;
 use axum::{Extension, Json};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use truce_core::observation::{ObservationKind, Outcome};
 use truce_fusion::ledger::{Action as Decide, TaskState};
+use truce_service::reads::{CoverageTable, MAX_COVERAGE_DAYS, coverage_table};
 use truce_service::view::{Logged, TaskList, TaskView};
 use truce_service::{IngestResult, OutcomeReport};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api::incidents::decide_now;
 use crate::auth::require;
 use crate::auth::{Action, Principal, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::reactions::with_core;
 use crate::state::Shared;
 
@@ -161,4 +162,43 @@ pub async fn post_task(
 ) -> ApiResult<Json<Logged>> {
     require(&p, Action::Decide, "task teams")?;
     decide_now(&state, &p, body.incident, Decide::Task, None, body.reason).await
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CoverageQuery {
+    /// The first UTC day, `YYYY-MM-DD` (default: so the table ends on the last day with
+    /// observations).
+    #[param(value_type = Option<String>, example = "2015-03-01")]
+    from: Option<NaiveDate>,
+    /// Days from `from`, 1 to 31 (default 7, or fewer if the store holds fewer).
+    days: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/coverage", tag = "tasks",
+    summary = "Where the mission was looking: per sector of the line and UTC day, incidents / observed and quiet / partly / not observed (staff)",
+    params(CoverageQuery),
+    responses(
+        (status = 200, description = "The table, as `truce coverage --json`", body = CoverageTable),
+        (status = 400, description = "A malformed day, or days outside 1..=31", body = crate::schemas::ErrorBody),
+        (status = 403, description = "Only staff read coverage (it names sensors and teams)", body = crate::schemas::ErrorBody),
+    ))]
+pub async fn get_coverage(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+    ApiQuery(q): ApiQuery<CoverageQuery>,
+) -> ApiResult<Json<CoverageTable>> {
+    require(&p, Action::ReadCoverage, "read coverage")?;
+    if let Some(d) = q.days
+        && !(1..=MAX_COVERAGE_DAYS).contains(&d)
+    {
+        return Err(ApiError::bad_request(format!(
+            "days must be 1 to {MAX_COVERAGE_DAYS}, not {d}"
+        )));
+    }
+    with_core(&state, move |core| {
+        let table = coverage_table(core.svc.store(), core.svc.ledger(), q.from, q.days)?;
+        Ok(Json(CoverageTable::of(&table)))
+    })
+    .await
 }
