@@ -271,6 +271,19 @@ incidents = {(c["sector"], c["day"]): c["incidents"] for c in table["cells"]}
 check(all(c[2] != "incidents" or str(incidents[(c[0], c[1])]) in c[3] for c in cells), "a cell with incidents shows how many")
 shot("analyst-coverage")
 
+# Reports: the days the API lists for this role, and a PDF fetched with the token.
+go("#/reports")
+wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#report-days li"))
+listed = api("/api/reports", ANALYST)
+days = d.execute_script("return Array.from(document.querySelectorAll('#report-days li'), (e) => e.dataset.day)")
+check(days == listed["days"][:60], f"the reports page lists the API's {len(days)} days")
+pdf = d.find_element(By.CSS_SELECTOR, f"#report-days a[data-day='{days[0]}'][data-file='report.pdf']")
+pdf.click()
+wait.until(lambda d: d.execute_script("return arguments[0].dataset.ready", pdf) == "yes")
+head = d.execute_script("return [Number(arguments[0].dataset.size), arguments[0].dataset.head]", pdf)
+check(head[1] == "%PDF-" and head[0] > 1000, f"the day's PDF arrives with the token ({head[0]} bytes)")
+shot("analyst-reports")
+
 # Live: a decision made elsewhere reaches the open page's alert feed without reload.
 go("#/map")
 map_loaded()

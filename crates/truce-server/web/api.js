@@ -47,6 +47,13 @@ export async function get(path, signal) {
   return reply(await fetch(path, { headers: headers(), signal }));
 }
 
+/** GET `path` as bytes (a report file), with the token; answers a Blob. */
+export async function getBlob(path) {
+  const r = await fetch(path, { headers: headers({ Accept: '*/*' }) });
+  if (!r.ok) await reply(r);
+  return r.blob();
+}
+
 /** POST `body` as JSON to `path`. */
 export async function post(path, body) {
   return reply(

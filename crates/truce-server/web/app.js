@@ -1,7 +1,7 @@
 // The monitors' workspace: one page, views by role, everything from the API with the token the
 // user pasted. The app decides nothing about access: it shows what the API gives the token.
 
-import { ApiError, followAlerts, get, post, setToken, token } from './api.js';
+import { ApiError, followAlerts, get, getBlob, post, setToken, token } from './api.js';
 import { LANGS, lang, setLang, t } from './i18n.js';
 import { SEVERITY_RANK, STATE_COLOURS, makeMap } from './map.js';
 import { checkProof } from './proof.js';
@@ -69,6 +69,7 @@ function renderHeader() {
   if (isStaff()) nav.append(link('#/queue', 'queue'), link('#/tasks', 'tasks'), link('#/coverage', 'coverage'));
   if (isTeam()) nav.append(link('#/tasks', 'tasks'));
   if (isParty() || session.role === 'public') nav.append(link('#/list', isParty() ? 'party' : 'public'));
+  if (!isTeam()) nav.append(link('#/reports', 'reports'));
   const who = document.getElementById('who');
   who.textContent = t('session.as', session.name, t('role.' + session.role.split(':')[0]), session.role);
   const btn = document.getElementById('signin');
@@ -653,6 +654,63 @@ function responseForm(id, onDone, logged) {
   } }, kind, text, el('button', { type: 'submit' }, t('respond.submit')), result);
 }
 
+// --- reports -------------------------------------------------------------------------------------
+
+/**
+ * Reports (staff, parties, public): the days a daily report covers for this role, each file
+ * fetched with the token and opened from memory; and the reports issued (`report` log
+ * entries) this role may read, with their log seq and hashes.
+ */
+function reportsView() {
+  const status = el('p', { class: 'help', id: 'reports-status' }, t('reports.loading'));
+  const days = el('ul', { class: 'reports', id: 'report-days' });
+  const issued = el('div', { id: 'reports-issued' });
+  main.replaceChildren(el('section', { class: 'card reports' },
+    el('h1', {}, t('reports.title')), el('p', { class: 'help' }, t('reports.help')), status, days,
+    el('h2', {}, t('reports.issued')), issued));
+  const open = async (path, name, a) => {
+    try {
+      const blob = await getBlob(path);
+      a.dataset.size = String(blob.size);
+      a.dataset.head = await blob.slice(0, 5).text();
+      a.href = URL.createObjectURL(blob);
+      a.download = name;
+      a.dataset.ready = 'yes';
+      a.textContent = t('reports.save', name);
+    } catch (e) {
+      notice(errorText(e), 'error');
+    }
+  };
+  (async () => {
+    try {
+      const r = await get('/api/reports');
+      status.textContent = r.days.length ? t('reports.count', r.days.length, r.audience) : t('reports.none');
+      days.replaceChildren(...r.days.slice(0, 60).map((day) => {
+        const files = ['report.pdf', 'report.html', 'report.json'].map((file) => {
+          const a = el('a', { href: '#/reports', class: 'report-file', 'data-day': day, 'data-file': file }, file.split('.')[1].toUpperCase());
+          a.addEventListener('click', (ev) => {
+            if (a.dataset.ready) return;
+            ev.preventDefault();
+            open(`/api/reports/daily/${day}?lang=${lang()}&file=${file}`, `truce-${day}-${r.audience.replace(':', '-')}-${lang()}.${file.split('.')[1]}`, a);
+          });
+          return a;
+        });
+        return el('li', { 'data-day': day }, el('span', { class: 'day' }, day), ' ', ...files.flatMap((a) => [a, ' ']));
+      }));
+      issued.replaceChildren(r.issued.length
+        ? el('table', { class: 'issued' },
+          el('tr', {}, ...['seq', 'subject', 'audience', 'lang', 'log_size'].map((k) => el('th', {}, t('reports.col.' + k)))),
+          ...r.issued.map((x) => el('tr', { 'data-seq': String(x.seq) },
+            el('td', {}, String(x.seq)), el('td', {}, `${x.kind} ${x.subject}`), el('td', {}, x.audience),
+            el('td', {}, x.lang), el('td', {}, String(x.log_size)))))
+        : el('p', {}, t('reports.issued.none')));
+    } catch (e) {
+      status.textContent = errorText(e);
+    }
+  })();
+  return null;
+}
+
 // --- routing -------------------------------------------------------------------------------------
 
 function route() {
@@ -678,6 +736,9 @@ function route() {
       break;
     case 'coverage':
       current = isStaff() ? coverageView() : mapView();
+      break;
+    case 'reports':
+      current = isTeam() ? tasksView() : reportsView();
       break;
     case 'incident':
       current = incidentView(decodeURIComponent(arg || ''));

@@ -228,6 +228,7 @@ pub fn shown_incidents<'a>(ledger: &'a Ledger, role: &Role) -> Vec<Shown<'a>> {
 /// | `decision` (names the analyst and the reason, which a party's history leaves out) | yes | no | no |
 /// | `mission` (team bases, sensor positions) | yes | no | no |
 /// | `alert` (every recipient and delivery of a batch) | yes | no | no |
+/// | `report` (a report issued: its audience, files' SHA-256) | yes | public ones and its own | public ones |
 ///
 /// The C2SP entry bundles (`/log/tile/entries/…`) are the log itself and hold every body;
 /// they are served to staff and parties, who mirror and re-run the log (`docs/api.md`).
@@ -261,6 +262,16 @@ pub fn entry_body(role: &Role, ledger: &Ledger, entry: &Entry) -> Result<(), &'s
         EntryKind::Alert => Err(
             "an alert entry names every recipient and delivery, which only the monitor's staff may read",
         ),
+        EntryKind::Report => {
+            let audience = serde_json::from_slice::<crate::report::IssuedAudience>(&entry.body)
+                .map(|r| r.audience)
+                .unwrap_or_default();
+            if audience == "public" || audience == role.name() {
+                Ok(())
+            } else {
+                Err("a report entry is shown to the audience it was issued for")
+            }
+        }
         EntryKind::Agreement => Ok(()),
     }
 }

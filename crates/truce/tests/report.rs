@@ -349,6 +349,15 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
     );
     assert_eq!(party.status, 200, "{}", party.text());
     assert_eq!(party.json()["audience"], "party:UA");
+    let served_pdf = get(
+        &server.addr,
+        &format!("/api/reports/daily/{day}?lang=uk&file=report.pdf"),
+        None,
+        &[],
+    );
+    assert_eq!(served_pdf.status, 200, "{}", served_pdf.text());
+    assert_eq!(served_pdf.content_type, "application/pdf");
+    assert_eq!(served_pdf.body, files(&cli)["report.pdf"]);
     let bad = get(
         &server.addr,
         &format!("/api/reports/daily/{day}?file=../x"),

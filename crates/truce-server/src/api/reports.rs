@@ -43,7 +43,7 @@ pub struct ReportCache {
 pub struct ReportQuery {
     /// `en` (default), `uk` or `ru`.
     lang: Option<String>,
-    /// `report.html` (default), `report.json`, `map.svg` or `chart.svg`.
+    /// `report.html` (default), `report.pdf`, `report.json`, `map.svg` or `chart.svg`.
     file: Option<String>,
 }
 
@@ -179,11 +179,12 @@ async fn serve(
     let file = q.file.unwrap_or_else(|| "report.html".into());
     let content_type = match file.as_str() {
         "report.html" => "text/html; charset=utf-8",
+        "report.pdf" => "application/pdf",
         "report.json" => "application/json",
         "map.svg" | "chart.svg" => "image/svg+xml",
         _ => {
             return Err(ApiError::bad_request(format!(
-                "file {file:?}: use report.html, report.json, map.svg or chart.svg"
+                "file {file:?}: use report.html, report.pdf, report.json, map.svg or chart.svg"
             )));
         }
     };

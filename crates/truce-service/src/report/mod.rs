@@ -298,6 +298,12 @@ fn t(lang: Lang, key: &str) -> &'static str {
         .map_or("?", |(_, v)| v[i])
 }
 
+/// The audience of a `report` entry (what [`access::entry_body`] reads of it).
+#[derive(serde::Deserialize)]
+pub(crate) struct IssuedAudience {
+    pub audience: String,
+}
+
 /// The audience's name as the options and the log entry write it.
 pub fn audience_name(role: &Role) -> String {
     match role {
