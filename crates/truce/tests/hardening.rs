@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::{Demo, Server, get, http};
@@ -514,5 +514,127 @@ fn a_udp_flood_of_garbage_grows_the_store_by_at_most_the_sample() {
         .filter(|l| l.contains("rejected"))
         .count();
     assert!(warnings <= 40, "{warnings} log lines about rejections");
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+/// A TCP connection to `to` from the loopback address `from` (`127.0.0.x`): another client
+/// host, as far as the server can tell.
+fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(format!("{from}:0").parse().unwrap())
+            .unwrap_or_else(|e| panic!("cannot bind a client socket to {from}: {e}"));
+        let stream = socket.connect(to).await.unwrap();
+        let stream = stream.into_std().unwrap();
+        stream.set_nonblocking(false).unwrap();
+        stream
+    })
+}
+
+/// One CoT event as a TAK device writes it.
+fn cot_event(uid: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><event version="2.0" uid="{uid}" type="b-m-p-s-m" time="2023-09-01T10:00:00Z" start="2023-09-01T10:00:00Z" stale="2023-09-01T11:00:00Z" how="h-g-i-g-o"><point lat="48.0" lon="38.0" hae="0" ce="50" le="50"/><detail><remarks>crater</remarks></detail></event>"#
+    )
+}
+
+/// Waits up to `limit` for the observation of CoT event `uid` (`cot:UID:TIME`) in the store.
+fn stored_within(db: &std::path::Path, uid: &str, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if rows(db, &format!("observations WHERE obs_id LIKE 'cot:{uid}:%'")) == 1 {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// The listener's overall cap (`truce_server::cot::MAX_CONNECTIONS`): the probe's 256 slow
+/// connections took every place.
+const COT_MAX_CONNECTIONS: usize = 256;
+
+#[test]
+fn slow_cot_connections_from_one_address_do_not_lock_out_a_tak_client() {
+    let demo = Demo::new("hardening", "cot-slowloris");
+    let log = demo.dir.join("serve.log");
+    let server = Server::start(
+        &demo.db,
+        &["--cot-tcp", "127.0.0.1:0", "--cot-event-timeout", "3"],
+        Some(&log),
+    );
+    let cot: SocketAddr = server.printed("truce serve: CoT TCP on").parse().unwrap();
+    // The probe's slowloris from one host, with more connections than the listener has
+    // places: half begin an event and trickle its start tag, half trickle junk, a byte a
+    // second each.
+    let slow: Vec<TcpStream> = (0..COT_MAX_CONNECTIONS + 44)
+        .map(|i| {
+            let mut c = TcpStream::connect(cot).unwrap();
+            let first: &[u8] = if i % 2 == 0 {
+                b"<event uid=\"slow\" "
+            } else {
+                b"x"
+            };
+            let _ = c.write_all(first);
+            c
+        })
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickler = {
+        let writers: Vec<TcpStream> = slow.iter().map(|c| c.try_clone().unwrap()).collect();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for mut w in &writers {
+                    let _ = w.write_all(b"a");
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    // A TAK client on another host is served meanwhile: its event is stored, and its
+    // connection, idle longer than the event timeout, still takes its next event.
+    let mut tak = connect_from("127.0.0.2", cot);
+    tak.write_all(cot_event("tak-other-host-1").as_bytes())
+        .unwrap();
+    assert!(
+        stored_within(&demo.db, "tak-other-host-1", Duration::from_secs(15)),
+        "a TAK client on another host was locked out by slow connections; log:\n{}",
+        server.log()
+    );
+    // The slow connections are cut once an event has taken longer than the timeout, though
+    // each still sends a byte a second.
+    for (i, mut c) in slow.into_iter().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        assert!(
+            closed_by_server(&mut c),
+            "slow connection {i} was kept open; log:\n{}",
+            server.log()
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    trickler.join().unwrap();
+    tak.write_all(cot_event("tak-other-host-2").as_bytes())
+        .unwrap();
+    assert!(
+        stored_within(&demo.db, "tak-other-host-2", Duration::from_secs(15)),
+        "an idle TAK connection was cut by the event timeout; log:\n{}",
+        server.log()
+    );
+    // Their places are free again: a TAK client on the slow host is served too.
+    let mut same = TcpStream::connect(cot).unwrap();
+    same.write_all(cot_event("tak-same-host").as_bytes())
+        .unwrap();
+    assert!(
+        stored_within(&demo.db, "tak-same-host", Duration::from_secs(15)),
+        "the slow host's places were not given back; log:\n{}",
+        server.log()
+    );
     let _ = std::fs::remove_dir_all(&demo.dir);
 }
