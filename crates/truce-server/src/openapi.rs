@@ -64,7 +64,7 @@ struct ApiDoc;
 /// Documents `GET /api/alerts/stream` (the handler is [`crate::api::alerts::stream`]).
 #[utoipa::path(get, path = "/api/alerts/stream", tag = "alerts",
     summary = "Alerts as Server-Sent Events (staff, party)",
-    description = "Events `breach` (an incident in breach of a high or critical rule, new or grown), `state` (an analyst's decision), `response` (a party's), each with a JSON `Alert`; `lagged` tells a slow subscriber how many it missed. Staff get all; a party those in its area or attributed to it, and every response. The stream stays open until the server shuts down.",
+    description = "Events `breach` (an incident in breach of a high or critical rule, new or grown), `state` (an analyst's decision), `response` (a party's), each with a JSON `Alert`; `lagged` tells a slow subscriber how many it missed. Staff get all; a party those in its area or attributed to it, and every response. The stream stays open until the server shuts down or the token is revoked (re-checked every 2 s): then a last `revoked` event, and it ends.",
     responses(
         (status = 200, description = "An event stream", body = String, content_type = "text/event-stream"),
         (status = 403, description = "The role may not subscribe to alerts", body = ErrorBody),

@@ -217,7 +217,24 @@ impl AppState {
 
     /// The caller for a bearer token (None: no such live token).
     pub fn principal(&self, secret: &str) -> Result<Option<Principal>> {
-        let hash = token_hash(secret);
+        self.principal_by_hash(token_hash(secret))
+    }
+
+    /// Whether `p`'s token is still live (the public's "token" always is): what an open alert
+    /// stream re-checks, through the same cache as every request, so a revocation reaches it
+    /// as it reaches a request.
+    pub fn still_live(&self, p: &Principal) -> Result<bool> {
+        let Some(hash) = &p.token_sha256 else {
+            return Ok(true);
+        };
+        Ok(self
+            .principal_by_hash(hash.clone())?
+            .is_some_and(|now| now.token_id == p.token_id))
+    }
+
+    /// The caller for a token's secret hash (None: no such live token), cached for
+    /// [`crate::auth::TOKEN_CACHE_TTL`].
+    fn principal_by_hash(&self, hash: String) -> Result<Option<Principal>> {
         if let Some(hit) = self
             .tokens
             .lock()
@@ -230,6 +247,7 @@ impl AppState {
         let principal = match row {
             Some(r) => Some(Principal {
                 token_id: Some(r.id),
+                token_sha256: Some(r.token_sha256),
                 name: r.name,
                 role: Role::parse(&r.role).map_err(anyhow::Error::msg)?,
             }),

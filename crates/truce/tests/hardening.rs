@@ -638,3 +638,64 @@ fn slow_cot_connections_from_one_address_do_not_lock_out_a_tak_client() {
     );
     let _ = std::fs::remove_dir_all(&demo.dir);
 }
+
+#[test]
+fn an_alert_stream_ends_when_its_token_is_revoked() {
+    let demo = Demo::new("hardening", "sse-revoked");
+    let server = Server::start(&demo.db, &[], None);
+    let a = server.addr.as_str();
+    let analyst = demo.token("analyst");
+    let secret = common::token(&demo.db, "party:RU", "ru-leaver");
+    let id = common::ok(&["token", "list", "--db", common::s(&demo.db)])
+        .lines()
+        .find(|l| l.contains("ru-leaver"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .expect("the new token listed");
+    let mut stream = common::Alerts::subscribe_with_timeout(a, &secret, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(200));
+    // A heavy-weapon sighting deep in RU's area: RU is told while its token is live.
+    let breach = |id: &str| {
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","id":"{id}","geometry":{{"type":"Point","coordinates":[38.8963838,48.3280667]}},"properties":{{"kind":"weapon_present","observed_at":"2015-03-07T08:00:00Z","source":{{"id":"uav-1","kind":"drone","reliability":"B","credibility":2}},"weapon":{{"class":"mlrs","count":4}}}}}}]}}"#
+        )
+    };
+    let sent = std::time::Instant::now();
+    let (status, r) = http(
+        a,
+        "POST",
+        "/api/observations",
+        Some(&analyst),
+        Some(&breach("revoked-sse-1")),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert!(
+        stream
+            .first_data(sent, Duration::from_secs(10), |d| d
+                .contains("\"kind\":\"breach\""))
+            .is_some(),
+        "no alert reached the live token's stream"
+    );
+    // Revoked (from a shell, as an administrator would): the stream is told and ends, though
+    // the service keeps running and alerts keep coming.
+    common::ok(&["token", "revoke", "--db", common::s(&demo.db), &id]);
+    let revoked = std::time::Instant::now();
+    let (status, r) = http(
+        a,
+        "POST",
+        "/api/observations",
+        Some(&analyst),
+        Some(&breach("revoked-sse-2")),
+    );
+    assert_eq!(status, 200, "{r}");
+    // It ends within twice the token cache's time (2 s); 20 s leaves room for a loaded
+    // machine, and before the change it never ended.
+    let (rest, _) = stream
+        .until_end(revoked, Duration::from_secs(20))
+        .expect("the revoked token's alert stream stayed open");
+    assert!(rest.contains("event: revoked"), "{rest}");
+    assert_eq!(
+        http(a, "GET", "/api/alerts/stream", Some(&secret), None).0,
+        401
+    );
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}

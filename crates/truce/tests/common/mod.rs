@@ -415,6 +415,24 @@ impl Alerts {
             .map(|(data, took)| (json_of(&data), took))
     }
 
+    /// What the stream sends until the server ends it (its last chunk) — Some(the lines
+    /// and when it ended, after `since`) — or None when `limit` passes or the reads time out
+    /// first.
+    pub fn until_end(&mut self, since: Instant, limit: Duration) -> Option<(String, Duration)> {
+        let mut lines = String::new();
+        let mut line = String::new();
+        while since.elapsed() < limit {
+            line.clear();
+            match self.0.read_line(&mut line) {
+                Ok(0) => return Some((lines, since.elapsed())),
+                Ok(_) if line == "0\r\n" => return Some((lines, since.elapsed())),
+                Ok(_) => lines.push_str(&line),
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
     /// [`Alerts::first`] on the text of the `data:` lines, as sent.
     pub fn first_data(
         &mut self,
