@@ -79,9 +79,11 @@ fn alerts_stream() {}
 #[allow(dead_code)]
 fn openapi_json() {}
 
-/// Responses any request may get from the gate (`crate::app`) before its handler runs.
-fn gate_responses() -> Value {
-    let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } });
+/// Responses any request may get from the gate (`crate::app`) before its handler runs, their
+/// body the component `schema` (`ErrorBody`; on OGC API paths `OgcException`, which
+/// `crate::ogc::exceptions` turns them into).
+fn gate_responses(schema: &str) -> Value {
+    let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
     let mut too_many = err(
         "More than `requests_per_second` requests a second for this token (or address, for the public)",
     );
@@ -99,11 +101,18 @@ fn gate_responses() -> Value {
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
     let paths = doc["paths"].as_object_mut().expect("paths");
+    let mut ogc_paths = Vec::new();
     if let Value::Object(ogc) = crate::ogc::openapi_paths() {
+        ogc_paths.extend(ogc.keys().cloned());
         paths.extend(ogc);
     }
-    let gate = gate_responses();
-    for item in paths.values_mut() {
+    let (gate, ogc_gate) = (gate_responses("ErrorBody"), gate_responses("OgcException"));
+    for (path, item) in paths.iter_mut() {
+        let gate = if ogc_paths.contains(path) {
+            &ogc_gate
+        } else {
+            &gate
+        };
         for op in item
             .as_object_mut()
             .into_iter()

@@ -699,3 +699,63 @@ fn an_alert_stream_ends_when_its_token_is_revoked() {
     );
     let _ = std::fs::remove_dir_all(&demo.dir);
 }
+
+/// Asserts `reply` is an OGC API exception with `status` and `code`.
+fn assert_ogc_exception(what: &str, reply: &common::Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{what}: {}", reply.text());
+    assert!(
+        reply.content_type.starts_with("application/json"),
+        "{what}: content type {:?}",
+        reply.content_type
+    );
+    let v = reply.json();
+    assert_eq!(v["code"], code, "{what}: {v}");
+    assert!(
+        v["description"].as_str().is_some_and(|d| !d.is_empty()),
+        "{what}: no description: {v}"
+    );
+    assert!(v.get("error").is_none(), "{what}: {v}");
+}
+
+#[test]
+fn ogc_errors_are_ogc_exceptions_whoever_answers_them() {
+    let demo = Demo::new("hardening", "ogc-exceptions");
+    // One request a second per caller, so the rate limit can be met.
+    let server = Server::start(&demo.db, &["--rate", "1"], None);
+    let a = server.addr.as_str();
+    let pause = || std::thread::sleep(Duration::from_millis(1_100));
+    // The gate: an unknown token.
+    let reply = get(a, "/collections", Some("truce_bogus"), &[]);
+    assert_ogc_exception("an unknown token", &reply, 401, "Unauthorized");
+    // The gate: the caller's rate.
+    let analyst = demo.token("analyst");
+    let first = get(a, "/collections/zones", Some(&analyst), &[]);
+    assert_eq!(first.status, 200, "{}", first.text());
+    let reply = get(a, "/collections/zones/items", Some(&analyst), &[]);
+    assert_ogc_exception("over the rate", &reply, 429, "TooManyRequests");
+    assert!(reply.header("retry-after").is_some(), "{}", reply.head);
+    // The router: a path that is no resource, and a method it does not take.
+    let reply = get(a, "/collections/zones/items/x/y", None, &[]);
+    assert_ogc_exception("no such path", &reply, 404, "NotFound");
+    pause();
+    let reply = common::request(a, "POST", "/collections", None, &[], Some("{}"));
+    assert_ogc_exception("POST /collections", &reply, 405, "MethodNotAllowed");
+    pause();
+    // An extractor: a feature id that is not UTF-8.
+    let reply = get(a, "/collections/zones/items/%FF", None, &[]);
+    assert_ogc_exception(
+        "a path that is not UTF-8",
+        &reply,
+        400,
+        "InvalidParameterValue",
+    );
+    pause();
+    // The handlers' own, as before.
+    let reply = get(a, "/collections/zones/items?limit=abc", None, &[]);
+    assert_ogc_exception("limit=abc", &reply, 400, "InvalidParameterValue");
+    // The REST API keeps its own error format.
+    let (status, body) = http(a, "GET", "/api/incidents", Some("truce_bogus"), None);
+    assert_eq!(status, 401);
+    assert!(body.contains("\"error\""), "{body}");
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}

@@ -278,7 +278,7 @@ impl Reply {
 
 /// One HTTP/1.1 request (`Connection: close`, a 60 s read timeout) with `headers` (whole lines,
 /// `Accept: …`) besides the token's; a POST's body is sent as JSON.
-fn request(
+pub fn request(
     addr: &str,
     method: &str,
     path: &str,
