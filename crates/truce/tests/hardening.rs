@@ -759,3 +759,163 @@ fn ogc_errors_are_ogc_exceptions_whoever_answers_them() {
     assert!(body.contains("\"error\""), "{body}");
     let _ = std::fs::remove_dir_all(&demo.dir);
 }
+
+/// What one `truce ingest` on a full disk left: its exit code, output and error, and the
+/// store's entries and the size its latest checkpoint covers.
+struct FullDisk {
+    size_mib: u32,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    entries: i64,
+    covered: i64,
+}
+
+/// Copies `store.gpkg` (and its key) from `dir` onto a tmpfs of `size_mib` MiB mounted in a
+/// private user and mount namespace (`unshare`: no root needed), ingests `big.geojson` into it
+/// with the Minsk II terms, and copies the store back to `dir/out-SIZE`.
+fn ingest_on_a_full_disk(dir: &std::path::Path, size_mib: u32) -> (FullDisk, std::path::PathBuf) {
+    let out = dir.join(format!("out-{size_mib}"));
+    let mnt = dir.join("mnt");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&mnt).unwrap();
+    let script = r#"set -u
+mount -t tmpfs -o "size=${SIZE}m" tmpfs "$MNT" || exit 97
+cp "$DIR/store.gpkg" "$DIR/store.gpkg.log.key" "$MNT/" || exit 98
+"$TRUCE" ingest --db "$MNT/store.gpkg" --agreement "$TERMS" "$DIR/big.geojson" >"$OUT/stdout" 2>"$OUT/stderr"
+echo $? >"$OUT/code"
+cp "$MNT"/store.gpkg* "$OUT/"
+"#;
+    let status = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", script])
+        .env("SIZE", size_mib.to_string())
+        .env("MNT", &mnt)
+        .env("DIR", dir)
+        .env("OUT", &out)
+        .env("TRUCE", env!("CARGO_BIN_EXE_truce"))
+        .env(
+            "TERMS",
+            common::root().join("scenarios/donbas-2015/agreement.toml"),
+        )
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("this test needs unshare(1) from util-linux to make a small filesystem: {e}")
+        });
+    assert!(
+        status.success(),
+        "could not mount a {size_mib} MiB tmpfs in a user namespace (unshare exit {status}); \
+         this test needs unprivileged user namespaces (kernel.unprivileged_userns_clone=1) or root"
+    );
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
+    let db = out.join("store.gpkg");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let entries: i64 = conn
+        .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+        .unwrap();
+    let covered: i64 = conn
+        .query_row("SELECT max(size) FROM log_checkpoints", [], |r| r.get(0))
+        .unwrap();
+    let found = FullDisk {
+        size_mib,
+        code: read("code").trim().parse().ok(),
+        stdout: read("stdout"),
+        stderr: read("stderr"),
+        entries,
+        covered,
+    };
+    (found, db)
+}
+
+#[test]
+fn a_full_disk_during_ingest_is_reported_as_it_left_the_store() {
+    let dir = common::tempdir("hardening", "disk-full");
+    let scenario = common::root().join("scenarios/donbas-2015");
+    let db = dir.join("store.gpkg");
+    common::ok(&[
+        "ingest",
+        "--db",
+        common::s(&db),
+        "--agreement",
+        common::s(&scenario.join("agreement.toml")),
+        common::s(&scenario.join("observations.geojson")),
+    ]);
+    let before = rows(&db, "entries");
+    // Three batches of 10,000 observations: about 12 MB of GeoJSON, some 10 MB a batch in
+    // the store.
+    let features: Vec<String> = (0..25_000)
+        .map(|i| {
+            format!(
+                r#"{{"type":"Feature","id":"bulk-{i}","geometry":{{"type":"Point","coordinates":[{},{}]}},"properties":{{"kind":"thermal_anomaly","observed_at":"2015-03-04T10:00:00Z","source":{{"id":"viirs","kind":"satellite","reliability":"B","credibility":3}},"error_radius_m":375}}}}"#,
+                37.5 + f64::from(i % 200) * 0.005,
+                47.8 + f64::from(i / 200) * 0.005
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.join("big.geojson"),
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            features.join(",")
+        ),
+    )
+    .unwrap();
+    // Disks that fill at every step of the ingest: in a batch, in its checkpoint, later.
+    let mut uncovered = None;
+    for size_mib in (8..=44).step_by(4) {
+        let (r, copy) = ingest_on_a_full_disk(&dir, size_mib);
+        let case = format!(
+            "{} MiB: exit {:?}, {} entries, checkpoint covers {}\nstdout: {}\nstderr: {}",
+            r.size_mib, r.code, r.entries, r.covered, r.stdout, r.stderr
+        );
+        assert!(matches!(r.code, Some(0 | 1)), "{case}");
+        assert!(
+            !r.stderr.contains("unchanged") || r.entries == before,
+            "says unchanged, but the store changed: {case}"
+        );
+        if r.entries > r.covered {
+            // The probe's case: a batch committed whose checkpoint could not be signed.
+            assert!(r.stderr.contains("no checkpoint covers"), "{case}");
+            assert!(
+                r.stderr
+                    .contains(&format!("–{}) are committed", r.entries - 1)),
+                "the committed seqs are not the store's: {case}"
+            );
+            assert!(
+                r.stdout
+                    .contains(&format!("{} entries; the latest checkpoint", r.entries))
+                    && r.stdout
+                        .contains(&format!("covers the first {}", r.covered)),
+                "the summary claims a checkpoint over entries it does not cover: {case}"
+            );
+            uncovered.get_or_insert(copy);
+        } else if r.code == Some(1) {
+            assert!(
+                r.stderr.contains("nothing of the batch was stored")
+                    || r.stderr.contains("incidents could not be written"),
+                "{case}"
+            );
+        }
+    }
+    let uncovered = uncovered.expect(
+        "no disk size left a batch committed without its checkpoint: adjust the sizes so the \
+         probe's case is met",
+    );
+    // As the message says: the next `truce ingest` (on a disk with room) covers them, and
+    // the log verifies.
+    common::ok(&[
+        "ingest",
+        "--db",
+        common::s(&uncovered),
+        "--agreement",
+        common::s(&scenario.join("agreement.toml")),
+        common::s(&scenario.join("observations.geojson")),
+    ]);
+    let entries = rows(&uncovered, "entries");
+    let covered = rows(
+        &uncovered,
+        "log_checkpoints WHERE size = (SELECT count(*) FROM entries)",
+    );
+    assert!(covered >= 1, "no checkpoint covers all {entries} entries");
+    common::ok(&["log", "verify", "--db", common::s(&uncovered)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
