@@ -72,9 +72,10 @@ static REJECTED_LOG: LogRate = LogRate::new(20, Duration::from_secs(60));
 static REFUSED_LOG: LogRate = LogRate::new(10, Duration::from_secs(60));
 
 /// Most TCP connections served at once; a connection beyond is closed as soon as it is
-/// accepted (so is one beyond [`Limits::cot_max_connections_per_address`] from one address). A deployment has a few TAK servers and perhaps a few dozen devices streaming
-/// directly; 256 leaves room for that while bounding memory (each connection holds at most one
-/// event and one batch, see [`MAX_BATCH_BYTES`]) against a flood of connections.
+/// accepted (so is one beyond `cot_max_connections_per_address` from one address). A
+/// deployment has a few TAK servers and perhaps a few dozen devices streaming directly; 256
+/// leaves room for that while bounding memory (each connection holds at most one event and one
+/// batch, see [`MAX_BATCH_BYTES`]) against a flood of connections.
 pub const MAX_CONNECTIONS: usize = 256;
 
 /// A TCP connection that sends no event for this long is closed (white space between events
