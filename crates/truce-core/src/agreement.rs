@@ -433,11 +433,7 @@ pub fn load(
     text: &str,
     resolve: &mut Resolver<'_>,
 ) -> Result<Agreement, Vec<Diagnostic>> {
-    let mut sink = Sink {
-        file: file.to_string(),
-        text,
-        diags: Vec::new(),
-    };
+    let mut sink = Sink::new(file, text);
     let Some(raw) = raw::read(text, &mut sink) else {
         return Err(sink.diags);
     };

@@ -189,11 +189,7 @@ const TOP_LEVEL_KEYS: [&str; 5] = ["id", "version", "description", "team", "sens
 
 /// Parses and checks a mission file. `file` is how to name it in messages.
 pub fn load(file: &str, text: &str) -> Result<Mission, Vec<Diagnostic>> {
-    let mut sink = Sink {
-        file: file.to_string(),
-        text,
-        diags: Vec::new(),
-    };
+    let mut sink = Sink::new(file, text);
     let (root, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
         for e in &syntax_errors {

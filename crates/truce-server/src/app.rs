@@ -277,6 +277,8 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::tlog::routes())
         .merge(crate::web::routes())
         .layer(middleware::from_fn_with_state(gate_state, gate))
+        // Outside the gate, so its refusals on OGC API paths are OGC exceptions too.
+        .layer(middleware::from_fn(crate::ogc::exceptions))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
 }

@@ -16,6 +16,9 @@ pub use truce_service::access::{
 pub struct Principal {
     /// The token's id (None for the public).
     pub token_id: Option<i64>,
+    /// The SHA-256 of its secret, as stored (None for the public): how a long-lived
+    /// response (the alert stream) re-checks that the token is still live.
+    pub token_sha256: Option<String>,
     pub name: String,
     pub role: Role,
 }
@@ -24,6 +27,7 @@ impl Principal {
     pub fn public() -> Principal {
         Principal {
             token_id: None,
+            token_sha256: None,
             name: "public".into(),
             role: Role::Public,
         }

@@ -19,12 +19,20 @@
 //! garbage grows the store and the log by at most about that many records a source a minute,
 //! however fast it comes; their warnings are rate-limited ([`crate::throttle`]) the same way.
 //!
+//! A TCP connection is held only by a client that sends events: each event must arrive whole
+//! within [`Limits::cot_event_timeout`] of its first byte, and bytes that complete no event
+//! (junk, or an event trickled a byte at a time) do not reset the idle timeout, so a client
+//! sending a byte a second is cut off. One client address holds at most
+//! [`Limits::cot_max_connections_per_address`] of the listener's [`MAX_CONNECTIONS`] places.
+//!
 //! On shutdown the listeners stop accepting, read what the kernel already holds for them,
 //! commit their open batches, and return: nothing received is lost.
 //!
 //! [`Limits::max_cot_event_bytes`]: crate::state::Limits::max_cot_event_bytes
 //! [`Limits::cot_batch_events`]: crate::state::Limits::cot_batch_events
 //! [`Limits::cot_batch_wait`]: crate::state::Limits::cot_batch_wait
+//! [`Limits::cot_event_timeout`]: crate::state::Limits::cot_event_timeout
+//! [`Limits::cot_max_connections_per_address`]: crate::state::Limits::cot_max_connections_per_address
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -35,7 +43,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use truce_ingest::{Format, Locator, Options, Record};
@@ -47,6 +55,7 @@ use crate::cot_tasks::{
     MAX_CALLSIGNS_PER_CONNECTION, TASK_UID_PREFIX, event as task_event, open_tasks,
 };
 use crate::reactions::with_core;
+use crate::slots::Slots;
 use crate::state::Shared;
 use crate::throttle::LogRate;
 
@@ -66,15 +75,22 @@ const MAX_SAMPLED_SOURCES: usize = 10_000;
 /// this often, each saying how many were suppressed before it.
 static REJECTED_LOG: LogRate = LogRate::new(20, Duration::from_secs(60));
 
+/// Refused TCP connections are logged at most this often (a flood is counted, not written out).
+static REFUSED_LOG: LogRate = LogRate::new(10, Duration::from_secs(60));
+
 /// Most TCP connections served at once; a connection beyond is closed as soon as it is
-/// accepted. A deployment has a few TAK servers and perhaps a few dozen devices streaming
-/// directly; 256 leaves room for that while bounding memory (each connection holds at most one
-/// event and one batch, see [`MAX_BATCH_BYTES`]) against a flood of connections.
+/// accepted (so is one beyond `cot_max_connections_per_address` from one address). A
+/// deployment has a few TAK servers and perhaps a few dozen devices streaming directly; 256
+/// leaves room for that while bounding memory (each connection holds at most one event and one
+/// batch, see [`MAX_BATCH_BYTES`]) against a flood of connections.
 pub const MAX_CONNECTIONS: usize = 256;
 
-/// A TCP connection that sends nothing for this long is closed. A quiet night on a feed is
-/// normal, so this is long; a connection silent for ten minutes is more often a phone that lost
-/// coverage without closing it than a live feed, and TAK clients reconnect on their own.
+/// A TCP connection that sends no event for this long is closed (white space between events
+/// does not count; other bytes start [`Limits::cot_event_timeout`]). A quiet night on a feed
+/// is normal, so this is long; a connection silent for ten minutes is more often a phone that
+/// lost coverage without closing it than a live feed, and TAK clients reconnect on their own.
+///
+/// [`Limits::cot_event_timeout`]: crate::state::Limits::cot_event_timeout
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A batch is also sent to the store once it holds this many bytes of events, whatever its
@@ -124,18 +140,29 @@ pub async fn listen_tcp(
     println!("truce serve: CoT TCP on {local}");
 
     let (batches, committer) = spawn_committer(state.clone());
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Slots::new(
+        MAX_CONNECTIONS,
+        state.limits.cot_max_connections_per_address,
+        ("cot::MAX_CONNECTIONS", "cot_max_connections_per_address"),
+    );
     let mut connections = JoinSet::new();
     let stop = shutdown.clone();
     let accept = |stream: TcpStream, peer: SocketAddr, connections: &mut JoinSet<()>| {
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, max = MAX_CONNECTIONS, "CoT TCP: too many connections; closing this one");
-            return;
+        let slot = match slots.take(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                // Dropped here: closed at once.
+                drop(stream);
+                if let Some(suppressed) = REFUSED_LOG.admit() {
+                    tracing::warn!(%peer, suppressed, "CoT TCP: connection refused: {why}");
+                }
+                return;
+            }
         };
         let (state, batches, shutdown) = (state.clone(), batches.clone(), stop.clone());
         connections.spawn(async move {
             connection(state, stream, peer, batches, send_tasks, shutdown).await;
-            drop(permit);
+            drop(slot);
         });
     };
     loop {
@@ -257,8 +284,9 @@ async fn until(deadline: Option<Instant>) {
     }
 }
 
-/// One TCP connection: read, frame, batch, until the peer closes, goes idle, or shutdown;
-/// with `send_tasks`, also write the tasks of the teams it carries ([`Devices`]).
+/// One TCP connection: read, frame, batch, until the peer closes, goes idle, takes longer than
+/// `cot_event_timeout` over one event, or shutdown; with `send_tasks`, also write the tasks of
+/// the teams it carries ([`Devices`]).
 async fn connection(
     state: Shared,
     stream: TcpStream,
@@ -275,7 +303,14 @@ async fn connection(
     let mut batch = Collector::new(label, &state);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
     let mut received = 0u64;
+    let event_timeout = state.limits.cot_event_timeout;
+    // When the last event ended (or the connection opened), and when the bytes of the next
+    // began, if any have: the read deadline is the idle timeout from the one, or the event
+    // timeout from the other. Only a whole event moves them on.
+    let mut last_event = Instant::now();
+    let mut started: Option<Instant> = None;
     let end = loop {
+        let deadline = started.map_or(last_event + IDLE_TIMEOUT, |t| t + event_timeout);
         tokio::select! {
             () = stopped(&mut shutdown) => {
                 // What the kernel already holds was sent before the shutdown: read it.
@@ -302,13 +337,21 @@ async fn connection(
                     break "write error";
                 }
             }
-            read = tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut chunk)) => match read {
+            read = tokio::time::timeout_at(deadline, stream.read(&mut chunk)) => match read {
+                Err(_) if started.is_some() => break "an event took longer than cot_event_timeout",
                 Err(_) => break "idle timeout",
                 Ok(Ok(0)) => break "closed by the peer",
                 Ok(Ok(n)) => {
                     received += n as u64;
                     let frames = framer.push(&chunk[..n]);
                     let joined = devices.learn(&frames);
+                    let now = Instant::now();
+                    if !frames.is_empty() {
+                        last_event = now;
+                        started = framer.in_event().then_some(now);
+                    } else if started.is_none() && !chunk[..n].iter().all(u8::is_ascii_whitespace) {
+                        started = Some(now);
+                    }
                     batch.frames(&state, frames, peer.ip());
                     if batch.full() {
                         batch.send(&batches).await;
@@ -1112,6 +1155,11 @@ impl Framer {
             scan: 0,
             line: 1,
         }
+    }
+
+    /// Whether an event has begun and not ended.
+    pub fn in_event(&self) -> bool {
+        matches!(self.state, State::Event(_))
     }
 
     /// Bytes held now (for tests of the bound).

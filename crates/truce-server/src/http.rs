@@ -11,10 +11,8 @@
 //! shutdown each finishes the request it is serving and closes, and [`serve`] returns when
 //! the last has.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -26,63 +24,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tower_service::Service as _;
 
+use crate::slots::{Slot, Slots};
 use crate::state::Limits;
 use crate::throttle::LogRate;
 
 /// Refused connections are logged at most this often (a flood is counted, not written out).
 static REFUSED_LOG: LogRate = LogRate::new(10, Duration::from_secs(60));
-
-/// How many connections are open, overall and by client address.
-#[derive(Default)]
-struct Open {
-    total: usize,
-    by_address: HashMap<IpAddr, usize>,
-}
-
-/// A connection's place in [`Open`], given back when it closes.
-struct Slot {
-    open: Arc<Mutex<Open>>,
-    ip: IpAddr,
-}
-
-impl Slot {
-    /// A place for a connection from `ip`, or why there is none.
-    fn take(open: &Arc<Mutex<Open>>, ip: IpAddr, limits: &Limits) -> Result<Slot, String> {
-        let mut o = open.lock().unwrap_or_else(|e| e.into_inner());
-        if o.total >= limits.max_open_connections {
-            return Err(format!(
-                "{} connections open (max_open_connections)",
-                limits.max_open_connections
-            ));
-        }
-        let n = o.by_address.entry(ip).or_insert(0);
-        if *n >= limits.max_connections_per_address {
-            return Err(format!(
-                "{} connections open from this address (max_connections_per_address)",
-                limits.max_connections_per_address
-            ));
-        }
-        *n += 1;
-        o.total += 1;
-        Ok(Slot {
-            open: open.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut o = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        o.total -= 1;
-        if let Some(n) = o.by_address.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                o.by_address.remove(&self.ip);
-            }
-        }
-    }
-}
 
 /// Serves `app` on `listener` until `stop` turns true, then lets open connections finish the
 /// request they are serving and returns when all are closed.
@@ -92,7 +39,11 @@ pub async fn serve(
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
-    let open = Arc::new(Mutex::new(Open::default()));
+    let slots = Slots::new(
+        limits.max_open_connections,
+        limits.max_connections_per_address,
+        ("max_open_connections", "max_connections_per_address"),
+    );
     // Each connection holds a sender: when the last is dropped, every connection is closed.
     let (alive, mut all_closed) = mpsc::channel::<()>(1);
     loop {
@@ -111,7 +62,7 @@ pub async fn serve(
             },
             () = stopped(&mut stop) => break,
         };
-        let slot = match Slot::take(&open, peer.ip(), &limits) {
+        let slot = match slots.take(peer.ip()) {
             Ok(slot) => slot,
             Err(why) => {
                 // Dropped here: closed at once.

@@ -4,7 +4,8 @@
 //!
 //! Modules, from the bottom up (a module imports only those above it in this list):
 //! - [`error`] — the API's error type; [`extract`] — extractors that answer with it;
-//!   [`throttle`] — log lines a client can cause, rate-limited;
+//!   [`throttle`] — log lines a client can cause, rate-limited; [`slots`] — connection places
+//!   overall and per client address;
 //!   [`schemas`] — OpenAPI schemas of bodies that are not service views;
 //! - [`auth`] — bearer tokens and the caller (the role rules are `truce_service::access`);
 //! - [`state`] — the shared state: the service behind one lock, limits, metrics;
@@ -32,6 +33,7 @@ pub mod openapi;
 pub mod proof;
 pub mod reactions;
 pub mod schemas;
+pub mod slots;
 pub mod state;
 pub mod throttle;
 pub mod tlog;

@@ -16,9 +16,16 @@
 //! a band around the contact line; an incident of bearings that fix no point) are never
 //! selected by a `bbox`. Observations are read through the [`Store`] trait and filtered here:
 //! the store's R-tree is not used yet (a full scan of the layer per filtered request).
+//!
+//! Every error on these paths is an OGC API exception (`{"code", "description"}`), whoever
+//! answers it: the handlers ([`OgcError`]), and — through [`exceptions`], a layer around the
+//! whole router — the gate (401, 403, 429, 503), the router (404 a path that is no resource,
+//! 405) and axum's extractors (400 a path that is not UTF-8).
 
-use axum::extract::{Path, Query, State};
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -170,18 +177,97 @@ impl From<ApiError> for OgcError {
 
 impl IntoResponse for OgcError {
     fn into_response(self) -> Response {
-        let code = match self.0.status {
-            StatusCode::BAD_REQUEST => "InvalidParameterValue",
-            StatusCode::NOT_FOUND => "NotFound",
-            s if s.is_server_error() => "ServerError",
-            _ => "Error",
-        };
-        json_response(
-            self.0.status,
-            JSON,
-            &json!({ "code": code, "description": self.0.reason }),
-        )
+        exception(self.0.status, &self.0.reason)
     }
+}
+
+/// Marks a response that is already an OGC exception, so [`exceptions`] leaves it alone.
+#[derive(Debug, Clone, Copy)]
+struct IsException;
+
+/// An OGC API exception: `{"code", "description"}` with the status.
+fn exception(status: StatusCode, description: &str) -> Response {
+    let mut r = json_response(
+        status,
+        JSON,
+        &json!({ "code": exception_code(status), "description": description }),
+    );
+    r.extensions_mut().insert(IsException);
+    r
+}
+
+/// The exception code for a status: OGC's own names where it has them (OWS Common's
+/// `InvalidParameterValue`, `NotFound`, `ServerError`), else the status's reason phrase run
+/// together (`Unauthorized`, `TooManyRequests`, `MethodNotAllowed`).
+fn exception_code(status: StatusCode) -> String {
+    match status {
+        StatusCode::BAD_REQUEST => "InvalidParameterValue".into(),
+        StatusCode::NOT_FOUND => "NotFound".into(),
+        StatusCode::INTERNAL_SERVER_ERROR => "ServerError".into(),
+        s => s
+            .canonical_reason()
+            .map_or_else(|| "Error".into(), |r| r.replace([' ', '-'], "")),
+    }
+}
+
+/// Whether `path` is one of OGC API – Features' resources (or under them).
+fn is_ogc_path(path: &str) -> bool {
+    path == "/"
+        || path == "/collections"
+        || path.starts_with("/collections/")
+        || path.starts_with("/conformance")
+}
+
+/// The most of an error's body [`exceptions`] reads to find its reason: every error the
+/// server makes is a sentence.
+const ERROR_BODY_MAX_BYTES: usize = 16 << 10;
+
+/// A layer around the whole router: an error on an OGC API path that is not an OGC exception
+/// yet (the gate's `{"error": …}`, the router's empty 404 and 405, an extractor's plain text)
+/// becomes one, its reason as the description; its status and headers (`Retry-After`,
+/// `Allow`) stay.
+pub async fn exceptions(req: Request, next: Next) -> Response {
+    if !is_ogc_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<IsException>().is_some()
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, ERROR_BODY_MAX_BYTES)
+        .await
+        .unwrap_or_default();
+    let said = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| {
+            let text = String::from_utf8_lossy(&bytes).trim().to_string();
+            (!text.is_empty()).then_some(text)
+        });
+    let description = match (said, status) {
+        (Some(said), _) => said,
+        (None, StatusCode::NOT_FOUND) => format!("no resource at {path}"),
+        (None, StatusCode::METHOD_NOT_ALLOWED) => {
+            let allow = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("GET");
+            format!("{method} is not allowed on {path} (allowed: {allow})")
+        }
+        (None, s) => s.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let rewritten = exception(status, &description);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in rewritten.headers() {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    Response::from_parts(parts, Body::new(rewritten.into_body()))
 }
 
 type OgcResult = Result<Response, OgcError>;
@@ -354,17 +440,21 @@ pub fn openapi_paths() -> Value {
         "400": { "description": "A query parameter is unknown or malformed", "content": { JSON: { "schema": { "$ref": "#/components/schemas/OgcException" } } } },
         "404": { "description": "No such collection or feature, or the caller's role may not read it", "content": { JSON: { "schema": { "$ref": "#/components/schemas/OgcException" } } } },
     });
+    // Any other refusal (401, 403, 405, 429, 503 …) comes in the same format.
+    let other = json!({ "description": "Any other error (an unknown token, a rate limit, a busy server …), as an OGC exception", "content": { JSON: { "schema": { "$ref": "#/components/schemas/OgcException" } } } });
     let with_errors = |ok: Value| {
         let mut r = ok;
         for (k, v) in errors.as_object().unwrap() {
             r[k] = v.clone();
         }
+        r["default"] = other.clone();
         r
     };
     // Resources without a path parameter refuse unknown or malformed query parameters (400) only.
     let with_400 = |ok: Value| {
         let mut r = ok;
         r["400"] = errors["400"].clone();
+        r["default"] = other.clone();
         r
     };
     let f = json!({ "name": "f", "in": "query", "required": false, "schema": { "type": "string", "enum": ["json", "geojson"] } });

@@ -69,7 +69,7 @@ struct ApiDoc;
 /// Documents `GET /api/alerts/stream` (the handler is [`crate::api::alerts::stream`]).
 #[utoipa::path(get, path = "/api/alerts/stream", tag = "alerts",
     summary = "Alerts as Server-Sent Events (staff, party)",
-    description = "Events `breach` (an incident in breach of a high or critical rule, new or grown), `state` (an analyst's decision), `response` (a party's), each with a JSON `Alert`; `lagged` tells a slow subscriber how many it missed. Staff get all; a party those in its area or attributed to it, and every response. The stream stays open until the server shuts down.",
+    description = "Events `breach` (an incident in breach of a high or critical rule, new or grown), `state` (an analyst's decision), `response` (a party's), each with a JSON `Alert`; `lagged` tells a slow subscriber how many it missed. Staff get all; a party those in its area or attributed to it, and every response. The stream stays open until the server shuts down or the token is revoked (re-checked every 2 s): then a last `revoked` event, and it ends.",
     responses(
         (status = 200, description = "An event stream", body = String, content_type = "text/event-stream"),
         (status = 403, description = "The role may not subscribe to alerts", body = ErrorBody),
@@ -84,9 +84,11 @@ fn alerts_stream() {}
 #[allow(dead_code)]
 fn openapi_json() {}
 
-/// Responses any request may get from the gate (`crate::app`) before its handler runs.
-fn gate_responses() -> Value {
-    let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } });
+/// Responses any request may get from the gate (`crate::app`) before its handler runs, their
+/// body the component `schema` (`ErrorBody`; on OGC API paths `OgcException`, which
+/// `crate::ogc::exceptions` turns them into).
+fn gate_responses(schema: &str) -> Value {
+    let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
     let mut too_many = err(
         "More than `requests_per_second` requests a second for this token (or address, for the public)",
     );
@@ -104,11 +106,18 @@ fn gate_responses() -> Value {
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
     let paths = doc["paths"].as_object_mut().expect("paths");
+    let mut ogc_paths = Vec::new();
     if let Value::Object(ogc) = crate::ogc::openapi_paths() {
+        ogc_paths.extend(ogc.keys().cloned());
         paths.extend(ogc);
     }
-    let gate = gate_responses();
-    for item in paths.values_mut() {
+    let (gate, ogc_gate) = (gate_responses("ErrorBody"), gate_responses("OgcException"));
+    for (path, item) in paths.iter_mut() {
+        let gate = if ogc_paths.contains(path) {
+            &ogc_gate
+        } else {
+            &gate
+        };
         for op in item
             .as_object_mut()
             .into_iter()

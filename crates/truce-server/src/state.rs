@@ -50,6 +50,14 @@ pub struct Limits {
     /// CoT events per listener batch, and how long a batch waits to fill.
     pub cot_batch_events: usize,
     pub cot_batch_wait: Duration,
+    /// How long one CoT event may take to arrive on a TCP stream, from its first byte (or
+    /// the first byte that is not white space after the previous event) to its last; the
+    /// connection is closed beyond. Bytes that complete no event do not keep a connection
+    /// open: a client sending a byte a second is cut off after this long.
+    pub cot_event_timeout: Duration,
+    /// Most CoT TCP connections from one client address (closed on accept beyond), under the
+    /// listener's overall `crate::cot::MAX_CONNECTIONS`.
+    pub cot_max_connections_per_address: usize,
 }
 
 impl Default for Limits {
@@ -78,6 +86,13 @@ impl Default for Limits {
             max_cot_event_bytes: 64 << 10,
             cot_batch_events: 500,
             cot_batch_wait: Duration::from_millis(200),
+            // An ATAK event is ~1 KB, one TCP segment; a maximal 64 KiB one arrives in 30 s
+            // at 18 kbit/s, slower than any IP link a TAK device streams over.
+            cot_event_timeout: Duration::from_secs(30),
+            // A TAK server relays its devices over one connection; a team's router may put a
+            // few dozen devices behind one address. Eight addresses are needed to fill the
+            // listener's 256 places.
+            cot_max_connections_per_address: 32,
         }
     }
 }
@@ -216,7 +231,24 @@ impl AppState {
 
     /// The caller for a bearer token (None: no such live token).
     pub fn principal(&self, secret: &str) -> Result<Option<Principal>> {
-        let hash = token_hash(secret);
+        self.principal_by_hash(token_hash(secret))
+    }
+
+    /// Whether `p`'s token is still live (the public's "token" always is): what an open alert
+    /// stream re-checks, through the same cache as every request, so a revocation reaches it
+    /// as it reaches a request.
+    pub fn still_live(&self, p: &Principal) -> Result<bool> {
+        let Some(hash) = &p.token_sha256 else {
+            return Ok(true);
+        };
+        Ok(self
+            .principal_by_hash(hash.clone())?
+            .is_some_and(|now| now.token_id == p.token_id))
+    }
+
+    /// The caller for a token's secret hash (None: no such live token), cached for
+    /// [`crate::auth::TOKEN_CACHE_TTL`].
+    fn principal_by_hash(&self, hash: String) -> Result<Option<Principal>> {
         if let Some(hit) = self
             .tokens
             .lock()
@@ -229,6 +261,7 @@ impl AppState {
         let principal = match row {
             Some(r) => Some(Principal {
                 token_id: Some(r.id),
+                token_sha256: Some(r.token_sha256),
                 name: r.name,
                 role: Role::parse(&r.role).map_err(anyhow::Error::msg)?,
             }),

@@ -469,8 +469,22 @@ impl Service {
     fn record(&mut self, kind: EntryKind, body: &str) -> anyhow::Result<u64> {
         self.signer()?;
         let seq = self.store.append_record(kind, body)?;
-        self.sign()?;
-        self.follow()?;
+        // From here the entry is committed: an error must not say the store is unchanged.
+        self.sign().map_err(|e| {
+            anyhow!(
+                "the {} entry is committed to the log at seq {seq}, but no checkpoint covers \
+                 it yet — signing one failed: {e:#}. The next checkpoint signed covers it",
+                kind.as_str()
+            )
+        })?;
+        self.follow().map_err(|e| {
+            anyhow!(
+                "the {} entry is committed to the log at seq {seq} and checkpointed, but \
+                 the incidents could not be written: {e:#}. They are rewritten from the log \
+                 when the store is next opened",
+                kind.as_str()
+            )
+        })?;
         Ok(seq)
     }
 
@@ -485,10 +499,29 @@ impl Service {
             return Ok(Committed::empty());
         };
         let outcome = self.store.append_batch(&batch)?;
-        self.sign()?;
+        // From here the batch is committed: an error must not say the store is unchanged.
+        let entries = match (outcome.first_seq, outcome.last_seq) {
+            (Some(first), Some(last)) => format!(
+                "its {} entries (seqs {first}–{last}) are committed to the log",
+                last - first + 1
+            ),
+            _ => "it added no entry to the log".to_string(),
+        };
+        self.sign().map_err(|e| {
+            anyhow!(
+                "batch from {file}: {entries}, but no checkpoint covers them yet — signing one \
+                 failed: {e:#}. They stay in the store; the next checkpoint signed (the next \
+                 `truce ingest`, or the next write `truce serve` takes) covers them"
+            )
+        })?;
         // The batch is committed and signed; its incidents follow in a transaction of their
         // own (a kill in between leaves them behind the log, and the next open rewrites them).
-        let touched = self.follow()?;
+        let touched = self.follow().map_err(|e| {
+            anyhow!(
+                "batch from {file}: {entries} and checkpointed, but its incidents could not be \
+                 written: {e:#}. They are rewritten from the log when the store is next opened"
+            )
+        })?;
         pipeline::place(&mut results, &outcome);
         let incidents = touched
             .iter()

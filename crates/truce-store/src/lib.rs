@@ -365,7 +365,10 @@ pub enum StoreError {
     /// that is not the log's, an entry too large for a tile bundle.
     #[error("{}: {reason}", .path.display())]
     LogRequest { path: PathBuf, reason: String },
-    #[error("{}: {what} failed, the store is unchanged: {source}", .path.display())]
+    /// One write to the log's tables (a checkpoint, derived rows, a token) that was rolled
+    /// back. Only that write: what the caller committed before it stays (the service says
+    /// what, e.g. a batch committed without a checkpoint).
+    #[error("{}: {what} failed; nothing of it was written: {source}", .path.display())]
     LogWrite {
         path: PathBuf,
         what: String,

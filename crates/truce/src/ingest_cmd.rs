@@ -124,12 +124,21 @@ pub fn run(args: IngestArgs) -> Result<Outcome> {
     }
     crate::print_warnings(&mut svc);
     if let Some(checkpoint) = svc.store().latest_checkpoint()? {
-        println!(
-            "log {}: {} entries, checkpoint signed (root {})",
-            svc.key().map_or("", |k| k.name()),
-            checkpoint.size,
-            checkpoint.root.to_base64()
-        );
+        let entries = svc.store().log_size()?;
+        let name = svc.key().map_or("", |k| k.name());
+        if entries == checkpoint.size {
+            println!(
+                "log {name}: {entries} entries, checkpoint signed (root {})",
+                checkpoint.root.to_base64()
+            );
+        } else {
+            // A batch committed whose checkpoint could not be signed (a full disk).
+            println!(
+                "log {name}: {entries} entries; the latest checkpoint (root {}) covers the first {}: the next checkpoint signed covers the rest",
+                checkpoint.root.to_base64(),
+                checkpoint.size
+            );
+        }
     }
     if fatal > 0 {
         anyhow::bail!(
@@ -175,15 +184,30 @@ pub fn ingest_bytes(
     let progress = progress_bar(shown, bytes);
     let mut report = FileReport::default();
     let mut chunk: Vec<Record> = Vec::with_capacity(BATCH_RECORDS);
+    // A batch that fails leaves those before it stored and checkpointed: the error says so.
+    let stored_before = |report: &FileReport, batches: usize| match batches {
+        0 => "its first batch".to_string(),
+        n => format!(
+            "after {n} batch{} of this file stored and checkpointed ({} accepted, {} duplicate, {} rejected), the next",
+            if n == 1 { "" } else { "es" },
+            report.accepted,
+            report.duplicates,
+            report.rejected
+        ),
+    };
+    let mut batches = 0;
     for record in records {
         chunk.push(record);
         if chunk.len() == BATCH_RECORDS {
-            commit(svc, shown, format, std::mem::take(&mut chunk), &mut report)?;
+            commit(svc, shown, format, std::mem::take(&mut chunk), &mut report)
+                .with_context(|| stored_before(&report, batches))?;
+            batches += 1;
             progress.inc(BATCH_RECORDS as u64);
         }
     }
     let last = chunk.len() as u64;
-    commit(svc, shown, format, chunk, &mut report)?;
+    commit(svc, shown, format, chunk, &mut report)
+        .with_context(|| stored_before(&report, batches))?;
     progress.inc(last);
     progress.finish_and_clear();
     Ok(report)

@@ -53,6 +53,13 @@ pub struct ServeArgs {
     /// Most open HTTP connections from one client address (more are closed on accept).
     #[arg(long = "max-connections-per-address", default_value_t = Limits::default().max_connections_per_address)]
     max_connections_per_address: usize,
+    /// Seconds one CoT event may take to arrive on a TCP stream, from its first byte to its
+    /// last (the connection is closed beyond).
+    #[arg(long = "cot-event-timeout", default_value_t = Limits::default().cot_event_timeout.as_secs())]
+    cot_event_timeout_s: u64,
+    /// Most CoT TCP connections from one client address (more are closed on accept).
+    #[arg(long = "cot-max-connections-per-address", default_value_t = Limits::default().cot_max_connections_per_address)]
+    cot_max_connections_per_address: usize,
     /// Per-party webhooks: a TOML file of `[[webhook]]` with `party`, `url` (http://) and
     /// `secret_env` (the environment variable holding the party's HMAC key); docs/api.md.
     #[arg(long)]
@@ -105,6 +112,8 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
         header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
         max_connections_per_address: args.max_connections_per_address.max(1),
+        cot_event_timeout: Duration::from_secs(args.cot_event_timeout_s.max(1)),
+        cot_max_connections_per_address: args.cot_max_connections_per_address.max(1),
         ..Limits::default()
     };
     tracing_init();

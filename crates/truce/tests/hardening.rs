@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::{Demo, Server, get, http};
@@ -515,4 +515,407 @@ fn a_udp_flood_of_garbage_grows_the_store_by_at_most_the_sample() {
         .count();
     assert!(warnings <= 40, "{warnings} log lines about rejections");
     let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+/// A TCP connection to `to` from the loopback address `from` (`127.0.0.x`): another client
+/// host, as far as the server can tell.
+fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(format!("{from}:0").parse().unwrap())
+            .unwrap_or_else(|e| panic!("cannot bind a client socket to {from}: {e}"));
+        let stream = socket.connect(to).await.unwrap();
+        let stream = stream.into_std().unwrap();
+        stream.set_nonblocking(false).unwrap();
+        stream
+    })
+}
+
+/// One CoT event as a TAK device writes it.
+fn cot_event(uid: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><event version="2.0" uid="{uid}" type="b-m-p-s-m" time="2023-09-01T10:00:00Z" start="2023-09-01T10:00:00Z" stale="2023-09-01T11:00:00Z" how="h-g-i-g-o"><point lat="48.0" lon="38.0" hae="0" ce="50" le="50"/><detail><remarks>crater</remarks></detail></event>"#
+    )
+}
+
+/// Waits up to `limit` for the observation of CoT event `uid` (`cot:UID:TIME`) in the store.
+fn stored_within(db: &std::path::Path, uid: &str, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if rows(db, &format!("observations WHERE obs_id LIKE 'cot:{uid}:%'")) == 1 {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// The listener's overall cap (`truce_server::cot::MAX_CONNECTIONS`): the probe's 256 slow
+/// connections took every place.
+const COT_MAX_CONNECTIONS: usize = 256;
+
+#[test]
+fn slow_cot_connections_from_one_address_do_not_lock_out_a_tak_client() {
+    let demo = Demo::new("hardening", "cot-slowloris");
+    let log = demo.dir.join("serve.log");
+    let server = Server::start(
+        &demo.db,
+        &["--cot-tcp", "127.0.0.1:0", "--cot-event-timeout", "3"],
+        Some(&log),
+    );
+    let cot: SocketAddr = server.printed("truce serve: CoT TCP on").parse().unwrap();
+    // The probe's slowloris from one host, with more connections than the listener has
+    // places: half begin an event and trickle its start tag, half trickle junk, a byte a
+    // second each.
+    let slow: Vec<TcpStream> = (0..COT_MAX_CONNECTIONS + 44)
+        .map(|i| {
+            let mut c = TcpStream::connect(cot).unwrap();
+            let first: &[u8] = if i % 2 == 0 {
+                b"<event uid=\"slow\" "
+            } else {
+                b"x"
+            };
+            let _ = c.write_all(first);
+            c
+        })
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickler = {
+        let writers: Vec<TcpStream> = slow.iter().map(|c| c.try_clone().unwrap()).collect();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for mut w in &writers {
+                    let _ = w.write_all(b"a");
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    // A TAK client on another host is served meanwhile: its event is stored, and its
+    // connection, idle longer than the event timeout, still takes its next event.
+    let mut tak = connect_from("127.0.0.2", cot);
+    tak.write_all(cot_event("tak-other-host-1").as_bytes())
+        .unwrap();
+    assert!(
+        stored_within(&demo.db, "tak-other-host-1", Duration::from_secs(15)),
+        "a TAK client on another host was locked out by slow connections; log:\n{}",
+        server.log()
+    );
+    // The slow connections are cut once an event has taken longer than the timeout, though
+    // each still sends a byte a second.
+    for (i, mut c) in slow.into_iter().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        assert!(
+            closed_by_server(&mut c),
+            "slow connection {i} was kept open; log:\n{}",
+            server.log()
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    trickler.join().unwrap();
+    tak.write_all(cot_event("tak-other-host-2").as_bytes())
+        .unwrap();
+    assert!(
+        stored_within(&demo.db, "tak-other-host-2", Duration::from_secs(15)),
+        "an idle TAK connection was cut by the event timeout; log:\n{}",
+        server.log()
+    );
+    // Their places are free again: a TAK client on the slow host is served too.
+    let mut same = TcpStream::connect(cot).unwrap();
+    same.write_all(cot_event("tak-same-host").as_bytes())
+        .unwrap();
+    assert!(
+        stored_within(&demo.db, "tak-same-host", Duration::from_secs(15)),
+        "the slow host's places were not given back; log:\n{}",
+        server.log()
+    );
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+#[test]
+fn an_alert_stream_ends_when_its_token_is_revoked() {
+    let demo = Demo::new("hardening", "sse-revoked");
+    let server = Server::start(&demo.db, &[], None);
+    let a = server.addr.as_str();
+    let analyst = demo.token("analyst");
+    let secret = common::token(&demo.db, "party:RU", "ru-leaver");
+    let id = common::ok(&["token", "list", "--db", common::s(&demo.db)])
+        .lines()
+        .find(|l| l.contains("ru-leaver"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .expect("the new token listed");
+    let mut stream = common::Alerts::subscribe_with_timeout(a, &secret, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(200));
+    // A heavy-weapon sighting deep in RU's area: RU is told while its token is live.
+    let breach = |id: &str| {
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","id":"{id}","geometry":{{"type":"Point","coordinates":[38.8963838,48.3280667]}},"properties":{{"kind":"weapon_present","observed_at":"2015-03-07T08:00:00Z","source":{{"id":"uav-1","kind":"drone","reliability":"B","credibility":2}},"weapon":{{"class":"mlrs","count":4}}}}}}]}}"#
+        )
+    };
+    let sent = std::time::Instant::now();
+    let (status, r) = http(
+        a,
+        "POST",
+        "/api/observations",
+        Some(&analyst),
+        Some(&breach("revoked-sse-1")),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert!(
+        stream
+            .first_data(sent, Duration::from_secs(10), |d| d
+                .contains("\"kind\":\"breach\""))
+            .is_some(),
+        "no alert reached the live token's stream"
+    );
+    // Revoked (from a shell, as an administrator would): the stream is told and ends, though
+    // the service keeps running and alerts keep coming.
+    common::ok(&["token", "revoke", "--db", common::s(&demo.db), &id]);
+    let revoked = std::time::Instant::now();
+    let (status, r) = http(
+        a,
+        "POST",
+        "/api/observations",
+        Some(&analyst),
+        Some(&breach("revoked-sse-2")),
+    );
+    assert_eq!(status, 200, "{r}");
+    // It ends within twice the token cache's time (2 s); 20 s leaves room for a loaded
+    // machine, and before the change it never ended.
+    let (rest, _) = stream
+        .until_end(revoked, Duration::from_secs(20))
+        .expect("the revoked token's alert stream stayed open");
+    assert!(rest.contains("event: revoked"), "{rest}");
+    assert_eq!(
+        http(a, "GET", "/api/alerts/stream", Some(&secret), None).0,
+        401
+    );
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+/// Asserts `reply` is an OGC API exception with `status` and `code`.
+fn assert_ogc_exception(what: &str, reply: &common::Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{what}: {}", reply.text());
+    assert!(
+        reply.content_type.starts_with("application/json"),
+        "{what}: content type {:?}",
+        reply.content_type
+    );
+    let v = reply.json();
+    assert_eq!(v["code"], code, "{what}: {v}");
+    assert!(
+        v["description"].as_str().is_some_and(|d| !d.is_empty()),
+        "{what}: no description: {v}"
+    );
+    assert!(v.get("error").is_none(), "{what}: {v}");
+}
+
+#[test]
+fn ogc_errors_are_ogc_exceptions_whoever_answers_them() {
+    let demo = Demo::new("hardening", "ogc-exceptions");
+    // One request a second per caller, so the rate limit can be met.
+    let server = Server::start(&demo.db, &["--rate", "1"], None);
+    let a = server.addr.as_str();
+    let pause = || std::thread::sleep(Duration::from_millis(1_100));
+    // The gate: an unknown token.
+    let reply = get(a, "/collections", Some("truce_bogus"), &[]);
+    assert_ogc_exception("an unknown token", &reply, 401, "Unauthorized");
+    // The gate: the caller's rate.
+    let analyst = demo.token("analyst");
+    let first = get(a, "/collections/zones", Some(&analyst), &[]);
+    assert_eq!(first.status, 200, "{}", first.text());
+    let reply = get(a, "/collections/zones/items", Some(&analyst), &[]);
+    assert_ogc_exception("over the rate", &reply, 429, "TooManyRequests");
+    assert!(reply.header("retry-after").is_some(), "{}", reply.head);
+    // The router: a path that is no resource, and a method it does not take.
+    let reply = get(a, "/collections/zones/items/x/y", None, &[]);
+    assert_ogc_exception("no such path", &reply, 404, "NotFound");
+    pause();
+    let reply = common::request(a, "POST", "/collections", None, &[], Some("{}"));
+    assert_ogc_exception("POST /collections", &reply, 405, "MethodNotAllowed");
+    pause();
+    // An extractor: a feature id that is not UTF-8.
+    let reply = get(a, "/collections/zones/items/%FF", None, &[]);
+    assert_ogc_exception(
+        "a path that is not UTF-8",
+        &reply,
+        400,
+        "InvalidParameterValue",
+    );
+    pause();
+    // The handlers' own, as before.
+    let reply = get(a, "/collections/zones/items?limit=abc", None, &[]);
+    assert_ogc_exception("limit=abc", &reply, 400, "InvalidParameterValue");
+    // The REST API keeps its own error format.
+    let (status, body) = http(a, "GET", "/api/incidents", Some("truce_bogus"), None);
+    assert_eq!(status, 401);
+    assert!(body.contains("\"error\""), "{body}");
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+/// What one `truce ingest` on a full disk left: its exit code, output and error, and the
+/// store's entries and the size its latest checkpoint covers.
+struct FullDisk {
+    size_mib: u32,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    entries: i64,
+    covered: i64,
+}
+
+/// Copies `store.gpkg` (and its key) from `dir` onto a tmpfs of `size_mib` MiB mounted in a
+/// private user and mount namespace (`unshare`: no root needed), ingests `big.geojson` into it
+/// with the Minsk II terms, and copies the store back to `dir/out-SIZE`.
+fn ingest_on_a_full_disk(dir: &std::path::Path, size_mib: u32) -> (FullDisk, std::path::PathBuf) {
+    let out = dir.join(format!("out-{size_mib}"));
+    let mnt = dir.join("mnt");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&mnt).unwrap();
+    let script = r#"set -u
+mount -t tmpfs -o "size=${SIZE}m" tmpfs "$MNT" || exit 97
+cp "$DIR/store.gpkg" "$DIR/store.gpkg.log.key" "$MNT/" || exit 98
+"$TRUCE" ingest --db "$MNT/store.gpkg" --agreement "$TERMS" "$DIR/big.geojson" >"$OUT/stdout" 2>"$OUT/stderr"
+echo $? >"$OUT/code"
+cp "$MNT"/store.gpkg* "$OUT/"
+"#;
+    let status = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", script])
+        .env("SIZE", size_mib.to_string())
+        .env("MNT", &mnt)
+        .env("DIR", dir)
+        .env("OUT", &out)
+        .env("TRUCE", env!("CARGO_BIN_EXE_truce"))
+        .env(
+            "TERMS",
+            common::root().join("scenarios/donbas-2015/agreement.toml"),
+        )
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("this test needs unshare(1) from util-linux to make a small filesystem: {e}")
+        });
+    assert!(
+        status.success(),
+        "could not mount a {size_mib} MiB tmpfs in a user namespace (unshare exit {status}); \
+         this test needs unprivileged user namespaces (kernel.unprivileged_userns_clone=1) or root"
+    );
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
+    let db = out.join("store.gpkg");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let entries: i64 = conn
+        .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+        .unwrap();
+    let covered: i64 = conn
+        .query_row("SELECT max(size) FROM log_checkpoints", [], |r| r.get(0))
+        .unwrap();
+    let found = FullDisk {
+        size_mib,
+        code: read("code").trim().parse().ok(),
+        stdout: read("stdout"),
+        stderr: read("stderr"),
+        entries,
+        covered,
+    };
+    (found, db)
+}
+
+#[test]
+fn a_full_disk_during_ingest_is_reported_as_it_left_the_store() {
+    let dir = common::tempdir("hardening", "disk-full");
+    let scenario = common::root().join("scenarios/donbas-2015");
+    let db = dir.join("store.gpkg");
+    common::ok(&[
+        "ingest",
+        "--db",
+        common::s(&db),
+        "--agreement",
+        common::s(&scenario.join("agreement.toml")),
+        common::s(&scenario.join("observations.geojson")),
+    ]);
+    let before = rows(&db, "entries");
+    // Three batches of 10,000 observations: about 12 MB of GeoJSON, some 10 MB a batch in
+    // the store.
+    let features: Vec<String> = (0..25_000)
+        .map(|i| {
+            format!(
+                r#"{{"type":"Feature","id":"bulk-{i}","geometry":{{"type":"Point","coordinates":[{},{}]}},"properties":{{"kind":"thermal_anomaly","observed_at":"2015-03-04T10:00:00Z","source":{{"id":"viirs","kind":"satellite","reliability":"B","credibility":3}},"error_radius_m":375}}}}"#,
+                37.5 + f64::from(i % 200) * 0.005,
+                47.8 + f64::from(i / 200) * 0.005
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.join("big.geojson"),
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            features.join(",")
+        ),
+    )
+    .unwrap();
+    // Disks that fill at every step of the ingest: in a batch, in its checkpoint, later.
+    let mut uncovered = None;
+    for size_mib in (8..=44).step_by(4) {
+        let (r, copy) = ingest_on_a_full_disk(&dir, size_mib);
+        let case = format!(
+            "{} MiB: exit {:?}, {} entries, checkpoint covers {}\nstdout: {}\nstderr: {}",
+            r.size_mib, r.code, r.entries, r.covered, r.stdout, r.stderr
+        );
+        assert!(matches!(r.code, Some(0 | 1)), "{case}");
+        assert!(
+            !r.stderr.contains("unchanged") || r.entries == before,
+            "says unchanged, but the store changed: {case}"
+        );
+        if r.entries > r.covered {
+            // The probe's case: a batch committed whose checkpoint could not be signed.
+            assert!(r.stderr.contains("no checkpoint covers"), "{case}");
+            assert!(
+                r.stderr
+                    .contains(&format!("–{}) are committed", r.entries - 1)),
+                "the committed seqs are not the store's: {case}"
+            );
+            assert!(
+                r.stdout
+                    .contains(&format!("{} entries; the latest checkpoint", r.entries))
+                    && r.stdout
+                        .contains(&format!("covers the first {}", r.covered)),
+                "the summary claims a checkpoint over entries it does not cover: {case}"
+            );
+            uncovered.get_or_insert(copy);
+        } else if r.code == Some(1) {
+            assert!(
+                r.stderr.contains("nothing of the batch was stored")
+                    || r.stderr.contains("incidents could not be written"),
+                "{case}"
+            );
+        }
+    }
+    let uncovered = uncovered.expect(
+        "no disk size left a batch committed without its checkpoint: adjust the sizes so the \
+         probe's case is met",
+    );
+    // As the message says: the next `truce ingest` (on a disk with room) covers them, and
+    // the log verifies.
+    common::ok(&[
+        "ingest",
+        "--db",
+        common::s(&uncovered),
+        "--agreement",
+        common::s(&scenario.join("agreement.toml")),
+        common::s(&scenario.join("observations.geojson")),
+    ]);
+    let entries = rows(&uncovered, "entries");
+    let covered = rows(
+        &uncovered,
+        "log_checkpoints WHERE size = (SELECT count(*) FROM entries)",
+    );
+    assert!(covered >= 1, "no checkpoint covers all {entries} entries");
+    common::ok(&["log", "verify", "--db", common::s(&uncovered)]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

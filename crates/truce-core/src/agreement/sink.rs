@@ -18,11 +18,28 @@ pub(crate) struct Sink<'t> {
     pub(crate) file: String,
     pub(crate) text: &'t str,
     pub(crate) diags: Vec<Diagnostic>,
+    /// Where each line starts (byte offsets): a diagnostic's line is a binary search, not a
+    /// count from the start of the file, so a file with thousands of errors is read in linear
+    /// time (a fuzzed terms file of 146 KB with 7,000 duplicate keys took 0.8 s before).
+    line_starts: Vec<usize>,
+}
+
+impl<'t> Sink<'t> {
+    pub(crate) fn new(file: &str, text: &'t str) -> Sink<'t> {
+        Sink {
+            file: file.to_string(),
+            text,
+            diags: Vec::new(),
+            line_starts: std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+        }
+    }
 }
 
 impl Sink<'_> {
     pub(crate) fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
-        let (line, column) = line_column(self.text, span.start);
+        let (line, column) = line_column(self.text, &self.line_starts, span.start);
         self.diags.push(Diagnostic {
             file: self.file.clone(),
             location: Location::LineColumn { line, column },
@@ -68,12 +85,13 @@ impl Sink<'_> {
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column (in characters) of a byte offset, given where `text`'s lines
+/// start.
+fn line_column(text: &str, line_starts: &[usize], offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    // Lines starting at or before the offset: the first always does.
+    let line = line_starts.partition_point(|&start| start <= offset);
+    let line_start = line_starts[line - 1];
     let column = text[line_start..offset].chars().count() + 1;
     (line, column)
 }
@@ -153,9 +171,13 @@ mod tests {
     #[test]
     fn line_column_counts_characters() {
         let text = "a = 1\nbé = 2\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 6), (2, 1));
-        assert_eq!(line_column(text, text.find('=').unwrap()), (1, 3));
-        assert_eq!(line_column(text, text.rfind('=').unwrap()), (2, 4));
+        let starts = Sink::new("t", text).line_starts;
+        let at = |offset| line_column(text, &starts, offset);
+        assert_eq!(at(0), (1, 1));
+        assert_eq!(at(5), (1, 6), "the newline ends its line");
+        assert_eq!(at(6), (2, 1));
+        assert_eq!(at(text.find('=').unwrap()), (1, 3));
+        assert_eq!(at(text.rfind('=').unwrap()), (2, 4));
+        assert_eq!(at(text.len()), (3, 1));
     }
 }

@@ -278,7 +278,7 @@ impl Reply {
 
 /// One HTTP/1.1 request (`Connection: close`, a 60 s read timeout) with `headers` (whole lines,
 /// `Accept: …`) besides the token's; a POST's body is sent as JSON.
-fn request(
+pub fn request(
     addr: &str,
     method: &str,
     path: &str,
@@ -413,6 +413,24 @@ impl Alerts {
     ) -> Option<(Value, Duration)> {
         self.first_data(since, limit, |data| pick(&json_of(data)))
             .map(|(data, took)| (json_of(&data), took))
+    }
+
+    /// What the stream sends until the server ends it (its last chunk) — Some(the lines
+    /// and when it ended, after `since`) — or None when `limit` passes or the reads time out
+    /// first.
+    pub fn until_end(&mut self, since: Instant, limit: Duration) -> Option<(String, Duration)> {
+        let mut lines = String::new();
+        let mut line = String::new();
+        while since.elapsed() < limit {
+            line.clear();
+            match self.0.read_line(&mut line) {
+                Ok(0) => return Some((lines, since.elapsed())),
+                Ok(_) if line == "0\r\n" => return Some((lines, since.elapsed())),
+                Ok(_) => lines.push_str(&line),
+                Err(_) => return None,
+            }
+        }
+        None
     }
 
     /// [`Alerts::first`] on the text of the `data:` lines, as sent.
