@@ -40,6 +40,21 @@ fn number_after(out: &str, prefix: &str) -> u64 {
         .unwrap()
 }
 
+/// The text of a PDF, as Poppler's `pdftotext` reads it.
+fn pdf_text(pdf: &Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is needed; scripts/test installs it");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn reports_are_reproducible_logged_and_filtered_by_audience() {
     let demo = Demo::new("truce-report", "audiences");
@@ -103,7 +118,7 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
     }
     let pdf = &staff_files["report.pdf"];
     assert!(pdf.starts_with(b"%PDF-") && pdf.ends_with(b"%%EOF\n") || pdf.ends_with(b"%%EOF"));
-    let pdf_text = String::from_utf8_lossy(pdf);
+    let pdf_raw = String::from_utf8_lossy(pdf);
     for needle in [
         "/FontFile2",
         "/ToUnicode",
@@ -111,7 +126,7 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
         "+DejaVuSans",
         "/FlateDecode",
     ] {
-        assert!(pdf_text.contains(needle), "the PDF lacks {needle}");
+        assert!(pdf_raw.contains(needle), "the PDF lacks {needle}");
     }
     let staff_ids: BTreeSet<String> = report_json(&staff)["incidents"]
         .as_array()
@@ -238,6 +253,42 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
     );
     let html = String::from_utf8(files(&public)["report.html"].clone()).unwrap();
     assert!(html.contains("Щоденний звіт"), "the Ukrainian title");
+    // The PDF, read back by Poppler: real Ukrainian text (not boxes), every section, the
+    // published incidents and none other, the log size; and its pages render.
+    let text = pdf_text(&public.join("report.pdf"))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let words: BTreeSet<&str> = text.split(' ').collect();
+    for needle in [
+        "Щоденний звіт",
+        "Підсумок",
+        "Карта",
+        "Інциденти",
+        "Застереження щодо покриття",
+        "Як перевірити цей звіт",
+        &format!("{}: 2", day),
+    ] {
+        assert!(
+            text.contains(needle),
+            "the public PDF lacks {needle:?}:\n{text}"
+        );
+    }
+    for id in &published {
+        assert!(words.contains(id.as_str()), "the public PDF lacks {id}");
+    }
+    for id in staff_ids.difference(&published) {
+        assert!(!words.contains(id.as_str()), "the public PDF names {id}");
+    }
+    let pages = public.join("page");
+    let rendered = std::process::Command::new("pdftoppm")
+        .args(["-r", "40", "-png"])
+        .arg(public.join("report.pdf"))
+        .arg(&pages)
+        .status()
+        .expect("pdftoppm (poppler-utils; scripts/test installs it)");
+    assert!(rendered.success());
+    assert!(public.join("page-1.png").exists() || public.join("page-01.png").exists());
     let sources: Vec<String> = conn
         .prepare("SELECT DISTINCT source_id FROM observations")
         .unwrap()
