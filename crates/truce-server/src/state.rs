@@ -182,7 +182,7 @@ pub struct AppState {
     /// Per-party webhooks (`truce serve --webhooks FILE`); unset: none.
     pub webhooks: std::sync::OnceLock<Arc<dyn AlertSink>>,
     /// Reports made for `GET /api/reports/…`.
-    pub reports: crate::api::reports::ReportCache,
+    pub reports: ReportCache,
 }
 
 pub type Shared = Arc<AppState>;
@@ -294,4 +294,19 @@ pub async fn log_alert_records(
     records: Vec<truce_fusion::ledger::AlertRecord>,
 ) -> ApiResult<Vec<u64>> {
     run_blocking(state, move |core| Ok(core.svc.record_alerts(&records)?)).await
+}
+
+/// Reports kept in memory by `GET /api/reports/…`, newest last.
+pub const KEPT_REPORTS: usize = 16;
+
+/// A made report's key: (log size, subject, audience, language).
+pub type ReportKey = (u64, String, String, &'static str);
+
+/// Reports made, by [`ReportKey`]; one made at a time (`crate::api::reports`).
+#[derive(Default)]
+pub struct ReportCache {
+    pub made: std::sync::Mutex<
+        std::collections::VecDeque<(ReportKey, Arc<truce_service::report::Files>)>,
+    >,
+    pub making: tokio::sync::Mutex<()>,
 }

@@ -5,8 +5,7 @@
 //! size. Made on demand one at a time (a replay of the log to the checkpoint), kept by
 //! (log size, subject, audience, language).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Extension;
 use axum::Json;
@@ -24,19 +23,7 @@ use crate::auth::{Action, Principal, require};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiPath;
 use crate::reactions::with_core;
-use crate::state::Shared;
-
-/// Reports kept in memory, newest last.
-const KEPT: usize = 16;
-
-type Key = (u64, String, String, &'static str);
-
-/// Reports made, by (log size, subject, audience, language); one made at a time.
-#[derive(Default)]
-pub struct ReportCache {
-    made: Mutex<VecDeque<(Key, Arc<Files>)>>,
-    making: tokio::sync::Mutex<()>,
-}
+use crate::state::{KEPT_REPORTS as KEPT, ReportKey as Key, Shared};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
