@@ -40,6 +40,15 @@ fn number_after(out: &str, prefix: &str) -> u64 {
         .unwrap()
 }
 
+/// Lower-case hex SHA-256, as a `report` entry writes each file's.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The text of a PDF, as Poppler's `pdftotext` reads it.
 fn pdf_text(pdf: &Path) -> String {
     let out = std::process::Command::new("pdftotext")
@@ -159,13 +168,7 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
     assert_eq!(entry["audience"], "staff");
     assert_eq!(entry["subject"], day.as_str());
     for (name, bytes) in &staff_files {
-        let hex: String = {
-            use sha2::Digest;
-            sha2::Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        };
+        let hex = sha256_hex(bytes);
         assert_eq!(
             entry["files"][name],
             hex.as_str(),
@@ -531,11 +534,7 @@ fn serve_makes_and_logs_the_nightly_reports() {
         let written = files(&edition);
         assert_eq!(written.len(), 5, "{}", edition.display());
         for (name, bytes) in &written {
-            use sha2::Digest;
-            let hex: String = sha2::Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hex = sha256_hex(bytes);
             assert_eq!(
                 e["files"][name],
                 hex.as_str(),

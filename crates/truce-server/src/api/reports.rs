@@ -176,22 +176,7 @@ async fn serve(
         }
     };
     // The latest checkpoint and the log's verifier key, from the service.
-    let (size, verifier) = with_core(&state, |core| {
-        let size = core
-            .svc
-            .store()
-            .latest_checkpoint()
-            .map_err(anyhow::Error::from)?
-            .map(|c| c.size)
-            .ok_or_else(|| ApiError::not_found("the log has no signed checkpoint yet"))?;
-        let key = core
-            .svc
-            .key()
-            .map(|k| k.verifier_key())
-            .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no log key"))?;
-        Ok((size, key))
-    })
-    .await?;
+    let (size, verifier) = latest_basis(&state).await?;
     let subject_s = match &subject {
         Subject::Daily(d) => format!("daily/{d}"),
         Subject::Spot(id) => format!("spot/{id}"),
@@ -260,6 +245,26 @@ async fn serve(
     Ok(resp)
 }
 
+/// The size of the latest signed checkpoint and the log's verifier key: what a report is made at.
+async fn latest_basis(state: &Shared) -> ApiResult<(u64, truce_log::VerifierKey)> {
+    with_core(state, |core| {
+        let size = core
+            .svc
+            .store()
+            .latest_checkpoint()
+            .map_err(anyhow::Error::from)?
+            .map(|c| c.size)
+            .ok_or_else(|| ApiError::not_found("the log has no signed checkpoint yet"))?;
+        let key = core
+            .svc
+            .key()
+            .map(|k| k.verifier_key())
+            .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no log key"))?;
+        Ok((size, key))
+    })
+    .await
+}
+
 fn cached(state: &Shared, key: &Key) -> Option<Arc<Files>> {
     let made = state.reports.made.lock().expect("report cache");
     made.iter().find(|(k, _)| k == key).map(|(_, f)| f.clone())
@@ -319,23 +324,9 @@ pub async fn nightly(state: Shared, job: Nightly) {
 
 async fn make_nightly(state: &Shared, job: &Nightly, day: NaiveDate) -> anyhow::Result<usize> {
     let _one = state.reports.making.lock().await;
-    let (size, verifier) = with_core(state, |core| {
-        let size = core
-            .svc
-            .store()
-            .latest_checkpoint()
-            .map_err(anyhow::Error::from)?
-            .map(|c| c.size)
-            .ok_or_else(|| ApiError::not_found("the log has no signed checkpoint yet"))?;
-        let key = core
-            .svc
-            .key()
-            .map(|k| k.verifier_key())
-            .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no log key"))?;
-        Ok((size, key))
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("{}", e.reason))?;
+    let (size, verifier) = latest_basis(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.reason))?;
     let editions = nightly_editions(state.engine.agreement());
     let db = state.db.clone();
     let dir = job.dir.clone();
