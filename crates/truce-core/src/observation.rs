@@ -667,11 +667,8 @@ impl Observation {
         }
         // Last: every field is bounded, but a long track or many serials can still make an
         // entry no tile could hold.
-        crate::limits::check_entry(
-            "the observation",
-            crate::canonical::to_canonical_json(self).len(),
-        )
-        .map_err(Invalid)?;
+        crate::limits::check_entry("the observation", crate::canonical::canonical_len(self))
+            .map_err(Invalid)?;
         Ok(place)
     }
 

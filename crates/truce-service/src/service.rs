@@ -355,6 +355,15 @@ impl Service {
         Ok(self)
     }
 
+    /// Closes the store (every write is committed already) for a command about to exit, and
+    /// leaves the folded state's memory to go back with the process rather than freeing it
+    /// piece by piece — a twentieth of a large `truce ingest` went to that.
+    pub fn close_for_exit(self) {
+        let Service { store, ledger, .. } = self;
+        drop(store);
+        std::mem::forget(ledger);
+    }
+
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
 use truce_core::agreement::Severity;
 use truce_core::canonical::to_canonical_json;
 use truce_core::observation::{Observation, Reliability, SourceKind};
@@ -15,7 +16,7 @@ use truce_log::{Hash, leaf_hash};
 
 use crate::geometry::{self, Envelope, GpkgGeometry};
 use crate::geopackage::{
-    Doing, Failed, GeoPackageStore, append_entry, count, gpkg_datetime, rejected_entry_body,
+    Doing, Failed, GeoPackageStore, append_entry, count, gpkg_datetime, hex, rejected_entry_body,
     sha256_hex, to_i64, touch,
 };
 use crate::log::{self, TreeAppend};
@@ -33,13 +34,19 @@ const PREPARED_AHEAD: usize = 2;
 /// Everything about one accepted observation that can be computed before touching the file.
 struct Prepared<'a> {
     accepted: &'a Accepted,
-    /// Canonical JSON: the entry body, the `body` column, and what `sha256` is of.
+    /// Canonical JSON: the entry body, and what `sha256` is of.
     body: String,
+    /// SHA-256 of `body`: the `content_sha256` key (32 bytes) …
+    digest: [u8; 32],
+    /// … and the same in lower-case hex, the entry's `sha256` column.
     sha256: String,
     /// The body's RFC 6962 leaf hash in the log's Merkle tree.
     leaf: Hash,
     geom: GpkgGeometry,
     assessed_at: GpkgGeometry,
+    /// Whether the point assessed is the geometry itself (a point observation): then the
+    /// `assessed_geom` column is left NULL and the `assessments` view reads `geom`.
+    assessed_is_geom: bool,
     observed_at: String,
     zones: String,
     crossings: Option<String>,
@@ -49,16 +56,21 @@ struct Prepared<'a> {
 impl<'a> Prepared<'a> {
     fn new(accepted: &'a Accepted) -> Prepared<'a> {
         let body = to_canonical_json(&accepted.observation);
-        let sha256 = sha256_hex(body.as_bytes());
+        let digest: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+        let sha256 = hex(&digest);
         let leaf = leaf_hash(body.as_bytes());
         let a = &accepted.assessment;
+        let geom = geometry::place(&accepted.place);
+        let assessed_at = geometry::point(accepted.place.assessed_point());
         Prepared {
             accepted,
+            digest,
             sha256,
             leaf,
             body,
-            geom: geometry::place(&accepted.place),
-            assessed_at: geometry::point(accepted.place.assessed_point()),
+            assessed_is_geom: assessed_at.blob == geom.blob,
+            geom,
+            assessed_at,
             observed_at: gpkg_datetime(&accepted.observation.properties.observed_at),
             zones: a.zones.join(","),
             crossings: (!a.crossings.is_empty()).then(|| to_canonical_json(&a.crossings)),
@@ -173,14 +185,13 @@ impl GeoPackageStore {
         let mut placed: Vec<(u64, bool)> = vec![(0, false); batch.accepted.len()];
         let mut insert = |chunk: &[(usize, Prepared<'b>)]| -> Result<(), Failed> {
             for (i, p) in chunk {
-                let agreement = &batch.agreement_hash;
-                if Self::store_observation(tx, tree, p, batch_id, agreement, progress, sources)? {
+                if Self::store_observation(tx, tree, p, batch_id, progress, sources)? {
                     placed[*i] = (*seq, true);
                     *seq += 1;
                 } else {
                     let at: i64 = tx
                         .prepare_cached("SELECT fid FROM observations WHERE content_sha256 = ?1")
-                        .and_then(|mut s| s.query_row([&p.sha256], |r| r.get(0)))
+                        .and_then(|mut s| s.query_row([&p.digest[..]], |r| r.get(0)))
                         .doing("finding the stored copy of a duplicate")?;
                     placed[*i] = (at as u64, false);
                 }
@@ -218,7 +229,6 @@ impl GeoPackageStore {
         tree: &mut TreeAppend,
         p: &Prepared<'a>,
         batch_id: i64,
-        agreement_hash: &str,
         progress: &mut Progress,
         sources: &mut BTreeMap<&'a str, SourceTally<'a>>,
     ) -> Result<bool, Failed> {
@@ -239,7 +249,6 @@ impl GeoPackageStore {
             p.leaf,
         )
         .map_err(storing(p, "entries"))?;
-        insert_assessment(tx, p, seq, agreement_hash).map_err(storing(p, "assessments"))?;
         let breaches = &p.accepted.assessment.breaches;
         if !breaches.is_empty() {
             insert_breaches(tx, p, seq)?;
@@ -338,7 +347,8 @@ fn record_batch(tx: &Transaction<'_>, batch: &Batch, stamp: &str) -> Result<i64,
     Ok(tx.last_insert_rowid())
 }
 
-/// The `observations` row of `p` as entry `seq`: 0 rows when the same content is stored.
+/// The `observations` row of `p` as entry `seq` (its assessment included: the `assessments`
+/// layer is a view over it): 0 rows when the same content is stored.
 fn insert_observation(
     tx: &Transaction<'_>,
     p: &Prepared<'_>,
@@ -352,9 +362,9 @@ fn insert_observation(
         "INSERT INTO observations (fid, geom, entry_seq, obs_id, kind, observed_at, time_uncertainty_s, \
          source_id, source_kind, reliability, credibility, error_radius_m, bearing_deg, weapon_class, \
          weapon_count, affiliation, source_record, remarks, party_area, distance_to_line_m, zones, \
-         breach_count, max_severity, content_sha256, batch_id, locator, body) \
+         crossings, breach_count, max_severity, assessed_geom, content_sha256, batch_id, locator) \
          VALUES (?1, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-         ?20, ?21, ?22, ?23, ?24, ?25, ?26) \
+         ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27) \
          ON CONFLICT (content_sha256) DO NOTHING",
     )
     .and_then(|mut s| {
@@ -379,40 +389,13 @@ fn insert_observation(
             a.party_area,
             a.distance_to_line_m,
             p.zones,
-            count(a.breaches.len()),
-            p.max_severity,
-            p.sha256,
-            batch_id,
-            p.accepted.locator,
-            p.body,
-        ])
-    })
-}
-
-/// The `assessments` row of `p`, stored as entry `seq`, under the agreement in force.
-fn insert_assessment(
-    tx: &Transaction<'_>,
-    p: &Prepared<'_>,
-    seq: u64,
-    agreement_hash: &str,
-) -> rusqlite::Result<usize> {
-    let a = &p.accepted.assessment;
-    tx.prepare_cached(
-        "INSERT INTO assessments (fid, geom, obs_id, party_area, distance_to_line_m, zones, crossings, \
-         breach_count, max_severity, agreement_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            to_i64(seq),
-            p.assessed_at.blob,
-            p.accepted.observation.id,
-            a.party_area,
-            a.distance_to_line_m,
-            p.zones,
             p.crossings,
             count(a.breaches.len()),
             p.max_severity,
-            agreement_hash,
+            (!p.assessed_is_geom).then_some(&p.assessed_at.blob),
+            &p.digest[..],
+            batch_id,
+            p.accepted.locator,
         ])
     })
 }

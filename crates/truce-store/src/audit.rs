@@ -7,7 +7,7 @@
 //! * the entry's `sha256` column against its body;
 //! * every tree node the entry completes against the one stored in `log_nodes`;
 //! * for an observation, its `observations` row: the positions of the geometry, `kind`,
-//!   `observed_at`, `source_id`, `content_sha256` and `body` re-derived from the entry's
+//!   `observed_at`, `source_id` and `content_sha256` re-derived from the entry's
 //!   canonical JSON;
 //! * for a rejected record, each `rejected_records` row logged by it: the entry body re-derived
 //!   from the row's file, locator, reason and raw text;
@@ -35,7 +35,7 @@ use truce_log::{
 };
 
 use crate::geometry::{Shape, read_shape};
-use crate::geopackage::{gpkg_datetime, rejected_entry_body, sha256_hex};
+use crate::geopackage::{gpkg_datetime, hex, rejected_entry_body, sha256_hex};
 use crate::log::{checkpoint_rows, stored_bytes};
 use crate::{GeoPackageStore, StoreError};
 
@@ -108,7 +108,6 @@ struct ObservationRow {
     observed_at: Value,
     source_id: Value,
     content_sha256: Value,
-    body: Value,
 }
 
 /// One `rejected_records` row, as stored.
@@ -247,7 +246,7 @@ impl GeoPackageStore {
         let mut entries = entries_stmt.query([]).map_err(read("entries"))?;
         let mut observations_stmt = conn
             .prepare(
-                "SELECT fid, geom, kind, observed_at, source_id, content_sha256, body \
+                "SELECT fid, geom, kind, observed_at, source_id, content_sha256 \
                  FROM observations ORDER BY fid",
             )
             .map_err(read("observations"))?;
@@ -536,13 +535,13 @@ fn check_observation(
     differ: &mut dyn FnMut(String),
 ) {
     let prefix = format!("observations row {}", row.fid);
-    if bytes_of(&row.body) != Some(body) {
-        differ(format!("{prefix}: body is not the entry body"));
-    }
-    if !is_text(&row.content_sha256, body_sha256) {
+    if bytes_of(&row.content_sha256).map(hex).as_deref() != Some(body_sha256) {
         differ(format!(
             "{prefix}: content_sha256 is {} but the entry body hashes to {body_sha256}",
-            show(&row.content_sha256)
+            match &row.content_sha256 {
+                Value::Blob(b) => format!("{} ({} bytes)", hex(b), b.len()),
+                other => show(other),
+            }
         ));
     }
     let observation: Observation = match serde_json::from_slice(body) {
@@ -674,7 +673,6 @@ fn observation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObservationRow> {
         observed_at: r.get(3)?,
         source_id: r.get(4)?,
         content_sha256: r.get(5)?,
-        body: r.get(6)?,
     })
 }
 

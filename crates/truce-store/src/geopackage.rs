@@ -7,8 +7,8 @@
 //! (`synchronous=NORMAL`: WAL syncs at checkpoints).
 //!
 //! The hot path is [`Store::append_batch`]: per observation it serialises the canonical JSON
-//! once (the entry body, the `body` column, the `content_sha256` key and the entry's Merkle leaf
-//! hash all come from it), encodes the geometry once with its envelope, and runs a handful of
+//! once (the entry body, the `content_sha256` key and the entry's Merkle leaf hash all come
+//! from it), encodes the geometry once with its envelope, and runs a handful of
 //! cached prepared statements; the tree nodes the batch completes are written at its end
 //! ([`crate::log`]). A second thread serialises and encodes a chunk ahead while this one
 //! inserts, as SQLite's single writer requires.
@@ -78,10 +78,14 @@ impl<T> Doing<T> for rusqlite::Result<T> {
 
 /// Lower-case hex SHA-256.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of `bytes` (a digest as the API and the log's text show it).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         s.push(HEX[usize::from(b >> 4)] as char);
         s.push(HEX[usize::from(b & 0x0f)] as char);
     }

@@ -10,7 +10,7 @@ use truce_core::agreement::Severity;
 use truce_core::assess::{Breach, LineCrossing};
 use truce_core::observation::{Observation, ObservationKind, SourceKind};
 
-use crate::geopackage::{GeoPackageStore, count, to_i64};
+use crate::geopackage::{GeoPackageStore, count, hex, to_i64};
 use crate::{
     AgreementInfo, Entry, EntryKind, StoreError, StoredAssessment, StoredObservation,
     StoredRejected, Summary, UNATTRIBUTED,
@@ -38,8 +38,8 @@ type ObservationRow = (
     i64,
     i64,
     String,
-    String,
-    String,
+    Vec<u8>,
+    Vec<u8>,
     String,
     Option<String>,
     f64,
@@ -255,7 +255,7 @@ impl GeoPackageStore {
         ) in rows
         {
             let what = || format!("observation {fid}");
-            let observation: Observation = serde_json::from_str(&body)
+            let observation: Observation = serde_json::from_slice(&body)
                 .map_err(|e| self.corrupt(what(), format!("body: {e}")))?;
             let crossings = match crossings {
                 Some(text) => parse_crossings(&text).map_err(|e| self.corrupt(what(), e))?,
@@ -266,7 +266,7 @@ impl GeoPackageStore {
                 seq: fid as u64,
                 batch_id,
                 locator,
-                content_sha256,
+                content_sha256: hex(&content_sha256),
                 observation,
                 assessment: StoredAssessment {
                     agreement_hash,
@@ -290,9 +290,9 @@ impl GeoPackageStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT o.fid, o.batch_id, o.locator, o.content_sha256, o.body, a.agreement_hash, a.party_area, \
-                 a.distance_to_line_m, a.zones, a.crossings \
-                 FROM observations o JOIN assessments a ON a.fid = o.fid \
+                "SELECT o.fid, o.batch_id, o.locator, o.content_sha256, e.body, b.agreement_hash, o.party_area, \
+                 o.distance_to_line_m, o.zones, o.crossings \
+                 FROM observations o JOIN entries e ON e.seq = o.fid JOIN batches b ON b.id = o.batch_id \
                  WHERE o.fid >= ?1 ORDER BY o.fid LIMIT ?2",
             )
             .map_err(self.read_failed("observations"))?;

@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "report entries; the entry kinds checked by a trigger, which a later kind replaces without copying the log",
         sql: V6,
     },
+    Migration {
+        version: 7,
+        description: "observations without the copy of the entry body, content hash as 32 bytes, assessments a view over observations",
+        sql: V7,
+    },
 ];
 
 /// The newest schema this build writes.
@@ -571,4 +576,102 @@ CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
 BEGIN SELECT RAISE(ABORT, 'entries is append-only: an entry is never changed'); END;
 CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
 BEGIN SELECT RAISE(ABORT, 'entries is append-only: an entry is never deleted'); END;
+"#;
+
+/// The observations layer slimmed (issue 14, ~2.7 KB an observation before): the canonical JSON
+/// is kept once, in `entries.body` (the layer's `body` column was a second copy); the content
+/// hash that keys idempotency is the 32-byte SHA-256, not its 64-character hex; and the
+/// `assessments` layer becomes a view over `observations`, which already held every column of
+/// it but three: the point assessed (`assessed_geom`, NULL when it is the observation's own
+/// point), the line crossings, and the agreement (the batch's). The rows are copied fid for fid;
+/// the R-tree keeps its ids. The view stays registered as a GeoPackage feature layer, so GDAL and
+/// QGIS open `assessments` as before.
+const V7: &str = r#"
+CREATE TABLE observations_v7 (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom GEOMETRY NOT NULL,
+  entry_seq INTEGER NOT NULL CHECK (entry_seq = fid),
+  obs_id TEXT,
+  kind TEXT NOT NULL,
+  observed_at DATETIME NOT NULL,
+  time_uncertainty_s DOUBLE NOT NULL,
+  source_id TEXT NOT NULL,
+  source_kind TEXT NOT NULL,
+  reliability TEXT NOT NULL,
+  credibility INTEGER NOT NULL,
+  error_radius_m DOUBLE NOT NULL,
+  bearing_deg DOUBLE,
+  weapon_class TEXT,
+  weapon_count INTEGER,
+  affiliation TEXT,
+  source_record TEXT,
+  remarks TEXT NOT NULL,
+  party_area TEXT,
+  distance_to_line_m DOUBLE NOT NULL,
+  zones TEXT NOT NULL,
+  crossings TEXT,
+  breach_count INTEGER NOT NULL,
+  max_severity TEXT,
+  assessed_geom BLOB,
+  content_sha256 BLOB NOT NULL UNIQUE CHECK (length(content_sha256) = 32),
+  batch_id INTEGER NOT NULL REFERENCES batches(id),
+  locator TEXT NOT NULL
+);
+INSERT INTO observations_v7
+SELECT o.fid, o.geom, o.entry_seq, o.obs_id, o.kind, o.observed_at, o.time_uncertainty_s,
+  o.source_id, o.source_kind, o.reliability, o.credibility, o.error_radius_m, o.bearing_deg,
+  o.weapon_class, o.weapon_count, o.affiliation, o.source_record, o.remarks, o.party_area,
+  o.distance_to_line_m, o.zones, a.crossings, o.breach_count, o.max_severity,
+  CASE WHEN a.geom IS o.geom THEN NULL ELSE a.geom END,
+  CASE typeof(o.content_sha256) WHEN 'text' THEN unhex(o.content_sha256) ELSE o.content_sha256 END, o.batch_id,
+  o.locator
+FROM observations o JOIN assessments a ON a.fid = o.fid ORDER BY o.fid;
+DROP TABLE assessments;
+DROP TABLE observations;
+ALTER TABLE observations_v7 RENAME TO observations;
+
+CREATE TRIGGER rtree_observations_geom_insert AFTER INSERT ON observations
+WHEN (new.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN
+  INSERT OR REPLACE INTO rtree_observations_geom VALUES (
+    NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));
+END;
+CREATE TRIGGER rtree_observations_geom_update1 AFTER UPDATE OF geom ON observations
+WHEN OLD.fid = NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN
+  INSERT OR REPLACE INTO rtree_observations_geom VALUES (
+    NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));
+END;
+CREATE TRIGGER rtree_observations_geom_update2 AFTER UPDATE OF geom ON observations
+WHEN OLD.fid = NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
+BEGIN
+  DELETE FROM rtree_observations_geom WHERE id = OLD.fid;
+END;
+CREATE TRIGGER rtree_observations_geom_update3 AFTER UPDATE ON observations
+WHEN OLD.fid != NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN
+  DELETE FROM rtree_observations_geom WHERE id = OLD.fid;
+  INSERT OR REPLACE INTO rtree_observations_geom VALUES (
+    NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));
+END;
+CREATE TRIGGER rtree_observations_geom_update4 AFTER UPDATE ON observations
+WHEN OLD.fid != NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
+BEGIN
+  DELETE FROM rtree_observations_geom WHERE id IN (OLD.fid, NEW.fid);
+END;
+CREATE TRIGGER rtree_observations_geom_delete AFTER DELETE ON observations
+WHEN old.geom NOT NULL
+BEGIN
+  DELETE FROM rtree_observations_geom WHERE id = OLD.fid;
+END;
+
+CREATE VIEW assessments AS
+SELECT o.fid AS fid, COALESCE(o.assessed_geom, o.geom) AS geom, o.obs_id AS obs_id,
+  o.party_area AS party_area, o.distance_to_line_m AS distance_to_line_m, o.zones AS zones,
+  o.crossings AS crossings, o.breach_count AS breach_count, o.max_severity AS max_severity,
+  b.agreement_hash AS agreement_hash
+FROM observations o JOIN batches b ON b.id = o.batch_id;
+UPDATE gpkg_contents SET description =
+  'Where each observation was assessed (point, track start, area centroid), whose area, distance to the contact line, zones (a view over observations)'
+WHERE table_name = 'assessments';
 "#;

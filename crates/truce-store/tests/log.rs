@@ -201,6 +201,8 @@ fn an_older_file_and_unindexed_entries_are_caught_up_on_open() {
          DELETE FROM gpkg_geometry_columns WHERE table_name IN ('incidents', 'tasks');
          DELETE FROM gpkg_contents WHERE table_name IN
            ('incidents', 'incident_observations', 'incident_transitions', 'tasks');
+         CREATE TABLE assessments_table AS SELECT * FROM assessments;
+         DROP VIEW assessments; ALTER TABLE assessments_table RENAME TO assessments;
          DELETE FROM truce_schema_version WHERE version >= 2;",
     )
     .unwrap();

@@ -136,7 +136,10 @@ fn ogrinfo_reads_every_layer_and_an_observation() {
         format!("obs_id (String) = {id}"),
         format!("kind (String) = {}", first.observation.properties.kind),
         "entry_seq (Integer64) = 1".to_string(),
-        format!("content_sha256 (String) = {}", summary_sha(file.path(), 1)),
+        format!(
+            "content_sha256 (Binary) = {}",
+            summary_sha(file.path(), 1).to_uppercase()
+        ),
     ] {
         assert!(
             feature.contains(&expected),

@@ -140,6 +140,7 @@ pub fn run(args: IngestArgs) -> Result<Outcome> {
             );
         }
     }
+    svc.close_for_exit();
     if fatal > 0 {
         anyhow::bail!(
             "{fatal} of {} files could not be ingested",

@@ -129,8 +129,10 @@ fn demo_store_opens_in_gdal_with_every_layer_and_count() {
     let (fid, lon, lat): (i64, f64, f64) = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row(
-            "SELECT fid, json_extract(body, '$.geometry.coordinates[0]'), json_extract(body, '$.geometry.coordinates[1]')
-             FROM observations WHERE kind = 'thermal_anomaly' ORDER BY fid LIMIT 1",
+            "SELECT o.fid, json_extract(CAST(e.body AS TEXT), '$.geometry.coordinates[0]'),
+                    json_extract(CAST(e.body AS TEXT), '$.geometry.coordinates[1]')
+             FROM observations o JOIN entries e ON e.seq = o.fid
+             WHERE o.kind = 'thermal_anomaly' ORDER BY o.fid LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )

@@ -172,7 +172,7 @@ fn tampering_with_the_store_is_named_by_sequence_number() {
     let points: Vec<i64> = {
         let conn = rusqlite::Connection::open(&honest).unwrap();
         let mut stmt = conn
-            .prepare("SELECT fid FROM observations WHERE instr(body, '\"type\":\"Point\"') > 0 ORDER BY fid")
+            .prepare("SELECT o.fid FROM observations o JOIN entries e ON e.seq = o.fid WHERE instr(CAST(e.body AS TEXT), '\"type\":\"Point\"') > 0 ORDER BY o.fid")
             .unwrap();
         stmt.query_map([], |r| r.get(0))
             .unwrap()
@@ -222,7 +222,7 @@ fn tampering_with_the_store_is_named_by_sequence_number() {
         &format!(
             "{DROP_TRIGGERS} DELETE FROM entries WHERE seq >= 42; \
              DELETE FROM log_nodes WHERE ((idx + 1) << level) > 42; \
-             DELETE FROM breaches WHERE obs_fid >= 42; DELETE FROM assessments WHERE fid >= 42; \
+             DELETE FROM breaches WHERE obs_fid >= 42; \
              DELETE FROM observations WHERE fid >= 42;"
         ),
     );

@@ -397,7 +397,7 @@ fn ogc_api_features_serves_each_role_what_it_may_see_to_gdal_owslib_and_http() {
     let first_seq: i64 = query(&db, "SELECT MIN(fid) FROM observations");
     let body: String = query(
         &db,
-        &format!("SELECT body FROM observations WHERE fid = {first_seq}"),
+        &format!("SELECT CAST(body AS TEXT) FROM entries WHERE seq = {first_seq}"),
     );
     let body: Value = serde_json::from_str(&body).unwrap();
     let obs = get_ok(
@@ -621,7 +621,7 @@ fn ogc_api_features_serves_each_role_what_it_may_see_to_gdal_owslib_and_http() {
     let seq = py["observation_item"]["id"].as_i64().unwrap();
     let body: String = query(
         &db,
-        &format!("SELECT body FROM observations WHERE fid = {seq}"),
+        &format!("SELECT CAST(body AS TEXT) FROM entries WHERE seq = {seq}"),
     );
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
