@@ -115,8 +115,15 @@ async fn authenticate(state: &Shared, authorization: Option<&str>) -> Result<Pri
         )
         .into_response());
     };
-    let (s, secret) = (state.clone(), secret.to_string());
-    match tokio::task::spawn_blocking(move || s.principal(&secret)).await {
+    // A token seen in the last `TOKEN_CACHE_TTL` needs no blocking thread.
+    let looked_up = match state.cached_principal(secret) {
+        Some(hit) => Ok(Ok(hit)),
+        None => {
+            let (s, secret) = (state.clone(), secret.to_string());
+            tokio::task::spawn_blocking(move || s.principal(&secret)).await
+        }
+    };
+    match looked_up {
         Ok(Ok(Some(p))) => Ok(p),
         Ok(Ok(None)) => {
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "unknown or revoked token").into_response())
