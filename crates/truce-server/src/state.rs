@@ -33,6 +33,12 @@ pub struct Limits {
     /// Requests per second per token (or per client address for the public), burst the same
     /// (429 with Retry-After).
     pub requests_per_second: u32,
+    /// How long a request over its caller's `requests_per_second` may be held until the rate
+    /// allows it, rather than refused (429 beyond): a client paging through a collection one
+    /// request after another — GDAL and QGIS ask OGC API – Features for 10 features at a time —
+    /// is slowed to the rate, not cut off in the middle. Under a second, so that at one
+    /// request a second the second request is still refused.
+    pub rate_delay: Duration,
     /// Requests per second from one client address whatever its tokens, burst the same (429
     /// with Retry-After): checked first, before the token is looked up.
     pub requests_per_address_per_second: u32,
@@ -72,6 +78,8 @@ impl Default for Limits {
             max_connections: 1024,
             // A dashboard polls a few times a second; a script ingesting batches needs a few.
             requests_per_second: 200,
+            // 100 requests queued at the default rate; a sequential client waits 5 ms.
+            rate_delay: Duration::from_millis(500),
             // Many users behind one NAT share an address; one client does not need more.
             requests_per_address_per_second: 1000,
             // Under the usual 65,536 descriptors a process may hold, with room for the store,
