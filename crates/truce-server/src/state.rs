@@ -219,6 +219,10 @@ pub struct AppState {
     pub metrics: Metrics,
     pub limits: Limits,
     pub tokens: Mutex<TokenCache>,
+    /// A second connection to the store, for looking tokens up: SQLite (WAL) lets it read
+    /// while the service's connection writes, so a request whose token left the cache does
+    /// not wait for a batch being stored.
+    tokens_db: Mutex<truce_store::GeoPackageStore>,
     pub db: PathBuf,
     /// Turns true when the service is shutting down: long-lived streams (alerts) end, so the
     /// graceful shutdown does not wait on them for ever.
@@ -248,6 +252,7 @@ impl AppState {
         let (tasks, _) = broadcast::channel(1024);
         let assigned = crate::cot_tasks::Assigned::of(svc.ledger());
         let snapshot = RwLock::new(Arc::new(Incidents::of(svc.ledger())));
+        let tokens_db = Mutex::new(truce_store::GeoPackageStore::open(&db)?);
         Ok(Arc::new(AppState {
             engine: svc.engine().clone(),
             snapshot,
@@ -264,6 +269,7 @@ impl AppState {
             metrics: Metrics::default(),
             limits,
             tokens: Mutex::new(TokenCache::default()),
+            tokens_db,
             db,
             stop: tokio::sync::watch::Sender::new(false),
             webhooks: std::sync::OnceLock::new(),
@@ -321,7 +327,11 @@ impl AppState {
         {
             return Ok(hit);
         }
-        let row = self.core().svc.store().live_token(&hash)?;
+        let row = self
+            .tokens_db
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .live_token(&hash)?;
         let principal = match row {
             Some(r) => Some(Principal {
                 token_id: Some(r.id),
