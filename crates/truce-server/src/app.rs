@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use axum::Router;
@@ -39,9 +39,11 @@ pub struct Config {
 struct Buckets(HashMap<String, (f64, Instant)>);
 
 impl Buckets {
-    /// Takes one request from `key`'s bucket of `rate` a second (burst the same); None when
-    /// there was one, else the seconds to wait.
-    fn take(&mut self, key: String, rate: u32) -> Option<u64> {
+    /// Takes one request from `key`'s bucket of `rate` a second (burst the same): `Ok` with
+    /// how long to hold the request until the rate allows it (zero when a request was in the
+    /// bucket), if that is at most `max_wait`; else `Err` with the seconds to wait. A held
+    /// request has taken its place: the next one waits behind it.
+    fn take(&mut self, key: String, rate: u32, max_wait: Duration) -> Result<Duration, u64> {
         let rate = f64::from(rate.max(1));
         let now = Instant::now();
         // Addresses come and go: full buckets are forgotten rather than kept for ever.
@@ -52,11 +54,12 @@ impl Buckets {
         let (tokens, last) = self.0.entry(key).or_insert((rate, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate);
         *last = now;
-        if *tokens >= 1.0 {
+        let wait = ((1.0 - *tokens) / rate).max(0.0);
+        if wait <= max_wait.as_secs_f64() {
             *tokens -= 1.0;
-            None
+            Ok(Duration::from_secs_f64(wait))
         } else {
-            Some(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
+            Err(wait.ceil().max(1.0) as u64)
         }
     }
 }
@@ -70,16 +73,30 @@ struct Gate {
 }
 
 impl Gate {
-    /// 429 with `Retry-After` when `key` is over `rate` (`what` names the limit).
+    /// 429 with `Retry-After` when `key` is over `rate` (`what` names the limit), unless the
+    /// rate allows the request within `max_wait`: then it is held that long.
     // The refusal is the response sent as is, once per refused request: boxing it buys nothing.
     #[allow(clippy::result_large_err)]
-    fn rate_limit(&self, key: String, rate: u32, what: &str) -> Result<(), Response> {
-        let wait = self
+    async fn rate_limit(
+        &self,
+        key: String,
+        rate: u32,
+        max_wait: Duration,
+        what: &str,
+    ) -> Result<(), Response> {
+        let taken = self
             .buckets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take(key, rate);
-        let Some(secs) = wait else { return Ok(()) };
+            .take(key, rate, max_wait);
+        let secs = match taken {
+            Ok(wait) if wait.is_zero() => return Ok(()),
+            Ok(wait) => {
+                tokio::time::sleep(wait).await;
+                return Ok(());
+            }
+            Err(secs) => secs,
+        };
         self.state
             .metrics
             .rate_limited
@@ -115,8 +132,15 @@ async fn authenticate(state: &Shared, authorization: Option<&str>) -> Result<Pri
         )
         .into_response());
     };
-    let (s, secret) = (state.clone(), secret.to_string());
-    match tokio::task::spawn_blocking(move || s.principal(&secret)).await {
+    // A token seen in the last `TOKEN_CACHE_TTL` needs no blocking thread.
+    let looked_up = match state.cached_principal(secret) {
+        Some(hit) => Ok(Ok(hit)),
+        None => {
+            let (s, secret) = (state.clone(), secret.to_string());
+            tokio::task::spawn_blocking(move || s.principal(&secret)).await
+        }
+    };
+    match looked_up {
         Ok(Ok(Some(p))) => Ok(p),
         Ok(Ok(None)) => {
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "unknown or revoked token").into_response())
@@ -190,7 +214,8 @@ async fn read_body(state: &Shared, req: Request) -> Result<Request, Response> {
 
 /// Every request passes here, cheapest check first and all before its body is read: the
 /// address's rate limit, the bearer token (none: public; unknown or revoked: 401), the
-/// caller's rate limit, the role's right to the route (403); then a place in flight (503
+/// caller's rate limit (a request just over it is held up to `rate_delay`, 429 beyond), the
+/// role's right to the route (403); then a place in flight (503
 /// beyond `max_connections`) and the body within `body_timeout` (408). Records metrics and
 /// puts the [`Principal`] in the request.
 async fn gate(
@@ -227,8 +252,10 @@ async fn admit(
     gate.rate_limit(
         format!("addr:{}", peer.ip()),
         state.limits.requests_per_address_per_second,
+        Duration::ZERO,
         "from this address (requests_per_address_per_second)",
-    )?;
+    )
+    .await?;
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -240,8 +267,10 @@ async fn admit(
     gate.rate_limit(
         caller,
         state.limits.requests_per_second,
+        state.limits.rate_delay,
         "for this token (requests_per_second)",
-    )?;
+    )
+    .await?;
     if let Some((action, what)) = route_action(req.method(), req.uri().path())
         && !allowed(&principal.role, action)
     {

@@ -33,9 +33,8 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use truce_core::agreement::{Agreement, ZoneExtent};
 use truce_core::observation::Geometry;
-use truce_fusion::ledger::Ledger;
 use truce_geo::LonLat;
-use truce_service::view::IncidentView;
+use truce_service::snapshot::{Incidents, Item, Select};
 use truce_store::{Store, StoredObservation};
 
 use crate::auth::{Action, Principal, View, allowed};
@@ -889,21 +888,23 @@ fn band_envelope(a: &Agreement, km: f64) -> Option<[f64; 4]> {
 
 // --- incidents ------------------------------------------------------------------------------
 
-/// The incidents `p` may see, newest first as the REST API lists them: (index, view, shape).
-fn visible_incidents(ledger: &Ledger, p: &Principal) -> Vec<(usize, View, Shape)> {
-    crate::auth::shown_incidents(ledger, &p.role)
+/// The incidents `p` may see, newest first as the REST API lists them, from the snapshot:
+/// (incident, view, shape).
+fn visible_incidents<'a>(snapshot: &'a Incidents, p: &Principal) -> Vec<(&'a Item, View, Shape)> {
+    snapshot
+        .shown(&p.role, &Select::default())
         .into_iter()
-        .map(|s| {
+        .map(|(s, item)| {
             let shape = s.location.map_or(Shape::None, |l| Shape::Points(vec![l]));
-            (s.index, s.view, shape)
+            (item, s.view, shape)
         })
         .collect()
 }
 
-fn incident_feature(ledger: &Ledger, k: usize, view: View, shape: Shape) -> Feature {
-    let inc = &ledger.incidents()[k];
+fn incident_feature(snapshot: &Incidents, item: &Item, view: View, shape: Shape) -> Feature {
+    let inc = &item.incident;
     let mut properties =
-        serde_json::to_value(IncidentView::shown(ledger, k, view)).expect("a view serialises");
+        serde_json::to_value(snapshot.view(item, view)).expect("a view serialises");
     if let Value::Object(m) = &mut properties {
         // The location is the geometry.
         m.remove("location");
@@ -1039,16 +1040,13 @@ async fn extent_of(
     let a = state.engine.agreement();
     match c {
         Coll::Incidents => {
-            let p = p.clone();
-            Ok(with_core(state, move |core| {
-                let mut acc = (None, None);
-                for (k, _, shape) in visible_incidents(core.svc.ledger(), &p) {
-                    let inc = &core.svc.ledger().incidents()[k];
-                    fold(&mut acc, &shape, (Some(inc.start), Some(inc.end)));
-                }
-                Ok(acc)
-            })
-            .await?)
+            let snapshot = state.incidents();
+            let mut acc = (None, None);
+            for (item, _, shape) in visible_incidents(&snapshot, p) {
+                let inc = &item.incident;
+                fold(&mut acc, &shape, (Some(inc.start), Some(inc.end)));
+            }
+            Ok(acc)
         }
         Coll::Observations => Ok(with_core(state, move |core| {
             let mut acc = (None, None);
@@ -1130,28 +1128,24 @@ async fn items(
     let (limit, offset) = (q.limit, q.offset);
     let (matched, page): (usize, Vec<Value>) = match c {
         Coll::Incidents => {
-            let (q, base) = (q.clone(), base.clone());
-            with_core(&state, move |core| {
-                let ledger = core.svc.ledger();
-                let shown: Vec<_> = visible_incidents(ledger, &p)
-                    .into_iter()
-                    .filter(|(k, _, shape)| {
-                        let inc = &ledger.incidents()[*k];
-                        q.matches(shape, (Some(inc.start), Some(inc.end)))
-                    })
-                    .collect();
-                let total = shown.len();
-                let page = shown
-                    .into_iter()
-                    .skip(offset)
-                    .take(limit)
-                    .map(|(k, v, shape)| {
-                        incident_feature(ledger, k, v, shape).json(&base, c, false)
-                    })
-                    .collect();
-                Ok((total, page))
-            })
-            .await?
+            let snapshot = state.incidents();
+            let shown: Vec<_> = visible_incidents(&snapshot, &p)
+                .into_iter()
+                .filter(|(item, _, shape)| {
+                    let inc = &item.incident;
+                    q.matches(shape, (Some(inc.start), Some(inc.end)))
+                })
+                .collect();
+            let total = shown.len();
+            let page = shown
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(|(item, v, shape)| {
+                    incident_feature(&snapshot, item, v, shape).json(&base, c, false)
+                })
+                .collect();
+            (total, page)
         }
         Coll::Observations => {
             let (q, base) = (q.clone(), base.clone());
@@ -1247,21 +1241,14 @@ async fn item(
     let missing = || OgcError::not_found(format!("no feature {fid:?} in {}", c.id()));
     let feature = match c {
         Coll::Incidents => {
-            let (fid, base) = (fid.clone(), base.clone());
-            with_core(&state, move |core| {
-                let ledger = core.svc.ledger();
-                let Some(k) = ledger.find(&fid) else {
-                    return Ok(None);
-                };
-                // Not visible is not found, as in the REST API.
-                Ok(visible_incidents(ledger, &p)
-                    .into_iter()
-                    .find(|(kk, _, _)| *kk == k)
-                    .map(|(k, v, shape)| {
-                        incident_feature(ledger, k, v, shape).json(&base, c, true)
-                    }))
-            })
-            .await?
+            let snapshot = state.incidents();
+            // Not visible is not found, as in the REST API.
+            visible_incidents(&snapshot, &p)
+                .into_iter()
+                .find(|(item, _, _)| item.incident.id == fid)
+                .map(|(item, v, shape)| {
+                    incident_feature(&snapshot, item, v, shape).json(&base, c, true)
+                })
         }
         Coll::Observations => {
             let Ok(seq) = fid.parse::<u64>() else {

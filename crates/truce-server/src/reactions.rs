@@ -23,13 +23,18 @@ pub async fn with_core<T: Send + 'static>(
     state: &Shared,
     f: impl FnOnce(&mut Core) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
+    let snapshot = state.clone();
     let (out, alerts) = run_blocking(state, move |core| {
+        let snapshot = &snapshot.snapshot;
         if core.synced_at.is_none_or(|t| t.elapsed() >= EXTERNAL_SYNC) {
             core.svc.sync()?;
             core.synced_at = Some(Instant::now());
         }
         let out = f(core);
-        let applied = core.svc.take_applied();
+        // The snapshot first, then the reactions, to everything folded since the last call
+        // (`run_blocking` settles calls that do not react here, like logging alerts).
+        core.settle(snapshot);
+        let applied = std::mem::take(&mut core.unreacted);
         let alerts = for_applied(core.svc.ledger(), &applied);
         // Tasks move only when an entry is folded.
         let tasks = if applied.is_empty() {

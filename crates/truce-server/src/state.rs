@@ -1,10 +1,11 @@
 //! The running service's state: the [`Service`] (store, ledger, key, clock) behind one lock,
-//! the alert channel, counters, limits — and [`run_blocking`], how a handler reaches the
-//! service on a blocking thread.
+//! the read snapshot of its incidents beside it, the alert channel, counters, limits — and
+//! [`run_blocking`], how a handler reaches the service on a blocking thread (and how the
+//! snapshot follows every write).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -12,8 +13,9 @@ use tokio::sync::broadcast;
 use truce_core::assess::Engine;
 use truce_log::SignerKey;
 use truce_service::alerts::Alert;
+use truce_service::snapshot::Incidents;
 use truce_service::view::TaskView;
-use truce_service::{Clock, Service};
+use truce_service::{Applied, Clock, Service};
 
 use crate::auth::{Principal, Role, TokenCache, token_hash};
 use crate::error::{ApiError, ApiResult};
@@ -31,6 +33,12 @@ pub struct Limits {
     /// Requests per second per token (or per client address for the public), burst the same
     /// (429 with Retry-After).
     pub requests_per_second: u32,
+    /// How long a request over its caller's `requests_per_second` may be held until the rate
+    /// allows it, rather than refused (429 beyond): a client paging through a collection one
+    /// request after another — GDAL and QGIS ask OGC API – Features for 10 features at a time —
+    /// is slowed to the rate, not cut off in the middle. Under a second, so that at one
+    /// request a second the second request is still refused.
+    pub rate_delay: Duration,
     /// Requests per second from one client address whatever its tokens, burst the same (429
     /// with Retry-After): checked first, before the token is looked up.
     pub requests_per_address_per_second: u32,
@@ -70,6 +78,8 @@ impl Default for Limits {
             max_connections: 1024,
             // A dashboard polls a few times a second; a script ingesting batches needs a few.
             requests_per_second: 200,
+            // 100 requests queued at the default rate; a sequential client waits 5 ms.
+            rate_delay: Duration::from_millis(500),
             // Many users behind one NAT share an address; one client does not need more.
             requests_per_address_per_second: 1000,
             // Under the usual 65,536 descriptors a process may hold, with room for the store,
@@ -107,6 +117,35 @@ pub struct Core {
     pub tiles: TileCache,
     /// The assigned tasks already announced to the CoT listener's devices.
     pub assigned: crate::cot_tasks::Assigned,
+    /// Entries folded (and already in the snapshot) that `crate::reactions` has not yet
+    /// reacted to.
+    pub unreacted: Vec<Applied>,
+}
+
+impl Core {
+    /// Brings `snapshot` level with the ledger after a call into the service: the incidents
+    /// the entries it folded touched are copied anew, the rest shared. Runs before the lock is
+    /// released, so a writer's next read (from any connection) sees its write.
+    pub fn settle(&mut self, snapshot: &RwLock<Arc<Incidents>>) {
+        let applied = self.svc.take_applied();
+        let ledger = self.svc.ledger();
+        let current = snapshot.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if applied.is_empty() && current.through_seq() == ledger.through_seq() {
+            return;
+        }
+        let next = if applied.is_empty() {
+            // Folded without saying what it touched: taken whole rather than guessed.
+            Incidents::of(ledger)
+        } else {
+            let touched = applied
+                .iter()
+                .flat_map(|a| &a.incidents)
+                .filter_map(|id| ledger.find(id));
+            current.updated(ledger, touched)
+        };
+        *snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        self.unreacted.extend(applied);
+    }
 }
 
 /// Tile bytes by path under `/log/`, for one log size.
@@ -167,6 +206,11 @@ pub struct AppState {
     /// The terms in force when the service opened (the ledger folds under them).
     pub engine: Arc<Engine>,
     pub core: Mutex<Core>,
+    /// The incidents as the ledger held them after the last write or fold
+    /// ([`Core::settle`]): lists and counts are read from here, in parallel and without the
+    /// core's lock. Entries other processes append reach it within
+    /// `crate::reactions::EXTERNAL_SYNC`.
+    pub snapshot: RwLock<Arc<Incidents>>,
     /// The service's clock: alerts and webhooks are timed by it too.
     pub clock: Arc<dyn Clock>,
     pub alerts: broadcast::Sender<Alert>,
@@ -175,6 +219,10 @@ pub struct AppState {
     pub metrics: Metrics,
     pub limits: Limits,
     pub tokens: Mutex<TokenCache>,
+    /// A second connection to the store, for looking tokens up: SQLite (WAL) lets it read
+    /// while the service's connection writes, so a request whose token left the cache does
+    /// not wait for a batch being stored.
+    tokens_db: Mutex<truce_store::GeoPackageStore>,
     pub db: PathBuf,
     /// Turns true when the service is shutting down: long-lived streams (alerts) end, so the
     /// graceful shutdown does not wait on them for ever.
@@ -203,20 +251,25 @@ impl AppState {
         // those assigned afterwards.
         let (tasks, _) = broadcast::channel(1024);
         let assigned = crate::cot_tasks::Assigned::of(svc.ledger());
+        let snapshot = RwLock::new(Arc::new(Incidents::of(svc.ledger())));
+        let tokens_db = Mutex::new(truce_store::GeoPackageStore::open(&db)?);
         Ok(Arc::new(AppState {
             engine: svc.engine().clone(),
+            snapshot,
             clock,
             core: Mutex::new(Core {
                 svc,
                 synced_at: None,
                 tiles: TileCache::default(),
                 assigned,
+                unreacted: Vec::new(),
             }),
             alerts,
             tasks,
             metrics: Metrics::default(),
             limits,
             tokens: Mutex::new(TokenCache::default()),
+            tokens_db,
             db,
             stop: tokio::sync::watch::Sender::new(false),
             webhooks: std::sync::OnceLock::new(),
@@ -229,9 +282,26 @@ impl AppState {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The latest snapshot of the incidents (never waits for a writer).
+    pub fn incidents(&self) -> Arc<Incidents> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The caller for a bearer token (None: no such live token).
     pub fn principal(&self, secret: &str) -> Result<Option<Principal>> {
         self.principal_by_hash(token_hash(secret))
+    }
+
+    /// The caller for a bearer token if the cache knows it (Some(None): no such live token),
+    /// without touching the store: what a request tries before a blocking lookup.
+    pub fn cached_principal(&self, secret: &str) -> Option<Option<Principal>> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&token_hash(secret))
     }
 
     /// Whether `p`'s token is still live (the public's "token" always is): what an open alert
@@ -257,7 +327,11 @@ impl AppState {
         {
             return Ok(hit);
         }
-        let row = self.core().svc.store().live_token(&hash)?;
+        let row = self
+            .tokens_db
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .live_token(&hash)?;
         let principal = match row {
             Some(r) => Some(Principal {
                 token_id: Some(r.id),
@@ -276,15 +350,21 @@ impl AppState {
 }
 
 /// Runs `f` with the core locked, on a blocking thread (SQLite and the fold are blocking
-/// work). Reactions to what `f` wrote are not taken here: see `crate::reactions`.
+/// work), then brings the snapshot level with what it folded ([`Core::settle`]) before the
+/// lock is released. Reactions to what `f` wrote are not taken here: see `crate::reactions`.
 pub async fn run_blocking<T: Send + 'static>(
     state: &Shared,
     f: impl FnOnce(&mut Core) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let s = state.clone();
-    tokio::task::spawn_blocking(move || f(&mut s.core()))
-        .await
-        .map_err(|e| ApiError::from(anyhow::anyhow!("worker failed: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        let mut core = s.core();
+        let out = f(&mut core);
+        core.settle(&s.snapshot);
+        out
+    })
+    .await
+    .map_err(|e| ApiError::from(anyhow::anyhow!("worker failed: {e}")))?
 }
 
 /// Appends each record as an `alert` entry (the ledger follows: the incidents show the

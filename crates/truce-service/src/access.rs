@@ -198,21 +198,41 @@ pub fn shown_incidents<'a>(ledger: &'a Ledger, role: &Role) -> Vec<Shown<'a>> {
     let mut out = Vec::new();
     for (k, (inc, rec)) in ledger.incidents().iter().zip(ledger.records()).enumerate() {
         let party_area = inc.location.and_then(|l| engine.party_at(l));
-        let Some(view) = incident_view(role, inc, rec, party_area) else {
-            continue;
-        };
-        let location = inc
-            .location
-            .map(|l| if view == View::Public { coarsen(l) } else { l });
-        out.push(Shown {
-            index: k,
-            view,
-            location,
-            party_area,
-        });
+        out.extend(shown_incident(role, k, inc, rec, party_area));
     }
-    out.sort_by_key(|s| std::cmp::Reverse((ledger.incidents()[s.index].start, s.index)));
+    out.sort_by_key(|s| newest_first(ledger.incidents()[s.index].start, s.index));
     out
+}
+
+/// Incident `index` as `role` sees it, if at all: [`incident_view`], and the location the
+/// view shows. What [`shown_incidents`] lists, one incident at a time (the server's read
+/// snapshot, `crate::snapshot`, calls it for the incidents a write touched).
+pub fn shown_incident<'a>(
+    role: &Role,
+    index: usize,
+    incident: &Incident,
+    record: &Record,
+    party_area: Option<&'a str>,
+) -> Option<Shown<'a>> {
+    let view = incident_view(role, incident, record, party_area)?;
+    let location = incident
+        .location
+        .map(|l| if view == View::Public { coarsen(l) } else { l });
+    Some(Shown {
+        index,
+        view,
+        location,
+        party_area,
+    })
+}
+
+/// The order incidents are listed in, as a sort key: newest start first, then the latest
+/// created (`index` into `Ledger::incidents`).
+pub fn newest_first(
+    start: chrono::DateTime<chrono::Utc>,
+    index: usize,
+) -> std::cmp::Reverse<(chrono::DateTime<chrono::Utc>, usize)> {
+    std::cmp::Reverse((start, index))
 }
 
 /// Whether `role` may read the body of log entry `entry` (its exact bytes, as the proof

@@ -11,7 +11,9 @@
 //! - [`alerts`] — which folded entries call for an alert, how severe, to whom, by when;
 //! - [`pipeline`] — one batch of records validated and assessed into a store batch;
 //! - [`reads`] — stored observations and the coverage table, shared by several surfaces;
-//! - [`report`] — daily and spot reports, a pure function of the log at a checkpoint.
+//! - [`report`] — daily and spot reports, a pure function of the log at a checkpoint;
+//! - [`snapshot`] — a read copy of the incidents, indexed by place and time, that a server
+//!   answers lists from outside its writer's lock.
 //!
 //! The CLI (`truce`) and the HTTP/CoT service (`truce-server`) call this crate and hold no
 //! use-case logic; the engine below it (`truce-fusion`, `truce-core`) holds no I/O.
@@ -24,6 +26,7 @@ pub mod reads;
 pub mod report;
 pub mod rows;
 mod service;
+pub mod snapshot;
 pub mod view;
 
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use truce_core::agreement::Severity;
-use truce_fusion::ledger::{ALERT_ACTIONS, Ledger, Lifecycle, Task, Transition};
+use truce_core::assess::Engine;
+use truce_fusion::Incident;
+use truce_fusion::ledger::{ALERT_ACTIONS, Ledger, Lifecycle, Record, Task, Transition};
 use utoipa::ToSchema;
 
 use crate::access::{COARSE_CELL_M, View, coarsen};
@@ -182,9 +184,16 @@ impl TransitionView {
 impl IncidentView {
     /// Incident `k` of the ledger, whole (what staff see).
     pub fn of(ledger: &Ledger, k: usize) -> IncidentView {
-        let engine = ledger.engine();
-        let inc = &ledger.incidents()[k];
-        let rec = &ledger.records()[k];
+        IncidentView::of_parts(
+            ledger.engine(),
+            &ledger.incidents()[k],
+            &ledger.records()[k],
+        )
+    }
+
+    /// An incident and its record under `engine`'s terms, whole: [`IncidentView::of`] for
+    /// a copy of the ledger's incident (the server's read snapshot holds such copies).
+    pub fn of_parts(engine: &Engine, inc: &Incident, rec: &Record) -> IncidentView {
         let rules = &engine.agreement().rules;
         let max_severity = inc
             .breaches
@@ -260,6 +269,11 @@ impl IncidentView {
     /// Incident `k` as `view` shows it ([`crate::access::incident_view`] says which).
     pub fn shown(ledger: &Ledger, k: usize, view: View) -> IncidentView {
         IncidentView::of(ledger, k).for_audience(view)
+    }
+
+    /// [`IncidentView::shown`] for a copy of the ledger's incident and record.
+    pub fn shown_parts(engine: &Engine, inc: &Incident, rec: &Record, view: View) -> IncidentView {
+        IncidentView::of_parts(engine, inc, rec).for_audience(view)
     }
 
     /// This (whole) view cut down to what `view` may see.
@@ -391,17 +405,26 @@ pub struct Stats {
 impl Stats {
     /// Counts over incidents `shown` (indices into the ledger).
     pub fn of(ledger: &Ledger, shown: impl IntoIterator<Item = usize>) -> Stats {
+        Stats::of_parts(
+            shown
+                .into_iter()
+                .map(|k| (&ledger.incidents()[k], &ledger.records()[k])),
+        )
+    }
+
+    /// Counts over incidents with their records (copies of the ledger's, or its own).
+    pub fn of_parts<'a>(shown: impl IntoIterator<Item = (&'a Incident, &'a Record)>) -> Stats {
         let mut s = Stats {
             incidents: 0,
             by_state: BTreeMap::new(),
             by_rule: BTreeMap::new(),
         };
-        for k in shown {
+        for (inc, rec) in shown {
             s.incidents += 1;
             *s.by_state
-                .entry(ledger.records()[k].state.as_str().to_string())
+                .entry(rec.state.as_str().to_string())
                 .or_default() += 1;
-            for r in &ledger.incidents()[k].breaches {
+            for r in &inc.breaches {
                 *s.by_rule.entry(r.clone()).or_default() += 1;
             }
         }
@@ -470,6 +493,19 @@ pub struct IncidentPage {
     /// The next page's offset; null on the last page.
     pub next_offset: Option<usize>,
     pub incidents: Vec<IncidentView>,
+}
+
+/// An [`IncidentPage`] whose incidents are already serialised, each the JSON of an
+/// [`IncidentView`] as serde writes it: what a server sends from views it serialised once
+/// ([`crate::snapshot`]). Serialises exactly as the `IncidentPage` of the same views (a test
+/// below holds the two together); the OpenAPI document describes `IncidentPage`.
+#[derive(Debug, Serialize)]
+pub struct SerialisedIncidentPage<'a> {
+    pub total: usize,
+    pub limit: usize,
+    pub offset: usize,
+    pub next_offset: Option<usize>,
+    pub incidents: Vec<&'a serde_json::value::RawValue>,
 }
 
 /// A decision or response logged, and the incident after it.

@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Requests a second per token (or per address for the public).
     #[arg(long, default_value_t = Limits::default().requests_per_second)]
     rate: u32,
+    /// Requests a second from one client address whatever its tokens (checked before the
+    /// token).
+    #[arg(long = "rate-per-address", default_value_t = Limits::default().requests_per_address_per_second)]
+    rate_per_address: u32,
     /// Seconds a client has to send a request's headers (and that a kept-alive connection may
     /// stay idle) before it is closed.
     #[arg(long = "header-timeout", default_value_t = Limits::default().header_timeout.as_secs())]
@@ -109,6 +113,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
     }
     let limits = Limits {
         requests_per_second: args.rate,
+        requests_per_address_per_second: args.rate_per_address,
         header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
         max_connections_per_address: args.max_connections_per_address.max(1),

@@ -633,3 +633,42 @@ fn ogc_api_features_serves_each_role_what_it_may_see_to_gdal_owslib_and_http() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// GDAL 3.6 asks OGC API – Features for 10 features a request whatever the API document
+/// declares (`limit`'s maximum is there for clients that read it), so reading the demo's
+/// ~4,800 incidents takes ~480 requests, faster than the default 200 a second per token. With
+/// the server's default limits, an analyst's GDAL still reads the whole collection — twice in
+/// a row, the second time starting with the token's bucket spent: requests over the rate are
+/// held until it allows them (`rate_delay`), not refused.
+#[test]
+fn gdal_reads_a_whole_collection_under_the_default_rate_limit() {
+    let demo = Demo::new("ogc", "gdal-whole");
+    let server = Server::start(&demo.db, &[], None);
+    let analyst = demo.token("analyst");
+    let first = get_ok(
+        &server,
+        "/collections/incidents/items?limit=1",
+        Some(&analyst),
+    );
+    let matched = first["numberMatched"].as_u64().expect("numberMatched") as usize;
+    assert!(matched > 4_000, "the demo has ~4,800 incidents: {matched}");
+    let oapif = format!("OAPIF:{}", server.url());
+    let header = format!("Authorization: Bearer {analyst}");
+    for round in ["first", "second"] {
+        let out = client(
+            "ogrinfo",
+            &["-ro", "-q", &oapif, "incidents"],
+            &[("GDAL_HTTP_HEADERS", header.as_str())],
+        );
+        let dump = text(&out.stdout);
+        assert_eq!(
+            ogr_count(&dump, "incidents"),
+            matched,
+            "{round} read: GDAL read part of the collection: {}",
+            text(&out.stderr)
+        );
+        let ids = ogr_field(&dump, "id");
+        let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), matched, "{round} read: every incident once");
+    }
+}

@@ -3,16 +3,22 @@
 //! analyst's decision, a party's response.
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use truce_fusion::ledger::{Action as Decide, Ledger};
-use truce_service::view::{IncidentDetail, IncidentPage, IncidentView, Logged, Stats, parse_state};
+use truce_fusion::Incident;
+use truce_fusion::ledger::{Action as Decide, Ledger, Lifecycle, Record};
+use truce_service::snapshot::{Incidents, Item, Select};
+use truce_service::view::{
+    IncidentDetail, IncidentPage, IncidentView, Logged, SerialisedIncidentPage, Stats, parse_state,
+};
 use truce_service::{DecisionRequest, ResponseRequest};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::require;
-use crate::auth::{Action, Principal, Role, View, incident_view, shown_incidents};
+use crate::auth::{Action, Principal, Role, Shown, View, incident_view};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::reactions::with_core;
@@ -67,52 +73,146 @@ pub fn parse_bbox(s: &str) -> ApiResult<[f64; 4]> {
     }
 }
 
-/// The incidents `p` may see that match `q`, newest first: (index, view).
-fn visible(ledger: &Ledger, p: &Principal, q: &IncidentQuery) -> ApiResult<Vec<(usize, View)>> {
-    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
-    let state = q
-        .state
-        .as_deref()
-        .map(|s| {
-            parse_state(s).ok_or_else(|| ApiError::bad_request(format!("unknown state {s:?}")))
+/// An incident query's filters, parsed.
+struct Filter {
+    bbox: Option<[f64; 4]>,
+    state: Option<Lifecycle>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    party: Option<String>,
+    rule: Option<String>,
+    source_kind: Option<String>,
+}
+
+impl Filter {
+    fn parse(q: &IncidentQuery) -> ApiResult<Filter> {
+        let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
+        let state = q
+            .state
+            .as_deref()
+            .map(|s| {
+                parse_state(s).ok_or_else(|| ApiError::bad_request(format!("unknown state {s:?}")))
+            })
+            .transpose()?;
+        Ok(Filter {
+            bbox,
+            state,
+            from: q.from,
+            to: q.to,
+            party: q.party.clone(),
+            rule: q.rule.clone(),
+            source_kind: q.source_kind.clone(),
         })
-        .transpose()?;
-    let mut out = Vec::new();
-    for shown in shown_incidents(ledger, &p.role) {
-        let (k, view) = (shown.index, shown.view);
-        let (inc, rec) = (&ledger.incidents()[k], &ledger.records()[k]);
-        if let Some([a, b, c, d]) = bbox
+    }
+
+    /// What the snapshot's indexes can narrow: the place and the start.
+    fn select(&self) -> Select {
+        Select {
+            bbox: self.bbox,
+            start_before: self.to,
+        }
+    }
+
+    /// Whether an incident the caller sees (`shown`) matches.
+    fn matches(&self, shown: &Shown<'_>, inc: &Incident, rec: &Record) -> bool {
+        let view = shown.view;
+        if let Some([a, b, c, d]) = self.bbox
             && !shown
                 .location
                 .is_some_and(|l| l[0] >= a && l[0] <= c && l[1] >= b && l[1] <= d)
         {
-            continue;
+            return false;
         }
-        if q.from.is_some_and(|f| inc.end < f) || q.to.is_some_and(|t| inc.start >= t) {
-            continue;
+        if self.from.is_some_and(|f| inc.end < f) || self.to.is_some_and(|t| inc.start >= t) {
+            return false;
         }
-        if state.is_some_and(|s| rec.state != s) {
-            continue;
+        if self.state.is_some_and(|s| rec.state != s) {
+            return false;
         }
-        if q.rule.as_ref().is_some_and(|r| !inc.breaches.contains(r)) {
-            continue;
+        if self
+            .rule
+            .as_ref()
+            .is_some_and(|r| !inc.breaches.contains(r))
+        {
+            return false;
         }
-        if let Some(party) = &q.party {
+        if let Some(party) = &self.party {
             let official = rec.attributed_party.as_deref() == Some(party);
             let suggested =
                 view != View::Public && inc.suggested.as_ref().is_some_and(|s| s.party == *party);
             if !(shown.party_area == Some(party.as_str()) || official || suggested) {
-                continue;
+                return false;
             }
         }
-        if let Some(sk) = &q.source_kind
+        if let Some(sk) = &self.source_kind
             && (view == View::Public || !inc.source_kinds.iter().any(|s| s.as_str() == sk))
         {
-            continue;
+            return false;
         }
-        out.push((k, view));
+        true
     }
-    Ok(out)
+}
+
+/// The incidents `p` may see that match `q`, newest first, from the snapshot.
+fn visible<'a>(
+    snapshot: &'a Incidents,
+    p: &Principal,
+    q: &IncidentQuery,
+) -> ApiResult<Vec<(Shown<'a>, &'a Item)>> {
+    let filter = Filter::parse(q)?;
+    let mut shown = snapshot.shown(&p.role, &filter.select());
+    shown.retain(|(s, item)| filter.matches(s, &item.incident, &item.record));
+    Ok(shown)
+}
+
+/// A page of the incidents `p` may see that match `q`, read from the snapshot with each view
+/// serialised once: what `GET /api/incidents` answers (the JSON of an [`IncidentPage`]).
+fn page(snapshot: &Incidents, p: &Principal, q: &IncidentQuery) -> ApiResult<Vec<u8>> {
+    let limit = q.limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX);
+    let offset = q.offset.unwrap_or(0);
+    let shown = visible(snapshot, p, q)?;
+    let total = shown.len();
+    let incidents = shown
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(s, item)| snapshot.json(item, s.view))
+        .collect();
+    let page = SerialisedIncidentPage {
+        total,
+        limit,
+        offset,
+        next_offset: offset.checked_add(limit).filter(|&next| next < total),
+        incidents,
+    };
+    serde_json::to_vec(&page).map_err(|e| ApiError::from(anyhow::anyhow!(e)))
+}
+
+/// The same page read from the live ledger, as the list was answered before the snapshot
+/// (under the core's lock): what the snapshot is tested against.
+#[cfg(test)]
+fn page_from_ledger(ledger: &Ledger, p: &Principal, q: &IncidentQuery) -> ApiResult<IncidentPage> {
+    let limit = q.limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX);
+    let offset = q.offset.unwrap_or(0);
+    let filter = Filter::parse(q)?;
+    let shown: Vec<_> = crate::auth::shown_incidents(ledger, &p.role)
+        .into_iter()
+        .filter(|s| filter.matches(s, &ledger.incidents()[s.index], &ledger.records()[s.index]))
+        .collect();
+    let total = shown.len();
+    let incidents = shown
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|s| IncidentView::shown(ledger, s.index, s.view))
+        .collect();
+    Ok(IncidentPage {
+        total,
+        limit,
+        offset,
+        next_offset: offset.checked_add(limit).filter(|&next| next < total),
+        incidents,
+    })
 }
 
 #[utoipa::path(get, path = "/api/incidents", tag = "incidents",
@@ -127,29 +227,12 @@ pub async fn list_incidents(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
     ApiQuery(q): ApiQuery<IncidentQuery>,
-) -> ApiResult<Json<IncidentPage>> {
+) -> ApiResult<Response> {
     require(&p, Action::ReadIncidents, "read incidents")?;
-    let limit = q.limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX);
-    let offset = q.offset.unwrap_or(0);
-    with_core(&state, move |core| {
-        let ledger = core.svc.ledger();
-        let shown = visible(ledger, &p, &q)?;
-        let total = shown.len();
-        let incidents = shown
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|&(k, v)| IncidentView::shown(ledger, k, v))
-            .collect();
-        Ok(Json(IncidentPage {
-            total,
-            limit,
-            offset,
-            next_offset: offset.checked_add(limit).filter(|&next| next < total),
-            incidents,
-        }))
-    })
-    .await
+    // From the snapshot: no lock, no store; others' entries reach it within
+    // `crate::reactions::EXTERNAL_SYNC`, the caller's own writes before they were answered.
+    let body = page(&state.incidents(), &p, &q)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 fn find_visible(ledger: &Ledger, p: &Principal, id: &str) -> ApiResult<(usize, View)> {
@@ -272,12 +355,11 @@ pub async fn stats(
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Stats>> {
     require(&p, Action::ReadStats, "read statistics")?;
-    with_core(&state, move |core| {
-        let ledger = core.svc.ledger();
-        let shown = visible(ledger, &p, &IncidentQuery::default())?;
-        Ok(Json(Stats::of(ledger, shown.into_iter().map(|(k, _)| k))))
-    })
-    .await
+    let snapshot = state.incidents();
+    let shown = visible(&snapshot, &p, &IncidentQuery::default())?;
+    Ok(Json(
+        snapshot.stats(shown.into_iter().map(|(_, item)| item)),
+    ))
 }
 
 /// A party's response to an incident.
@@ -335,4 +417,231 @@ pub async fn post_response(
         }))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    //! The list read from the snapshot equals the list read from the live ledger under the
+    //! lock (the path it replaced), for every role and filter, before and after writes — the
+    //! writer's own (read at once: no wait) and another process's (once followed).
+
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use truce_core::entry::Action as Decide;
+    use truce_log::{KeyType, SignerKey};
+    use truce_service::{FixedClock, Service};
+
+    use super::*;
+    use crate::auth::shown_incidents;
+    use crate::state::{AppState, Limits};
+
+    fn terms() -> truce_core::agreement::Agreement {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");
+        let text = std::fs::read_to_string(dir.join("agreement.toml")).unwrap();
+        truce_core::agreement::load("agreement.toml", &text, &mut |rel| {
+            std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
+        })
+        .unwrap()
+    }
+
+    /// A simulated day of feeds (seed `seed`) as adapter records, by file.
+    fn feeds(
+        terms: &truce_core::agreement::Agreement,
+        seed: u64,
+    ) -> Vec<(String, String, Vec<truce_ingest::Record>)> {
+        let sim = truce_sim::simulate(terms, 1, seed, truce_sim::default_start(terms));
+        let options = truce_ingest::Options::default();
+        sim.feeds
+            .iter()
+            .map(|feed| {
+                let format = truce_ingest::detect(&feed.file_name, &feed.bytes).unwrap();
+                let records = truce_ingest::adapter(format, &options)
+                    .read(&feed.file_name, &feed.bytes)
+                    .unwrap()
+                    .collect();
+                (
+                    format!("{seed}-{}", feed.file_name),
+                    format.to_string(),
+                    records,
+                )
+            })
+            .collect()
+    }
+
+    fn caller(role: &str) -> Principal {
+        Principal {
+            token_id: Some(1),
+            token_sha256: None,
+            name: role.into(),
+            role: Role::parse(role).unwrap(),
+        }
+    }
+
+    fn query(f: impl FnOnce(&mut IncidentQuery)) -> IncidentQuery {
+        let mut q = IncidentQuery::default();
+        f(&mut q);
+        q
+    }
+
+    /// Every role and a spread of filters: the snapshot's bytes are the ledger's page's.
+    fn same_lists(state: &Shared, what: &str) -> usize {
+        let snapshot = state.incidents();
+        let core = state.core();
+        let ledger = core.svc.ledger();
+        assert_eq!(snapshot.through_seq(), ledger.through_seq(), "{what}");
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let queries = [
+            query(|_| {}),
+            query(|q| q.bbox = Some("37.5,47.8,38.5,48.5".into())),
+            query(|q| {
+                q.bbox = Some("37.5,47.8,38.5,48.5".into());
+                q.limit = Some(50);
+                q.offset = Some(20);
+            }),
+            query(|q| q.bbox = Some("38.0,48.0,38.0,48.0".into())),
+            query(|q| {
+                q.from = Some(t("2015-02-16T06:00:00Z"));
+                q.to = Some(t("2015-02-16T18:00:00Z"));
+                q.bbox = Some("37.0,47.0,39.5,49.0".into());
+            }),
+            query(|q| q.to = Some(t("2015-02-16T12:00:00Z"))),
+            query(|q| q.state = Some("verified".into())),
+            query(|q| q.state = Some("published".into())),
+            query(|q| q.state = Some("corroborated".into())),
+            query(|q| q.party = Some("UA".into())),
+            query(|q| q.party = Some("RU".into())),
+            query(|q| q.source_kind = Some("sensor".into())),
+            query(|q| q.rule = Some("heavy-weapons-withdrawal".into())),
+            query(|q| q.limit = Some(1000)),
+        ];
+        let mut seen = 0;
+        for role in [
+            "analyst", "admin", "party:UA", "party:RU", "party:XX", "public",
+        ] {
+            let p = caller(role);
+            for q in &queries {
+                let expected =
+                    serde_json::to_vec(&page_from_ledger(ledger, &p, q).unwrap()).unwrap();
+                let served = page(&snapshot, &p, q).unwrap();
+                assert!(
+                    served == expected,
+                    "{what}: {role} {:?} {:?} {:?} {:?}: the snapshot's list differs from the ledger's",
+                    q.bbox,
+                    q.from,
+                    q.to,
+                    q.state
+                );
+                seen += 1;
+            }
+            let shown = visible(&snapshot, &p, &IncidentQuery::default()).unwrap();
+            let from_ledger: Vec<usize> = shown_incidents(ledger, &p.role)
+                .into_iter()
+                .map(|s| s.index)
+                .collect();
+            let counted = snapshot.stats(shown.iter().map(|(_, item)| *item));
+            assert_eq!(
+                counted,
+                Stats::of(ledger, from_ledger),
+                "{what}: {role} stats"
+            );
+        }
+        seen
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_snapshot_lists_what_the_ledger_does_and_a_writer_reads_its_write_at_once() {
+        let dir =
+            std::env::temp_dir().join(format!("truce-server-snapshot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("s.gpkg");
+        let terms = terms();
+        let key = SignerKey::from_seed("truce.test/snapshot", KeyType::Ed25519, [9; 32]).unwrap();
+        let clock = Arc::new(FixedClock::new("2015-03-05T09:00:00Z".parse().unwrap()));
+        {
+            let mut svc =
+                Service::open_with_terms(&db, &terms, key.clone(), clock.clone()).unwrap();
+            for (file, format, records) in feeds(&terms, 3) {
+                svc.ingest(&file, &format, records).unwrap();
+            }
+        }
+        let state =
+            AppState::open(db.clone(), key.clone(), Limits::default(), clock.clone()).unwrap();
+        assert!(!state.incidents().is_empty());
+        same_lists(&state, "opened");
+
+        // Observations posted (the handler's path: `with_core`), then read at once.
+        let before = state.incidents().len();
+        for (file, format, records) in feeds(&terms, 4) {
+            with_core(&state, move |core| {
+                Ok(core.svc.ingest(&file, &format, records)?)
+            })
+            .await
+            .unwrap();
+        }
+        assert!(
+            state.incidents().len() > before,
+            "the new day's incidents are listed"
+        );
+        same_lists(&state, "after posting observations");
+
+        // A decision, read at once: the incident is listed as verified.
+        let id = state.incidents().item(0).incident.id.clone();
+        let logged = decide_now(
+            &state,
+            &caller("analyst"),
+            id.clone(),
+            Decide::Verify,
+            None,
+            "imagery".into(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(logged.incident.state, "verified");
+        let verified = page(
+            &state.incidents(),
+            &caller("analyst"),
+            &query(|q| q.state = Some("verified".into())),
+        )
+        .unwrap();
+        assert!(
+            String::from_utf8(verified)
+                .unwrap()
+                .contains(&format!("\"id\":\"{id}\"")),
+            "the writer's decision is in the next list"
+        );
+        let logged = decide_now(
+            &state,
+            &caller("analyst"),
+            id.clone(),
+            Decide::Publish,
+            None,
+            "report".into(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(logged.incident.state, "published");
+        same_lists(&state, "after a decision");
+
+        // Another process's decision reaches the snapshot once the log is followed.
+        let second = state.incidents().item(1).incident.id.clone();
+        let mut other = Service::open(&db, clock.clone())
+            .unwrap()
+            .with_key(key.clone())
+            .unwrap();
+        other
+            .decide(truce_service::DecisionRequest {
+                incident: second,
+                action: Decide::Verify,
+                party: None,
+                actor: "analyst-2".into(),
+                reason: "call with the team".into(),
+            })
+            .unwrap();
+        tokio::time::sleep(crate::reactions::EXTERNAL_SYNC).await;
+        with_core(&state, |_| Ok(())).await.unwrap();
+        assert!(same_lists(&state, "after another process's decision") > 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
