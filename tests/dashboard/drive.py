@@ -234,6 +234,13 @@ wait.until(lambda d: d.find_element(By.ID, "period-to").get_attribute("value") =
 check(d.find_element(By.ID, "period-from").get_attribute("value") == "2015-03-01", "the slider keeps the period's width")
 slid, _ = map_matches_api(ANALYST, "analyst map slid to 1–2 March 2015", "&from=2015-03-01T00:00:00Z&to=2015-03-03T00:00:00Z")
 check("2015-03-01" in d.find_element(By.ID, "period-says").text, "the period is said in words")
+# Task destinations too: the open tasks created in the period.
+in_days = [
+    k for k in api("/api/tasks", ANALYST)["tasks"]
+    if k["state"] != "done" and isinstance(k.get("location"), list) and "2015-03-01" <= k["created_at"][:10] <= "2015-03-02"
+]
+drawn_tasks = d.execute_script("return document.getElementById('map').dataset.tasks")
+check(in_days and drawn_tasks == str(len(in_days)), f"the map marks the {len(in_days)} open tasks created in the period ({drawn_tasks})")
 shot("analyst-map-slider")
 # The queue holds the period too: each row is one the API gives for those days.
 go("#/queue")

@@ -106,6 +106,7 @@ export function makeMap(container, { incidents = true, tasks = false, onPick, on
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
   let stateFilter = '';
+  let openTasks = null; // staff: the open tasks, from `GET /api/tasks` once
   let inflight = null;
   let timer = null;
 
@@ -173,12 +174,23 @@ export function makeMap(container, { incidents = true, tasks = false, onPick, on
       onError && onError(e);
       return;
     }
-    const features = (list.tasks || [])
-      .filter((k) => k.state !== 'done' && Array.isArray(k.location))
-      .map((k) => ({ type: 'Feature', geometry: { type: 'Point', coordinates: k.location }, properties: { id: k.id, incident: k.incident, team: k.team || '' } }));
-    map.addSource('tasks', { type: 'geojson', data: { type: 'FeatureCollection', features } });
+    openTasks = (list.tasks || []).filter((k) => k.state !== 'done' && Array.isArray(k.location));
+    map.addSource('tasks', { type: 'geojson', data: EMPTY });
     map.addImage('task', taskIcon());
     map.addLayer({ id: 'tasks', type: 'symbol', source: 'tasks', layout: { 'icon-image': 'task', 'icon-allow-overlap': true } });
+    showTasks();
+  }
+
+  /** The open tasks created within the period (all of them in "now"). */
+  function showTasks() {
+    if (!openTasks || !map.getSource('tasks')) return;
+    const from = period.from ? period.from + 'T00:00:00Z' : null;
+    const to = period.to ? nextDay(period.to) + 'T00:00:00Z' : null;
+    const within = (k) => (!from || Date.parse(k.created_at) >= Date.parse(from)) && (!to || Date.parse(k.created_at) < Date.parse(to));
+    const features = openTasks
+      .filter(within)
+      .map((k) => ({ type: 'Feature', geometry: { type: 'Point', coordinates: k.location }, properties: { id: k.id, incident: k.incident, team: k.team || '' } }));
+    map.getSource('tasks').setData({ type: 'FeatureCollection', features });
     container.dataset.tasks = String(features.length);
   }
 
@@ -339,6 +351,7 @@ export function makeMap(container, { incidents = true, tasks = false, onPick, on
     /** Shows the incidents of the UTC days `from` to `to` (`YYYY-MM-DD`, either may be ''). */
     setPeriod(from, to) {
       period = { from, to };
+      showTasks();
       later();
     },
     destroy() {
