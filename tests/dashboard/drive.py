@@ -222,6 +222,16 @@ check(0 < period < total, f"the period shows fewer incidents ({period} of {total
 check(not d.find_element(By.ID, "period-now").is_selected(), "a period is not 'now'")
 origins, links = fire_matches_api(ANALYST, "analyst map, 2–3 March 2015", "&from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z")
 check(origins + links > 0, f"the period has origins of fire or strike–firing links to draw ({origins}, {links})")
+# The bearings behind each origin: its evidence chain's bearings, as the API gives the analyst.
+given = api_all(f"/api/incidents?bbox={view_bbox()}&from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z", ANALYST)
+rays = 0
+for i in [i for i in given if i.get("origin")][:25]:
+    for e in api(f"/api/incidents/{i['id']}", ANALYST).get("evidence") or []:
+        o = e.get("observation") or {}
+        if (o.get("properties") or {}).get("bearing") and (o.get("geometry") or {}).get("type") == "Point":
+            rays += 1
+drawn_rays = d.execute_script("return document.getElementById('map').dataset.bearings")
+check(rays >= 2 and drawn_rays == str(rays), f"the bearings behind the origins are drawn ({drawn_rays} of {rays})")
 shot("analyst-map-period")
 # The slider moves the period (two days wide) along the days: its end one day earlier.
 wait.until(lambda d: d.find_element(By.ID, "period-slider").is_enabled())
@@ -263,6 +273,13 @@ open_tasks = [k for k in api("/api/tasks", ANALYST)["tasks"] if k["state"] != "d
 drawn_tasks = wait.until(lambda d: d.execute_script("return document.getElementById('map').dataset.tasks"))
 check(drawn_tasks == str(len(open_tasks)) and open_tasks, f"the map marks the {len(open_tasks)} open tasks' places ({drawn_tasks})")
 fire_matches_api(ANALYST, "analyst map, now")
+# Close to an origin of fire: its ellipse, the bearings behind it, the line to its strike.
+origin = next(i for i in api_all("/api/incidents?from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z", ANALYST) if i.get("origin"))
+d.execute_script("document.getElementById('map').dataset.total = ''; delete document.getElementById('map').dataset.total")
+d.execute_script("window.truceMap.jumpTo({ center: arguments[0], zoom: 11 })", origin["origin"]["point"])
+fire_matches_api(ANALYST, f"analyst map at {origin['id']}'s origin")
+check(int(d.execute_script("return document.getElementById('map').dataset.bearings")) >= 2, f"{origin['id']}'s bearings are drawn")
+shot("analyst-map-origin")
 
 go("#/queue")
 wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue tbody tr"))
@@ -387,6 +404,7 @@ check(not d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue]"), "a party has no
 total, _ = map_matches_api(PARTY, "party map")
 fire_matches_api(PARTY, "party map")
 check(d.execute_script("return document.getElementById('map').dataset.tasks") is None, "a party is not shown tasks")
+check(d.execute_script("return document.getElementById('map').dataset.bearings") is None, "a party is not shown bearings (it is given no observation)")
 shot("party-map")
 go("#/queue")
 shown_view("queue")

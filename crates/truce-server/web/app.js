@@ -308,7 +308,11 @@ function mapView() {
       el('li', {}, el('span', { class: 'swatch origin' }), t('map.origins')),
       el('li', {}, el('span', { class: 'swatch link' }), t('map.links')));
   }
-  if (isStaff()) legend.append(el('li', {}, el('span', { class: 'swatch task' }), t('map.tasks')));
+  if (isStaff()) {
+    legend.append(
+      el('li', {}, el('span', { class: 'swatch bearing' }), t('map.bearings')),
+      el('li', {}, el('span', { class: 'swatch task' }), t('map.tasks')));
+  }
   main.replaceChildren(el('div', { class: 'mapview' },
     el('div', { class: 'toolbar' }, filter, isTeam() ? null : periodBar(usePeriod), count),
     box, legend));
@@ -317,6 +321,8 @@ function mapView() {
     incidents: !isTeam(),
     // Staff see where the ground teams are sent (`GET /api/tasks`).
     tasks: isStaff(),
+    // Staff are given each observation of an evidence chain: the bearings behind an origin.
+    bearings: isStaff(),
     onPick: (id) => (location.hash = '#/incident/' + id),
     onLoaded: (n, total) => {
       count.textContent = t('map.count', n, total);

@@ -85,11 +85,48 @@ function fireFeatures(incidents) {
   return features;
 }
 
+/** Most incidents a view fetches the evidence chain of, for the bearings behind their origins. */
+const MAX_BEARING_FETCHES = 25;
+
+/**
+ * Staff: the bearings behind each origin of fire in `incidents`, from its evidence chain (`GET
+ * /api/incidents/{id}` gives staff each observation; the list gives no bearing), as rays from
+ * each observer a little past the origin; `cache` keeps them by incident and its latest entry.
+ */
+async function bearingFeatures(incidents, cache, signal) {
+  const out = [];
+  for (const i of incidents.filter((i) => i.origin && i.origin.point).slice(0, MAX_BEARING_FETCHES)) {
+    const key = i.id + ':' + (i.updated_seq ?? '');
+    let rays = cache.get(key);
+    if (!rays) {
+      const d = await get('/api/incidents/' + encodeURIComponent(i.id), signal);
+      rays = [];
+      for (const e of d.evidence || []) {
+        const o = e.observation;
+        const b = o && o.properties && o.properties.bearing;
+        if (!b || !o.geometry || o.geometry.type !== 'Point') continue;
+        const p = o.geometry.coordinates.slice(0, 2);
+        const k = Math.cos((p[1] * Math.PI) / 180);
+        const dx = (i.origin.point[0] - p[0]) * M_PER_DEG * k;
+        const dy = (i.origin.point[1] - p[1]) * M_PER_DEG;
+        const reach = Math.max(1000, Math.hypot(dx, dy) * 1.15);
+        const az = (b.azimuth_deg * Math.PI) / 180;
+        const end = [p[0] + (reach * Math.sin(az)) / (M_PER_DEG * k), p[1] + (reach * Math.cos(az)) / M_PER_DEG];
+        rays.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [p, end] }, properties: { kind: 'bearing', id: i.id, seq: e.seq } });
+        rays.push({ type: 'Feature', geometry: { type: 'Point', coordinates: p }, properties: { kind: 'observer', id: i.id, seq: e.seq } });
+      }
+      cache.set(key, rays);
+    }
+    out.push(...rays);
+  }
+  return out;
+}
+
 /**
  * Makes the map in `container`. `onPick(id)` opens an incident; `onLoaded(shown, total)` says
  * how many incidents the view holds. Answers { map, reload, setState, setPeriod, destroy }.
  */
-export function makeMap(container, { incidents = true, tasks = false, onPick, onLoaded, onError }) {
+export function makeMap(container, { incidents = true, tasks = false, bearings = false, onPick, onLoaded, onError }) {
   maplibregl.setWorkerUrl('/app/vendor/maplibre-gl/maplibre-gl-csp-worker.js');
   const map = new maplibregl.Map({
     container,
@@ -107,6 +144,7 @@ export function makeMap(container, { incidents = true, tasks = false, onPick, on
   map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
   let stateFilter = '';
   let openTasks = null; // staff: the open tasks, from `GET /api/tasks` once
+  const rayCache = new Map(); // staff: the bearings behind an origin, by incident and entry
   let inflight = null;
   let timer = null;
 
@@ -162,6 +200,8 @@ export function makeMap(container, { incidents = true, tasks = false, onPick, on
     map.addLayer({ id: 'fire-ellipse-edges', type: 'line', source: 'fire', filter: ['==', ['get', 'kind'], 'ellipse'], paint: { 'line-color': '#111', 'line-width': 1.2 } });
     map.addLayer({ id: 'fire-to-strike', type: 'line', source: 'fire', filter: ['==', ['get', 'kind'], 'to-strike'], paint: { 'line-color': '#444', 'line-width': 1, 'line-dasharray': [2, 2] } });
     map.addLayer({ id: 'fire-links', type: 'line', source: 'fire', filter: ['==', ['get', 'kind'], 'link'], paint: { 'line-color': '#7a0177', 'line-width': 1.6, 'line-dasharray': [3, 2] } });
+    map.addLayer({ id: 'fire-bearings', type: 'line', source: 'fire', filter: ['==', ['get', 'kind'], 'bearing'], paint: { 'line-color': '#2171b5', 'line-width': 1, 'line-opacity': 0.8 } });
+    map.addLayer({ id: 'fire-observers', type: 'circle', source: 'fire', filter: ['==', ['get', 'kind'], 'observer'], paint: { 'circle-radius': 2.5, 'circle-color': '#2171b5' } });
     map.addLayer({ id: 'fire-origins', type: 'circle', source: 'fire', filter: ['==', ['get', 'kind'], 'origin'], paint: { 'circle-radius': 3, 'circle-color': '#111' } });
   }
 
@@ -315,8 +355,19 @@ export function makeMap(container, { incidents = true, tasks = false, onPick, on
       return;
     }
     if (ctl.signal.aborted) return;
+    let rays = [];
+    if (bearings) {
+      try {
+        rays = await bearingFeatures(all, rayCache, ctl.signal);
+      } catch (e) {
+        if (e.name !== 'AbortError') onError && onError(e);
+        return;
+      }
+      if (ctl.signal.aborted) return;
+    }
     map.getSource('incidents').setData({ type: 'FeatureCollection', features: incidentFeatures(all) });
-    const fire = fireFeatures(all);
+    const fire = fireFeatures(all).concat(rays);
+    if (bearings) container.dataset.bearings = String(rays.filter((f) => f.properties.kind === 'bearing').length);
     map.getSource('fire').setData({ type: 'FeatureCollection', features: fire });
     container.dataset.origins = String(fire.filter((f) => f.properties.kind === 'origin').length);
     container.dataset.links = String(fire.filter((f) => f.properties.kind === 'link').length);
