@@ -179,7 +179,7 @@ const LABELS: &[(&str, [&str; 3])] = &[
     ),
     ("other_kinds", ["other", "інше", "другое"]),
     ("kind", ["Kind", "Вид", "Вид"]),
-    ("no_place", ["no fix", "без місця", "без места"]),
+    ("no_place", ["not on the line", "поза лінією", "вне линии"]),
     ("bearing", ["Bearing", "Пеленг", "Пеленг"]),
     (
         "contact_line",
@@ -392,8 +392,8 @@ struct Numbers<'a> {
     /// The day's incidents in possible breach by 25 km sector of the contact line (chainage from
     /// the line's start), by kind ([`fire_kind`]): sectors with none left out.
     by_sector: Vec<SectorCount>,
-    /// The day's incidents in possible breach with no place to put on the line (bearings that
-    /// fix no point: heard, not located), by kind.
+    /// The day's incidents in possible breach with no place on the line, by kind: no fixed
+    /// place (bearings that fix no point: heard, not located), or more than 25 km from it.
     by_sector_no_place: KindCounts,
     previous_7_per_day: f64,
     previous_30_per_day: f64,
@@ -691,7 +691,12 @@ pub fn make(
     };
     let chart = chart_figure(&numbers.per_day);
     let by_rule_chart = chart_figure(&numbers.per_day_by_rule);
-    let sector_chart = sector_figure(&numbers.by_sector, &numbers.by_sector_no_place, lang);
+    let sector_chart = sector_figure(
+        &numbers.by_sector,
+        &numbers.by_sector_no_place,
+        sectors.as_ref().map_or(0, |s| s.len()),
+        lang,
+    );
     let blocks = blocks(
         &numbers,
         &[&map, &chart, &by_rule_chart, &sector_chart],
@@ -1334,26 +1339,38 @@ const CHART_H: f64 = 220.0;
 /// Bars per 25 km sector of the line: the day's incidents in possible breach, stacked by kind
 /// (explosions and impacts, firing and launches, other, kind not shown), with a legend.
 /// The last bar, apart, holds the incidents with no place on the line.
-fn sector_figure(by_sector: &[SectorCount], no_place: &KindCounts, lang: Lang) -> Figure {
-    let mut bars: Vec<(String, [usize; 4], String)> = by_sector
+/// Every sector of the line (`sectors` of them) has its slot, so the bars stand where their
+/// sectors are along the line; the bar apart stands after a gap.
+fn sector_figure(
+    by_sector: &[SectorCount],
+    no_place: &KindCounts,
+    sectors: usize,
+    lang: Lang,
+) -> Figure {
+    let slot_of = |km: f64| (km / truce_fusion::coverage::SECTOR_KM).round() as usize;
+    // (slot, counts, tooltip)
+    let mut bars: Vec<(usize, [usize; 4], String)> = by_sector
         .iter()
         .map(|s| {
             (
-                format!("{:.0}", s.from_km),
+                slot_of(s.from_km),
                 s.counts.as_array(),
                 format!("{:.0}–{:.0} km", s.from_km, s.to_km),
             )
         })
         .collect();
-    if no_place.as_array().iter().sum::<usize>() > 0 {
+    let mut slots = sectors.max(bars.iter().map(|b| b.0 + 1).max().unwrap_or(1));
+    let apart = no_place.as_array().iter().sum::<usize>() > 0;
+    if apart {
         bars.push((
-            t(lang, "no_place").to_string(),
+            slots + 1,
             no_place.as_array(),
             t(lang, "no_place").to_string(),
         ));
+        slots += 2;
     }
     let by_sector = &bars;
-    let counts = |s: &(String, [usize; 4], String)| s.1;
+    let counts = |s: &(usize, [usize; 4], String)| s.1;
     let kinds = [
         (t(lang, "explosions_impacts"), "#d7301f"),
         (t(lang, "firing_launches"), "#4575b4"),
@@ -1367,8 +1384,7 @@ fn sector_figure(by_sector: &[SectorCount], no_place: &KindCounts, lang: Lang) -
         .unwrap_or(0)
         .max(1);
     let (left, bottom, top) = (40.0, CHART_H - 30.0, 34.0);
-    let n = by_sector.len().max(1) as f64;
-    let bw = ((CHART_W - left - 10.0) / n).min(60.0);
+    let bw = ((CHART_W - left - 10.0) / slots as f64).min(60.0);
     let text = |x: f64, y: f64, t: String| Item::Text {
         x,
         y,
@@ -1405,8 +1421,25 @@ fn sector_figure(by_sector: &[SectorCount], no_place: &KindCounts, lang: Lang) -
         items.push(text(lx + 14.0, 15.0, name.to_string()));
         lx += 14.0 + figure_text_width(name, 10.0) + 16.0;
     }
-    for (i, s) in by_sector.iter().enumerate() {
-        let x = left + i as f64 * bw;
+    // The km at the start of every other sector along the axis, and the bar apart's name.
+    for slot in (0..sectors).step_by(2) {
+        items.push(text(
+            left + slot as f64 * bw + 2.0,
+            bottom + 14.0,
+            format!("{:.0}", slot as f64 * truce_fusion::coverage::SECTOR_KM),
+        ));
+    }
+    if apart {
+        let name = t(lang, "no_place");
+        items.push(text(
+            (left + (sectors + 1) as f64 * bw + 2.0)
+                .min(CHART_W - figure_text_width(name, 10.0) - 4.0),
+            bottom + 14.0,
+            name.to_string(),
+        ));
+    }
+    for s in by_sector.iter() {
+        let x = left + s.0 as f64 * bw;
         let mut y = bottom;
         for (k, c) in counts(s).into_iter().enumerate() {
             if c == 0 {
@@ -1425,7 +1458,6 @@ fn sector_figure(by_sector: &[SectorCount], no_place: &KindCounts, lang: Lang) -
         }
         let total: usize = counts(s).iter().sum();
         items.push(text(x + 2.0, y - 3.0, total.to_string()));
-        items.push(text(x + 2.0, bottom + 14.0, s.0.clone()));
     }
     Figure {
         w: CHART_W,
