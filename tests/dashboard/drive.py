@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives the Truce web app in headless Chromium (Selenium) against a running `truce serve`.
 
-    drive.py BASE_URL ANALYST_TOKEN PARTY_RU_TOKEN PUBLISHED_INCIDENT SCREENSHOT_DIR TEAM_1_TOKEN
+    drive.py BASE_URL ANALYST_TOKEN PARTY_RU_TOKEN PUBLISHED_INCIDENT SCREENSHOT_DIR TEAM_1_TOKEN \
+        REVOCABLE_PARTY_UA_TOKEN TRUCE_BINARY STORE REVOCABLE_TOKEN_ID
 
 Run by crates/truce/tests/dashboard.rs. Every check compares what the page shows with what the
 API answers the same token, so a page showing more (or less) than the role may see fails. A
@@ -12,6 +13,7 @@ Needs the `selenium` package, Debian's `chromium` and `chromium-driver`; a missi
 import base64
 import json
 import shutil
+import subprocess
 import sys
 import time
 import urllib.request
@@ -21,7 +23,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-BASE, ANALYST, PARTY, PUBLISHED, SHOTS, TEAM = sys.argv[1:7]
+BASE, ANALYST, PARTY, PUBLISHED, SHOTS, TEAM, REVOCABLE, TRUCE, STORE, REVOCABLE_ID = sys.argv[1:11]
 PARTY_ID = "RU"
 
 
@@ -127,6 +129,39 @@ def map_loaded():
     )
 
 
+def view_bbox():
+    b = d.execute_script(
+        "const b = window.truceMap.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]"
+    )
+    return ",".join(f"{min(180, max(-180, v)) if i % 2 == 0 else min(90, max(-90, v)):.5f}" for i, v in enumerate(b))
+
+
+def api_all(path, token):
+    """Every incident of `path` (a /api/incidents query), page by page, at most 5,000 as the map."""
+    out, offset = [], 0
+    while True:
+        page = api(f"{path}&limit=1000&offset={offset}", token)
+        out += page["incidents"]
+        if page.get("next_offset") is None or len(out) >= 5000:
+            return out
+        offset = page["next_offset"]
+
+
+def fire_matches_api(token, label, extra=""):
+    """The origins of fire and strike–firing links drawn are those the API gives for the view."""
+    map_loaded()
+    given = api_all(f"/api/incidents?bbox={view_bbox()}{extra}", token)
+    origins = sum(1 for i in given if i.get("origin"))
+    links = set()
+    for i in given:
+        for l in i.get("links") or []:
+            if isinstance(i.get("location"), list) and isinstance(l.get("location"), list):
+                links.add(tuple(sorted([i["id"], l["incident"]])))
+    drawn = d.execute_script("const m = document.getElementById('map'); return [m.dataset.origins, m.dataset.links]")
+    check(drawn == [str(origins), str(len(links))], f"{label}: origins and links drawn {drawn} are the API's [{origins}, {len(links)}]")
+    return origins, len(links)
+
+
 def map_matches_api(token, label, extra=""):
     total = int(map_loaded())
     shown = int(d.execute_script("return document.getElementById('map').dataset.incidents"))
@@ -184,7 +219,67 @@ d.execute_script(
 )
 period, _ = map_matches_api(ANALYST, "analyst map, 2–3 March 2015", "&from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z")
 check(0 < period < total, f"the period shows fewer incidents ({period} of {total})")
+check(not d.find_element(By.ID, "period-now").is_selected(), "a period is not 'now'")
+origins, links = fire_matches_api(ANALYST, "analyst map, 2–3 March 2015", "&from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z")
+check(origins + links > 0, f"the period has origins of fire or strike–firing links to draw ({origins}, {links})")
+# The bearings behind each origin: its evidence chain's bearings, as the API gives the analyst.
+given = api_all(f"/api/incidents?bbox={view_bbox()}&from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z", ANALYST)
+rays = 0
+for i in [i for i in given if i.get("origin")][:25]:
+    for e in api(f"/api/incidents/{i['id']}", ANALYST).get("evidence") or []:
+        o = e.get("observation") or {}
+        if (o.get("properties") or {}).get("bearing") and (o.get("geometry") or {}).get("type") == "Point":
+            rays += 1
+drawn_rays = d.execute_script("return document.getElementById('map').dataset.bearings")
+check(rays >= 2 and drawn_rays == str(rays), f"the bearings behind the origins are drawn ({drawn_rays} of {rays})")
 shot("analyst-map-period")
+# The slider moves the period (two days wide) along the days: its end one day earlier.
+wait.until(lambda d: d.find_element(By.ID, "period-slider").is_enabled())
+d.execute_script("document.getElementById('map').dataset.total = ''; delete document.getElementById('map').dataset.total")
+d.execute_script(
+    "const s = document.getElementById('period-slider'); s.value = String(Number(s.value) - 1);"
+    "s.dispatchEvent(new Event('input'));"
+)
+wait.until(lambda d: d.find_element(By.ID, "period-to").get_attribute("value") == "2015-03-02")
+check(d.find_element(By.ID, "period-from").get_attribute("value") == "2015-03-01", "the slider keeps the period's width")
+slid, _ = map_matches_api(ANALYST, "analyst map slid to 1–2 March 2015", "&from=2015-03-01T00:00:00Z&to=2015-03-03T00:00:00Z")
+check("2015-03-01" in d.find_element(By.ID, "period-says").text, "the period is said in words")
+# Task destinations too: the open tasks created in the period.
+in_days = [
+    k for k in api("/api/tasks", ANALYST)["tasks"]
+    if k["state"] != "done" and isinstance(k.get("location"), list) and "2015-03-01" <= k["created_at"][:10] <= "2015-03-02"
+]
+drawn_tasks = d.execute_script("return document.getElementById('map').dataset.tasks")
+check(in_days and drawn_tasks == str(len(in_days)), f"the map marks the {len(in_days)} open tasks created in the period ({drawn_tasks})")
+shot("analyst-map-slider")
+# The queue holds the period too: each row is one the API gives for those days.
+go("#/queue")
+wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue tbody tr"))
+check(d.find_element(By.ID, "period-to").get_attribute("value") == "2015-03-02", "the queue shows the same period")
+in_period = set()
+for st in ["verification_tasked", "corroborated", "verified", "inconclusive", "not_confirmed", "single_source"]:
+    in_period |= {i["id"] for i in api_all(f"/api/incidents?state={st}&from=2015-03-01T00:00:00Z&to=2015-03-03T00:00:00Z", ANALYST)}
+rows = d.execute_script("return Array.from(document.querySelectorAll('#queue tbody tr'), (r) => r.dataset.id)")
+check(rows and all(r in in_period for r in rows), f"the queue's {len(rows)} rows are the period's")
+shot("analyst-queue-period")
+# Now: every day again, following the live stream.
+d.find_element(By.ID, "period-now").click()
+wait.until(lambda d: d.find_element(By.ID, "period-from").get_attribute("value") == "")
+go("#/map")
+again, _ = map_matches_api(ANALYST, "analyst map, now")
+check(again == total, f"'now' shows every day again ({again} of {total})")
+# Staff see where open tasks send the teams, as the API lists them.
+open_tasks = [k for k in api("/api/tasks", ANALYST)["tasks"] if k["state"] != "done" and isinstance(k.get("location"), list)]
+drawn_tasks = wait.until(lambda d: d.execute_script("return document.getElementById('map').dataset.tasks"))
+check(drawn_tasks == str(len(open_tasks)) and open_tasks, f"the map marks the {len(open_tasks)} open tasks' places ({drawn_tasks})")
+fire_matches_api(ANALYST, "analyst map, now")
+# Close to an origin of fire: its ellipse, the bearings behind it, the line to its strike.
+origin = next(i for i in api_all("/api/incidents?from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z", ANALYST) if i.get("origin"))
+d.execute_script("document.getElementById('map').dataset.total = ''; delete document.getElementById('map').dataset.total")
+d.execute_script("window.truceMap.jumpTo({ center: arguments[0], zoom: 11 })", origin["origin"]["point"])
+fire_matches_api(ANALYST, f"analyst map at {origin['id']}'s origin")
+check(int(d.execute_script("return document.getElementById('map').dataset.bearings")) >= 2, f"{origin['id']}'s bearings are drawn")
+shot("analyst-map-origin")
 
 go("#/queue")
 wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue tbody tr"))
@@ -307,6 +402,9 @@ sign_in(PARTY)
 check(d.execute_script("return location.hash") == "#/map", "a party lands on the map")
 check(not d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue]"), "a party has no queue")
 total, _ = map_matches_api(PARTY, "party map")
+fire_matches_api(PARTY, "party map")
+check(d.execute_script("return document.getElementById('map').dataset.tasks") is None, "a party is not shown tasks")
+check(d.execute_script("return document.getElementById('map').dataset.bearings") is None, "a party is not shown bearings (it is given no observation)")
 shot("party-map")
 go("#/queue")
 shown_view("queue")
@@ -439,6 +537,24 @@ shot("public-incident")
 go(f"#/incident/{other}")
 err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "section.incident .error"))
 check("404" in err.text, f"an unpublished incident is not found for the public: {err.text!r}")
+
+# --- a revoked token ------------------------------------------------------------------------------
+# A liaison officer's page follows the alert stream; the mission revokes the token: the page stops
+# following, says why and returns to sign-in as the public.
+sign_in(REVOCABLE)
+go("#/map")
+map_loaded()
+wait.until(lambda d: d.find_element(By.ID, "live").get_attribute("data-up") == "yes")
+subprocess.run([TRUCE, "token", "revoke", "--db", STORE, REVOCABLE_ID], check=True, capture_output=True)
+t0 = time.time()
+WebDriverWait(d, 15).until(lambda d: d.execute_script("return location.hash") == "#/login")
+took = time.time() - t0
+note = d.find_element(By.ID, "notice").text
+check("revoked" in note, f"the page says the token was revoked ({note!r}, {took:.1f} s after revoking)")
+check(d.execute_script("return sessionStorage.getItem('truce.token')") is None, "the revoked token is forgotten")
+check(d.execute_script("return document.body.dataset.role") == "public", "the page is the public's again")
+check(not d.find_element(By.ID, "live").is_displayed(), "no live stream is followed")
+shot("party-revoked")
 
 # --- languages ----------------------------------------------------------------------------------
 Select(d.find_element(By.ID, "lang")).select_by_value("uk")

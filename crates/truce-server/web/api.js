@@ -69,7 +69,8 @@ export async function post(path, body) {
  * Follows the alert stream (Server-Sent Events). EventSource cannot send an Authorization
  * header, so the stream is read with fetch. Calls `onEvent(kind, data)` per event and
  * `onState(connected)` when the connection opens or drops; reconnects after 3 s until
- * `signal` aborts.
+ * `signal` aborts, or for good once the server says the token was revoked (a `revoked` event,
+ * passed on to `onEvent`, then the end of the stream).
  */
 export async function followAlerts(onEvent, onState, signal) {
   while (!signal.aborted) {
@@ -99,6 +100,11 @@ export async function followAlerts(onEvent, onState, signal) {
             for (const line of block.split('\n')) {
               if (line.startsWith('event:')) kind = line.slice(6).trim();
               else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+            }
+            if (kind === 'revoked') {
+              // The server ends the stream once the token is revoked: do not reconnect.
+              onEvent(kind, data.join('\n'));
+              return;
             }
             if (data.length) {
               let d = data.join('\n');

@@ -26,6 +26,95 @@ const isTeam = () => session.role.startsWith('team:');
 const partyId = () => (isParty() ? session.role.slice(6) : null);
 const logKey = () => localStorage.getItem(KEY_PIN) || session.logKey;
 
+// --- the period: the whole UTC days the map, the queue and the lists show ------------------------
+
+// `live`: every day, following the alert stream ("now"); else the days `from` to `to`.
+const period = { from: '', to: '', live: true };
+let extent = null; // the first and last day the role's incidents start on: the slider's range
+const DAY_MS = 86400000;
+const addDays = (day, n) => new Date(Date.parse(day + 'T00:00:00Z') + n * DAY_MS).toISOString().slice(0, 10);
+const daysBetween = (a, b) => Math.round((Date.parse(b + 'T00:00:00Z') - Date.parse(a + 'T00:00:00Z')) / DAY_MS);
+
+/** Adds the period to the query `q` of `GET /api/incidents` (as the map's `from`/`to`). */
+function periodParams(q) {
+  if (!period.live) {
+    if (period.from) q.set('from', period.from + 'T00:00:00Z');
+    if (period.to) q.set('to', addDays(period.to, 1) + 'T00:00:00Z');
+  }
+  return q;
+}
+
+/** The days the role's incidents start on: the newest and the oldest (the API lists newest first). */
+async function loadExtent() {
+  if (extent) return extent;
+  const newest = await get('/api/incidents?limit=1');
+  if (!newest.total) return null;
+  const oldest = newest.total > 1 ? await get(`/api/incidents?limit=1&offset=${newest.total - 1}`) : newest;
+  extent = { first: oldest.incidents[0].start.slice(0, 10), last: newest.incidents[0].start.slice(0, 10) };
+  return extent;
+}
+
+/**
+ * The period's controls, the same in every view that lists incidents: *Now (live)*, a first
+ * and a last day, and a slider moving the period (as many days as it spans) along the days
+ * the role has incidents on. `onChange()` reloads the view.
+ */
+function periodBar(onChange) {
+  const now = el('input', { id: 'period-now', type: 'checkbox', checked: period.live });
+  const from = el('input', { id: 'period-from', type: 'date' });
+  const to = el('input', { id: 'period-to', type: 'date' });
+  const slider = el('input', { id: 'period-slider', type: 'range', min: 0, max: 0, step: 1, value: 0, disabled: true, 'aria-label': t('period.slider') });
+  const says = el('span', { id: 'period-says', class: 'help', 'aria-live': 'polite' });
+  let timer = null;
+  const show = () => {
+    now.checked = period.live;
+    from.value = period.live ? '' : period.from;
+    to.value = period.live ? '' : period.to;
+    if (extent) {
+      const max = Math.max(0, daysBetween(extent.first, extent.last));
+      slider.max = String(max);
+      const at = period.live || !period.to ? max : daysBetween(extent.first, period.to);
+      slider.value = String(Math.min(max, Math.max(0, at)));
+      slider.disabled = false;
+      slider.setAttribute('aria-valuetext', period.live ? t('period.now') : period.to);
+    }
+    says.textContent = period.live ? t('period.all') : t('period.showing', period.from || '…', period.to || '…');
+  };
+  const changed = (delay) => {
+    show();
+    clearTimeout(timer);
+    timer = setTimeout(onChange, delay || 0);
+  };
+  now.addEventListener('change', () => {
+    if (now.checked) Object.assign(period, { live: true, from: '', to: '' });
+    else {
+      const last = (extent && extent.last) || new Date().toISOString().slice(0, 10);
+      Object.assign(period, { live: false, from: last, to: last });
+    }
+    changed();
+  });
+  const dates = () => {
+    Object.assign(period, { live: !from.value && !to.value, from: from.value, to: to.value });
+    changed();
+  };
+  from.addEventListener('change', dates);
+  to.addEventListener('change', dates);
+  slider.addEventListener('input', () => {
+    if (!extent) return;
+    const end = addDays(extent.first, Number(slider.value));
+    const span = !period.live && period.from && period.to ? Math.max(0, daysBetween(period.from, period.to)) : 0;
+    Object.assign(period, { live: false, from: addDays(end, -span), to: end });
+    changed(200);
+  });
+  loadExtent().then(show, () => {});
+  show();
+  return el('span', { class: 'period' },
+    el('label', { class: 'now' }, now, ' ', t('period.now')),
+    el('label', { for: 'period-from' }, t('map.from')), from,
+    el('label', { for: 'period-to' }, t('map.to')), to,
+    slider, says);
+}
+
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -97,6 +186,9 @@ async function loadSession() {
     session.parties = [];
   }
   document.body.dataset.role = session.role;
+  // Another role sees other incidents: the slider's days are found again, the period is now.
+  extent = null;
+  Object.assign(period, { live: true, from: '', to: '' });
   startStream();
 }
 
@@ -118,7 +210,27 @@ function startStream() {
   }, stream.signal);
 }
 
+/**
+ * The server revoked this tab's token (the stream's last event): stop following, forget the
+ * token, say so, and go back to sign-in as the public.
+ */
+async function onRevoked() {
+  if (stream) stream.abort();
+  stream = null;
+  setToken('');
+  Object.assign(session, { role: 'public', name: 'public', logKey: null });
+  document.body.dataset.role = 'public';
+  await loadSession();
+  renderHeader();
+  location.hash = '#/login';
+  notice(t('session.revoked'), 'error');
+}
+
 function onAlert(kind, a) {
+  if (kind === 'revoked') {
+    onRevoked();
+    return;
+  }
   if (kind === 'lagged') {
     notice(t('live.lagged', a), 'warn');
     current && current.refresh && current.refresh();
@@ -190,17 +302,27 @@ function mapView() {
     el('li', {}, el('span', { class: 'swatch storage' }), t('map.storage_sites')),
     el('li', {}, el('span', { class: 'swatch ring' }), t('map.high_ring')),
     el('li', {}, el('span', { class: 'swatch cluster' }), t('map.cluster')));
-  const period = () => m.setPeriod(from.value, to.value);
-  const from = el('input', { id: 'period-from', type: 'date', onchange: period });
-  const to = el('input', { id: 'period-to', type: 'date', onchange: period });
+  const usePeriod = () => (period.live ? m.setPeriod('', '') : m.setPeriod(period.from, period.to));
+  if (!isTeam() && session.role !== 'public') {
+    legend.append(
+      el('li', {}, el('span', { class: 'swatch origin' }), t('map.origins')),
+      el('li', {}, el('span', { class: 'swatch link' }), t('map.links')));
+  }
+  if (isStaff()) {
+    legend.append(
+      el('li', {}, el('span', { class: 'swatch bearing' }), t('map.bearings')),
+      el('li', {}, el('span', { class: 'swatch task' }), t('map.tasks')));
+  }
   main.replaceChildren(el('div', { class: 'mapview' },
-    el('div', { class: 'toolbar' }, filter,
-      el('label', { for: 'period-from' }, t('map.from')), from,
-      el('label', { for: 'period-to' }, t('map.to')), to, count),
+    el('div', { class: 'toolbar' }, filter, isTeam() ? null : periodBar(usePeriod), count),
     box, legend));
   const m = makeMap(box, {
     // A team may not read incidents: its map shows the terms only.
     incidents: !isTeam(),
+    // Staff see where the ground teams are sent (`GET /api/tasks`).
+    tasks: isStaff(),
+    // Staff are given each observation of an evidence chain: the bearings behind an origin.
+    bearings: isStaff(),
     onPick: (id) => (location.hash = '#/incident/' + id),
     onLoaded: (n, total) => {
       count.textContent = t('map.count', n, total);
@@ -209,12 +331,15 @@ function mapView() {
     },
     onError: (e) => notice(errorText(e), 'error'),
   });
+  usePeriod();
   window.truceMap = m.map;
   return { destroy: () => m.destroy(), onAlert: () => m.reload(), refresh: () => m.reload() };
 }
 
 async function fetchQueue() {
-  const pages = await Promise.all(QUEUE_STATES.map((s) => get(`/api/incidents?state=${s}&limit=100`)));
+  const pages = await Promise.all(
+    QUEUE_STATES.map((s) => get('/api/incidents?' + periodParams(new URLSearchParams({ state: s, limit: '100' })))),
+  );
   const all = pages.flatMap((p) => p.incidents);
   all.sort((a, b) => (SEVERITY_RANK[b.max_severity] || 0) - (SEVERITY_RANK[a.max_severity] || 0) || (b.confidence || 0) - (a.confidence || 0));
   return { shown: all.slice(0, 200), total: pages.reduce((n, p) => n + p.total, 0) };
@@ -273,7 +398,8 @@ function queueView() {
   const panel = el('div', { id: 'decide-panel' });
   const status = el('p', { 'aria-live': 'polite' }, t('map.loading'));
   main.replaceChildren(el('section', { class: 'card' },
-    el('h1', {}, t('queue.title')), el('p', { class: 'help' }, t('queue.help')), status, panel,
+    el('h1', {}, t('queue.title')), el('p', { class: 'help' }, t('queue.help')),
+    el('div', { class: 'toolbar' }, periodBar(() => load())), status, panel,
     el('table', { id: 'queue' },
       el('thead', {}, el('tr', {}, ...['id', 'state', 'severity', 'confidence', 'rules', 'party', 'end', 'act'].map((k) => el('th', { scope: 'col' }, t('col.' + k))))),
       body)));
@@ -315,14 +441,15 @@ function listView() {
   const next = el('button', { type: 'button', onclick: () => { offset += 100; load(); } }, t('list.next'));
   main.replaceChildren(el('section', { class: 'card' },
     el('h1', {}, isParty() ? t('list.party_title', partyId()) : t('list.public_title')),
-    el('p', { class: 'help' }, isParty() ? t('list.party_help') : t('list.public_help')), status,
+    el('p', { class: 'help' }, isParty() ? t('list.party_help') : t('list.public_help')),
+    el('div', { class: 'toolbar' }, periodBar(() => { offset = 0; load(); })), status,
     el('table', { id: 'incidents' },
       el('thead', {}, el('tr', {}, ...['id', 'state', 'severity', 'rules', 'party', 'start', 'location'].map((k) => el('th', { scope: 'col' }, t('col.' + k))))),
       body),
     el('div', { class: 'row' }, prev, next)));
   async function load() {
     try {
-      const p = await get(`/api/incidents?limit=100&offset=${offset}`);
+      const p = await get('/api/incidents?' + periodParams(new URLSearchParams({ limit: '100', offset: String(offset) })));
       status.textContent = t('list.count', p.offset + 1, p.offset + p.incidents.length, p.total);
       prev.disabled = offset === 0;
       next.disabled = p.next_offset == null;

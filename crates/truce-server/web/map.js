@@ -39,11 +39,94 @@ function incidentFeatures(incidents) {
     }));
 }
 
+/** Metres per degree of latitude; a degree of longitude is this times cos(latitude). */
+const M_PER_DEG = 111320;
+
+/** A 95 % error ellipse around `[lon, lat]` as a GeoJSON ring (its major axis `azimuth_deg` from north). */
+function ellipseRing([lon, lat], e) {
+  const k = Math.cos((lat * Math.PI) / 180);
+  const az = (e.azimuth_deg * Math.PI) / 180;
+  const ring = [];
+  for (let i = 0; i <= 48; i++) {
+    const a = (2 * Math.PI * i) / 48;
+    // Along the major axis (north-up, turned by the azimuth) and the minor one.
+    const u = e.semi_major_m * Math.cos(a);
+    const v = e.semi_minor_m * Math.sin(a);
+    const east = u * Math.sin(az) + v * Math.cos(az);
+    const north = u * Math.cos(az) - v * Math.sin(az);
+    ring.push([lon + east / (M_PER_DEG * k), lat + north / M_PER_DEG]);
+  }
+  return ring;
+}
+
+/**
+ * What the API gives the role beyond an incident's place (parties and staff; the public gets
+ * none of it): origins of fire with their 95 % ellipse and a line to the strike, and each
+ * strike ↔ firing link drawn once between the two incidents' places.
+ */
+function fireFeatures(incidents) {
+  const features = [];
+  const linked = new Set();
+  for (const i of incidents) {
+    if (i.origin && i.origin.point) {
+      features.push({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [ellipseRing(i.origin.point, i.origin.ellipse_95)] }, properties: { kind: 'ellipse', id: i.id } });
+      features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: i.origin.point }, properties: { kind: 'origin', id: i.id } });
+      if (Array.isArray(i.location) && (i.location[0] !== i.origin.point[0] || i.location[1] !== i.origin.point[1])) {
+        features.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [i.origin.point, i.location] }, properties: { kind: 'to-strike', id: i.id } });
+      }
+    }
+    for (const l of i.links || []) {
+      const key = [i.id, l.incident].sort().join(' ');
+      if (linked.has(key) || !Array.isArray(i.location) || !Array.isArray(l.location)) continue;
+      linked.add(key);
+      features.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [i.location, l.location] }, properties: { kind: 'link', id: i.id, other: l.incident } });
+    }
+  }
+  return features;
+}
+
+/** Most incidents a view fetches the evidence chain of, for the bearings behind their origins. */
+const MAX_BEARING_FETCHES = 25;
+
+/**
+ * Staff: the bearings behind each origin of fire in `incidents`, from its evidence chain (`GET
+ * /api/incidents/{id}` gives staff each observation; the list gives no bearing), as rays from
+ * each observer a little past the origin; `cache` keeps them by incident and its latest entry.
+ */
+async function bearingFeatures(incidents, cache, signal) {
+  const out = [];
+  for (const i of incidents.filter((i) => i.origin && i.origin.point).slice(0, MAX_BEARING_FETCHES)) {
+    const key = i.id + ':' + (i.updated_seq ?? '');
+    let rays = cache.get(key);
+    if (!rays) {
+      const d = await get('/api/incidents/' + encodeURIComponent(i.id), signal);
+      rays = [];
+      for (const e of d.evidence || []) {
+        const o = e.observation;
+        const b = o && o.properties && o.properties.bearing;
+        if (!b || !o.geometry || o.geometry.type !== 'Point') continue;
+        const p = o.geometry.coordinates.slice(0, 2);
+        const k = Math.cos((p[1] * Math.PI) / 180);
+        const dx = (i.origin.point[0] - p[0]) * M_PER_DEG * k;
+        const dy = (i.origin.point[1] - p[1]) * M_PER_DEG;
+        const reach = Math.max(1000, Math.hypot(dx, dy) * 1.15);
+        const az = (b.azimuth_deg * Math.PI) / 180;
+        const end = [p[0] + (reach * Math.sin(az)) / (M_PER_DEG * k), p[1] + (reach * Math.cos(az)) / M_PER_DEG];
+        rays.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [p, end] }, properties: { kind: 'bearing', id: i.id, seq: e.seq } });
+        rays.push({ type: 'Feature', geometry: { type: 'Point', coordinates: p }, properties: { kind: 'observer', id: i.id, seq: e.seq } });
+      }
+      cache.set(key, rays);
+    }
+    out.push(...rays);
+  }
+  return out;
+}
+
 /**
  * Makes the map in `container`. `onPick(id)` opens an incident; `onLoaded(shown, total)` says
  * how many incidents the view holds. Answers { map, reload, setState, setPeriod, destroy }.
  */
-export function makeMap(container, { incidents = true, onPick, onLoaded, onError }) {
+export function makeMap(container, { incidents = true, tasks = false, bearings = false, onPick, onLoaded, onError }) {
   maplibregl.setWorkerUrl('/app/vendor/maplibre-gl/maplibre-gl-csp-worker.js');
   const map = new maplibregl.Map({
     container,
@@ -60,6 +143,8 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
   let stateFilter = '';
+  let openTasks = null; // staff: the open tasks, from `GET /api/tasks` once
+  const rayCache = new Map(); // staff: the bearings behind an origin, by incident and entry
   let inflight = null;
   let timer = null;
 
@@ -109,7 +194,63 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
     return { width: n, height: n, data };
   }
 
+  function fireLayers() {
+    map.addSource('fire', { type: 'geojson', data: EMPTY });
+    map.addLayer({ id: 'fire-ellipses', type: 'fill', source: 'fire', filter: ['==', ['get', 'kind'], 'ellipse'], paint: { 'fill-color': '#111', 'fill-opacity': 0.06, 'fill-outline-color': '#111' } });
+    map.addLayer({ id: 'fire-ellipse-edges', type: 'line', source: 'fire', filter: ['==', ['get', 'kind'], 'ellipse'], paint: { 'line-color': '#111', 'line-width': 1.2 } });
+    map.addLayer({ id: 'fire-to-strike', type: 'line', source: 'fire', filter: ['==', ['get', 'kind'], 'to-strike'], paint: { 'line-color': '#444', 'line-width': 1, 'line-dasharray': [2, 2] } });
+    map.addLayer({ id: 'fire-links', type: 'line', source: 'fire', filter: ['==', ['get', 'kind'], 'link'], paint: { 'line-color': '#7a0177', 'line-width': 1.6, 'line-dasharray': [3, 2] } });
+    map.addLayer({ id: 'fire-bearings', type: 'line', source: 'fire', filter: ['==', ['get', 'kind'], 'bearing'], paint: { 'line-color': '#2171b5', 'line-width': 1, 'line-opacity': 0.8 } });
+    map.addLayer({ id: 'fire-observers', type: 'circle', source: 'fire', filter: ['==', ['get', 'kind'], 'observer'], paint: { 'circle-radius': 2.5, 'circle-color': '#2171b5' } });
+    map.addLayer({ id: 'fire-origins', type: 'circle', source: 'fire', filter: ['==', ['get', 'kind'], 'origin'], paint: { 'circle-radius': 3, 'circle-color': '#111' } });
+  }
+
+  /** Staff: where each open task sends a team (`GET /api/tasks`), a blue diamond. */
+  async function taskLayer() {
+    let list;
+    try {
+      list = await get('/api/tasks');
+    } catch (e) {
+      onError && onError(e);
+      return;
+    }
+    openTasks = (list.tasks || []).filter((k) => k.state !== 'done' && Array.isArray(k.location));
+    map.addSource('tasks', { type: 'geojson', data: EMPTY });
+    map.addImage('task', taskIcon());
+    map.addLayer({ id: 'tasks', type: 'symbol', source: 'tasks', layout: { 'icon-image': 'task', 'icon-allow-overlap': true } });
+    showTasks();
+  }
+
+  /** The open tasks created within the period (all of them in "now"). */
+  function showTasks() {
+    if (!openTasks || !map.getSource('tasks')) return;
+    const from = period.from ? period.from + 'T00:00:00Z' : null;
+    const to = period.to ? nextDay(period.to) + 'T00:00:00Z' : null;
+    const within = (k) => (!from || Date.parse(k.created_at) >= Date.parse(from)) && (!to || Date.parse(k.created_at) < Date.parse(to));
+    const features = openTasks
+      .filter(within)
+      .map((k) => ({ type: 'Feature', geometry: { type: 'Point', coordinates: k.location }, properties: { id: k.id, incident: k.incident, team: k.team || '' } }));
+    map.getSource('tasks').setData({ type: 'FeatureCollection', features });
+    container.dataset.tasks = String(features.length);
+  }
+
+  /** A 14 px blue diamond outline: a task's destination, never taken for an incident or a site. */
+  function taskIcon() {
+    const n = 14;
+    const data = new Uint8Array(n * n * 4);
+    const c = (n - 1) / 2;
+    for (let y = 0; y < n; y++) {
+      for (let x = 0; x < n; x++) {
+        const d = Math.abs(x - c) + Math.abs(y - c);
+        if (d <= c && d > c - 2.5) data.set([0, 87, 184, 255], (y * n + x) * 4);
+        else if (d <= c - 2.5) data.set([255, 255, 255, 200], (y * n + x) * 4);
+      }
+    }
+    return { width: n, height: n, data };
+  }
+
   function incidentLayers() {
+    fireLayers();
     map.addSource('incidents', { type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 40, clusterMaxZoom: 12 });
     map.addLayer({
       id: 'clusters',
@@ -214,7 +355,22 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
       return;
     }
     if (ctl.signal.aborted) return;
+    let rays = [];
+    if (bearings) {
+      try {
+        rays = await bearingFeatures(all, rayCache, ctl.signal);
+      } catch (e) {
+        if (e.name !== 'AbortError') onError && onError(e);
+        return;
+      }
+      if (ctl.signal.aborted) return;
+    }
     map.getSource('incidents').setData({ type: 'FeatureCollection', features: incidentFeatures(all) });
+    const fire = fireFeatures(all).concat(rays);
+    if (bearings) container.dataset.bearings = String(rays.filter((f) => f.properties.kind === 'bearing').length);
+    map.getSource('fire').setData({ type: 'FeatureCollection', features: fire });
+    container.dataset.origins = String(fire.filter((f) => f.properties.kind === 'origin').length);
+    container.dataset.links = String(fire.filter((f) => f.properties.kind === 'link').length);
     onLoaded && onLoaded(all.length, total);
   }
 
@@ -230,6 +386,7 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
       return;
     }
     incidentLayers();
+    if (tasks) await taskLayer();
     map.on('moveend', later);
     map.on('idle', updateLabels);
     reload();
@@ -245,6 +402,7 @@ export function makeMap(container, { incidents = true, onPick, onLoaded, onError
     /** Shows the incidents of the UTC days `from` to `to` (`YYYY-MM-DD`, either may be ''). */
     setPeriod(from, to) {
       period = { from, to };
+      showTasks();
       later();
     },
     destroy() {

@@ -4,7 +4,10 @@
 //! is logged and shows on the incident page, proofs verify in the browser and a tampered one
 //! fails, a party disputes, a team answers its task from its page, the public sees published
 //! incidents only, live alerts arrive
-//! without reload, and the language switch changes every label. Screenshots of every view go
+//! without reload, a revoked token's page stops following the stream and returns to sign-in,
+//! the period (dates, slider, *now*) filters the map and the queue as the API does, origins
+//! of fire, strike–firing links and task destinations are drawn as the API gives them, and
+//! the language switch changes every label. Screenshots of every view go
 //! to `target/dashboard-screenshots/`.
 //!
 //! Needs `python3` with `selenium`, `chromium` and `chromium-driver` (`scripts/test` installs
@@ -115,6 +118,15 @@ fn every_role_in_a_real_browser() {
         &["--rate", "100000"],
         Some(&demo.dir.join("serve.log")),
     );
+    // A liaison officer's token the test revokes while the page follows the alert stream.
+    let revocable = common::token(&demo.db, "party:UA", "revoked-liaison");
+    let listed = ok(&["token", "list", "--db", s(&demo.db)]);
+    let revocable_id = listed
+        .lines()
+        .find(|l| l.contains("revoked-liaison"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the new token listed")
+        .to_string();
     let shots = root().join("target/dashboard-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let script = root().join("tests/dashboard/drive.py");
@@ -126,6 +138,10 @@ fn every_role_in_a_real_browser() {
         .arg(&published)
         .arg(&shots)
         .arg(demo.token("team:team-1"))
+        .arg(&revocable)
+        .arg(env!("CARGO_BIN_EXE_truce"))
+        .arg(&demo.db)
+        .arg(&revocable_id)
         .status()
         .unwrap_or_else(|e| {
             panic!(

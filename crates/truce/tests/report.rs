@@ -545,3 +545,439 @@ fn serve_makes_and_logs_the_nightly_reports() {
     }
     ok(&["log", "verify", "--db", s(&demo.db)]);
 }
+
+/// What a daily report's numbers must be, worked out from the incidents a role is given by
+/// another surface: the incidents in possible breach that began on `day` (by id), the counts
+/// by rule and presumed party (suggested and official apart), and each day's count.
+struct Expected {
+    incidents: BTreeMap<String, Value>,
+    by_rule_suggested: BTreeMap<String, BTreeMap<String, u64>>,
+    by_rule_official: BTreeMap<String, BTreeMap<String, u64>>,
+    per_day: BTreeMap<String, u64>,
+}
+
+fn expected(views: &[Value], day: &str) -> Expected {
+    let mut e = Expected {
+        incidents: BTreeMap::new(),
+        by_rule_suggested: BTreeMap::new(),
+        by_rule_official: BTreeMap::new(),
+        per_day: BTreeMap::new(),
+    };
+    for v in views {
+        let rules: Vec<&str> = v["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        if rules.is_empty() {
+            continue;
+        }
+        let start = &v["start"].as_str().unwrap()[..10];
+        *e.per_day.entry(start.to_string()).or_default() += 1;
+        if start != day {
+            continue;
+        }
+        e.incidents
+            .insert(v["id"].as_str().unwrap().to_string(), v.clone());
+        for r in rules {
+            for (field, map) in [
+                ("suggested_party", &mut e.by_rule_suggested),
+                ("attributed_party", &mut e.by_rule_official),
+            ] {
+                let party = v[field].as_str().unwrap_or("none").to_string();
+                *map.entry(r.to_string())
+                    .or_default()
+                    .entry(party)
+                    .or_default() += 1;
+            }
+        }
+    }
+    e
+}
+
+/// Holds a report's `report.json` to what `expected` worked out from another surface.
+fn check_numbers(who: &str, report: &Value, e: &Expected) {
+    let got: BTreeMap<String, Value> = report["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["id"].as_str().unwrap().to_string(), v.clone()))
+        .collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        e.incidents.keys().collect::<Vec<_>>(),
+        "{who}: the incidents listed"
+    );
+    for (id, v) in &got {
+        assert_eq!(Some(v), e.incidents.get(id), "{who}: {id} as listed");
+    }
+    let counts = |m: &Value| -> BTreeMap<String, BTreeMap<String, u64>> {
+        serde_json::from_value(m.clone()).unwrap()
+    };
+    assert_eq!(
+        counts(&report["by_rule_suggested"]),
+        e.by_rule_suggested,
+        "{who}: by rule and party suggested by evidence"
+    );
+    assert_eq!(
+        counts(&report["by_rule_official"]),
+        e.by_rule_official,
+        "{who}: by rule and party attributed by analysts"
+    );
+    // Every day of the chart: its count, whatever the areas it is split by.
+    let per_day = report["per_day"].as_object().unwrap();
+    assert_eq!(per_day.len(), 31, "{who}: 30 days and the day");
+    for (d, by_area) in per_day {
+        let n: u64 = by_area
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|c| c.as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            n,
+            e.per_day.get(d).copied().unwrap_or(0),
+            "{who}: incidents in possible breach that began on {d}"
+        );
+    }
+    // The sector chart places each of the day's incidents once.
+    let placed: u64 = report["by_sector"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(std::iter::once(&report["by_sector_no_place"]))
+        .map(|s| {
+            [
+                "explosions_impacts",
+                "firing_launches",
+                "other",
+                "kind_not_shown",
+            ]
+            .iter()
+            .map(|k| s[*k].as_u64().unwrap())
+            .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(placed, e.incidents.len() as u64, "{who}: the sector chart");
+}
+
+/// One definition of each fact: a staff report's numbers are what `truce incidents --json`
+/// (the staff's view) gives for that day, and a party's what the REST API gives that party —
+/// the incidents listed (each exactly as given), the counts by rule and presumed party, each
+/// day's count; and the sector chart counts by kind, as the incidents' kinds say.
+#[test]
+fn a_reports_numbers_are_what_the_cli_and_the_api_give_that_role() {
+    let demo = Demo::new("truce-report", "numbers");
+    let db = s(&demo.db);
+    let views = |out: &str| -> Vec<Value> { out.lines().map(json_of).collect() };
+    let all = views(&ok(&[
+        "incidents",
+        "--db",
+        db,
+        "--json",
+        "--limit",
+        "100000",
+    ]));
+    let mut by_day: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for v in &all {
+        if v["rules"].as_array().is_some_and(|r| !r.is_empty()) {
+            by_day
+                .entry(v["start"].as_str().unwrap()[..10].to_string())
+                .or_default()
+                .push(v);
+        }
+    }
+    let (day, on_day) = by_day
+        .iter()
+        .max_by_key(|(d, ids)| (ids.len(), std::cmp::Reverse((*d).clone())))
+        .unwrap();
+    // An official attribution, so the two columns of presumed parties differ.
+    let attributed = on_day
+        .iter()
+        .find(|v| v["suggested_party"].is_string())
+        .expect("an incident the evidence suggests a party for")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for args in [vec!["verify"], vec!["attribute", "RU"]] {
+        let mut a = vec![
+            "decide",
+            "--db",
+            db,
+            &attributed,
+            "--actor",
+            "analyst-1",
+            "--reason",
+            "two patrols and the crater analysis",
+        ];
+        a.splice(4..4, args);
+        ok(&a);
+    }
+    let all = views(&ok(&[
+        "incidents",
+        "--db",
+        db,
+        "--json",
+        "--limit",
+        "100000",
+    ]));
+    let staff_expected = expected(&all, day);
+    assert!(staff_expected.incidents.len() >= 4);
+    assert_eq!(
+        staff_expected.incidents[&attributed]["attributed_party"],
+        "RU"
+    );
+    assert!(
+        staff_expected
+            .by_rule_official
+            .values()
+            .any(|m| m.contains_key("RU")),
+        "the attribution is counted"
+    );
+
+    let staff = demo.dir.join("numbers-staff");
+    ok(&[
+        "report",
+        "daily",
+        "--db",
+        db,
+        "--day",
+        day,
+        "--audience",
+        "staff",
+        "--no-log",
+        "--out",
+        s(&staff),
+    ]);
+    let sj = report_json(&staff);
+    check_numbers("staff", &sj, &staff_expected);
+    // By kind: the staff is shown kinds, so none is "not shown", and the day holds both
+    // explosions (or impacts) and firing.
+    let total = |k: &str| -> u64 {
+        sj["by_sector"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(std::iter::once(&sj["by_sector_no_place"]))
+            .map(|s| s[k].as_u64().unwrap())
+            .sum()
+    };
+    let kinds_of = |want: &dyn Fn(&[&str]) -> bool| -> u64 {
+        staff_expected
+            .incidents
+            .values()
+            .filter(|v| {
+                let k: Vec<&str> = v["kinds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.as_str().unwrap())
+                    .collect();
+                want(&k)
+            })
+            .count() as u64
+    };
+    let strikes = kinds_of(&|k| k.contains(&"explosion") || k.contains(&"impact"));
+    let firing =
+        kinds_of(&|k| k.contains(&"firing") && !k.contains(&"explosion") && !k.contains(&"impact"));
+    assert!(
+        strikes > 0 && firing > 0,
+        "{strikes} strikes, {firing} firing"
+    );
+    assert_eq!(total("explosions_impacts"), strikes);
+    assert_eq!(total("firing_launches"), firing);
+    assert_eq!(
+        total("other"),
+        staff_expected.incidents.len() as u64 - strikes - firing
+    );
+    assert_eq!(total("kind_not_shown"), 0);
+
+    // A party: its report against the REST API with its token, page by page.
+    let server = Server::start(&demo.db, &["--rate", "5000"], None);
+    for party in ["party:UA", "party:RU"] {
+        let token = demo.token(party);
+        let mut given = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = get_json(
+                &server.addr,
+                &format!("/api/incidents?limit=1000&offset={offset}"),
+                Some(&token),
+            );
+            given.extend(page["incidents"].as_array().unwrap().iter().cloned());
+            match page["next_offset"].as_u64() {
+                Some(n) => offset = n,
+                None => break,
+            }
+        }
+        let party_expected = expected(&given, day);
+        let out = demo
+            .dir
+            .join(format!("numbers-{}", party.replace(':', "-")));
+        ok(&[
+            "report",
+            "daily",
+            "--db",
+            db,
+            "--day",
+            day,
+            "--audience",
+            party,
+            "--no-log",
+            "--out",
+            s(&out),
+        ]);
+        let pj = report_json(&out);
+        check_numbers(party, &pj, &party_expected);
+        // A party is shown no source and no observation seq, in the report as in the API.
+        let text = std::fs::read_to_string(out.join("report.json")).unwrap();
+        assert!(
+            !text.contains("observation_seqs"),
+            "{party}: observation seqs"
+        );
+    }
+    // A party that is shown at least one of the day's incidents makes the comparison bite.
+    let ua = report_json(&demo.dir.join("numbers-party-UA"));
+    let ru = report_json(&demo.dir.join("numbers-party-RU"));
+    assert!(
+        ua["incidents"].as_array().unwrap().len() + ru["incidents"].as_array().unwrap().len() > 0,
+        "the parties are shown none of the day's incidents"
+    );
+}
+
+/// A spot report's map is an inset of its incident: for staff the observations of its
+/// evidence chain (each seq, bearings as rays) and the origin of fire with its ellipse; for a
+/// party the origin but no observation; for the public neither. Made again, byte-identical.
+#[test]
+fn a_spot_report_maps_its_incident_for_each_audience() {
+    let demo = Demo::new("truce-report", "spot");
+    let db = s(&demo.db);
+    let all: Vec<Value> = ok(&["incidents", "--db", db, "--json", "--limit", "100000"])
+        .lines()
+        .map(json_of)
+        .collect();
+    let inc = all
+        .iter()
+        .find(|v| v["origin"].is_object() && v["rules"].as_array().is_some_and(|r| !r.is_empty()))
+        .expect("an incident with an origin of fire");
+    let id = inc["id"].as_str().unwrap();
+    let seqs: Vec<u64> = inc["observation_seqs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    assert!(seqs.len() >= 2, "{id}: bearings from two places at least");
+    let spot = |audience: &str, name: &str| {
+        let out = demo.dir.join(name);
+        let r = truce(&[
+            "report",
+            "spot",
+            "--db",
+            db,
+            "--incident",
+            id,
+            "--audience",
+            audience,
+            "--no-log",
+            "--out",
+            s(&out),
+        ]);
+        r.status.success().then_some(out)
+    };
+
+    let staff = spot("staff", "spot-staff").expect("the staff's spot report");
+    let map = std::fs::read_to_string(staff.join("map.svg")).unwrap();
+    let sj = report_json(&staff);
+    let evidence: Vec<u64> = sj["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(evidence, seqs, "the evidence chain drawn is the incident's");
+    for e in sj["evidence"].as_array().unwrap() {
+        let seq = e["seq"].as_u64().unwrap();
+        assert!(
+            map.contains(&format!("<title>seq {seq} ")),
+            "no observation {seq} on the map"
+        );
+        if let Some(b) = e["bearing_deg"].as_f64() {
+            assert!(
+                map.contains(&format!("{b:.1}°</title>")),
+                "no bearing ray for {seq}"
+            );
+        }
+    }
+    assert!(map.contains("<ellipse"), "the origin's ellipse");
+    assert!(
+        map.contains(&format!("<title>{id}</title>")),
+        "the incident"
+    );
+    assert!(map.contains("km</text>"), "a scale bar");
+    // An inset: the whole contact line is hundreds of km, the inset's scale bar a few.
+    let km: u64 = map
+        .split("km</text>")
+        .next()
+        .unwrap()
+        .rsplit('>')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(km <= 20, "a scale bar of {km} km is no inset");
+    let text = pdf_text(&staff.join("report.pdf"));
+    for needle in [
+        "origin of fire",
+        "observations (seq) and bearings",
+        "Evidence",
+    ] {
+        assert!(
+            text.contains(needle),
+            "the staff's spot PDF lacks {needle:?}"
+        );
+    }
+    assert!(
+        std::process::Command::new("pdftoppm")
+            .args(["-r", "40", "-png", "-f", "1", "-l", "1"])
+            .arg(staff.join("report.pdf"))
+            .arg(staff.join("page"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let again = spot("staff", "spot-staff-again").unwrap();
+    for f in ["report.pdf", "report.html", "map.svg", "report.json"] {
+        assert_eq!(
+            std::fs::read(staff.join(f)).unwrap(),
+            std::fs::read(again.join(f)).unwrap(),
+            "{f} made again"
+        );
+    }
+
+    // A party shown the incident: the origin, not the observations.
+    let party = ["party:UA", "party:RU"]
+        .iter()
+        .find_map(|p| spot(p, &format!("spot-{}", p.replace(':', "-"))))
+        .expect("a party shown the incident");
+    let map = std::fs::read_to_string(party.join("map.svg")).unwrap();
+    assert!(map.contains("<ellipse"), "a party is shown the origin");
+    assert!(
+        !map.contains("<title>seq "),
+        "a party is shown no observation"
+    );
+    assert!(report_json(&party).get("evidence").is_none());
+
+    // The public, once published: neither.
+    demo.publish(id, "analyst-1", "two bearings and a crater");
+    let public = spot("public", "spot-public").expect("the public's spot report");
+    let map = std::fs::read_to_string(public.join("map.svg")).unwrap();
+    assert!(!map.contains("<ellipse"), "the public is shown no origin");
+    assert!(
+        !map.contains("<title>seq "),
+        "the public is shown no observation"
+    );
+    assert!(report_json(&public).get("evidence").is_none());
+}

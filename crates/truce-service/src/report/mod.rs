@@ -25,7 +25,7 @@ use truce_fusion::coverage::{SectorDay, Status};
 use truce_fusion::ledger::Ledger;
 use truce_log::VerifierKey;
 use truce_log::checkpoint::verify_checkpoint;
-use truce_store::{GeoPackageStore, Log};
+use truce_store::{GeoPackageStore, Log, Store};
 
 use crate::access::{self, Role};
 
@@ -135,9 +135,9 @@ const LABELS: &[(&str, [&str; 3])] = &[
     (
         "chart_sector",
         [
-            "The day's incidents by sector of the line (km from its start)",
-            "Інциденти дня за ділянками лінії (км від її початку)",
-            "Инциденты дня по участкам линии (км от её начала)",
+            "Explosions and firing by sector of the line: the day's incidents by kind and 25 km sector (km from the line's start)",
+            "Вибухи та стрільба за ділянками лінії: інциденти дня за видом і ділянкою 25 км (км від початку лінії)",
+            "Взрывы и стрельба по участкам линии: инциденты дня по виду и участку 25 км (км от начала линии)",
         ],
     ),
     (
@@ -160,6 +160,58 @@ const LABELS: &[(&str, [&str; 3])] = &[
             "Встановлено аналітиками",
             "Установлено аналитиками",
         ],
+    ),
+    (
+        "explosions_impacts",
+        [
+            "explosions and impacts",
+            "вибухи та влучання",
+            "взрывы и попадания",
+        ],
+    ),
+    (
+        "firing_launches",
+        [
+            "firing and launches",
+            "стрільба та пуски",
+            "стрельба и пуски",
+        ],
+    ),
+    ("other_kinds", ["other", "інше", "другое"]),
+    ("kind", ["Kind", "Вид", "Вид"]),
+    ("no_place", ["not on the line", "поза лінією", "вне линии"]),
+    ("bearing", ["Bearing", "Пеленг", "Пеленг"]),
+    (
+        "contact_line",
+        ["contact line", "лінія зіткнення", "линия соприкосновения"],
+    ),
+    (
+        "origin",
+        [
+            "origin of fire (95 % ellipse)",
+            "місце ведення вогню (еліпс 95 %)",
+            "место ведения огня (эллипс 95 %)",
+        ],
+    ),
+    (
+        "linked",
+        [
+            "linked strike or firing",
+            "пов’язане влучання чи стрільба",
+            "связанное попадание или стрельба",
+        ],
+    ),
+    (
+        "observations_bearings",
+        [
+            "observations (seq) and bearings",
+            "спостереження (seq) і пеленги",
+            "наблюдения (seq) и пеленги",
+        ],
+    ),
+    (
+        "kind_not_shown",
+        ["kind not shown", "вид не показано", "вид не показан"],
     ),
     ("none", ["none", "немає", "нет"]),
     ("incidents", ["Incidents", "Інциденти", "Инциденты"]),
@@ -338,8 +390,11 @@ struct Numbers<'a> {
     /// The same days by rule (an incident counts once per rule it may breach).
     per_day_by_rule: BTreeMap<NaiveDate, BTreeMap<String, usize>>,
     /// The day's incidents in possible breach by 25 km sector of the contact line (chainage from
-    /// the line's start): `(from_km, to_km, count)`, sectors with none left out.
-    by_sector: Vec<(f64, f64, usize)>,
+    /// the line's start), by kind ([`fire_kind`]): sectors with none left out.
+    by_sector: Vec<SectorCount>,
+    /// The day's incidents in possible breach with no place on the line, by kind: no fixed
+    /// place (bearings that fix no point: heard, not located), or more than 25 km from it.
+    by_sector_no_place: KindCounts,
     previous_7_per_day: f64,
     previous_30_per_day: f64,
     /// rule → (suggested party or "none" → count), and the same for official attribution.
@@ -354,6 +409,78 @@ struct Numbers<'a> {
     responses: Vec<[String; 3]>,
     /// Sectors not or partly observed that day: `(from_km, to_km, status)`.
     coverage_caveats: Vec<(f64, f64, String)>,
+    /// Staff spot report: the observations of its evidence chain, drawn on its map.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    evidence: Vec<EvidencePoint>,
+}
+
+/// Staff only, in a spot report: one observation of the incident's evidence chain, where it
+/// was made (a point, a track's vertices or an area's ring) and, for a bearing, its azimuth
+/// from that point. Read from the store by [`make_at`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvidencePoint {
+    pub seq: u64,
+    pub kind: String,
+    pub observed_at: chrono::DateTime<chrono::Utc>,
+    /// `[lon, lat]`; one for a point.
+    pub coordinates: Vec<[f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearing_deg: Option<f64>,
+}
+
+/// One 25 km sector of the line and the day's incidents in possible breach there, by kind.
+#[derive(Debug, Clone, Serialize)]
+struct SectorCount {
+    from_km: f64,
+    to_km: f64,
+    #[serde(flatten)]
+    counts: KindCounts,
+}
+
+/// Incidents by kind ([`fire_kind`]).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+struct KindCounts {
+    /// Incidents with an explosion or an impact among their observations.
+    explosions_impacts: usize,
+    /// Incidents of firing (a weapon seen or heard firing, a launch) with no explosion or impact.
+    firing_launches: usize,
+    /// Every other kind (weapons present, hotspots alone, storage, access, works, …).
+    other: usize,
+    /// Incidents whose kinds the audience is not shown (the public: the API withholds an
+    /// incident's kinds from it, so the report does too).
+    kind_not_shown: usize,
+}
+
+impl KindCounts {
+    fn of(n: [usize; 4]) -> KindCounts {
+        KindCounts {
+            explosions_impacts: n[0],
+            firing_launches: n[1],
+            other: n[2],
+            kind_not_shown: n[3],
+        }
+    }
+
+    fn as_array(&self) -> [usize; 4] {
+        [
+            self.explosions_impacts,
+            self.firing_launches,
+            self.other,
+            self.kind_not_shown,
+        ]
+    }
+}
+
+/// Which bar of the sector chart an incident goes in, from the kinds its view shows
+/// (`None` when the audience is not shown them): explosions and impacts first, since a strike
+/// linked to its firing is two incidents and each is counted at its own end.
+fn fire_kind(kinds: Option<&[String]>) -> usize {
+    match kinds {
+        None => 3,
+        Some(k) if k.iter().any(|k| k == "explosion" || k == "impact") => 0,
+        Some(k) if k.iter().any(|k| k == "firing") => 1,
+        Some(_) => 2,
+    }
 }
 
 /// Makes a report: its files, from `ledger` folded to `basis.log_size`, `coverage` of the same
@@ -361,6 +488,7 @@ struct Numbers<'a> {
 pub fn make(
     ledger: &Ledger,
     coverage: &[SectorDay],
+    evidence: &[EvidencePoint],
     basis: &Basis,
     subject: &Subject,
     audience: &Role,
@@ -430,21 +558,29 @@ pub fn make(
             .sum();
         (total as f64 / n as f64 * 10.0).round() / 10.0
     };
-    let mut by_sector: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut by_sector: BTreeMap<usize, [usize; 4]> = BTreeMap::new();
+    let mut no_place = [0; 4];
     let sectors =
         truce_fusion::coverage::Sectors::new(&ledger.engine().agreement().contact_line.lines).ok();
     if let (Subject::Daily(_), Some(sectors)) = (subject, &sectors) {
         for v in &incidents {
-            if let Some(i) = v.location.and_then(|p| sectors.sector_of(p)) {
-                *by_sector.entry(i).or_default() += 1;
+            let kind = fire_kind(v.kinds.as_deref());
+            match v.location.and_then(|p| sectors.sector_of(p)) {
+                Some(i) => by_sector.entry(i).or_default()[kind] += 1,
+                None => no_place[kind] += 1,
             }
         }
     }
-    let by_sector: Vec<(f64, f64, usize)> = by_sector
+    let by_sector_no_place = KindCounts::of(no_place);
+    let by_sector: Vec<SectorCount> = by_sector
         .into_iter()
         .filter_map(|(i, n)| {
-            let (a, b) = sectors.as_ref()?.bounds_km(i);
-            Some((a, b, n))
+            let (from_km, to_km) = sectors.as_ref()?.bounds_km(i);
+            Some(SectorCount {
+                from_km,
+                to_km,
+                counts: KindCounts::of(n),
+            })
         })
         .collect();
     let previous_7_per_day = count_over(7);
@@ -481,7 +617,10 @@ pub fn make(
         ledger
             .tasks()
             .iter()
-            .filter(|k| k.created_at.date_naive() == day || ids.contains(k.incident.as_str()))
+            .filter(|k| {
+                ids.contains(k.incident.as_str())
+                    || matches!(subject, Subject::Daily(_)) && k.created_at.date_naive() == day
+            })
             .map(|k| {
                 [
                     k.id.clone(),
@@ -531,6 +670,7 @@ pub fn make(
         per_day,
         per_day_by_rule,
         by_sector,
+        by_sector_no_place,
         previous_7_per_day,
         previous_30_per_day,
         by_rule_suggested,
@@ -539,11 +679,24 @@ pub fn make(
         tasks,
         responses,
         coverage_caveats,
+        // Only staff are shown where each observation was made (the API's evidence chain).
+        evidence: match subject {
+            Subject::Spot(_) if audience.is_staff() => evidence.to_vec(),
+            _ => Vec::new(),
+        },
     };
-    let map = map_figure(ledger, &numbers.incidents, full);
+    let map = match (subject, numbers.incidents.first()) {
+        (Subject::Spot(_), Some(v)) => spot_map_figure(ledger, v, &numbers.evidence, full, lang),
+        _ => map_figure(ledger, &numbers.incidents, full),
+    };
     let chart = chart_figure(&numbers.per_day);
     let by_rule_chart = chart_figure(&numbers.per_day_by_rule);
-    let sector_chart = sector_figure(&numbers.by_sector);
+    let sector_chart = sector_figure(
+        &numbers.by_sector,
+        &numbers.by_sector_no_place,
+        sectors.as_ref().map_or(0, |s| s.len()),
+        lang,
+    );
     let blocks = blocks(
         &numbers,
         &[&map, &chart, &by_rule_chart, &sector_chart],
@@ -601,14 +754,51 @@ pub fn make_at(
         }
         Subject::Spot(_) => Vec::new(),
     };
+    let mut evidence = Vec::new();
+    if let Subject::Spot(id) = subject
+        && audience.is_staff()
+        && let Some(k) = ledger.find(id)
+    {
+        use truce_core::observation::Geometry;
+        for &seq in &ledger.incidents()[k].observation_seqs {
+            let Some(o) = store
+                .observations(seq, 1)?
+                .into_iter()
+                .find(|o| o.seq == seq)
+            else {
+                continue;
+            };
+            let lonlat = |c: &[f64]| [c[0], c[1]];
+            let coordinates = match &o.observation.geometry {
+                Geometry::Point { coordinates } => vec![lonlat(coordinates.as_slice())],
+                Geometry::LineString { coordinates } => {
+                    coordinates.iter().map(|c| lonlat(c)).collect()
+                }
+                Geometry::Polygon { coordinates } => coordinates
+                    .first()
+                    .map(|r| r.iter().map(|c| lonlat(c)).collect())
+                    .unwrap_or_default(),
+            };
+            let props = &o.observation.properties;
+            evidence.push(EvidencePoint {
+                seq,
+                kind: props.kind.as_str().to_string(),
+                observed_at: props.observed_at,
+                coordinates,
+                bearing_deg: props.bearing.as_ref().map(|b| b.azimuth_deg),
+            });
+        }
+    }
     let basis = Basis {
         log_size: size,
         root: checkpoint.root.to_hex(),
         checkpoint: checkpoint.text.clone(),
         verifier_key: verifier.to_string(),
     };
-    let files =
-        make(&ledger, &coverage, &basis, subject, audience, lang).map_err(|e| anyhow!(e))?;
+    let files = make(
+        &ledger, &coverage, &evidence, &basis, subject, audience, lang,
+    )
+    .map_err(|e| anyhow!(e))?;
     Ok((basis, files))
 }
 
@@ -776,15 +966,425 @@ fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> Figure
     }
 }
 
+/// Half the side of a spot report's inset at least, metres: enough to show the line and the
+/// areas around a single incident.
+const INSET_MIN_HALF_M: f64 = 8_000.0;
+
+/// A spot report's map: an inset around the incident — its place, the contact line, the party
+/// areas, zones and storage sites there; for the audiences shown them the origin of fire with
+/// its 95 % ellipse and the incidents at the other end of its strike ↔ firing links; for staff
+/// the observations of its evidence chain (bearings drawn as rays) — with a scale bar and a
+/// legend naming what is drawn.
+fn spot_map_figure(
+    ledger: &Ledger,
+    v: &IncidentView,
+    evidence: &[EvidencePoint],
+    full: bool,
+    lang: Lang,
+) -> Figure {
+    let agreement = ledger.engine().agreement();
+    let origin = v.origin.filter(|_| full);
+    let links: Vec<&crate::view::LinkView> = if full {
+        v.links.iter().flatten().collect()
+    } else {
+        Vec::new()
+    };
+    // What the inset must hold.
+    let mut pts: Vec<[f64; 2]> = v.location.into_iter().collect();
+    pts.extend(origin.map(|o| o.point));
+    pts.extend(links.iter().filter_map(|l| l.location));
+    pts.extend(evidence.iter().flat_map(|e| e.coordinates.iter().copied()));
+    if pts.is_empty() {
+        return map_figure(ledger, std::slice::from_ref(v), full);
+    }
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for p in &pts {
+        x0 = x0.min(p[0]);
+        x1 = x1.max(p[0]);
+        y0 = y0.min(p[1]);
+        y1 = y1.max(p[1]);
+    }
+    let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    let k = cy.to_radians().cos();
+    const M_PER_DEG: f64 = 111_320.0;
+    // Half extents in metres, padded, at least INSET_MIN_HALF_M, at the figure's aspect.
+    let aspect = MAP_W / MAP_H;
+    let half_h = ((y1 - y0) / 2.0 * M_PER_DEG * 1.25).max(INSET_MIN_HALF_M);
+    let half_w = ((x1 - x0) / 2.0 * M_PER_DEG * k * 1.25).max(INSET_MIN_HALF_M);
+    // The taller of the two at the figure's aspect holds both.
+    let half_h = half_h.max(half_w / aspect);
+    let scale = MAP_H / (2.0 * half_h); // figure units per metre
+    let px = |p: [f64; 2]| {
+        (
+            MAP_W / 2.0 + (p[0] - cx) * M_PER_DEG * k * scale,
+            MAP_H / 2.0 - (p[1] - cy) * M_PER_DEG * scale,
+        )
+    };
+    let ring = |r: &[[f64; 2]]| r.iter().map(|p| px(*p)).collect::<Vec<_>>();
+    let mut items = Vec::new();
+    let fills = ["#dbe7f3", "#f3e0d8", "#e2efd9", "#efe6f5"];
+    for (i, party) in agreement.parties.iter().enumerate() {
+        for poly in &party.area {
+            items.push(Item::Path {
+                rings: poly.iter().map(|r| ring(r)).collect(),
+                closed: true,
+                fill: Some(fills[i % fills.len()]),
+                stroke: Some(("#9a9a9a", 0.5)),
+                dashed: false,
+                title: Some(party.name.clone()),
+            });
+        }
+    }
+    for zone in &agreement.zones {
+        if let truce_core::agreement::ZoneExtent::Polygons { polygons, .. } = &zone.extent {
+            for poly in polygons {
+                items.push(Item::Path {
+                    rings: poly.iter().map(|r| ring(r)).collect(),
+                    closed: true,
+                    fill: None,
+                    stroke: Some(("#6a51a3", 1.0)),
+                    dashed: true,
+                    title: Some(zone.name.clone()),
+                });
+            }
+        }
+    }
+    for line in &agreement.contact_line.lines {
+        items.push(Item::Path {
+            rings: vec![ring(line)],
+            closed: false,
+            fill: None,
+            stroke: Some(("#b0001e", 2.0)),
+            dashed: false,
+            title: None,
+        });
+    }
+    let inside = |(x, y): (f64, f64)| (0.0..=MAP_W).contains(&x) && (0.0..=MAP_H).contains(&y);
+    for site in &agreement.storage_sites {
+        let (x, y) = px(site.location);
+        if inside((x, y)) {
+            items.push(Item::Rect {
+                x: x - 3.5,
+                y: y - 3.5,
+                w: 7.0,
+                h: 7.0,
+                fill: "#238b45",
+                title: Some(site.name.clone()),
+            });
+            items.push(Item::Text {
+                x: x + 6.0,
+                y: y + 3.0,
+                size: 8.0,
+                text: site.name.clone(),
+            });
+        }
+    }
+    // Labels of the party areas at the inset's corners would mislead; the legend names them.
+    let text = |x: f64, y: f64, size: f64, t: String| Item::Text {
+        x,
+        y,
+        size,
+        text: t,
+    };
+    // The evidence chain (staff): bearings as rays, points as small squares with their seq.
+    for e in evidence {
+        let Some(&first) = e.coordinates.first() else {
+            continue;
+        };
+        let (ex, ey) = px(first);
+        if let Some(az) = e.bearing_deg {
+            let reach = origin
+                .map(|o| {
+                    let (ox, oy) = px(o.point);
+                    ((ox - ex).powi(2) + (oy - ey).powi(2)).sqrt() * 1.2
+                })
+                .unwrap_or(MAP_W)
+                .max(40.0);
+            let (s, c) = az.to_radians().sin_cos();
+            items.push(Item::Path {
+                rings: vec![vec![(ex, ey), (ex + s * reach, ey - c * reach)]],
+                closed: false,
+                fill: None,
+                stroke: Some(("#2171b5", 1.0)),
+                dashed: false,
+                title: Some(format!("seq {} {} {az:.1}°", e.seq, e.kind)),
+            });
+        }
+        if e.coordinates.len() > 1 {
+            items.push(Item::Path {
+                rings: vec![ring(&e.coordinates)],
+                closed: false,
+                fill: None,
+                stroke: Some(("#2171b5", 1.0)),
+                dashed: true,
+                title: Some(format!("seq {} {}", e.seq, e.kind)),
+            });
+        }
+        items.push(Item::Rect {
+            x: ex - 2.5,
+            y: ey - 2.5,
+            w: 5.0,
+            h: 5.0,
+            fill: "#2171b5",
+            title: Some(format!("seq {} {}", e.seq, e.kind)),
+        });
+        items.push(text(ex + 4.0, ey + 11.0, 9.0, e.seq.to_string()));
+    }
+    let here = v.location.map(px);
+    if let Some(o) = origin {
+        let (ox, oy) = px(o.point);
+        if let Some((x, y)) = here {
+            items.push(Item::Path {
+                rings: vec![vec![(ox, oy), (x, y)]],
+                closed: false,
+                fill: None,
+                stroke: Some(("#444444", 1.0)),
+                dashed: true,
+                title: None,
+            });
+        }
+        let e = &o.ellipse_95;
+        items.push(Item::Ellipse {
+            x: ox,
+            y: oy,
+            rx: (e.semi_minor_m * scale).max(1.0),
+            ry: (e.semi_major_m * scale).max(1.0),
+            rotate_deg: e.azimuth_deg,
+            stroke: "#000000",
+        });
+    }
+    for l in &links {
+        let Some(p) = l.location else { continue };
+        let (lx, ly) = px(p);
+        if let Some((x, y)) = here {
+            items.push(Item::Path {
+                rings: vec![vec![(x, y), (lx, ly)]],
+                closed: false,
+                fill: None,
+                stroke: Some(("#7a0177", 1.2)),
+                dashed: true,
+                title: Some(l.basis.clone()),
+            });
+        }
+        items.push(Item::Circle {
+            x: lx,
+            y: ly,
+            r: 4.0,
+            fill: "#ffffff",
+            stroke: ("#7a0177", 1.5),
+            title: Some(l.incident.clone()),
+        });
+        items.push(text(lx + 6.0, ly - 4.0, 9.0, l.incident.clone()));
+    }
+    if let Some((x, y)) = here {
+        let colour = match v.max_severity.map(|s| s.as_str()) {
+            Some("critical") => "#7a0019",
+            Some("high") => "#d7301f",
+            Some("medium") => "#fc8d59",
+            _ => "#fdcc8a",
+        };
+        items.push(Item::Circle {
+            x,
+            y,
+            r: 7.0,
+            fill: colour,
+            stroke: ("#000000", 1.0),
+            title: Some(v.id.clone()),
+        });
+        items.push(text(x + 9.0, y - 6.0, 11.0, v.id.clone()));
+    }
+    // The origin's cross on top: a firing incident's place is its origin.
+    if let Some(o) = origin {
+        let (ox, oy) = px(o.point);
+        items.push(Item::Path {
+            rings: vec![
+                vec![(ox - 5.0, oy - 5.0), (ox + 5.0, oy + 5.0)],
+                vec![(ox - 5.0, oy + 5.0), (ox + 5.0, oy - 5.0)],
+            ],
+            closed: false,
+            fill: None,
+            stroke: Some(("#000000", 1.5)),
+            dashed: false,
+            title: Some(t(lang, "origin").to_string()),
+        });
+    }
+    // A white band at the foot, two rows: the scale bar and the party areas, then the
+    // symbols drawn.
+    let band = 36.0;
+    items.push(Item::Rect {
+        x: 0.0,
+        y: MAP_H - band,
+        w: MAP_W,
+        h: band,
+        fill: "#ffffff",
+        title: None,
+    });
+    let bar_m = [1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0]
+        .into_iter()
+        .find(|m| m * scale >= MAP_W / 8.0)
+        .unwrap_or(50_000.0);
+    let (bx, by) = (10.0, MAP_H - 22.0);
+    items.push(Item::Path {
+        rings: vec![vec![
+            (bx, by - 4.0),
+            (bx, by),
+            (bx + bar_m * scale, by),
+            (bx + bar_m * scale, by - 4.0),
+        ]],
+        closed: false,
+        fill: None,
+        stroke: Some(("#000000", 1.2)),
+        dashed: false,
+        title: None,
+    });
+    items.push(text(
+        bx + bar_m * scale + 4.0,
+        by,
+        9.0,
+        format!("{:.0} km", bar_m / 1000.0),
+    ));
+    let mut lx = bx + bar_m * scale + 50.0;
+    for (i, party) in agreement.parties.iter().enumerate() {
+        items.push(Item::Rect {
+            x: lx,
+            y: by - 8.0,
+            w: 10.0,
+            h: 8.0,
+            fill: fills[i % fills.len()],
+            title: None,
+        });
+        let label = format!("{} ({})", party.name, party.id);
+        lx += 14.0 + figure_text_width(&label, 9.0) + 14.0;
+        items.push(text(
+            lx - figure_text_width(&label, 9.0) - 14.0,
+            by,
+            9.0,
+            label,
+        ));
+    }
+    // The legend: each swatch drawn at its place, then its label.
+    let by = MAP_H - 7.0;
+    let mut entries = vec![(0, t(lang, "contact_line"))];
+    if here.is_some() {
+        entries.push((1, t(lang, "id")));
+    }
+    if origin.is_some() {
+        entries.push((2, t(lang, "origin")));
+    }
+    if links.iter().any(|l| l.location.is_some()) {
+        entries.push((3, t(lang, "linked")));
+    }
+    if !evidence.is_empty() {
+        entries.push((4, t(lang, "observations_bearings")));
+    }
+    let mut lx = bx;
+    let y = by - 3.0;
+    for (swatch, label) in entries {
+        items.push(match swatch {
+            0 => Item::Path {
+                rings: vec![vec![(lx, y), (lx + 9.0, y)]],
+                closed: false,
+                fill: None,
+                stroke: Some(("#b0001e", 2.0)),
+                dashed: false,
+                title: None,
+            },
+            1 => Item::Circle {
+                x: lx + 4.0,
+                y,
+                r: 4.0,
+                fill: "#d7301f",
+                stroke: ("#000000", 0.6),
+                title: None,
+            },
+            2 => Item::Ellipse {
+                x: lx + 4.0,
+                y,
+                rx: 2.5,
+                ry: 5.0,
+                rotate_deg: 60.0,
+                stroke: "#000000",
+            },
+            3 => Item::Circle {
+                x: lx + 4.0,
+                y,
+                r: 3.5,
+                fill: "#ffffff",
+                stroke: ("#7a0177", 1.5),
+                title: None,
+            },
+            _ => Item::Rect {
+                x: lx + 1.5,
+                y: y - 2.5,
+                w: 5.0,
+                h: 5.0,
+                fill: "#2171b5",
+                title: None,
+            },
+        });
+        items.push(text(lx + 12.0, by, 9.0, label.to_string()));
+        lx += 12.0 + figure_text_width(label, 9.0) + 14.0;
+    }
+    Figure {
+        w: MAP_W,
+        h: MAP_H,
+        background: "#f4f1ea",
+        items,
+    }
+}
+
 const CHART_W: f64 = 800.0;
 const CHART_H: f64 = 220.0;
 
-/// Bars per 25 km sector of the line: the day's incidents in possible breach.
-fn sector_figure(by_sector: &[(f64, f64, usize)]) -> Figure {
-    let max = by_sector.iter().map(|s| s.2).max().unwrap_or(0).max(1);
-    let (left, bottom, top) = (40.0, CHART_H - 30.0, 20.0);
-    let n = by_sector.len().max(1) as f64;
-    let bw = ((CHART_W - left - 10.0) / n).min(60.0);
+/// Bars per 25 km sector of the line: the day's incidents in possible breach, stacked by kind
+/// (explosions and impacts, firing and launches, other, kind not shown), with a legend.
+/// The last bar, apart, holds the incidents with no place on the line.
+/// Every sector of the line (`sectors` of them) has its slot, so the bars stand where their
+/// sectors are along the line; the bar apart stands after a gap.
+fn sector_figure(
+    by_sector: &[SectorCount],
+    no_place: &KindCounts,
+    sectors: usize,
+    lang: Lang,
+) -> Figure {
+    let slot_of = |km: f64| (km / truce_fusion::coverage::SECTOR_KM).round() as usize;
+    // (slot, counts, tooltip)
+    let mut bars: Vec<(usize, [usize; 4], String)> = by_sector
+        .iter()
+        .map(|s| {
+            (
+                slot_of(s.from_km),
+                s.counts.as_array(),
+                format!("{:.0}–{:.0} km", s.from_km, s.to_km),
+            )
+        })
+        .collect();
+    let mut slots = sectors.max(bars.iter().map(|b| b.0 + 1).max().unwrap_or(1));
+    let apart = no_place.as_array().iter().sum::<usize>() > 0;
+    if apart {
+        bars.push((
+            slots + 1,
+            no_place.as_array(),
+            t(lang, "no_place").to_string(),
+        ));
+        slots += 2;
+    }
+    let by_sector = &bars;
+    let counts = |s: &(usize, [usize; 4], String)| s.1;
+    let kinds = [
+        (t(lang, "explosions_impacts"), "#d7301f"),
+        (t(lang, "firing_launches"), "#4575b4"),
+        (t(lang, "other_kinds"), "#999999"),
+        (t(lang, "kind_not_shown"), "#8c6bb1"),
+    ];
+    let max = by_sector
+        .iter()
+        .map(|s| counts(s).iter().sum::<usize>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (left, bottom, top) = (40.0, CHART_H - 30.0, 34.0);
+    let bw = ((CHART_W - left - 10.0) / slots as f64).min(60.0);
     let text = |x: f64, y: f64, t: String| Item::Text {
         x,
         y,
@@ -803,19 +1403,61 @@ fn sector_figure(by_sector: &[(f64, f64, usize)]) -> Figure {
         text(4.0, top + 8.0, max.to_string()),
         text(4.0, bottom, "0".into()),
     ];
-    for (i, (a, b, c)) in by_sector.iter().enumerate() {
-        let x = left + i as f64 * bw;
-        let h = *c as f64 / max as f64 * (bottom - top);
+    // The legend names only the kinds drawn.
+    let used: Vec<usize> = (0..kinds.len())
+        .filter(|&k| by_sector.iter().any(|s| counts(s)[k] > 0))
+        .collect();
+    let mut lx = left;
+    for &k in &used {
+        let (name, colour) = kinds[k];
         items.push(Item::Rect {
-            x: x + 2.0,
-            y: bottom - h,
-            w: (bw - 4.0).max(1.0),
-            h,
-            fill: "#8c6bb1",
-            title: Some(format!("{a:.0}–{b:.0} km: {c}")),
+            x: lx,
+            y: 6.0,
+            w: 10.0,
+            h: 10.0,
+            fill: colour,
+            title: None,
         });
-        items.push(text(x + 2.0, bottom - h - 3.0, c.to_string()));
-        items.push(text(x + 2.0, bottom + 14.0, format!("{a:.0}")));
+        items.push(text(lx + 14.0, 15.0, name.to_string()));
+        lx += 14.0 + figure_text_width(name, 10.0) + 16.0;
+    }
+    // The km at the start of every other sector along the axis, and the bar apart's name.
+    for slot in (0..sectors).step_by(2) {
+        items.push(text(
+            left + slot as f64 * bw + 2.0,
+            bottom + 14.0,
+            format!("{:.0}", slot as f64 * truce_fusion::coverage::SECTOR_KM),
+        ));
+    }
+    if apart {
+        let name = t(lang, "no_place");
+        items.push(text(
+            (left + (sectors + 1) as f64 * bw + 2.0)
+                .min(CHART_W - figure_text_width(name, 10.0) - 4.0),
+            bottom + 14.0,
+            name.to_string(),
+        ));
+    }
+    for s in by_sector.iter() {
+        let x = left + s.0 as f64 * bw;
+        let mut y = bottom;
+        for (k, c) in counts(s).into_iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            let h = c as f64 / max as f64 * (bottom - top);
+            y -= h;
+            items.push(Item::Rect {
+                x: x + 2.0,
+                y,
+                w: (bw - 4.0).max(1.0),
+                h,
+                fill: kinds[k].1,
+                title: Some(format!("{}, {}: {c}", s.2, kinds[k].0)),
+            });
+        }
+        let total: usize = counts(s).iter().sum();
+        items.push(text(x + 2.0, y - 3.0, total.to_string()));
     }
     Figure {
         w: CHART_W,
@@ -823,6 +1465,12 @@ fn sector_figure(by_sector: &[(f64, f64, usize)]) -> Figure {
         background: "#ffffff",
         items,
     }
+}
+
+/// About how wide `text` is at `size` in figure units (DejaVu Sans averages ~0.6 em a
+/// character), to space a legend.
+fn figure_text_width(text: &str, size: f64) -> f64 {
+    text.chars().count() as f64 * size * 0.6
 }
 
 /// Bars per day, stacked by party area.
@@ -882,8 +1530,12 @@ fn chart_figure(per_day: &BTreeMap<NaiveDate, BTreeMap<String, usize>>) -> Figur
             items.push(text(x, bottom + 14.0, day.format("%m-%d").to_string()));
         }
     }
-    for (i, a) in areas.iter().filter(|a| !a.is_empty()).enumerate() {
-        let x = left + 10.0 + i as f64 * 80.0;
+    // Each legend entry as wide as its name (a rule's id may be long).
+    let mut x = left + 10.0 - 80.0;
+    let mut width = 0.0;
+    for a in areas.iter().filter(|a| !a.is_empty()) {
+        x += (14.0 + width + 12.0_f64).max(80.0);
+        width = figure_text_width(a, 10.0);
         items.push(Item::Rect {
             x,
             y: 4.0,
@@ -1029,7 +1681,7 @@ fn blocks(n: &Numbers<'_>, figs: &[&Figure; 4], lang: Lang, subject: &Subject) -
         h.push(Block::Fig(chart.clone()));
         h.push(Block::Heading(t(lang, "chart_rule").into()));
         h.push(Block::Fig(by_rule_chart.clone()));
-        if !n.by_sector.is_empty() {
+        if !n.by_sector.is_empty() || n.by_sector_no_place.as_array().iter().sum::<usize>() > 0 {
             h.push(Block::Heading(t(lang, "chart_sector").into()));
             h.push(Block::Fig(sector_chart.clone()));
         }
@@ -1191,6 +1843,37 @@ fn blocks(n: &Numbers<'_>, figs: &[&Figure; 4], lang: Lang, subject: &Subject) -
                 kinds.join(", "),
                 sources.join(", ")
             )));
+            if !n.evidence.is_empty() {
+                let rows: Vec<Vec<String>> = n
+                    .evidence
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.seq.to_string(),
+                            e.kind.clone(),
+                            e.observed_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                            e.coordinates
+                                .first()
+                                .map(|p| format!("{:.4}, {:.4}", p[1], p[0]))
+                                .unwrap_or_default(),
+                            e.bearing_deg
+                                .map(|b| format!("{b:.1}°"))
+                                .unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &mut h,
+                    &[
+                        "seq",
+                        t(lang, "kind"),
+                        t(lang, "time"),
+                        t(lang, "place"),
+                        t(lang, "bearing"),
+                    ],
+                    &rows,
+                );
+            }
         }
     }
     let verify = t(lang, "verify_text")
