@@ -289,7 +289,7 @@ pub fn fire_area_from_rays(
 }
 
 /// A suggested party for a located origin of fire, with its basis in words.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Suggestion {
     /// The party whose area holds the origin; None when the ellipse straddles the line or the
     /// origin is outside every party's area.
@@ -370,7 +370,7 @@ pub fn suggest(engine: &Engine, origin: &Origin) -> Suggestion {
 /// The party an incident's evidence suggests, with its basis in words: the one definition
 /// every surface shows (CLI, REST, OGC API, the `incidents` layer, alerts, reports), stored
 /// on the incident as [`crate::correlate::Incident::suggested`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartySuggestion {
     pub party: String,
     /// Why: "origin 8.2 km east of the line in RU-controlled area; …", or the breaches that

@@ -37,12 +37,14 @@
 //! monitoring platforms saw it (a party's allegation is not the monitor's observation and does
 //! not count) — never on one source's grade alone.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, Envelope, RTree, RTreeObject};
+use serde::{Deserialize, Serialize};
 use truce_core::assess::{Assessment, Engine};
 use truce_core::observation::{Observation, ObservationKind, Place, Reliability, SourceKind};
 use truce_geo::{LonLat, azimuth_deg, destination, distance_m};
@@ -174,7 +176,7 @@ pub fn credibility_weight(c: u8) -> f64 {
 }
 
 /// What kind of event an incident is; observations only join incidents of their group.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum EventGroup {
     /// The launch end of a fire event: `firing` (seen at the weapon, or a bearing to it).
     Firing,
@@ -254,7 +256,7 @@ impl EventGroup {
 }
 
 /// Where an incident stands in its lifecycle (the later states need analysts and teams).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum IncidentState {
     SingleSource,
     Corroborated,
@@ -270,7 +272,7 @@ impl IncidentState {
 }
 
 /// The observations that describe one real-world event, fused.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     /// `inc-<seq>` of the observation that started it: stable across runs and batch orders.
     pub id: String,
@@ -329,7 +331,7 @@ pub struct Incident {
 }
 
 /// One end of a strike ↔ firing link, as the incident at the other end sees it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Link {
     /// The incident at the other end.
     pub incident: String,
@@ -342,7 +344,7 @@ pub struct Link {
 }
 
 /// What the correlator keeps of an observation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Member {
     seq: u64,
     kind: ObservationKind,
@@ -373,7 +375,7 @@ struct Member {
 type Entry = GeomWithData<Rectangle<[f64; 4]>, usize>;
 
 /// Running inverse-variance sums of points, averaged on a plane around the first.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Points {
     /// The first point: the centre of the plane the location is averaged on.
     centre: Option<LonLat>,
@@ -407,7 +409,7 @@ impl Points {
 }
 
 /// Running sums of an incident, so a join costs the newcomer's size, not the incident's.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Sums {
     /// Points of precise members, and of coarse ones (which locate only when nothing else
     /// does: [`COARSE_RADIUS_M`]).
@@ -424,7 +426,7 @@ struct Sums {
 
 /// The breaches and parties of an incident's doubtful reports (credibility 4–5), not yet the
 /// incident's: a report its own source doubts does not put an incident in breach alone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Held {
     rules: Vec<String>,
     parties: BTreeMap<String, f64>,
@@ -654,7 +656,80 @@ fn ray_passes(b: &BearingObs, p: LonLat, r: f64, slack_m: f64) -> Option<f64> {
     (along > -r && along <= range + r && across <= allowed).then_some(across)
 }
 
+/// The engine's state as a ledger snapshot keeps it ([`crate::ledger::Ledger::snapshot`]):
+/// everything but the terms (given again on restore) and the R-tree (bulk-loaded again from
+/// the boxes), borrowed when written and owned when read. The index's shape differs from one
+/// grown by inserts, which changes nothing: every search over it breaks ties by incident index.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct FusionState<'a> {
+    incidents: Cow<'a, [Incident]>,
+    members: Cow<'a, [Vec<Member>]>,
+    sums: Cow<'a, [Sums]>,
+    /// Each incident's index box: its lower and upper corners.
+    boxes: Vec<([f64; 4], [f64; 4])>,
+    skipped: usize,
+    fired_by: Cow<'a, [Option<usize>]>,
+    caused: Cow<'a, [BTreeSet<usize>]>,
+}
+
 impl Fusion {
+    /// Its state for a snapshot (the links changed since the last [`Fusion::take_changed`] are
+    /// not kept: a snapshot is taken between batches).
+    pub(crate) fn state(&self) -> FusionState<'_> {
+        FusionState {
+            incidents: Cow::Borrowed(&self.incidents),
+            members: Cow::Borrowed(&self.members),
+            sums: Cow::Borrowed(&self.sums),
+            boxes: self
+                .boxes
+                .iter()
+                .map(|b| {
+                    let e = b.geom().envelope();
+                    (e.lower(), e.upper())
+                })
+                .collect(),
+            skipped: self.skipped,
+            fired_by: Cow::Borrowed(&self.fired_by),
+            caused: Cow::Borrowed(&self.caused),
+        }
+    }
+
+    /// The engine [`Fusion::state`] described, under `engine`'s terms; None when the parts do
+    /// not fit together (one entry per incident in each).
+    pub(crate) fn restore(engine: Arc<Engine>, state: FusionState<'_>) -> Option<Fusion> {
+        let n = state.incidents.len();
+        if [
+            state.members.len(),
+            state.sums.len(),
+            state.boxes.len(),
+            state.fired_by.len(),
+            state.caused.len(),
+        ]
+        .iter()
+        .any(|&l| l != n)
+        {
+            return None;
+        }
+        let boxes: Vec<Entry> = state
+            .boxes
+            .iter()
+            .enumerate()
+            .map(|(k, &(lo, hi))| GeomWithData::new(Rectangle::from_corners(lo, hi), k))
+            .collect();
+        Some(Fusion {
+            engine,
+            incidents: state.incidents.into_owned(),
+            members: state.members.into_owned(),
+            sums: state.sums.into_owned(),
+            tree: RTree::bulk_load(boxes.clone()),
+            boxes,
+            skipped: state.skipped,
+            fired_by: state.fired_by.into_owned(),
+            caused: state.caused.into_owned(),
+            changed: BTreeSet::new(),
+        })
+    }
+
     pub fn new(engine: Arc<Engine>) -> Fusion {
         Fusion {
             engine,

@@ -24,6 +24,7 @@
 //! - An attribution becomes official only by an analyst's `attribute` decision; fusion's
 //!   suggestion stays a suggestion.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -34,7 +35,7 @@ use truce_core::mission::Mission;
 use truce_core::observation::{Observation, Outcome, Place};
 use truce_geo::LonLat;
 
-use crate::correlate::{Fusion, Incident, IncidentState};
+use crate::correlate::{Fusion, FusionState, Incident, IncidentState};
 use crate::tasks::{self, Denial, Priority, TaskRequest, Verdict};
 
 /// The actor named on transitions the engine makes itself.
@@ -93,7 +94,7 @@ impl Lifecycle {
 
 /// One step of an incident's history: a state change, or a decision that leaves the state
 /// (an official attribution).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     /// None for the first step (the incident was detected).
     pub from: Option<Lifecycle>,
@@ -108,7 +109,7 @@ pub struct Transition {
 }
 
 /// What the ledger adds to a fused incident.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub state: Lifecycle,
     pub transitions: Vec<Transition>,
@@ -116,12 +117,11 @@ pub struct Record {
     pub attributed_party: Option<String>,
     /// The parties an alert about it was sent to (`alert` entries), sorted: a party told of an
     /// incident may read it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub told: Vec<String>,
 }
 
 /// Where a verification task stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// Waiting for a free team (or for a denied road to reopen): `note` says which.
@@ -143,7 +143,7 @@ impl TaskState {
 }
 
 /// A ground team sent (or to be sent) to verify an incident.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     /// `task-<incident id>`.
     pub id: String,
@@ -153,7 +153,6 @@ pub struct Task {
     pub location: LonLat,
     pub severity: String,
     pub confidence: f64,
-    #[serde(skip)]
     pub priority: Priority,
     pub state: TaskState,
     pub team: Option<String>,
@@ -299,7 +298,116 @@ pub struct Ledger {
     latest: Option<DateTime<Utc>>,
 }
 
+/// The format of [`Ledger::snapshot`]'s bytes, their first four (little-endian). A snapshot
+/// of another format is not read: the ledger is replayed from the log instead. Bump it with
+/// any change to what the ledger or the fusion engine keep.
+pub const SNAPSHOT_FORMAT: u32 = 1;
+
+/// What a snapshot holds after its format: the folded state, borrowed when written and owned
+/// when read. The indices by id are rebuilt; what changed since the last `take_*` is not kept.
+#[derive(Serialize, Deserialize)]
+struct LedgerState<'a> {
+    /// The hash of the terms it was folded under: restored only under the same.
+    agreement: Cow<'a, str>,
+    fusion: FusionState<'a>,
+    records: Cow<'a, [Record]>,
+    through: Option<u64>,
+    /// The mission in force, as its canonical JSON (parsed again, hash and all).
+    mission: Option<String>,
+    tasks: Cow<'a, [Task]>,
+    pending: Cow<'a, BTreeSet<usize>>,
+    assigned: Cow<'a, BTreeSet<usize>>,
+    denials: Cow<'a, [Denial]>,
+    warnings: Cow<'a, [String]>,
+    latest: Option<DateTime<Utc>>,
+}
+
 impl Ledger {
+    /// The folded state as bytes ([`SNAPSHOT_FORMAT`], then postcard): what
+    /// [`Ledger::from_snapshot`] restores, so a restart folds only the entries after
+    /// [`Ledger::through_seq`] instead of the whole log. Deterministic: two ledgers that folded
+    /// the same entries under the same terms give the same bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let state = LedgerState {
+            agreement: Cow::Borrowed(&self.engine.agreement().hash),
+            fusion: self.fusion.state(),
+            records: Cow::Borrowed(&self.records),
+            through: self.through,
+            mission: self.mission.as_ref().map(Mission::canonical_json),
+            tasks: Cow::Borrowed(&self.tasks),
+            pending: Cow::Borrowed(&self.pending),
+            assigned: Cow::Borrowed(&self.assigned),
+            denials: Cow::Borrowed(&self.denials),
+            warnings: Cow::Borrowed(&self.warnings),
+            latest: self.latest,
+        };
+        let out = SNAPSHOT_FORMAT.to_le_bytes().to_vec();
+        postcard::to_extend(&state, out).expect("a ledger always serialises")
+    }
+
+    /// The ledger [`Ledger::snapshot`] wrote, under `engine`'s terms. Refused, with the reason,
+    /// when the bytes are of another format, were folded under other terms, or do not decode.
+    pub fn from_snapshot(engine: Arc<Engine>, bytes: &[u8]) -> Result<Ledger, String> {
+        let (format, body) = bytes
+            .split_first_chunk::<4>()
+            .ok_or("a ledger snapshot of fewer than 4 bytes")?;
+        let format = u32::from_le_bytes(*format);
+        if format != SNAPSHOT_FORMAT {
+            return Err(format!(
+                "a ledger snapshot of format {format}, this build reads {SNAPSHOT_FORMAT}"
+            ));
+        }
+        let state: LedgerState = postcard::from_bytes(body)
+            .map_err(|e| format!("a ledger snapshot that does not decode: {e}"))?;
+        if state.agreement != engine.agreement().hash.as_str() {
+            return Err(format!(
+                "a ledger snapshot folded under terms {}, not those in force ({})",
+                state.agreement,
+                engine.agreement().hash
+            ));
+        }
+        let mission = state
+            .mission
+            .as_deref()
+            .map(Mission::from_canonical_json)
+            .transpose()
+            .map_err(|e| format!("a ledger snapshot's mission: {e}"))?;
+        let fusion = Fusion::restore(engine.clone(), state.fusion)
+            .ok_or("a ledger snapshot whose incident parts differ in number")?;
+        if state.records.len() != fusion.incidents().len() {
+            return Err("a ledger snapshot whose records and incidents differ in number".into());
+        }
+        let by_id = fusion
+            .incidents()
+            .iter()
+            .enumerate()
+            .map(|(k, i)| (i.id.clone(), k))
+            .collect();
+        let tasks = state.tasks.into_owned();
+        let task_by_id = tasks
+            .iter()
+            .enumerate()
+            .map(|(k, t)| (t.id.clone(), k))
+            .collect();
+        Ok(Ledger {
+            engine,
+            fusion,
+            records: state.records.into_owned(),
+            by_id,
+            touched: BTreeSet::new(),
+            through: state.through,
+            mission,
+            tasks,
+            task_by_id,
+            touched_tasks: BTreeSet::new(),
+            pending: state.pending.into_owned(),
+            assigned: state.assigned.into_owned(),
+            denials: state.denials.into_owned(),
+            warnings: state.warnings.into_owned(),
+            latest: state.latest,
+        })
+    }
+
     /// An empty ledger under the terms `engine` holds (the terms in force: the last
     /// `agreement` entry).
     pub fn new(engine: Arc<Engine>) -> Ledger {

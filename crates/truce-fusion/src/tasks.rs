@@ -68,7 +68,7 @@ pub const ACCESS_DENIAL_RADIUS_M: f64 = 5_000.0;
 pub type Denial = (LonLat, DateTime<Utc>);
 
 /// How urgent a task is; greater is more urgent (see the module doc).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Priority {
     pub severity: Severity,
     /// Confidence in thousandths, so priorities compare exactly.

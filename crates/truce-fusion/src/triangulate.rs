@@ -51,7 +51,7 @@ pub const INITIAL_RANGE_M: f64 = 10_000.0;
 
 /// A bearing: seen from `observer`, towards `azimuth_deg` (clockwise from north), with a
 /// one-sigma error `error_deg`, and optionally a farthest plausible range.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BearingObs {
     pub observer: LonLat,
     pub azimuth_deg: f64,
@@ -60,7 +60,7 @@ pub struct BearingObs {
 }
 
 /// A 95 % error ellipse: semi-axes in metres and the azimuth of the major axis, [0, 180).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ellipse {
     pub semi_major_m: f64,
     pub semi_minor_m: f64,
@@ -85,7 +85,7 @@ impl Ellipse {
 
 /// A located origin: the point, its 95 % ellipse, the bearings used (indices into the input)
 /// and those rejected, each with its reason.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     pub point: LonLat,
     pub ellipse: Ellipse,

@@ -385,6 +385,8 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
     if let Some(hooks) = webhooks {
         hooks.finish().await;
     }
+    // Everything folded, the last alerts' entries included, for the next start to begin from.
+    crate::reactions::snapshot(&state, true).await;
     Ok(())
 }
 

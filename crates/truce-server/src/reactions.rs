@@ -60,6 +60,7 @@ pub async fn follow_log(state: Shared) {
     let mut stop = state.stop.subscribe();
     let mut tick = tokio::time::interval(EXTERNAL_SYNC);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut last, mut quiet) = (None, 0u32);
     loop {
         let stopped = tokio::select! {
             _ = tick.tick() => false,
@@ -68,8 +69,37 @@ pub async fn follow_log(state: Shared) {
         if stopped {
             break;
         }
-        if let Err(e) = with_core(&state, |_| Ok(())).await {
-            tracing::error!(error = %e.reason, "following the log failed");
+        match with_core(&state, |core| Ok(core.svc.ledger().through_seq())).await {
+            Ok(through) if through == last => quiet += 1,
+            Ok(through) => (last, quiet) = (through, 0),
+            Err(e) => tracing::error!(error = %e.reason, "following the log failed"),
         }
+        // A burst has ended (nothing folded for SNAPSHOT_QUIET): the ledger snapshot, when due,
+        // is written now rather than in the middle of the burst's batches.
+        if quiet == SNAPSHOT_QUIET_TICKS {
+            snapshot(&state, false).await;
+        }
+    }
+}
+
+/// Ticks of [`EXTERNAL_SYNC`] with nothing folded after which a burst counts as ended: 2 s.
+const SNAPSHOT_QUIET_TICKS: u32 = 8;
+
+/// Writes the ledger snapshot (`truce_service::Service::write_snapshot`) when one is due, or
+/// (`always`, at shutdown) whenever the ledger folded anything since the last. A failure is
+/// logged: it costs the next start a longer fold, nothing else.
+pub async fn snapshot(state: &Shared, always: bool) {
+    let written = run_blocking(state, move |core| {
+        if always || core.svc.snapshot_due() {
+            Ok(core.svc.write_snapshot().map_err(|e| format!("{e:#}")))
+        } else {
+            Ok(Ok(false))
+        }
+    })
+    .await;
+    match written {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "the ledger snapshot was not written"),
+        Err(e) => tracing::warn!(error = %e.reason, "the ledger snapshot was not written"),
     }
 }

@@ -127,6 +127,9 @@ pub struct Rebuilt {
     pub digests: std::collections::BTreeMap<&'static str, String>,
     /// Refused entries met on the way.
     pub refused: Vec<String>,
+    /// The store's ledger snapshot, held against the replay at its size: (size, identical).
+    /// None when there was none the log stands behind. A fresh one is written either way.
+    pub snapshot: Option<(u64, bool)>,
 }
 
 /// The store, its ledger, the log's key and the clock.
@@ -142,7 +145,15 @@ pub struct Service {
     reacting: bool,
     /// Refused entries met since the last [`Service::take_warnings`].
     warnings: Vec<String>,
+    /// The log size of the newest ledger snapshot in the store (0: none), restored at open or
+    /// written since ([`Service::write_snapshot`]).
+    snapshot_size: u64,
 }
+
+/// Entries folded since the last ledger snapshot after which [`Service::snapshot_due`] says a
+/// new one is worth writing. A snapshot costs about a replay's tenth of a second per hundred
+/// thousand observations to write; restarting folds at most this many entries beyond it.
+pub const SNAPSHOT_AFTER_ENTRIES: u64 = 20_000;
 
 /// The terms in force: the body of the last `agreement` entry.
 pub fn engine_in_force(store: &GeoPackageStore) -> anyhow::Result<Engine> {
@@ -321,7 +332,72 @@ impl Service {
             applied: Vec::new(),
             reacting: false,
             warnings: Vec::new(),
+            snapshot_size: 0,
         }
+    }
+
+    /// Takes the ledger from the store's snapshot when there is one the log stands behind
+    /// (same log root at its size, same bytes, same terms, same format); otherwise leaves the
+    /// ledger empty for a replay from entry 0, saying why at debug level (no snapshot is the
+    /// usual case for a new store) or as a warning (one there that cannot be used).
+    fn restore_snapshot(&mut self) -> anyhow::Result<()> {
+        let snap = match self.store.ledger_snapshot()? {
+            Ok(snap) => snap,
+            Err(why) => {
+                tracing::debug!("replaying the log from entry 0: {why}");
+                return Ok(());
+            }
+        };
+        match Ledger::from_snapshot(self.ledger.engine().clone(), &snap.state) {
+            Ok(ledger) if ledger.through_seq().map_or(0, |t| t + 1) == snap.size => {
+                tracing::info!(
+                    size = snap.size,
+                    bytes = snap.state.len(),
+                    "ledger restored from its snapshot; folding the entries after it"
+                );
+                self.ledger = ledger;
+                self.snapshot_size = snap.size;
+            }
+            Ok(ledger) => tracing::warn!(
+                "replaying the log from entry 0: the ledger snapshot at size {} folded through seq {:?}",
+                snap.size,
+                ledger.through_seq()
+            ),
+            Err(why) => tracing::warn!("replaying the log from entry 0: {why}"),
+        }
+        Ok(())
+    }
+
+    /// The log size of the ledger snapshot the service restored at open or last wrote (0:
+    /// none; the ledger was replayed from entry 0).
+    pub fn snapshot_size(&self) -> u64 {
+        self.snapshot_size
+    }
+
+    /// Whether enough entries were folded since the last ledger snapshot
+    /// ([`SNAPSHOT_AFTER_ENTRIES`]) for a new one to be worth its write.
+    pub fn snapshot_due(&self) -> bool {
+        self.folded_size() >= self.snapshot_size + SNAPSHOT_AFTER_ENTRIES
+    }
+
+    /// Entries folded into the ledger: the log size it reflects.
+    fn folded_size(&self) -> u64 {
+        self.ledger.through_seq().map_or(0, |t| t + 1)
+    }
+
+    /// Writes the folded ledger as the store's snapshot at the log size it reflects, in place
+    /// of the older one, unless that one is already at this size. A restart then folds only the
+    /// entries after it. Returns whether one was written.
+    pub fn write_snapshot(&mut self) -> anyhow::Result<bool> {
+        let size = self.folded_size();
+        if size == 0 || size == self.snapshot_size {
+            return Ok(false);
+        }
+        let bytes = self.ledger.snapshot();
+        self.store.put_ledger_snapshot(size, &bytes)?;
+        self.snapshot_size = size;
+        tracing::info!(size, bytes = bytes.len(), "ledger snapshot written");
+        Ok(true)
     }
 
     fn start(
@@ -332,6 +408,7 @@ impl Service {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Service> {
         let mut s = Service::unfolded(db, store, engine, key, clock);
+        s.restore_snapshot()?;
         s.fold_new()?;
         if s.store.derived_through()? != s.ledger.through_seq() {
             let rows = derived_rows(&s.ledger, true, &[], &[]);
@@ -358,7 +435,12 @@ impl Service {
     /// Closes the store (every write is committed already) for a command about to exit, and
     /// leaves the folded state's memory to go back with the process rather than freeing it
     /// piece by piece — a twentieth of a large `truce ingest` went to that.
-    pub fn close_for_exit(self) {
+    pub fn close_for_exit(mut self) {
+        // What this command folded, for the next to start from; a failure only costs that
+        // command a longer replay.
+        if let Err(e) = self.write_snapshot() {
+            tracing::warn!("the ledger snapshot was not written: {e:#}");
+        }
         let Service { store, ledger, .. } = self;
         drop(store);
         std::mem::forget(ledger);
@@ -721,11 +803,26 @@ impl Service {
         self.ledger = Ledger::new(engine);
         self.warnings.clear();
         let reacting = std::mem::replace(&mut self.reacting, false);
-        let folded = self.fold_new();
+        // The snapshot a restart would start from is checked against the replay at its size.
+        let mut snapshot = None;
+        let folded = match self.store.ledger_snapshot()? {
+            Ok(snap) => fold_until(
+                &self.store,
+                &mut self.ledger,
+                &mut self.warnings,
+                snap.size,
+                |_, _| {},
+            )
+            .map(|()| snapshot = Some((snap.size, self.ledger.snapshot() == snap.state)))
+            .and_then(|()| self.fold_new().map(drop)),
+            Err(_) => self.fold_new().map(drop),
+        };
         self.reacting = reacting;
         folded?;
         let rows = derived_rows(&self.ledger, true, &[], &[]);
         self.store.write_derived(&rows)?;
+        self.snapshot_size = 0;
+        self.write_snapshot()?;
         let digests = self.store.derived_digests()?;
         let rewritten = digests
             .iter()
@@ -737,6 +834,7 @@ impl Service {
             rewritten,
             digests,
             refused: self.warnings.clone(),
+            snapshot,
         })
     }
 }

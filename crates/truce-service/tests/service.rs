@@ -201,3 +201,118 @@ fn the_incidents_layer_says_what_the_views_say_and_a_rebuild_changes_nothing() {
     let rebuilt = svc.rebuild().unwrap();
     assert!(rebuilt.rewritten.is_empty(), "{:?}", rebuilt.rewritten);
 }
+
+/// Issue 14: a restart starts from the ledger snapshot and folds only the entries after it,
+/// and ends in exactly the state a replay of the whole log gives — incidents, records, tasks
+/// and every byte of the folded state. A snapshot whose bytes were changed, or one folded
+/// under other terms, is not used: the log is replayed instead, to the same state.
+#[test]
+fn a_restart_from_a_snapshot_and_a_full_replay_give_the_same_state() {
+    let dir = tempdir("snapshot");
+    let clock = Arc::new(FixedClock::new(t("2015-03-05T09:00:00Z")));
+    let terms = terms();
+    let key = SignerKey::from_seed("truce.test/service", KeyType::Ed25519, [7; 32]).unwrap();
+    let db = dir.join("s.gpkg");
+    let mut svc = Service::open_with_terms(&db, &terms, key.clone(), clock.clone()).unwrap();
+    let sim = truce_sim::simulate(&terms, 1, 3, truce_sim::default_start(&terms));
+    svc.set_mission(&sim.mission).unwrap();
+    let options = truce_ingest::Options::default();
+    let half = sim.feeds.len() / 2;
+    for (i, feed) in sim.feeds.iter().enumerate() {
+        if i == half {
+            // Mid-stream, with tasks open and incidents still growing.
+            assert!(svc.write_snapshot().unwrap());
+            assert!(!svc.write_snapshot().unwrap(), "one snapshot per size");
+        }
+        let format = truce_ingest::detect(&feed.file_name, &feed.bytes).unwrap();
+        let records: Vec<_> = truce_ingest::adapter(format, &options)
+            .read(&feed.file_name, &feed.bytes)
+            .unwrap()
+            .collect();
+        svc.ingest(&feed.file_name, &format.to_string(), records)
+            .unwrap();
+    }
+    let snapped = svc.snapshot_size();
+    // Decisions after the snapshot: the restart must fold them too.
+    let id = svc.ledger().incidents()[0].id.clone();
+    for (action, party) in [(Action::Verify, None), (Action::Attribute, Some("RU"))] {
+        svc.decide(DecisionRequest {
+            incident: id.clone(),
+            action,
+            party: party.map(str::to_string),
+            actor: "analyst".into(),
+            reason: "imagery".into(),
+        })
+        .unwrap();
+    }
+    let size = svc.store().log_size().unwrap();
+    assert!(snapped > 0 && snapped < size, "{snapped} of {size}");
+    drop(svc);
+
+    let same_as_replay = |svc: &Service| {
+        let (replayed, _) = truce_service::replay(svc.store(), svc.engine().clone()).unwrap();
+        assert_eq!(svc.ledger().through_seq(), Some(size - 1));
+        assert_eq!(svc.ledger().incidents(), replayed.incidents());
+        assert_eq!(svc.ledger().records(), replayed.records());
+        assert_eq!(svc.ledger().tasks(), replayed.tasks());
+        assert!(
+            svc.ledger().snapshot() == replayed.snapshot(),
+            "the folded state differs from the replay's"
+        );
+    };
+    let restored = Service::open(&db, clock.clone()).unwrap();
+    assert_eq!(
+        restored.snapshot_size(),
+        snapped,
+        "restarted from the snapshot"
+    );
+    same_as_replay(&restored);
+    let (rebuilt_svc, rebuilt) = Service::open_rebuilt(&db, clock.clone()).unwrap();
+    assert_eq!(
+        rebuilt.snapshot,
+        Some((snapped, true)),
+        "rebuild checks the snapshot"
+    );
+    assert!(rebuilt.rewritten.is_empty(), "{:?}", rebuilt.rewritten);
+    assert_eq!(rebuilt_svc.snapshot_size(), size, "and writes a fresh one");
+    drop((restored, rebuilt_svc));
+
+    // One byte of the snapshot changed: the store says so and the log is replayed.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE ledger_snapshots SET state = substr(state, 1, 100) || x'00' || substr(state, 102)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let why = truce_store::GeoPackageStore::open(&db)
+        .unwrap()
+        .ledger_snapshot()
+        .unwrap()
+        .unwrap_err();
+    assert!(why.contains("SHA-256"), "{why}");
+    let replayed = Service::open(&db, clock.clone()).unwrap();
+    assert_eq!(
+        replayed.snapshot_size(),
+        0,
+        "not restored from changed bytes"
+    );
+    same_as_replay(&replayed);
+
+    // A snapshot folded under other terms is refused by the ledger, with the reason.
+    let state = replayed.ledger().snapshot();
+    let mut other = terms.clone();
+    other.hash = "0".repeat(64);
+    let other = Arc::new(truce_core::assess::Engine::new(other).unwrap());
+    let Err(err) = truce_fusion::ledger::Ledger::from_snapshot(other, &state) else {
+        panic!("a snapshot under other terms was restored")
+    };
+    assert!(err.contains("not those in force"), "{err}");
+    let Err(err) = truce_fusion::ledger::Ledger::from_snapshot(
+        replayed.engine().clone(),
+        &state[..state.len() / 2],
+    ) else {
+        panic!("half a snapshot was restored")
+    };
+    assert!(err.contains("does not decode"), "{err}");
+}

@@ -82,6 +82,7 @@ mod log;
 mod open;
 mod reads;
 mod schema;
+mod snapshots;
 mod tokens;
 
 use std::collections::BTreeMap;
@@ -98,6 +99,7 @@ pub use derived::{DERIVED_TABLES, DerivedRows, IncidentRow, OriginRow, TaskRow, 
 pub use geopackage::{GeoPackageStore, canonical_order};
 pub use log::{Log, NodeError, StoredCheckpoint};
 pub use schema::{GPKG_APPLICATION_ID, GPKG_USER_VERSION};
+pub use snapshots::LedgerSnapshot;
 pub use tokens::TokenRow;
 
 /// What the engine and the ingest adapters need of a store. Engine types in, engine types out:

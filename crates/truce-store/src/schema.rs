@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "observations without the copy of the entry body, content hash as 32 bytes, assessments a view over observations",
         sql: V7,
     },
+    Migration {
+        version: 8,
+        description: "ledger snapshots: the folded ledger keyed by log size and root, so a restart folds only what came after",
+        sql: V8,
+    },
 ];
 
 /// The newest schema this build writes.
@@ -674,4 +679,18 @@ FROM observations o JOIN batches b ON b.id = o.batch_id;
 UPDATE gpkg_contents SET description =
   'Where each observation was assessed (point, track start, area centroid), whose area, distance to the contact line, zones (a view over observations)'
 WHERE table_name = 'assessments';
+"#;
+
+/// Snapshots of the folded ledger (issue 14: a restart that replays the whole log takes seconds
+/// at a million observations). Derived data like the incident tables: keyed by the log size it
+/// was folded through and the log's root at that size (a snapshot of another log is never
+/// read), with the SHA-256 of its bytes; `truce rebuild` ignores it and replays from entry 0.
+/// Not a GeoPackage layer.
+const V8: &str = r#"
+CREATE TABLE ledger_snapshots (
+  size INTEGER PRIMARY KEY NOT NULL CHECK (size > 0),
+  root BLOB NOT NULL CHECK (length(root) = 32),
+  sha256 BLOB NOT NULL CHECK (length(sha256) = 32),
+  state BLOB NOT NULL
+);
 "#;

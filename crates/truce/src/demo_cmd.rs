@@ -105,6 +105,8 @@ pub fn run(args: DemoArgs) -> Result<Outcome> {
         print_file(path, &report);
     }
     crate::print_warnings(&mut svc);
+    // The folded ledger, so `truce serve` on the demo store starts without replaying it.
+    svc.write_snapshot()?;
     let store = svc.store();
     let ledger = svc.ledger();
     let summary = store.summary(REJECTED_SHOWN)?;

@@ -257,6 +257,18 @@ pub fn rebuild(args: RebuildArgs) -> Result<Outcome> {
         };
         println!("  {table:<22} {verdict}  sha256 {}", &digest[..16]);
     }
+    let snapshot_differs = match rebuilt.snapshot {
+        Some((size, identical)) => {
+            let verdict = if identical {
+                "identical"
+            } else {
+                "REWRITTEN (differed)"
+            };
+            println!("  ledger snapshot at size {size}: {verdict}");
+            !identical
+        }
+        None => false,
+    };
     let ledger = svc.ledger();
     let counts = ledger.count_by_state();
     let states: Vec<String> = counts
@@ -268,10 +280,11 @@ pub fn rebuild(args: RebuildArgs) -> Result<Outcome> {
         ledger.incidents().len(),
         states.join(", ")
     );
-    if args.check && (changed > 0 || !differ.is_empty()) {
+    if args.check && (changed > 0 || !differ.is_empty() || snapshot_differs) {
         anyhow::bail!(
-            "{changed} derived tables and {} assessments differed from the log's replay",
-            differ.len()
+            "{changed} derived tables, {} assessments and {} ledger snapshot differed from the log's replay",
+            differ.len(),
+            usize::from(snapshot_differs)
         );
     }
     Ok(Outcome::Ok)

@@ -1,0 +1,109 @@
+//! Snapshots of the folded ledger (`ledger_snapshots`, migration 8): bytes the fusion crate
+//! writes and reads (`truce_fusion::ledger::Ledger::snapshot`), kept here against the log they
+//! were folded from. One is kept — the newest — and it is read only when the log's root at its
+//! size is still the root it was made under and its bytes still hash to what was written.
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+use truce_log::Hash;
+use truce_log::tree_root;
+
+use crate::geopackage::{Doing, to_i64};
+use crate::log::NodeReader;
+use crate::{GeoPackageStore, Log, StoreError};
+
+/// `ledger_snapshots` as read: size, root, SHA-256, state.
+type SnapshotRow = (i64, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// A ledger snapshot as stored, checked against the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerSnapshot {
+    /// The entries folded into it: seqs `0..size`.
+    pub size: u64,
+    /// The bytes, as written.
+    pub state: Vec<u8>,
+}
+
+impl GeoPackageStore {
+    /// The log's Merkle root over its first `size` entries (RFC 6962), from the stored tree.
+    pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
+        if size > self.log_size()? {
+            return Err(StoreError::LogRequest {
+                path: self.path.clone(),
+                reason: format!(
+                    "no root at size {size}: the log holds {} entries",
+                    self.log_size()?
+                ),
+            });
+        }
+        tree_root(&NodeReader(&self.conn), size).map_err(|e| StoreError::Read {
+            path: self.path.clone(),
+            what: format!("the log's root at size {size}"),
+            source: Box::new(e),
+        })
+    }
+
+    /// Keeps `state` as the ledger folded through the first `size` entries, in place of any
+    /// older snapshot, with the log's root at that size and the bytes' SHA-256.
+    pub fn put_ledger_snapshot(&mut self, size: u64, state: &[u8]) -> Result<(), StoreError> {
+        let root = self.root_at(size)?;
+        let digest: [u8; 32] = Sha256::digest(state).into();
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .doing("locking the file to write a ledger snapshot");
+        tx.and_then(|tx| {
+            tx.execute("DELETE FROM ledger_snapshots", [])
+                .doing("removing the older ledger snapshot")?;
+            tx.execute(
+                "INSERT INTO ledger_snapshots (size, root, sha256, state) VALUES (?1, ?2, ?3, ?4)",
+                params![to_i64(size), root.as_bytes().as_slice(), &digest[..], state],
+            )
+            .doing("writing the ledger snapshot")?;
+            tx.commit().doing("committing the ledger snapshot")
+        })
+        .map_err(|f| StoreError::LogWrite {
+            path,
+            what: f.what,
+            source: f.source,
+        })
+    }
+
+    /// The newest ledger snapshot, when there is one the log still stands behind: Ok(Err(why))
+    /// names why the one there cannot be used (made from another log, bytes changed, past the
+    /// end of the log), so the caller can say so and replay instead.
+    pub fn ledger_snapshot(&self) -> Result<Result<LedgerSnapshot, String>, StoreError> {
+        let row: Option<SnapshotRow> = self
+            .conn
+            .query_row(
+                "SELECT size, CAST(root AS BLOB), CAST(sha256 AS BLOB), CAST(state AS BLOB) \
+                 FROM ledger_snapshots ORDER BY size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(self.read_failed("ledger_snapshots"))?;
+        let Some((size, root, digest, state)) = row else {
+            return Ok(Err("no ledger snapshot".into()));
+        };
+        let size = size as u64;
+        let log_size = self.log_size()?;
+        if size > log_size {
+            return Ok(Err(format!(
+                "the ledger snapshot at size {size} is past the end of the log ({log_size} entries)"
+            )));
+        }
+        if self.root_at(size)?.as_bytes().as_slice() != root.as_slice() {
+            return Ok(Err(format!(
+                "the ledger snapshot at size {size} was made from another log (its root differs)"
+            )));
+        }
+        if Sha256::digest(&state).as_slice() != digest.as_slice() {
+            return Ok(Err(format!(
+                "the ledger snapshot at size {size} is not the bytes written (SHA-256 differs)"
+            )));
+        }
+        Ok(Ok(LedgerSnapshot { size, state }))
+    }
+}
