@@ -162,9 +162,7 @@ pub fn engine_in_force(store: &GeoPackageStore) -> anyhow::Result<Engine> {
 
 /// The engine for the terms in force at `size` entries: the last `agreement` entry before it.
 pub fn engine_at(store: &GeoPackageStore, size: u64) -> anyhow::Result<Engine> {
-    let mut seq = size;
-    while seq > 0 {
-        seq -= 1;
+    if let Some(seq) = store.last_agreement_before(size)? {
         let entry = store
             .entry(seq)?
             .with_context(|| format!("log entry {seq} is missing"))?;

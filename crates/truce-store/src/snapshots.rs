@@ -43,6 +43,22 @@ impl GeoPackageStore {
         })
     }
 
+    /// The seq of the last `agreement` entry among the first `size` entries (the terms in
+    /// force at that size), by its index.
+    pub fn last_agreement_before(&self, size: u64) -> Result<Option<u64>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT seq FROM entries WHERE kind = 'agreement' AND seq < ?1 \
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row([to_i64(size)], |r| r.get::<_, i64>(0))
+                    .optional()
+            })
+            .map(|s| s.map(|s| s as u64))
+            .map_err(self.read_failed("the last agreement entry"))
+    }
+
     /// Keeps `state` as the ledger folded through the first `size` entries, in place of any
     /// older snapshot, with the log's root at that size and the bytes' SHA-256.
     pub fn put_ledger_snapshot(&mut self, size: u64, state: &[u8]) -> Result<(), StoreError> {

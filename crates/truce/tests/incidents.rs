@@ -297,7 +297,7 @@ fn incidents_follow_ingest_decisions_are_logged_and_rebuild_finds_the_same_table
 
     // The log replayed from nothing gives the very tables written along the way.
     let out = ok(&["rebuild", "--db", s(&per_file), "--check"]);
-    assert_eq!(out.matches("identical").count(), 4, "{out}");
+    assert_eq!(out.matches("identical  sha256").count(), 4, "{out}");
     assert!(out.contains(" 0 differ"), "{out}");
 
     // A derived row altered behind Truce's back is found and rewritten.
