@@ -101,7 +101,16 @@ async fn connection(
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         let mut app = app.clone();
-        async move { Ok::<_, Infallible>(app.call(req).await.unwrap_or_else(|e| match e {})) }
+        async move {
+            let mut response = app.call(req).await.unwrap_or_else(|e| match e {});
+            // axum's method router adds `Allow` to whatever its fallback answers, and that is
+            // outside every layer: the gate's 429 or 401 on a method the route does not take
+            // would carry it. Only a 405 keeps it.
+            if response.status() != hyper::StatusCode::METHOD_NOT_ALLOWED {
+                response.headers_mut().remove(hyper::header::ALLOW);
+            }
+            Ok::<_, Infallible>(response)
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

@@ -968,3 +968,31 @@ fn a_full_disk_during_ingest_is_reported_as_it_left_the_store() {
     common::ok(&["log", "verify", "--db", common::s(&uncovered)]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A 429 from the gate on a method the route does not take carries no `Allow` (axum's method
+/// router adds it to whatever its fallback answers; only a 405 keeps it).
+#[test]
+fn a_429_carries_no_allow_header() {
+    let demo = Demo::new("hardening", "no-allow-on-429");
+    let server = Server::start(&demo.db, &["--rate", "1"], None);
+    let a = server.addr.as_str();
+    let first = common::request(a, "POST", "/api/incidents", None, &[], Some("{}"));
+    let second = common::request(a, "POST", "/api/incidents", None, &[], Some("{}"));
+    let (over, other) = if second.status == 429 {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    assert_eq!(over.status, 429, "{}", over.head);
+    assert!(over.header("allow").is_none(), "{}", over.head);
+    assert!(over.header("retry-after").is_some(), "{}", over.head);
+    // The 405 keeps it (a public POST may be refused before, 403, without one).
+    assert!([403, 405].contains(&other.status), "{}", other.head);
+    assert_eq!(
+        other.header("allow").is_some(),
+        other.status == 405,
+        "{}",
+        other.head
+    );
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
