@@ -478,7 +478,13 @@ async fn connection<S>(
                 Ok(Ok(n)) => {
                     received += n as u64;
                     let frames = framer.push(&chunk[..n]);
-                    let joined = devices.learn(&frames);
+                    // Over TLS the certificate says whose the connection is: a callsign an
+                    // event claims does not bring another team's tasks.
+                    let joined = if team.is_some() {
+                        Vec::new()
+                    } else {
+                        devices.learn(&frames)
+                    };
                     let now = Instant::now();
                     if !frames.is_empty() {
                         last_event = now;
