@@ -27,6 +27,11 @@ pub struct Config {
     /// Send assigned tasks to the teams' devices on the CoT TCP listener (`crate::cot_tasks`).
     pub cot_tasks: bool,
     pub cot_udp: Option<SocketAddr>,
+    /// The CoT listener over TLS with client certificates (`--cot-tls`), and its configuration
+    /// (`crate::tls::server_config` with the client CA).
+    pub cot_tls: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
+    /// HTTPS on `listen` (`--tls-cert`, `--tls-key`): None serves plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     pub limits: Limits,
     /// Per-party webhook endpoints (`truce serve --webhooks FILE`, `crate::webhooks::load`).
     pub webhooks: Vec<crate::webhooks::Endpoint>,
@@ -345,6 +350,15 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
             stop_rx.clone(),
         )));
     }
+    if let Some((addr, tls)) = config.cot_tls.clone() {
+        listeners.push(tokio::spawn(crate::cot::listen_tls(
+            state.clone(),
+            addr,
+            tls,
+            config.cot_tasks,
+            stop_rx.clone(),
+        )));
+    }
     if let Some(addr) = config.cot_udp {
         listeners.push(tokio::spawn(crate::cot::listen_udp(
             state.clone(),
@@ -356,8 +370,13 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, db = %state.db.display(), "serving");
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     println!(
-        "truce serve: listening on http://{}",
+        "truce serve: listening on {scheme}://{}",
         listener.local_addr()?
     );
     let app = router(state.clone());
@@ -366,9 +385,15 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
         tracing::info!("shutting down: finishing in-flight requests and open batches");
         let _ = stop_tx.send(true);
     });
-    crate::http::serve(listener, app, state.limits.clone(), stop_rx.clone())
-        .await
-        .context("serving HTTP")?;
+    crate::http::serve(
+        listener,
+        app,
+        state.limits.clone(),
+        config.tls.clone(),
+        stop_rx.clone(),
+    )
+    .await
+    .context("serving HTTP")?;
     let _ = follower.await;
     if let Some(n) = nightly {
         let _ = n.await;

@@ -1,5 +1,7 @@
 //! Cursor-on-Target listeners: a TCP stream of `<event>` documents (as ATAK, WinTAK and TAK
-//! servers send them) and UDP datagrams of one event each.
+//! servers send them), the same over TLS with client certificates ([`listen_tls`]: each
+//! connection is the team its certificate names, `crate::tls`), and UDP datagrams of one
+//! event each.
 //!
 //! A TCP connection carries events back to back with no framing, often with an `<?xml?>`
 //! declaration before each. [`Framer`] cuts the stream into events incrementally with bounded
@@ -22,7 +24,8 @@
 //! A TCP connection is held only by a client that sends events: each event must arrive whole
 //! within [`Limits::cot_event_timeout`] of its first byte, and bytes that complete no event
 //! (junk, or an event trickled a byte at a time) do not reset the idle timeout, so a client
-//! sending a byte a second is cut off. One client address holds at most
+//! sending a byte a second is cut off; a TLS handshake must finish within the same deadline.
+//! Connection lines are logged at most 60 a minute (`CONNECTION_LOG`). One client address holds at most
 //! [`Limits::cot_max_connections_per_address`] of the listener's [`MAX_CONNECTIONS`] places.
 //!
 //! On shutdown the listeners stop accepting, read what the kernel already holds for them,
@@ -128,16 +131,46 @@ pub async fn listen_tcp(
     state: Shared,
     addr: SocketAddr,
     send_tasks: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    listen_stream(state, addr, None, send_tasks, shutdown).await
+}
+
+/// Listens for CoT events over TLS on a TCP address until shutdown (`truce serve --cot-tls`):
+/// `tls` must require client certificates (`crate::tls::server_config` with a client CA).
+/// Each connection's certificate names its team ([`crate::tls::certificate_names`], the first
+/// that is a team of the mission in force); a certificate that names none is refused. What
+/// the connection sends is that team's: an event whose `<contact callsign>` is another's is
+/// rejected, any other has the team as its source. With `send_tasks`, the team's tasks go to
+/// it on this connection from the start.
+pub async fn listen_tls(
+    state: Shared,
+    addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+    send_tasks: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    listen_stream(state, addr, Some(acceptor), send_tasks, shutdown).await
+}
+
+/// The TCP listener, plain or over TLS.
+async fn listen_stream(
+    state: Shared,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    send_tasks: bool,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
+    let what = if tls.is_some() { "TLS" } else { "TCP" };
     let listener = TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen for CoT on TCP {addr}"))
+        .with_context(|| format!("cannot listen for CoT on {what} {addr}"))
         // Said now: the service keeps serving HTTP, and the error is returned only at shutdown.
-        .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "CoT TCP listener"))?;
+        .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "CoT {what} listener"))?;
     let local = listener.local_addr()?;
-    tracing::info!(addr = %local, "CoT TCP listening");
-    println!("truce serve: CoT TCP on {local}");
+    tracing::info!(addr = %local, "CoT {what} listening");
+    println!("truce serve: CoT {what} on {local}");
 
     let (batches, committer) = spawn_committer(state.clone());
     let slots = Slots::new(
@@ -154,14 +187,31 @@ pub async fn listen_tcp(
                 // Dropped here: closed at once.
                 drop(stream);
                 if let Some(suppressed) = REFUSED_LOG.admit() {
-                    tracing::warn!(%peer, suppressed, "CoT TCP: connection refused: {why}");
+                    tracing::warn!(%peer, suppressed, "CoT {what}: connection refused: {why}");
                 }
                 return;
             }
         };
         let (state, batches, shutdown) = (state.clone(), batches.clone(), stop.clone());
+        let tls = tls.clone();
         connections.spawn(async move {
-            connection(state, stream, peer, batches, send_tasks, shutdown).await;
+            match tls {
+                None => connection(state, stream, peer, None, batches, send_tasks, shutdown).await,
+                Some(acceptor) => {
+                    if let Some((stream, team)) = handshake(&state, &acceptor, stream, peer).await {
+                        connection(
+                            state,
+                            stream,
+                            peer,
+                            Some(team),
+                            batches,
+                            send_tasks,
+                            shutdown,
+                        )
+                        .await;
+                    }
+                }
+            }
             drop(slot);
         });
     };
@@ -284,21 +334,104 @@ async fn until(deadline: Option<Instant>) {
     }
 }
 
-/// One TCP connection: read, frame, batch, until the peer closes, goes idle, takes longer than
-/// `cot_event_timeout` over one event, or shutdown; with `send_tasks`, also write the tasks of
-/// the teams it carries ([`Devices`]).
-async fn connection(
-    state: Shared,
+/// Connection lines (opened, ended, handshakes refused) are logged at most this often: a
+/// client reconnecting in a loop is counted, not written out line by line.
+static CONNECTION_LOG: LogRate = LogRate::new(60, Duration::from_secs(60));
+
+/// The TLS handshake of a `--cot-tls` connection, within `cot_event_timeout`, and the team
+/// its client certificate names; None (logged, rate-limited) when the handshake fails or
+/// times out or the certificate names no team of the mission in force.
+async fn handshake(
+    state: &Shared,
+    acceptor: &tokio_rustls::TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
+) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, String)> {
+    let refuse = |why: String| {
+        if let Some(suppressed) = REFUSED_LOG.admit() {
+            tracing::warn!(%peer, suppressed, "CoT TLS: connection refused: {why}");
+        }
+    };
+    let tls =
+        match tokio::time::timeout(state.limits.cot_event_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                refuse(format!("TLS handshake failed: {e}"));
+                return None;
+            }
+            Err(_) => {
+                refuse("TLS handshake not done within cot_event_timeout".into());
+                return None;
+            }
+        };
+    let names = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(<[_]>::first)
+        .map(crate::tls::certificate_names)
+        .unwrap_or_default();
+    let candidates = names.clone();
+    let team = with_core(state, move |core| {
+        let mission = core.svc.ledger().mission();
+        Ok(candidates
+            .into_iter()
+            .find(|n| mission.is_some_and(|m| m.team(n).is_some())))
+    })
+    .await
+    .ok()
+    .flatten();
+    match team {
+        Some(team) => Some((tls, team)),
+        None => {
+            refuse(format!(
+                "the client certificate names no team of the mission in force (names: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ));
+            None
+        }
+    }
+}
+
+/// One TCP (or TLS) connection: read, frame, batch, until the peer closes, goes idle, takes
+/// longer than `cot_event_timeout` over one event, or shutdown; with `send_tasks`, also write
+/// the tasks of the teams it carries ([`Devices`]). `team`: the team its client certificate
+/// names (TLS), whose every event is.
+async fn connection<S>(
+    state: Shared,
+    stream: S,
+    peer: SocketAddr,
+    team: Option<String>,
     batches: mpsc::Sender<Pending>,
     send_tasks: bool,
     mut shutdown: watch::Receiver<bool>,
-) {
-    let label = format!("cot-tcp:{peer}");
-    tracing::info!(%peer, "CoT TCP connection");
-    let (mut stream, writer) = stream.into_split();
-    let mut devices = Devices::new(&state, writer, send_tasks);
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let label = match &team {
+        Some(t) => format!("cot-tls:{t}@{peer}"),
+        None => format!("cot-tcp:{peer}"),
+    };
+    if let Some(suppressed) = CONNECTION_LOG.admit() {
+        tracing::info!(%peer, team = ?team, suppressed, "CoT connection");
+    }
+    let (mut stream, writer) = tokio::io::split(stream);
+    let mut devices = Devices::new(&state, Box::new(writer), send_tasks);
+    let team: Option<Arc<str>> = team.map(Arc::from);
+    if let Some(t) = &team
+        && devices.tasks.is_some()
+    {
+        // The certificate says whose connection this is: its tasks go out at once.
+        devices.callsigns.push(t.to_string());
+        if let Err(e) = devices.joined(&state, vec![t.to_string()]).await {
+            tracing::warn!(%peer, error = %e, "CoT TLS: tasks could not be sent");
+            return;
+        }
+    }
     let mut framer = Framer::new(state.limits.max_cot_event_bytes);
     let mut batch = Collector::new(label, &state);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
@@ -316,12 +449,13 @@ async fn connection(
                 // What the kernel already holds was sent before the shutdown: read it.
                 let mut drained = 0;
                 while drained < SHUTDOWN_DRAIN_BYTES {
-                    match stream.try_read(&mut chunk) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
+                    // Polled once: what is ready now, nothing waited for.
+                    match tokio::time::timeout(Duration::ZERO, stream.read(&mut chunk)).await {
+                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                        Ok(Ok(n)) => {
                             drained += n;
                             received += n as u64;
-                            batch.frames(&state, framer.push(&chunk[..n]), peer.ip());
+                            batch.frames(&state, framer.push(&chunk[..n]), peer.ip(), &team);
                             if batch.full() {
                                 batch.send(&batches).await;
                             }
@@ -344,7 +478,13 @@ async fn connection(
                 Ok(Ok(n)) => {
                     received += n as u64;
                     let frames = framer.push(&chunk[..n]);
-                    let joined = devices.learn(&frames);
+                    // Over TLS the certificate says whose the connection is: a callsign an
+                    // event claims does not bring another team's tasks.
+                    let joined = if team.is_some() {
+                        Vec::new()
+                    } else {
+                        devices.learn(&frames)
+                    };
                     let now = Instant::now();
                     if !frames.is_empty() {
                         last_event = now;
@@ -352,7 +492,7 @@ async fn connection(
                     } else if started.is_none() && !chunk[..n].iter().all(u8::is_ascii_whitespace) {
                         started = Some(now);
                     }
-                    batch.frames(&state, frames, peer.ip());
+                    batch.frames(&state, frames, peer.ip(), &team);
                     if batch.full() {
                         batch.send(&batches).await;
                     }
@@ -369,7 +509,7 @@ async fn connection(
         }
     };
     // An event cut off by the end of the stream is still a record: rejected as truncated.
-    batch.frames(&state, framer.finish(), peer.ip());
+    batch.frames(&state, framer.finish(), peer.ip(), &team);
     if end == "shutdown" && !batch.is_empty() {
         tracing::info!(
             label = %batch.label,
@@ -378,13 +518,15 @@ async fn connection(
         );
     }
     batch.send(&batches).await;
-    tracing::info!(%peer, bytes = received, events = batch.events_seen, tasks_sent = devices.sent, why = end, "CoT TCP connection ended");
+    if let Some(suppressed) = CONNECTION_LOG.admit() {
+        tracing::info!(%peer, bytes = received, events = batch.events_seen, tasks_sent = devices.sent, why = end, suppressed, "CoT connection ended");
+    }
 }
 
 /// A connection's side towards the devices (`crate::cot_tasks`): the callsigns it carries and
 /// the task events written to it. Inert unless tasks are sent.
 struct Devices {
-    writer: tokio::net::tcp::OwnedWriteHalf,
+    writer: Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
     /// Tasks as they are assigned; None when tasks are not sent (or the channel closed).
     tasks: Option<tokio::sync::broadcast::Receiver<truce_service::view::TaskView>>,
     /// Callsigns seen on this connection, at most [`MAX_CALLSIGNS_PER_CONNECTION`].
@@ -398,7 +540,11 @@ struct Devices {
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Devices {
-    fn new(state: &Shared, writer: tokio::net::tcp::OwnedWriteHalf, send_tasks: bool) -> Devices {
+    fn new(
+        state: &Shared,
+        writer: Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+        send_tasks: bool,
+    ) -> Devices {
         Devices {
             writer,
             tasks: send_tasks.then(|| state.tasks.subscribe()),
@@ -508,6 +654,8 @@ enum Item {
         index: usize,
         line: u64,
         source: IpAddr,
+        /// The team a client certificate authenticated (TLS): the event's source.
+        team: Option<Arc<str>>,
     },
     Rejected(Box<Record>, IpAddr),
 }
@@ -560,8 +708,14 @@ impl Collector {
         self.bytes += size;
     }
 
-    /// Takes the events framed from a stream from `source`.
-    fn frames(&mut self, state: &Shared, frames: Vec<Frame>, source: IpAddr) {
+    /// Takes the events framed from a stream from `source` (authenticated as `team`, if any).
+    fn frames(
+        &mut self,
+        state: &Shared,
+        frames: Vec<Frame>,
+        source: IpAddr,
+        team: &Option<Arc<str>>,
+    ) {
         for frame in frames {
             let index = self.events_seen;
             self.events_seen += 1;
@@ -583,6 +737,7 @@ impl Collector {
                             index,
                             line,
                             source,
+                            team: team.clone(),
                         },
                         size,
                     );
@@ -645,6 +800,7 @@ impl Collector {
                 index,
                 line: 1,
                 source: peer.ip(),
+                team: None,
             },
             bytes.len(),
         );
@@ -738,6 +894,7 @@ fn parse(
                 index,
                 line,
                 source,
+                team,
             } => match adapter.read(label, &bytes) {
                 Ok(mut records) => {
                     let relocate = |mut r: Record| {
@@ -748,6 +905,9 @@ fn parse(
                             },
                             other => other,
                         };
+                        if let Some(team) = &team {
+                            authenticated(&mut r, team, contact_callsign(&bytes));
+                        }
                         r
                     };
                     out.extend(
@@ -783,6 +943,22 @@ fn parse(
         }
     }
     out
+}
+
+/// Makes a record from a connection authenticated as `team` that team's: refused when the
+/// event's callsign names another (a team speaks for itself only), else its source is `team`.
+fn authenticated(r: &mut Record, team: &str, callsign: Option<&str>) {
+    let Ok(obs) = &mut r.result else {
+        return;
+    };
+    match callsign {
+        Some(c) if c != team => {
+            r.result = Err(format!(
+                "the event's callsign {c:?} is not the team {team:?} its client certificate names; a TLS connection reports for its own team only"
+            ));
+        }
+        _ => obs.properties.source.id = team.to_string(),
+    }
 }
 
 /// Rejected records by source address and window: the first [`REJECTED_KEPT_PER_SOURCE`] of a

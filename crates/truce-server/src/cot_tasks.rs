@@ -14,9 +14,11 @@
 //! `crate::reactions::with_core` after every fold: reactions follow the data, whoever wrote
 //! the entry).
 //!
-//! The listener authenticates nobody — that is why sending tasks is a separate switch: a task
-//! says where a team is going, which only staff may see (`truce_service::access`), so turn it
-//! on only where the listener's clients are the mission's (its TAK server, a VPN).
+//! On the TLS listener (`--cot-tls`) the client certificate says whose a connection is: its
+//! team's tasks are sent from the start, and no other team's. The plain TCP listener
+//! authenticates nobody — that is why sending tasks is a separate switch: a task says where a
+//! team is going, which only staff may see (`truce_service::access`), so with `--cot-tcp` turn
+//! it on only where the listener's clients are the mission's (its TAK server, a VPN).
 //!
 //! The event (`b-m-p-w-GOTO`, a go-to waypoint) sits at the task's place, names the task in its
 //! uid (prefixed [`TASK_UID_PREFIX`]), its callsign and `<truce task incident severity>`,

@@ -5,7 +5,10 @@
 //!   connections cannot take the process's file descriptors;
 //! - a request's headers must arrive within `header_timeout` (hyper's header read timeout),
 //!   which also closes a kept-alive connection left idle that long;
-//! - a request's body within `body_timeout` (the gate in `crate::app`, 408).
+//! - a request's body within `body_timeout` (the gate in `crate::app`, 408);
+//! - with TLS (`truce serve --tls-cert --tls-key`), the handshake within `header_timeout`
+//!   too, after the connection has its place: a client that opens connections and never
+//!   finishes a handshake holds a place for that long at most.
 //!
 //! Connections are served by hyper's HTTP/1.1 server with the router as the service; on
 //! shutdown each finishes the request it is serving and closes, and [`serve`] returns when
@@ -13,6 +16,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -37,8 +41,10 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Slots::new(
         limits.max_open_connections,
         limits.max_connections_per_address,
@@ -78,6 +84,7 @@ pub async fn serve(
             peer,
             app.clone(),
             limits.header_timeout,
+            acceptor.clone(),
             stop.clone(),
             (slot, alive.clone()),
         ));
@@ -94,19 +101,57 @@ async fn connection(
     peer: SocketAddr,
     app: Router,
     header_timeout: Duration,
-    mut stop: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: watch::Receiver<bool>,
     _held: (Slot, mpsc::Sender<()>),
 ) {
     let _ = stream.set_nodelay(true);
+    let Some(acceptor) = tls else {
+        return http1(stream, peer, app, header_timeout, stop).await;
+    };
+    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => http1(tls, peer, app, header_timeout, stop).await,
+        Ok(Err(e)) => {
+            if let Some(suppressed) = REFUSED_LOG.admit() {
+                tracing::warn!(peer = %peer, suppressed, "TLS handshake failed: {e}");
+            }
+        }
+        Err(_) => {
+            if let Some(suppressed) = REFUSED_LOG.admit() {
+                tracing::warn!(peer = %peer, suppressed, "TLS handshake not done within header_timeout: closed");
+            }
+        }
+    }
+}
+
+/// HTTP/1.1 over `io` (TCP, or TLS over TCP).
+async fn http1<I>(
+    io: I,
+    peer: SocketAddr,
+    app: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         let mut app = app.clone();
-        async move { Ok::<_, Infallible>(app.call(req).await.unwrap_or_else(|e| match e {})) }
+        async move {
+            let mut response = app.call(req).await.unwrap_or_else(|e| match e {});
+            // axum's method router adds `Allow` to whatever its fallback answers, and that is
+            // outside every layer: the gate's 429 or 401 on a method the route does not take
+            // would carry it. Only a 405 keeps it.
+            if response.status() != hyper::StatusCode::METHOD_NOT_ALLOWED {
+                response.headers_mut().remove(hyper::header::ALLOW);
+            }
+            Ok::<_, Infallible>(response)
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,

@@ -16,7 +16,9 @@
 //! - [`api`] — the JSON REST API by concern; [`ogc`] — OGC API – Features; [`cot`] — CoT
 //!   listeners; [`openapi`] — the OpenAPI document and Swagger UI; [`web`] — the monitors'
 //!   web app (embedded assets);
-//! - [`http`] — the accept loop: connection caps, header timeout;
+//! - [`http`] — the accept loop: connection caps, header timeout, HTTPS;
+//! - [`tls`] — rustls configurations (HTTPS, CoT with client certificates, webhooks) and the
+//!   certificate-to-team rule;
 //! - [`app`] — the router, the gate (authentication, limits), graceful shutdown.
 
 pub mod alerts;
@@ -37,5 +39,6 @@ pub mod slots;
 pub mod state;
 pub mod throttle;
 pub mod tlog;
+pub mod tls;
 pub mod web;
 pub mod webhooks;

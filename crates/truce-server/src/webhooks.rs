@@ -16,10 +16,14 @@
 //! secret_env = "TRUCE_WEBHOOK_SECRET_UA"
 //! ```
 //!
-//! Only plain `http://` is spoken (a minimal HTTP/1.1 client over a TCP stream, so no TLS
-//! stack in the build); reach an `https://` receiver through a TLS-originating proxy on the
-//! monitor's side (stunnel, nginx, a service mesh). The signature still authenticates every
-//! body; a plain-text hop exposes the alert's content, not the key.
+//! `http://` and `https://` are spoken: a minimal HTTP/1.1 client (one POST, the status line
+//! read) over a TCP stream, or over TLS (rustls, the `ring` provider). An `https://`
+//! receiver's certificate is verified against the CA file given to `truce serve --webhook-ca`
+//! when there is one (a deployment's own CA: only it is trusted), else against Mozilla's roots
+//! as bundled (`webpki-roots`: data compiled in, no system store read, the same on every
+//! machine). A certificate that does not verify is a failed delivery at once, with the reason
+//! in the outcome; it is not retried (waiting does not make it valid). The signature
+//! authenticates every body either way; over plain `http://` the alert's content is exposed.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -75,6 +79,8 @@ pub struct Endpoint {
     /// The URL without its query string: what the log names.
     pub shown: String,
     secret: Vec<u8>,
+    /// TLS for an `https://` endpoint.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -100,12 +106,14 @@ struct RawWebhook {
 }
 
 /// Reads a webhooks file: every problem at once, each naming the file and the webhook.
-/// `env` looks up an environment variable (the process's own in `truce serve`).
+/// `env` looks up an environment variable (the process's own in `truce serve`); `tls` is the
+/// client configuration `https://` endpoints are reached with (`crate::tls::client_config`).
 pub fn load(
     file: &str,
     text: &str,
     terms: &Agreement,
     env: &dyn Fn(&str) -> Option<String>,
+    tls: &Arc<rustls::ClientConfig>,
 ) -> Result<Vec<Endpoint>, Vec<String>> {
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         vec![format!(
@@ -145,6 +153,7 @@ pub fn load(
             Some(s) => Some(s.into_bytes()),
         };
         if let (Ok((host, port, authority, target, shown)), Some(secret)) = (url, secret) {
+            let tls = shown.starts_with("https://").then(|| tls.clone());
             out.push(Endpoint {
                 party: w.party,
                 host,
@@ -153,6 +162,7 @@ pub fn load(
                 target,
                 shown,
                 secret,
+                tls,
             });
         }
     }
@@ -165,14 +175,14 @@ pub fn load(
 
 type ParsedUrl = (String, u16, String, String, String);
 
-/// `http://host[:port][/path][?query]` → host, port, authority, request target, URL shown.
+/// `http[s]://host[:port][/path][?query]` → host, port, authority, request target, URL shown.
 fn parse_url(url: &str) -> Result<ParsedUrl, String> {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(if url.starts_with("https://") {
-            "https is not spoken yet: give an http:// address on the monitor's side of a TLS-originating proxy (stunnel, nginx)".into()
-        } else {
-            "must start with http://".into()
-        });
+    let (scheme, rest, default_port) = if let Some(rest) = url.strip_prefix("http://") {
+        ("http", rest, 80)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        ("https", rest, 443)
+    } else {
+        return Err("must start with http:// or https://".into());
     };
     let (authority, target) = match rest.find(['/', '?']) {
         Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
@@ -186,7 +196,7 @@ fn parse_url(url: &str) -> Result<ParsedUrl, String> {
         let (h, after) = v6.split_once(']').ok_or("unclosed [ in the host")?;
         let port = match after.strip_prefix(':') {
             Some(p) => p.parse().map_err(|_| format!("bad port {p:?}"))?,
-            None if after.is_empty() => 80,
+            None if after.is_empty() => default_port,
             None => return Err("bad host".into()),
         };
         (h.to_string(), port)
@@ -196,14 +206,14 @@ fn parse_url(url: &str) -> Result<ParsedUrl, String> {
                 h.to_string(),
                 p.parse().map_err(|_| format!("bad port {p:?}"))?,
             ),
-            None => (authority.to_string(), 80),
+            None => (authority.to_string(), default_port),
         }
     };
     if host.is_empty() || target.contains([' ', '\r', '\n']) {
         return Err("no host, or white space in the URL".into());
     }
     let shown = format!(
-        "http://{authority}{}",
+        "{scheme}://{authority}{}",
         target.split('?').next().unwrap_or("/")
     );
     Ok((host, port, authority.to_string(), target, shown))
@@ -365,7 +375,12 @@ async fn deliver(
                     break false;
                 }
             }
-            Ok(Err(e)) => error = Some(e),
+            Ok(Err(Failed { reason, permanent })) => {
+                error = Some(reason);
+                if permanent {
+                    break false;
+                }
+            }
             Err(_) => error = Some(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
         }
         if attempts >= MAX_ATTEMPTS {
@@ -415,17 +430,72 @@ async fn deliver(
     });
 }
 
-/// One POST; returns the answer's status. Reads only the status line (`Connection: close`).
+/// Why an attempt failed, and whether another attempt could do better (an unverifiable
+/// certificate cannot).
+struct Failed {
+    reason: String,
+    permanent: bool,
+}
+
+impl From<String> for Failed {
+    fn from(reason: String) -> Failed {
+        Failed {
+            reason,
+            permanent: false,
+        }
+    }
+}
+
+/// One POST over TCP, or TLS for `https://`; returns the answer's status.
 async fn post(
     ep: &Endpoint,
     body: &[u8],
     alert: &str,
     signature: &str,
     attempt: u32,
-) -> Result<u16, String> {
-    let mut stream = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port))
+) -> Result<u16, Failed> {
+    let stream = tokio::net::TcpStream::connect((ep.host.as_str(), ep.port))
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", ep.authority))?;
+    let Some(tls) = &ep.tls else {
+        return exchange(stream, ep, body, alert, signature, attempt).await;
+    };
+    let name = rustls::pki_types::ServerName::try_from(ep.host.clone())
+        .map_err(|e| format!("{:?} is not a name TLS can verify: {e}", ep.host))?;
+    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        .connect(name, stream)
+        .await
+        .map_err(|e| {
+            let certificate = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| {
+                    matches!(
+                        r,
+                        rustls::Error::InvalidCertificate(_)
+                            | rustls::Error::NoCertificatesPresented
+                    )
+                });
+            Failed {
+                reason: format!("TLS handshake with {}: {e}", ep.authority),
+                permanent: certificate,
+            }
+        })?;
+    exchange(stream, ep, body, alert, signature, attempt).await
+}
+
+/// The request written and the status line read (`Connection: close`).
+async fn exchange<S>(
+    mut stream: S,
+    ep: &Endpoint,
+    body: &[u8],
+    alert: &str,
+    signature: &str,
+    attempt: u32,
+) -> Result<u16, Failed>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let head = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: truce/{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Truce-Alert-Id: {alert}\r\nX-Truce-Signature: {signature}\r\nX-Truce-Attempt: {attempt}\r\nConnection: close\r\n\r\n",
         ep.target,
@@ -439,6 +509,7 @@ async fn post(
         .write_all(&request)
         .await
         .map_err(|e| format!("sending: {e}"))?;
+    let _ = stream.flush().await;
     let mut got = Vec::with_capacity(256);
     let mut buf = [0u8; 1024];
     while !got.contains(&b'\n') && got.len() < MAX_STATUS_LINE {
@@ -462,7 +533,8 @@ async fn post(
         _ => Err(format!(
             "not an HTTP answer: {:?}",
             line.chars().take(80).collect::<String>()
-        )),
+        )
+        .into()),
     }
 }
 
@@ -507,10 +579,10 @@ mod tests {
         assert_eq!((h.as_str(), p, t.as_str()), ("::1", 81, "/"));
         let (h, p, _, t, _) = parse_url("http://example.org?x=1").unwrap();
         assert_eq!((h.as_str(), p, t.as_str()), ("example.org", 80, "/?x=1"));
-        assert!(
-            parse_url("https://example.org/")
-                .unwrap_err()
-                .contains("proxy")
+        let (h, p, _, _, s) = parse_url("https://example.org/hook?k=1").unwrap();
+        assert_eq!(
+            (h.as_str(), p, s.as_str()),
+            ("example.org", 443, "https://example.org/hook")
         );
         assert!(parse_url("http://u:p@example.org/").is_err());
         assert!(parse_url("http://example.org:x/").is_err());

@@ -69,7 +69,7 @@ enum Command {
     /// Recompute every derived table from the log's entries and compare with what was there.
     Rebuild(incident_cmd::RebuildArgs),
     /// Serve the HTTP API (roles, OGC API Features, alerts) and Cursor-on-Target listeners.
-    Serve(serve_cmd::ServeArgs),
+    Serve(Box<serve_cmd::ServeArgs>),
     /// Bearer tokens for the HTTP API.
     #[command(subcommand)]
     Token(serve_cmd::TokenCommand),
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         Command::Tasks(args) => mission_cmd::tasks(args),
         Command::Coverage(args) => mission_cmd::coverage(args),
         Command::Mission(cmd) => mission_cmd::run(cmd),
-        Command::Serve(args) => serve_cmd::serve(args),
+        Command::Serve(args) => serve_cmd::serve(*args),
         Command::Token(cmd) => serve_cmd::token(cmd),
         Command::Schema { .. } => {
             let schema = truce_core::observation::json_schema();

@@ -23,18 +23,36 @@ pub struct ServeArgs {
     /// Terms to put in force before serving (default: those already in the store).
     #[arg(long)]
     agreement: Option<String>,
-    /// HTTP address.
+    /// HTTP address (HTTPS with --tls-cert and --tls-key).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Cursor-on-Target over TCP (a stream of <event> documents, as TAK servers send).
+    /// The server's certificate chain, PEM: serves HTTPS on --listen, and is the certificate
+    /// of --cot-tls.
+    #[arg(long = "tls-cert", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, PEM.
+    #[arg(long = "tls-key", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Cursor-on-Target over TLS with client certificates (as TAK Server's streaming port
+    /// 8089): each client's certificate must be signed by --cot-client-ca and name a team of
+    /// the mission (docs/api.md). Needs --tls-cert and --tls-key.
+    #[arg(long = "cot-tls", requires_all = ["tls_cert", "cot_client_ca"])]
+    cot_tls: Option<SocketAddr>,
+    /// The CA (PEM) that signs the teams' client certificates for --cot-tls.
+    #[arg(long = "cot-client-ca", requires = "cot_tls")]
+    cot_client_ca: Option<PathBuf>,
+    /// Cursor-on-Target over plain TCP (a stream of <event> documents, as TAK servers send):
+    /// unauthenticated, so only on a closed network or loopback (docs/api.md).
     #[arg(long = "cot-tcp")]
     cot_tcp: Option<SocketAddr>,
-    /// Send each assigned task as a CoT event to its team's devices connected to --cot-tcp
-    /// (a device is its team's when it sends the team id as callsign). The listener
-    /// authenticates nobody: only where its clients are the mission's (docs/mission.md).
-    #[arg(long = "cot-tasks", requires = "cot_tcp")]
+    /// Send each assigned task as a CoT event to its team's devices: on --cot-tls, to the
+    /// connection whose certificate names the team; on --cot-tcp, to a connection that sends
+    /// the team id as callsign, which authenticates nobody: only where its clients are the
+    /// mission's (docs/mission.md).
+    #[arg(long = "cot-tasks")]
     cot_tasks: bool,
-    /// Cursor-on-Target over UDP (one event per datagram).
+    /// Cursor-on-Target over plain UDP (one event per datagram): unauthenticated, so only on
+    /// a closed network or loopback.
     #[arg(long = "cot-udp")]
     cot_udp: Option<SocketAddr>,
     /// The log's signing key file (default: `<db>.log.key`).
@@ -64,10 +82,15 @@ pub struct ServeArgs {
     /// Most CoT TCP connections from one client address (more are closed on accept).
     #[arg(long = "cot-max-connections-per-address", default_value_t = Limits::default().cot_max_connections_per_address)]
     cot_max_connections_per_address: usize,
-    /// Per-party webhooks: a TOML file of `[[webhook]]` with `party`, `url` (http://) and
-    /// `secret_env` (the environment variable holding the party's HMAC key); docs/api.md.
+    /// Per-party webhooks: a TOML file of `[[webhook]]` with `party`, `url` (http:// or
+    /// https://) and `secret_env` (the environment variable holding the party's HMAC key);
+    /// docs/api.md.
     #[arg(long)]
     webhooks: Option<PathBuf>,
+    /// The CA (PEM) that https:// webhook receivers' certificates must chain to; without it,
+    /// Mozilla's roots (bundled).
+    #[arg(long = "webhook-ca", requires = "webhooks")]
+    webhook_ca: Option<PathBuf>,
     /// Every day at this UTC time (HH:MM or HH:MM:SS), make the previous day's daily report
     /// for the public (en, uk, ru), each party and staff, write it under `--reports-dir` and
     /// log it (docs/reports.md).
@@ -127,9 +150,28 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     let state = AppState::open(args.db.clone(), key, limits.clone(), clock)?;
+    if args.cot_tasks && args.cot_tcp.is_none() && args.cot_tls.is_none() {
+        anyhow::bail!("--cot-tasks sends tasks over a CoT listener: give --cot-tls or --cot-tcp");
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(truce_server::tls::server_config(cert, key, None)?),
+        _ => None,
+    };
+    let cot_tls = match (
+        args.cot_tls,
+        &args.tls_cert,
+        &args.tls_key,
+        &args.cot_client_ca,
+    ) {
+        (Some(addr), Some(cert), Some(key), Some(ca)) => {
+            Some((addr, truce_server::tls::server_config(cert, key, Some(ca))?))
+        }
+        _ => None,
+    };
     let webhooks = match &args.webhooks {
         None => Vec::new(),
         Some(file) => {
+            let client_tls = truce_server::tls::client_config(args.webhook_ca.as_deref())?;
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             truce_server::webhooks::load(
@@ -137,6 +179,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
                 &text,
                 state.engine.agreement(),
                 &|name| std::env::var(name).ok(),
+                &client_tls,
             )
             .map_err(|errors| anyhow::anyhow!("{}", errors.join("\n")))?
         }
@@ -146,6 +189,8 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
         cot_tcp: args.cot_tcp,
         cot_tasks: args.cot_tasks,
         cot_udp: args.cot_udp,
+        cot_tls,
+        tls,
         limits,
         webhooks,
         nightly: args

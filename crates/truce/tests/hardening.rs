@@ -968,3 +968,65 @@ fn a_full_disk_during_ingest_is_reported_as_it_left_the_store() {
     common::ok(&["log", "verify", "--db", common::s(&uncovered)]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A 429 from the gate on a method the route does not take carries no `Allow` (axum's method
+/// router adds it to whatever its fallback answers; only a 405 keeps it).
+#[test]
+fn a_429_carries_no_allow_header() {
+    let demo = Demo::new("hardening", "no-allow-on-429");
+    let server = Server::start(&demo.db, &["--rate", "1"], None);
+    let a = server.addr.as_str();
+    let first = common::request(a, "POST", "/api/incidents", None, &[], Some("{}"));
+    let second = common::request(a, "POST", "/api/incidents", None, &[], Some("{}"));
+    let (over, other) = if second.status == 429 {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    assert_eq!(over.status, 429, "{}", over.head);
+    assert!(over.header("allow").is_none(), "{}", over.head);
+    assert!(over.header("retry-after").is_some(), "{}", over.head);
+    // The 405 keeps it (a public POST may be refused before, 403, without one).
+    assert!([403, 405].contains(&other.status), "{}", other.head);
+    assert_eq!(
+        other.header("allow").is_some(),
+        other.status == 405,
+        "{}",
+        other.head
+    );
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}
+
+/// Per-connection CoT log lines (opened, ended) are rate-limited like the other lines a client
+/// can cause: a client reconnecting in a loop writes at most 60 a minute, not two each.
+#[test]
+fn cot_connection_log_lines_are_rate_limited() {
+    let demo = Demo::new("hardening", "cot-connection-log");
+    let log = demo.dir.join("serve.log");
+    let server = Server::start(&demo.db, &["--cot-tcp", "127.0.0.1:0"], Some(&log));
+    let cot: SocketAddr = server.printed("truce serve: CoT TCP on").parse().unwrap();
+    for _ in 0..150 {
+        drop(TcpStream::connect(cot).unwrap());
+    }
+    // Connections are accepted in order: once this one's event is stored, every one before
+    // it was accepted (and, without the limit, logged).
+    let mut last = TcpStream::connect(cot).unwrap();
+    last.write_all(cot_event("after-reconnects").as_bytes())
+        .unwrap();
+    assert!(
+        stored_within(&demo.db, "after-reconnects", Duration::from_secs(15)),
+        "log:\n{}",
+        server.log()
+    );
+    let said = server.log();
+    let lines = said
+        .lines()
+        .filter(|l| l.contains("CoT connection"))
+        .count();
+    assert!(
+        (10..=60).contains(&lines),
+        "{lines} connection lines for 151 connections"
+    );
+    assert!(said.contains("suppressed"), "{said}");
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}

@@ -192,7 +192,12 @@ impl Server {
             log: log.map(Path::to_path_buf),
         };
         // Dropped (killed) if it never says where it listens.
-        server.addr = server.printed("truce serve: listening on http://");
+        let at = server.printed("truce serve: listening on ");
+        server.addr = at
+            .strip_prefix("https://")
+            .or_else(|| at.strip_prefix("http://"))
+            .unwrap_or(&at)
+            .to_string();
         server
     }
 
