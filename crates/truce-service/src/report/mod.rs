@@ -8,9 +8,10 @@
 //! OGC surfaces filter with, so a public report cannot hold a source, a team position or an
 //! unpublished incident the public API would withhold.
 //!
-//! The files: `report.html` (self-contained: map and chart inline as SVG), `report.json` (the
-//! numbers), `map.svg` and `chart.svg`. Their SHA-256 go in a `report` log entry
-//! ([`truce_core::entry::ReportIssued`]) written by the caller.
+//! The files ([`FILES`]): `report.html` (self-contained: map and charts inline as SVG),
+//! `report.pdf`, `report.json` (the numbers), and each figure as SVG and PNG (`map`, `chart`,
+//! `chart-by-rule`, `chart-by-sector`; PNG by [`png`]). Their SHA-256 go in a `report` log
+//! entry ([`truce_core::entry::ReportIssued`]) written by the caller.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -31,6 +32,7 @@ use crate::access::{self, Role};
 
 mod figure;
 mod pdf;
+mod png;
 mod subset;
 
 use crate::view::IncidentView;
@@ -87,6 +89,22 @@ pub struct Basis {
     /// The log's verifier key (`name+keyid+key`), for `truce log verify-entry`.
     pub verifier_key: String,
 }
+
+/// Every file a report is made of, with its media type, in the order they are listed to a
+/// caller (the CLI writes them all; the API serves one by `?file=`).
+pub const FILES: &[(&str, &str)] = &[
+    ("report.html", "text/html; charset=utf-8"),
+    ("report.pdf", "application/pdf"),
+    ("report.json", "application/json"),
+    ("map.svg", "image/svg+xml"),
+    ("map.png", "image/png"),
+    ("chart.svg", "image/svg+xml"),
+    ("chart.png", "image/png"),
+    ("chart-by-rule.svg", "image/svg+xml"),
+    ("chart-by-rule.png", "image/png"),
+    ("chart-by-sector.svg", "image/svg+xml"),
+    ("chart-by-sector.png", "image/png"),
+];
 
 /// A report's files, name → bytes, sorted by name.
 pub type Files = BTreeMap<String, Vec<u8>>;
@@ -713,6 +731,18 @@ pub fn make(
     files.insert("report.pdf".into(), pdf);
     files.insert("map.svg".into(), map.to_svg().into_bytes());
     files.insert("chart.svg".into(), chart.to_svg().into_bytes());
+    files.insert(
+        "chart-by-rule.svg".into(),
+        by_rule_chart.to_svg().into_bytes(),
+    );
+    files.insert(
+        "chart-by-sector.svg".into(),
+        sector_chart.to_svg().into_bytes(),
+    );
+    files.insert("map.png".into(), map.to_png()?);
+    files.insert("chart.png".into(), chart.to_png()?);
+    files.insert("chart-by-rule.png".into(), by_rule_chart.to_png()?);
+    files.insert("chart-by-sector.png".into(), sector_chart.to_png()?);
     Ok(files)
 }
 
