@@ -1069,3 +1069,117 @@ fn a_spot_report_maps_its_incident_for_each_audience() {
     );
     assert!(report_json(&public).get("evidence").is_none());
 }
+
+/// A report's coverage caveats are what `GET /api/coverage` gives its audience for that day
+/// (one function, `reads::coverage_for`): for the public and a party each sector's
+/// `observation` only — no sensor, team, hours or incident count — and for staff everything.
+#[test]
+fn coverage_caveats_are_what_the_api_gives_each_role() {
+    let demo = Demo::new("truce-report", "coverage");
+    let db = s(&demo.db);
+    let day = "2015-03-01";
+    let server = Server::start(&demo.db, &["--rate", "5000"], None);
+    let admin = demo.token("admin");
+    let party = demo.token("party:UA");
+    let path = format!("/api/coverage?from={day}&days=1");
+    let before = get_json(&server.addr, &path, Some(&admin));
+    let sensors: BTreeSet<String> = before["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["sensors"].as_array().unwrap().iter())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        sensors.len() >= 2,
+        "the demo's sensors that day: {sensors:?}"
+    );
+    // Half the sensors down all day, the others from 08:00: sectors only the first reach are
+    // not observed, the others partly observed (unless a team or drone reported from them).
+    let features: Vec<String> = sensors
+        .iter()
+        .enumerate()
+        .map(|(i, sensor)| {
+            let from = if i % 2 == 0 { "00:00" } else { "08:00" };
+            format!(
+                r#"{{"type":"Feature","id":"down-{sensor}","geometry":{{"type":"Point","coordinates":[38.0,48.0]}},"properties":{{"kind":"coverage","observed_at":"{day}T{from}:00Z","source":{{"id":"{sensor}","kind":"camera","reliability":"A","credibility":1}},"coverage":{{"sensor":"{sensor}","status":"offline","until":"2015-03-02T00:00:00Z"}}}}}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+        features.join(",")
+    );
+    let (status, reply) = common::http(
+        &server.addr,
+        "POST",
+        "/api/observations",
+        Some(&admin),
+        Some(&body),
+    );
+    assert_eq!(status, 200, "{reply}");
+
+    let mut seen = BTreeMap::new();
+    for (audience, token) in [
+        ("public", None),
+        ("party:UA", Some(party.as_str())),
+        ("staff", Some(admin.as_str())),
+    ] {
+        let api = get_json(&server.addr, &path, token);
+        let cells = api["cells"].as_array().unwrap();
+        assert!(!cells.is_empty(), "{audience}: {api}");
+        for c in cells {
+            let keys: BTreeSet<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+            if audience == "staff" {
+                for k in ["status", "sensors", "mobile", "watched_hours", "incidents"] {
+                    assert!(keys.contains(k), "staff's cell lacks {k}: {c}");
+                }
+            } else {
+                assert_eq!(
+                    keys,
+                    BTreeSet::from(["sector", "from_km", "to_km", "day", "observation"]),
+                    "{audience}'s cell: sector and observation only"
+                );
+            }
+        }
+        let expected: Vec<Value> = cells
+            .iter()
+            .filter(|c| c["day"] == day && c["observation"] != "observed")
+            .map(|c| serde_json::json!([c["from_km"], c["to_km"], c["observation"]]))
+            .collect();
+        let out = demo.dir.join(format!("cov-{}", audience.replace(':', "-")));
+        ok(&[
+            "report",
+            "daily",
+            "--db",
+            db,
+            "--day",
+            day,
+            "--audience",
+            audience,
+            "--no-log",
+            "--out",
+            s(&out),
+        ]);
+        let caveats = report_json(&out)["coverage_caveats"].clone();
+        assert_eq!(
+            caveats,
+            Value::Array(expected.clone()),
+            "{audience}'s report and GET {path}"
+        );
+        seen.insert(audience, expected);
+    }
+    let public: BTreeSet<&str> = seen["public"]
+        .iter()
+        .map(|c| c[2].as_str().unwrap())
+        .collect();
+    assert!(
+        public.contains("not_observed"),
+        "a sector no sensor watched is a caveat: {:?}",
+        seen["public"]
+    );
+    assert_eq!(
+        seen["public"], seen["party:UA"],
+        "the same coverage for both"
+    );
+}

@@ -22,7 +22,7 @@ use anyhow::anyhow;
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use truce_core::entry::ReportIssued;
-use truce_fusion::coverage::{SectorDay, Status};
+use truce_fusion::coverage::SectorDay;
 use truce_fusion::ledger::Ledger;
 use truce_log::VerifierKey;
 use truce_log::checkpoint::verify_checkpoint;
@@ -425,7 +425,8 @@ struct Numbers<'a> {
     tasks: Vec<[String; 5]>,
     /// Responses given on the day: `(incident, party action, time)`.
     responses: Vec<[String; 3]>,
-    /// Sectors not or partly observed that day: `(from_km, to_km, status)`.
+    /// Sectors not or partly observed that day, as `GET /api/coverage` gives the audience:
+    /// `(from_km, to_km, observation)` (`reads::coverage_caveats`).
     coverage_caveats: Vec<(f64, f64, String)>,
     /// Staff spot report: the observations of its evidence chain, drawn on its map.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -669,15 +670,8 @@ pub fn make(
             }
         }
     }
-    let coverage_caveats: Vec<(f64, f64, String)> = coverage
-        .iter()
-        .filter(|c| c.day == day)
-        .filter_map(|c| match c.status {
-            Status::NotObserved => Some((c.from_km, c.to_km, "not_observed".to_string())),
-            Status::PartlyObserved => Some((c.from_km, c.to_km, "partly_observed".to_string())),
-            _ => None,
-        })
-        .collect();
+    // What the API gives this audience of the day's coverage (`GET /api/coverage`).
+    let coverage_caveats = crate::reads::coverage_caveats(audience, coverage, day);
     let numbers = Numbers {
         kind,
         subject: subject_s.clone(),
