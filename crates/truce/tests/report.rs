@@ -495,6 +495,15 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
     assert_eq!(served_png.status, 200, "{}", served_png.text());
     assert_eq!(served_png.content_type, "image/png");
     assert_eq!(served_png.body, files(&cli)["chart-by-sector.png"]);
+    // `/api/reports/{day}`, the path the issue names, is the same report.
+    let short = get(
+        &server.addr,
+        &format!("/api/reports/{day}?lang=uk&file=report.pdf"),
+        None,
+        &[],
+    );
+    assert_eq!(short.status, 200, "{}", short.text());
+    assert_eq!(short.body, files(&cli)["report.pdf"]);
     // The legend over the bars (its first 20 units) is Ukrainian text drawn from the font's
     // Cyrillic outlines: its swatches are coloured, so the dark pixels there are letters.
     let (w, _, px) = decode_png("chart-by-sector.png", &served_png.body);

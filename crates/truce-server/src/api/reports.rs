@@ -139,6 +139,23 @@ pub async fn daily(
     serve(state, p, Subject::Daily(day), q).await
 }
 
+#[utoipa::path(get, path = "/api/reports/{day}", tag = "reports",
+    summary = "The daily report for the caller's role: the same as `/api/reports/daily/{day}` (the path the issue names)",
+    params(("day" = String, Path, description = "UTC day", example = "2023-10-23"), ReportQuery),
+    responses(
+        (status = 200, description = "The file; `X-Truce-Log-Size` and `ETag` (its SHA-256) say what it was made from"),
+        (status = 400, description = "A bad day, language or file", body = crate::schemas::ErrorBody),
+        (status = 403, description = "The role may not read incidents", body = crate::schemas::ErrorBody),
+    ))]
+pub async fn daily_short(
+    state: State<Shared>,
+    p: Extension<Principal>,
+    day: ApiPath<String>,
+    q: Query<ReportQuery>,
+) -> ApiResult<Response> {
+    daily(state, p, day, q).await
+}
+
 #[utoipa::path(get, path = "/api/reports/spot/{id}", tag = "reports",
     summary = "A spot report on one incident the caller may see, at the latest checkpoint",
     params(("id" = String, Path, description = "Incident id", example = "inc-21"), ReportQuery),
