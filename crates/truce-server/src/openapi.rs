@@ -47,6 +47,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         crate::api::log::proof,
         crate::api::reports::list_reports,
         crate::api::reports::daily,
+        crate::api::reports::daily_short,
         crate::api::reports::spot,
         alerts_stream,
         openapi_json,

@@ -813,7 +813,7 @@ function reportsView() {
       const r = await get('/api/reports');
       status.textContent = r.days.length ? t('reports.count', r.days.length, r.audience) : t('reports.none');
       days.replaceChildren(...r.days.slice(0, 60).map((day) => {
-        const files = ['report.pdf', 'report.html', 'report.json'].map((file) => {
+        const files = ['report.pdf', 'report.html', 'report.json', 'map.png'].map((file) => {
           const a = el('a', { href: '#/reports', class: 'report-file', 'data-day': day, 'data-file': file }, file.split('.')[1].toUpperCase());
           a.addEventListener('click', (ev) => {
             if (a.dataset.ready) return;

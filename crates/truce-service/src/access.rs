@@ -79,9 +79,6 @@ pub enum Action {
     ReadAlerts,
     /// Tasks (a team: only its own).
     ReadTasks,
-    /// The coverage table: which sensors watched which sector and which teams reported from
-    /// it, so staff only.
-    ReadCoverage,
     /// Post observations (a team: findings; staff: any feed).
     PostObservations,
     /// An analyst's decision on an incident.

@@ -12,6 +12,8 @@ use truce_fusion::ledger::Ledger;
 use truce_store::{GeoPackageStore, Store};
 use utoipa::ToSchema;
 
+use crate::access::Role;
+
 /// Most days one coverage table may span: a month of sectors × days is a grid a page can
 /// show and a request can compute under the service's lock in well under a second.
 pub const MAX_COVERAGE_DAYS: u32 = 31;
@@ -128,7 +130,8 @@ pub fn coverage_table_until(
 }
 
 /// The coverage table (`GET /api/coverage`): every sector of the line for every day shown,
-/// sector by sector, day by day.
+/// sector by sector, day by day, as much of each cell as the reader's role may see
+/// ([`coverage_for`]).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CoverageTable {
     /// The first day shown (none when the store has no observations).
@@ -141,8 +144,12 @@ pub struct CoverageTable {
 }
 
 impl CoverageTable {
+    /// The whole table, every field of every cell (staff; `truce coverage --json`).
     pub fn of(table: &[coverage::SectorDay]) -> CoverageTable {
-        let cells: Vec<CoverageCell> = table.iter().map(CoverageCell::from).collect();
+        Self::from_cells(table.iter().map(CoverageCell::from).collect())
+    }
+
+    fn from_cells(cells: Vec<CoverageCell>) -> CoverageTable {
         let from = cells.iter().map(|c| c.day).min();
         let days = from.map_or(0, |f| {
             cells
@@ -161,7 +168,68 @@ impl CoverageTable {
     }
 }
 
-/// One cell of the coverage table: a sector of the line on a UTC day.
+/// Whether anyone was looking at a sector that day, whatever was found: `observed` (a fixed
+/// sensor reaching it was up at least [`coverage::QUIET_MIN_HOURS`], or a team or drone
+/// reported from it), `partly_observed` (a sensor was up less than that) or `not_observed`.
+pub fn observation(c: &coverage::SectorDay) -> &'static str {
+    if c.watched_hours >= coverage::QUIET_MIN_HOURS || !c.mobile.is_empty() {
+        "observed"
+    } else if c.watched_hours > 0.0 {
+        "partly_observed"
+    } else {
+        "not_observed"
+    }
+}
+
+/// What `role` may read of the coverage table: the one function behind `GET /api/coverage`
+/// and a report's coverage caveats ([`coverage_caveats`]).
+///
+/// Staff see every field. A party and the public see each sector and day with its
+/// [`observation`] only — as the OSCE SMM's public daily reports said where its monitors were
+/// not present or were restricted, so that "no incident" is not read as "quiet" — and never
+/// the sensors, the teams or drones (their identities, and through them their positions),
+/// the hours watched (a schedule to time a violation by), the count of incidents or the
+/// four-valued `status`, whose `incidents` would tell of incidents not yet published.
+pub fn coverage_for(role: &Role, table: &[coverage::SectorDay]) -> CoverageTable {
+    if role.is_staff() {
+        return CoverageTable::of(table);
+    }
+    CoverageTable::from_cells(
+        table
+            .iter()
+            .map(|c| CoverageCell {
+                sector: c.sector,
+                from_km: c.from_km,
+                to_km: c.to_km,
+                day: c.day,
+                observation: observation(c).to_string(),
+                status: None,
+                watched_hours: None,
+                sensors: None,
+                mobile: None,
+                incidents: None,
+            })
+            .collect(),
+    )
+}
+
+/// A report's coverage caveats for `role` on `day`: the sectors [`coverage_for`] gives that
+/// role as `not_observed` or `partly_observed`, as `(from_km, to_km, observation)`.
+pub fn coverage_caveats(
+    role: &Role,
+    table: &[coverage::SectorDay],
+    day: NaiveDate,
+) -> Vec<(f64, f64, String)> {
+    coverage_for(role, table)
+        .cells
+        .into_iter()
+        .filter(|c| c.day == day && c.observation != "observed")
+        .map(|c| (c.from_km, c.to_km, c.observation))
+        .collect()
+}
+
+/// One cell of the coverage table: a sector of the line on a UTC day. The fields after
+/// `observation` are staff's only ([`coverage_for`]).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CoverageCell {
     /// The sector's number along the line, from 0.
@@ -172,16 +240,24 @@ pub struct CoverageCell {
     /// `YYYY-MM-DD` (UTC).
     #[schema(value_type = String)]
     pub day: NaiveDate,
-    /// `incidents`, `observed_quiet`, `partly_observed` or `not_observed`.
-    pub status: String,
-    /// Hours of the day at least one fixed sensor reaching the sector was up.
-    pub watched_hours: f64,
-    /// The fixed sensors reaching it that were up some of the day.
-    pub sensors: Vec<String>,
-    /// The mobile sources (teams, drones) that reported from it that day.
-    pub mobile: Vec<String>,
-    /// Incidents in breach starting that day in it.
-    pub incidents: usize,
+    /// Whether anyone was looking, whatever was found: `observed`, `partly_observed` or
+    /// `not_observed` (every role).
+    pub observation: String,
+    /// `incidents`, `observed_quiet`, `partly_observed` or `not_observed` (staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Hours of the day at least one fixed sensor reaching the sector was up (staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watched_hours: Option<f64>,
+    /// The fixed sensors reaching it that were up some of the day (staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensors: Option<Vec<String>>,
+    /// The mobile sources (teams, drones) that reported from it that day (staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<Vec<String>>,
+    /// Incidents in breach starting that day in it, published or not (staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incidents: Option<usize>,
 }
 
 impl From<&coverage::SectorDay> for CoverageCell {
@@ -191,11 +267,12 @@ impl From<&coverage::SectorDay> for CoverageCell {
             from_km: c.from_km,
             to_km: c.to_km,
             day: c.day,
-            status: c.status.as_str().to_string(),
-            watched_hours: c.watched_hours,
-            sensors: c.sensors.clone(),
-            mobile: c.mobile.clone(),
-            incidents: c.incidents,
+            observation: observation(c).to_string(),
+            status: Some(c.status.as_str().to_string()),
+            watched_hours: Some(c.watched_hours),
+            sensors: Some(c.sensors.clone()),
+            mobile: Some(c.mobile.clone()),
+            incidents: Some(c.incidents),
         }
     }
 }

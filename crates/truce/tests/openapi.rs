@@ -46,7 +46,7 @@ fn check(args: &[&str]) {
 
 /// Every route of the router (`crate::api::routes`, `crate::ogc::routes`, the document itself),
 /// in the document's spelling of path parameters, with its methods.
-const ROUTES: [(&str, &[&str]); 28] = [
+const ROUTES: [(&str, &[&str]); 29] = [
     ("/healthz", &["get"]),
     ("/metrics", &["get"]),
     ("/api/whoami", &["get"]),
@@ -67,6 +67,7 @@ const ROUTES: [(&str, &[&str]); 28] = [
     ("/api/alerts/stream", &["get"]),
     ("/api/reports", &["get"]),
     ("/api/reports/daily/{day}", &["get"]),
+    ("/api/reports/{day}", &["get"]),
     ("/api/reports/spot/{id}", &["get"]),
     ("/api/openapi.json", &["get"]),
     ("/", &["get"]),

@@ -23,6 +23,55 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// A PNG's width, height and RGBA pixels, after checking its signature and IHDR.
+fn decode_png(name: &str, bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{name} has no PNG signature"
+    );
+    assert_eq!(
+        &bytes[12..16],
+        b"IHDR",
+        "{name}: IHDR is not the first chunk"
+    );
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap_or_else(|e| panic!("{name} does not decode: {e}"));
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (w, h), "{name}: IHDR and frame");
+    assert_eq!(info.color_type, png::ColorType::Rgba, "{name}");
+    buf.truncate(info.buffer_size());
+    (w, h, buf)
+}
+
+/// How many pixels of `rgba` (width `w`) inside `rows` × `cols` satisfy `keep`.
+fn count_pixels(
+    rgba: &[u8],
+    w: u32,
+    rows: std::ops::Range<u32>,
+    cols: std::ops::Range<u32>,
+    keep: impl Fn(&[u8]) -> bool,
+) -> usize {
+    let mut n = 0;
+    for y in rows {
+        for x in cols.clone() {
+            let i = ((y * w + x) * 4) as usize;
+            if let Some(p) = rgba.get(i..i + 4) {
+                n += usize::from(keep(p));
+            }
+        }
+    }
+    n
+}
+
+/// Dark enough to be text (black, anti-aliased) and no colour a chart bar is drawn in.
+fn dark(p: &[u8]) -> bool {
+    p[0] < 100 && p[1] < 100 && p[2] < 100
+}
+
 fn report_json(dir: &Path) -> Value {
     json_of(&std::fs::read_to_string(dir.join("report.json")).unwrap())
 }
@@ -122,8 +171,33 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
         "report.json",
         "map.svg",
         "chart.svg",
+        "chart-by-rule.svg",
+        "chart-by-sector.svg",
+        "map.png",
+        "chart.png",
+        "chart-by-rule.png",
+        "chart-by-sector.png",
     ] {
         assert!(staff_files.contains_key(f), "no {f} in {staff_files:?}");
+    }
+    // The figures as PNG: 2 pixels a figure unit (the map is 800 × 520 units, a chart
+    // 800 × 220), the contact line drawn in its colour, the y-axis labels drawn as text.
+    let (w, h, map) = decode_png("map.png", &staff_files["map.png"]);
+    assert_eq!((w, h), (1600, 1040), "map.png's size");
+    let line = count_pixels(&map, w, 0..h, 0..w, |p| p[..3] == [0xb0, 0x00, 0x1e]);
+    assert!(
+        line > 1000,
+        "map.png has {line} pixels of the contact line's colour"
+    );
+    for chart in ["chart.png", "chart-by-rule.png", "chart-by-sector.png"] {
+        let (w, h, px) = decode_png(chart, &staff_files[chart]);
+        assert_eq!((w, h), (1600, 440), "{chart}'s size");
+        // Left of the y axis (40 units) there is nothing but its labels: text.
+        let labels = count_pixels(&px, w, 0..h, 0..70, dark);
+        assert!(
+            labels > 30,
+            "{chart}: {labels} dark pixels of y-axis labels"
+        );
     }
     let pdf = &staff_files["report.pdf"];
     assert!(pdf.starts_with(b"%PDF-") && pdf.ends_with(b"%%EOF\n") || pdf.ends_with(b"%%EOF"));
@@ -412,6 +486,29 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
     assert_eq!(served_pdf.status, 200, "{}", served_pdf.text());
     assert_eq!(served_pdf.content_type, "application/pdf");
     assert_eq!(served_pdf.body, files(&cli)["report.pdf"]);
+    let served_png = get(
+        &server.addr,
+        &format!("/api/reports/daily/{day}?lang=uk&file=chart-by-sector.png"),
+        None,
+        &[],
+    );
+    assert_eq!(served_png.status, 200, "{}", served_png.text());
+    assert_eq!(served_png.content_type, "image/png");
+    assert_eq!(served_png.body, files(&cli)["chart-by-sector.png"]);
+    // `/api/reports/{day}`, the path the issue names, is the same report.
+    let short = get(
+        &server.addr,
+        &format!("/api/reports/{day}?lang=uk&file=report.pdf"),
+        None,
+        &[],
+    );
+    assert_eq!(short.status, 200, "{}", short.text());
+    assert_eq!(short.body, files(&cli)["report.pdf"]);
+    // The legend over the bars (its first 20 units) is Ukrainian text drawn from the font's
+    // Cyrillic outlines: its swatches are coloured, so the dark pixels there are letters.
+    let (w, _, px) = decode_png("chart-by-sector.png", &served_png.body);
+    let legend = count_pixels(&px, w, 0..40, 100..w, dark);
+    assert!(legend > 200, "{legend} dark pixels of the Ukrainian legend");
     let bad = get(
         &server.addr,
         &format!("/api/reports/daily/{day}?file=../x"),
@@ -532,7 +629,7 @@ fn serve_makes_and_logs_the_nightly_reports() {
             e["lang"].as_str().unwrap()
         ));
         let written = files(&edition);
-        assert_eq!(written.len(), 5, "{}", edition.display());
+        assert_eq!(written.len(), 11, "{}", edition.display());
         for (name, bytes) in &written {
             let hex = sha256_hex(bytes);
             assert_eq!(
@@ -980,4 +1077,118 @@ fn a_spot_report_maps_its_incident_for_each_audience() {
         "the public is shown no observation"
     );
     assert!(report_json(&public).get("evidence").is_none());
+}
+
+/// A report's coverage caveats are what `GET /api/coverage` gives its audience for that day
+/// (one function, `reads::coverage_for`): for the public and a party each sector's
+/// `observation` only — no sensor, team, hours or incident count — and for staff everything.
+#[test]
+fn coverage_caveats_are_what_the_api_gives_each_role() {
+    let demo = Demo::new("truce-report", "coverage");
+    let db = s(&demo.db);
+    let day = "2015-03-01";
+    let server = Server::start(&demo.db, &["--rate", "5000"], None);
+    let admin = demo.token("admin");
+    let party = demo.token("party:UA");
+    let path = format!("/api/coverage?from={day}&days=1");
+    let before = get_json(&server.addr, &path, Some(&admin));
+    let sensors: BTreeSet<String> = before["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["sensors"].as_array().unwrap().iter())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        sensors.len() >= 2,
+        "the demo's sensors that day: {sensors:?}"
+    );
+    // Half the sensors down all day, the others from 08:00: sectors only the first reach are
+    // not observed, the others partly observed (unless a team or drone reported from them).
+    let features: Vec<String> = sensors
+        .iter()
+        .enumerate()
+        .map(|(i, sensor)| {
+            let from = if i % 2 == 0 { "00:00" } else { "08:00" };
+            format!(
+                r#"{{"type":"Feature","id":"down-{sensor}","geometry":{{"type":"Point","coordinates":[38.0,48.0]}},"properties":{{"kind":"coverage","observed_at":"{day}T{from}:00Z","source":{{"id":"{sensor}","kind":"camera","reliability":"A","credibility":1}},"coverage":{{"sensor":"{sensor}","status":"offline","until":"2015-03-02T00:00:00Z"}}}}}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+        features.join(",")
+    );
+    let (status, reply) = common::http(
+        &server.addr,
+        "POST",
+        "/api/observations",
+        Some(&admin),
+        Some(&body),
+    );
+    assert_eq!(status, 200, "{reply}");
+
+    let mut seen = BTreeMap::new();
+    for (audience, token) in [
+        ("public", None),
+        ("party:UA", Some(party.as_str())),
+        ("staff", Some(admin.as_str())),
+    ] {
+        let api = get_json(&server.addr, &path, token);
+        let cells = api["cells"].as_array().unwrap();
+        assert!(!cells.is_empty(), "{audience}: {api}");
+        for c in cells {
+            let keys: BTreeSet<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+            if audience == "staff" {
+                for k in ["status", "sensors", "mobile", "watched_hours", "incidents"] {
+                    assert!(keys.contains(k), "staff's cell lacks {k}: {c}");
+                }
+            } else {
+                assert_eq!(
+                    keys,
+                    BTreeSet::from(["sector", "from_km", "to_km", "day", "observation"]),
+                    "{audience}'s cell: sector and observation only"
+                );
+            }
+        }
+        let expected: Vec<Value> = cells
+            .iter()
+            .filter(|c| c["day"] == day && c["observation"] != "observed")
+            .map(|c| serde_json::json!([c["from_km"], c["to_km"], c["observation"]]))
+            .collect();
+        let out = demo.dir.join(format!("cov-{}", audience.replace(':', "-")));
+        ok(&[
+            "report",
+            "daily",
+            "--db",
+            db,
+            "--day",
+            day,
+            "--audience",
+            audience,
+            "--no-log",
+            "--out",
+            s(&out),
+        ]);
+        let caveats = report_json(&out)["coverage_caveats"].clone();
+        assert_eq!(
+            caveats,
+            Value::Array(expected.clone()),
+            "{audience}'s report and GET {path}"
+        );
+        seen.insert(audience, expected);
+    }
+    let public: BTreeSet<&str> = seen["public"]
+        .iter()
+        .map(|c| c[2].as_str().unwrap())
+        .collect();
+    assert!(
+        public.contains("not_observed"),
+        "a sector no sensor watched is a caveat: {:?}",
+        seen["public"]
+    );
+    assert_eq!(
+        seen["public"], seen["party:UA"],
+        "the same coverage for both"
+    );
 }

@@ -42,5 +42,6 @@ pub fn routes() -> Router<Shared> {
         .route("/api/alerts/stream", get(alerts::stream))
         .route("/api/reports", get(reports::list_reports))
         .route("/api/reports/daily/{day}", get(reports::daily))
+        .route("/api/reports/{day}", get(reports::daily_short))
         .route("/api/reports/spot/{id}", get(reports::spot))
 }

@@ -30,7 +30,9 @@ use crate::state::{KEPT_REPORTS as KEPT, ReportKey as Key, Shared};
 pub struct ReportQuery {
     /// `en` (default), `uk` or `ru`.
     lang: Option<String>,
-    /// `report.html` (default), `report.pdf`, `report.json`, `map.svg` or `chart.svg`.
+    /// `report.html` (default), `report.pdf`, `report.json`, or a figure as SVG or PNG:
+    /// `map.svg`, `map.png`, `chart.svg`, `chart.png`, `chart-by-rule.svg`,
+    /// `chart-by-rule.png`, `chart-by-sector.svg`, `chart-by-sector.png`.
     file: Option<String>,
 }
 
@@ -137,6 +139,23 @@ pub async fn daily(
     serve(state, p, Subject::Daily(day), q).await
 }
 
+#[utoipa::path(get, path = "/api/reports/{day}", tag = "reports",
+    summary = "The daily report for the caller's role: the same as `/api/reports/daily/{day}` (the path the issue names)",
+    params(("day" = String, Path, description = "UTC day", example = "2023-10-23"), ReportQuery),
+    responses(
+        (status = 200, description = "The file; `X-Truce-Log-Size` and `ETag` (its SHA-256) say what it was made from"),
+        (status = 400, description = "A bad day, language or file", body = crate::schemas::ErrorBody),
+        (status = 403, description = "The role may not read incidents", body = crate::schemas::ErrorBody),
+    ))]
+pub async fn daily_short(
+    state: State<Shared>,
+    p: Extension<Principal>,
+    day: ApiPath<String>,
+    q: Query<ReportQuery>,
+) -> ApiResult<Response> {
+    daily(state, p, day, q).await
+}
+
 #[utoipa::path(get, path = "/api/reports/spot/{id}", tag = "reports",
     summary = "A spot report on one incident the caller may see, at the latest checkpoint",
     params(("id" = String, Path, description = "Incident id", example = "inc-21"), ReportQuery),
@@ -164,16 +183,12 @@ async fn serve(
     require(&p, Action::ReadIncidents, "read reports")?;
     let lang = Lang::parse(q.lang.as_deref().unwrap_or("en")).map_err(ApiError::bad_request)?;
     let file = q.file.unwrap_or_else(|| "report.html".into());
-    let content_type = match file.as_str() {
-        "report.html" => "text/html; charset=utf-8",
-        "report.pdf" => "application/pdf",
-        "report.json" => "application/json",
-        "map.svg" | "chart.svg" => "image/svg+xml",
-        _ => {
-            return Err(ApiError::bad_request(format!(
-                "file {file:?}: use report.html, report.pdf, report.json, map.svg or chart.svg"
-            )));
-        }
+    let Some(&(_, content_type)) = report::FILES.iter().find(|(name, _)| *name == file) else {
+        let names: Vec<&str> = report::FILES.iter().map(|(name, _)| *name).collect();
+        return Err(ApiError::bad_request(format!(
+            "file {file:?}: use one of {}",
+            names.join(", ")
+        )));
     };
     // The latest checkpoint and the log's verifier key, from the service.
     let (size, verifier) = latest_basis(&state).await?;

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use truce_core::observation::{ObservationKind, Outcome};
 use truce_fusion::ledger::{Action as Decide, TaskState};
-use truce_service::reads::{CoverageTable, MAX_COVERAGE_DAYS, coverage_table};
+use truce_service::reads::{CoverageTable, MAX_COVERAGE_DAYS, coverage_for, coverage_table};
 use truce_service::view::{Logged, TaskList, TaskView};
 use truce_service::{IngestResult, OutcomeReport};
 use utoipa::{IntoParams, ToSchema};
@@ -176,19 +176,20 @@ pub struct CoverageQuery {
 }
 
 #[utoipa::path(get, path = "/api/coverage", tag = "tasks",
-    summary = "Where the mission was looking: per sector of the line and UTC day, incidents / observed and quiet / partly / not observed (staff)",
+    summary = "Where the mission was looking: per sector of the line and UTC day, observed / partly / not observed; staff also see what was found and by whom",
     params(CoverageQuery),
     responses(
-        (status = 200, description = "The table, as `truce coverage --json`", body = CoverageTable),
+        (status = 200, description = "The table as the caller's role may see it (`truce_service::reads::coverage_for`): staff every field, as `truce coverage --json`; a party and the public each sector's `observation` only", body = CoverageTable),
         (status = 400, description = "A malformed day, or days outside 1..=31", body = crate::schemas::ErrorBody),
-        (status = 403, description = "Only staff read coverage (it names sensors and teams)", body = crate::schemas::ErrorBody),
+        (status = 403, description = "A team does not read coverage", body = crate::schemas::ErrorBody),
     ))]
 pub async fn get_coverage(
     State(state): State<Shared>,
     Extension(p): Extension<Principal>,
     ApiQuery(q): ApiQuery<CoverageQuery>,
 ) -> ApiResult<Json<CoverageTable>> {
-    require(&p, Action::ReadCoverage, "read coverage")?;
+    // Whoever reads incidents reads where nobody was looking; what of it is `coverage_for`'s.
+    require(&p, Action::ReadIncidents, "read coverage")?;
     if let Some(d) = q.days
         && !(1..=MAX_COVERAGE_DAYS).contains(&d)
     {
@@ -198,7 +199,7 @@ pub async fn get_coverage(
     }
     with_core(&state, move |core| {
         let table = coverage_table(core.svc.store(), core.svc.ledger(), q.from, q.days)?;
-        Ok(Json(CoverageTable::of(&table)))
+        Ok(Json(coverage_for(&p.role, &table)))
     })
     .await
 }

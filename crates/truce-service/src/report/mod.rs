@@ -8,9 +8,10 @@
 //! OGC surfaces filter with, so a public report cannot hold a source, a team position or an
 //! unpublished incident the public API would withhold.
 //!
-//! The files: `report.html` (self-contained: map and chart inline as SVG), `report.json` (the
-//! numbers), `map.svg` and `chart.svg`. Their SHA-256 go in a `report` log entry
-//! ([`truce_core::entry::ReportIssued`]) written by the caller.
+//! The files ([`FILES`]): `report.html` (self-contained: map and charts inline as SVG),
+//! `report.pdf`, `report.json` (the numbers), and each figure as SVG and PNG (`map`, `chart`,
+//! `chart-by-rule`, `chart-by-sector`; PNG by [`png`]). Their SHA-256 go in a `report` log
+//! entry ([`truce_core::entry::ReportIssued`]) written by the caller.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -21,7 +22,7 @@ use anyhow::anyhow;
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use truce_core::entry::ReportIssued;
-use truce_fusion::coverage::{SectorDay, Status};
+use truce_fusion::coverage::SectorDay;
 use truce_fusion::ledger::Ledger;
 use truce_log::VerifierKey;
 use truce_log::checkpoint::verify_checkpoint;
@@ -31,6 +32,7 @@ use crate::access::{self, Role};
 
 mod figure;
 mod pdf;
+mod png;
 mod subset;
 
 use crate::view::IncidentView;
@@ -87,6 +89,22 @@ pub struct Basis {
     /// The log's verifier key (`name+keyid+key`), for `truce log verify-entry`.
     pub verifier_key: String,
 }
+
+/// Every file a report is made of, with its media type, in the order they are listed to a
+/// caller (the CLI writes them all; the API serves one by `?file=`).
+pub const FILES: &[(&str, &str)] = &[
+    ("report.html", "text/html; charset=utf-8"),
+    ("report.pdf", "application/pdf"),
+    ("report.json", "application/json"),
+    ("map.svg", "image/svg+xml"),
+    ("map.png", "image/png"),
+    ("chart.svg", "image/svg+xml"),
+    ("chart.png", "image/png"),
+    ("chart-by-rule.svg", "image/svg+xml"),
+    ("chart-by-rule.png", "image/png"),
+    ("chart-by-sector.svg", "image/svg+xml"),
+    ("chart-by-sector.png", "image/png"),
+];
 
 /// A report's files, name → bytes, sorted by name.
 pub type Files = BTreeMap<String, Vec<u8>>;
@@ -407,7 +425,8 @@ struct Numbers<'a> {
     tasks: Vec<[String; 5]>,
     /// Responses given on the day: `(incident, party action, time)`.
     responses: Vec<[String; 3]>,
-    /// Sectors not or partly observed that day: `(from_km, to_km, status)`.
+    /// Sectors not or partly observed that day, as `GET /api/coverage` gives the audience:
+    /// `(from_km, to_km, observation)` (`reads::coverage_caveats`).
     coverage_caveats: Vec<(f64, f64, String)>,
     /// Staff spot report: the observations of its evidence chain, drawn on its map.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -651,15 +670,8 @@ pub fn make(
             }
         }
     }
-    let coverage_caveats: Vec<(f64, f64, String)> = coverage
-        .iter()
-        .filter(|c| c.day == day)
-        .filter_map(|c| match c.status {
-            Status::NotObserved => Some((c.from_km, c.to_km, "not_observed".to_string())),
-            Status::PartlyObserved => Some((c.from_km, c.to_km, "partly_observed".to_string())),
-            _ => None,
-        })
-        .collect();
+    // What the API gives this audience of the day's coverage (`GET /api/coverage`).
+    let coverage_caveats = crate::reads::coverage_caveats(audience, coverage, day);
     let numbers = Numbers {
         kind,
         subject: subject_s.clone(),
@@ -713,6 +725,18 @@ pub fn make(
     files.insert("report.pdf".into(), pdf);
     files.insert("map.svg".into(), map.to_svg().into_bytes());
     files.insert("chart.svg".into(), chart.to_svg().into_bytes());
+    files.insert(
+        "chart-by-rule.svg".into(),
+        by_rule_chart.to_svg().into_bytes(),
+    );
+    files.insert(
+        "chart-by-sector.svg".into(),
+        sector_chart.to_svg().into_bytes(),
+    );
+    files.insert("map.png".into(), map.to_png()?);
+    files.insert("chart.png".into(), chart.to_png()?);
+    files.insert("chart-by-rule.png".into(), by_rule_chart.to_png()?);
+    files.insert("chart-by-sector.png".into(), sector_chart.to_png()?);
     Ok(files)
 }
 

@@ -26,7 +26,7 @@ const MARGIN: f32 = 50.0;
 const TEXT_W: f32 = PAGE_W - 2.0 * MARGIN;
 const FONT_NAME: Name<'static> = Name(b"F1");
 
-fn face() -> &'static ttf_parser::Face<'static> {
+pub(super) fn face() -> &'static ttf_parser::Face<'static> {
     static FACE: OnceLock<ttf_parser::Face<'static>> = OnceLock::new();
     FACE.get_or_init(|| ttf_parser::Face::parse(FONT, 0).expect("the embedded font parses"))
 }
