@@ -43,8 +43,14 @@ fn scenario(dir: &Path, clock: Arc<FixedClock>) -> (Service, SignerKey) {
         .with_reactions();
     let sim = truce_sim::simulate(&terms, 1, 3, truce_sim::default_start(&terms));
     svc.set_mission(&sim.mission).unwrap();
+    ingest_feeds(&mut svc, &sim.feeds);
+    (svc, key)
+}
+
+/// Ingests simulated feeds through the service, each as the adapter its name and bytes pick.
+fn ingest_feeds(svc: &mut Service, feeds: &[truce_sim::Feed]) {
     let options = truce_ingest::Options::default();
-    for feed in &sim.feeds {
+    for feed in feeds {
         let format = truce_ingest::detect(&feed.file_name, &feed.bytes).unwrap();
         let records: Vec<_> = truce_ingest::adapter(format, &options)
             .read(&feed.file_name, &feed.bytes)
@@ -53,7 +59,6 @@ fn scenario(dir: &Path, clock: Arc<FixedClock>) -> (Service, SignerKey) {
         svc.ingest(&feed.file_name, &format.to_string(), records)
             .unwrap();
     }
-    (svc, key)
 }
 
 #[test]
@@ -216,22 +221,12 @@ fn a_restart_from_a_snapshot_and_a_full_replay_give_the_same_state() {
     let mut svc = Service::open_with_terms(&db, &terms, key.clone(), clock.clone()).unwrap();
     let sim = truce_sim::simulate(&terms, 1, 3, truce_sim::default_start(&terms));
     svc.set_mission(&sim.mission).unwrap();
-    let options = truce_ingest::Options::default();
-    let half = sim.feeds.len() / 2;
-    for (i, feed) in sim.feeds.iter().enumerate() {
-        if i == half {
-            // Mid-stream, with tasks open and incidents still growing.
-            assert!(svc.write_snapshot().unwrap());
-            assert!(!svc.write_snapshot().unwrap(), "one snapshot per size");
-        }
-        let format = truce_ingest::detect(&feed.file_name, &feed.bytes).unwrap();
-        let records: Vec<_> = truce_ingest::adapter(format, &options)
-            .read(&feed.file_name, &feed.bytes)
-            .unwrap()
-            .collect();
-        svc.ingest(&feed.file_name, &format.to_string(), records)
-            .unwrap();
-    }
+    let (first, rest) = sim.feeds.split_at(sim.feeds.len() / 2);
+    ingest_feeds(&mut svc, first);
+    // Mid-stream, with tasks open and incidents still growing.
+    assert!(svc.write_snapshot().unwrap());
+    assert!(!svc.write_snapshot().unwrap(), "one snapshot per size");
+    ingest_feeds(&mut svc, rest);
     let snapped = svc.snapshot_size();
     // Decisions after the snapshot: the restart must fold them too.
     let id = svc.ledger().incidents()[0].id.clone();

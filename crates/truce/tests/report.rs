@@ -477,33 +477,31 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
     );
     assert_eq!(party.status, 200, "{}", party.text());
     assert_eq!(party.json()["audience"], "party:UA");
-    let served_pdf = get(
-        &server.addr,
+    // Each file served for the public, in Ukrainian, is the CLI's byte for byte.
+    let cli_files = files(&cli);
+    let served_as_cli = |path: &str, name: &str, content_type: &str| {
+        let served = get(&server.addr, path, None, &[]);
+        assert_eq!(served.status, 200, "{path}: {}", served.text());
+        assert_eq!(served.content_type, content_type, "{path}");
+        assert_eq!(served.body, cli_files[name], "{path}");
+        served
+    };
+    served_as_cli(
         &format!("/api/reports/daily/{day}?lang=uk&file=report.pdf"),
-        None,
-        &[],
+        "report.pdf",
+        "application/pdf",
     );
-    assert_eq!(served_pdf.status, 200, "{}", served_pdf.text());
-    assert_eq!(served_pdf.content_type, "application/pdf");
-    assert_eq!(served_pdf.body, files(&cli)["report.pdf"]);
-    let served_png = get(
-        &server.addr,
+    let served_png = served_as_cli(
         &format!("/api/reports/daily/{day}?lang=uk&file=chart-by-sector.png"),
-        None,
-        &[],
+        "chart-by-sector.png",
+        "image/png",
     );
-    assert_eq!(served_png.status, 200, "{}", served_png.text());
-    assert_eq!(served_png.content_type, "image/png");
-    assert_eq!(served_png.body, files(&cli)["chart-by-sector.png"]);
     // `/api/reports/{day}`, the path the issue names, is the same report.
-    let short = get(
-        &server.addr,
+    served_as_cli(
         &format!("/api/reports/{day}?lang=uk&file=report.pdf"),
-        None,
-        &[],
+        "report.pdf",
+        "application/pdf",
     );
-    assert_eq!(short.status, 200, "{}", short.text());
-    assert_eq!(short.body, files(&cli)["report.pdf"]);
     // The legend over the bars (its first 20 units) is Ukrainian text drawn from the font's
     // Cyrillic outlines: its swatches are coloured, so the dark pixels there are letters.
     let (w, _, px) = decode_png("chart-by-sector.png", &served_png.body);
