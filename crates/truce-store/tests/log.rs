@@ -198,6 +198,7 @@ fn an_older_file_and_unindexed_entries_are_caught_up_on_open() {
         "DROP TABLE log_nodes; DROP TABLE log_checkpoints;
          DROP TABLE incidents; DROP TABLE incident_observations; DROP TABLE incident_transitions;
          DROP TABLE tasks; DROP TABLE derived_state; DROP TABLE api_tokens;
+         DROP TABLE ledger_snapshots; DROP INDEX entries_agreements;
          DELETE FROM gpkg_geometry_columns WHERE table_name IN ('incidents', 'tasks');
          DELETE FROM gpkg_contents WHERE table_name IN
            ('incidents', 'incident_observations', 'incident_transitions', 'tasks');
