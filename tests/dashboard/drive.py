@@ -377,6 +377,8 @@ pdf.click()
 wait.until(lambda d: d.execute_script("return arguments[0].dataset.ready", pdf) == "yes")
 head = d.execute_script("return [Number(arguments[0].dataset.size), arguments[0].dataset.head]", pdf)
 check(head[1] == "%PDF-" and head[0] > 1000, f"the day's PDF arrives with the token ({head[0]} bytes)")
+figures = d.execute_script(f"return Array.from(document.querySelectorAll(\"#report-days li[data-day='{days[0]}'] a\"), (e) => e.dataset.file)")
+check(figures == ["report.pdf", "report.html", "report.json", "map.png", "chart.png", "chart-by-rule.png", "chart-by-sector.png"], f"every document and figure of the day is offered ({figures})")
 shot("analyst-reports")
 
 # Live: a decision made elsewhere reaches the open page's alert feed without reload.
@@ -431,6 +433,12 @@ check(statuses and all(s in ("verified", "withheld") for s in statuses), f"the p
 evidence = d.execute_script("return Array.from(document.querySelectorAll('#evidence td.proof'), (e) => e.dataset.status)")
 check(evidence and all(s == "withheld" for s in evidence), f"the party's evidence proofs are hash-only ({set(evidence)})")
 check("withheld" in texts("#evidence td.proof")[0], "a withheld entry is said to be withheld in words, not only colour")
+# The spot report on this incident, made for the party as audience, fetched with its token.
+spot = d.find_element(By.CSS_SELECTOR, "p.spot-report a[data-file='report.pdf']")
+spot.click()
+wait.until(lambda d: d.execute_script("return arguments[0].dataset.ready", spot) == "yes")
+head = d.execute_script("return [Number(arguments[0].dataset.size), arguments[0].dataset.head]", spot)
+check(head[1] == "%PDF-" and head[0] > 1000, f"the party's spot report on {rid} arrives ({head[0]} bytes)")
 
 
 def respond(kind, text):

@@ -740,6 +740,11 @@ function incidentParts(d, logged, redraw) {
   }
   // After a decision or response the page is drawn again from the server's state (the POST is
   // folded before it is answered), and the new form says which entry logged it.
+  // The spot report on this incident, made for the caller's role like every report.
+  if (!isTeam()) {
+    parts.push(el('p', { class: 'spot-report' }, t('incident.spot'), ' ',
+      ...reportLinks(`/api/reports/spot/${encodeURIComponent(d.id)}`, `truce-spot-${d.id}`, SPOT_FILES).flatMap((a) => [a, ' '])));
+  }
   if (isStaff()) parts.push(el('h2', {}, t('incident.decide')), decisionForm(d.id, (seq) => redraw({ decide: seq }), logged.decide));
   if (isParty()) parts.push(el('h2', {}, t('incident.respond')), responseForm(d.id, (seq) => redraw({ respond: seq }), logged.respond));
   return parts;
@@ -788,6 +793,40 @@ function responseForm(id, onDone, logged) {
  * fetched with the token and opened from memory; and the reports issued (`report` log
  * entries) this role may read, with their log seq and hashes.
  */
+/** The files of a daily report the page offers: the documents, then each figure as PNG. */
+const DAILY_FILES = ['report.pdf', 'report.html', 'report.json', 'map.png', 'chart.png', 'chart-by-rule.png', 'chart-by-sector.png'];
+/** A spot report's: the documents and its map inset. */
+const SPOT_FILES = ['report.pdf', 'report.html', 'map.png'];
+
+/**
+ * Links to a report's files under `path` (`/api/reports/daily/{day}` or `/spot/{id}`): each
+ * fetched with the token on the first click, in the page's language, then saved on the second.
+ */
+function reportLinks(path, base, files, attrs) {
+  return files.map((file) => {
+    const [stem, ext] = file.split('.');
+    const label = stem === 'report' ? ext.toUpperCase() : t('reports.file.' + stem);
+    const a = el('a', { href: location.hash || '#/', class: 'report-file', 'data-file': file, ...(attrs || {}) }, label);
+    a.addEventListener('click', async (ev) => {
+      if (a.dataset.ready) return;
+      ev.preventDefault();
+      const name = `${base}-${lang()}-${stem}.${ext}`;
+      try {
+        const blob = await getBlob(`${path}?lang=${lang()}&file=${file}`);
+        a.dataset.size = String(blob.size);
+        a.dataset.head = await blob.slice(0, 5).text();
+        a.href = URL.createObjectURL(blob);
+        a.download = name;
+        a.dataset.ready = 'yes';
+        a.textContent = t('reports.save', name);
+      } catch (e) {
+        notice(errorText(e), 'error');
+      }
+    });
+    return a;
+  });
+}
+
 function reportsView() {
   const status = el('p', { class: 'help', id: 'reports-status' }, t('reports.loading'));
   const days = el('ul', { class: 'reports', id: 'report-days' });
@@ -795,33 +834,12 @@ function reportsView() {
   main.replaceChildren(el('section', { class: 'card reports' },
     el('h1', {}, t('reports.title')), el('p', { class: 'help' }, t('reports.help')), status, days,
     el('h2', {}, t('reports.issued')), issued));
-  const open = async (path, name, a) => {
-    try {
-      const blob = await getBlob(path);
-      a.dataset.size = String(blob.size);
-      a.dataset.head = await blob.slice(0, 5).text();
-      a.href = URL.createObjectURL(blob);
-      a.download = name;
-      a.dataset.ready = 'yes';
-      a.textContent = t('reports.save', name);
-    } catch (e) {
-      notice(errorText(e), 'error');
-    }
-  };
   (async () => {
     try {
       const r = await get('/api/reports');
       status.textContent = r.days.length ? t('reports.count', r.days.length, r.audience) : t('reports.none');
       days.replaceChildren(...r.days.slice(0, 60).map((day) => {
-        const files = ['report.pdf', 'report.html', 'report.json', 'map.png'].map((file) => {
-          const a = el('a', { href: '#/reports', class: 'report-file', 'data-day': day, 'data-file': file }, file.split('.')[1].toUpperCase());
-          a.addEventListener('click', (ev) => {
-            if (a.dataset.ready) return;
-            ev.preventDefault();
-            open(`/api/reports/daily/${day}?lang=${lang()}&file=${file}`, `truce-${day}-${r.audience.replace(':', '-')}-${lang()}.${file.split('.')[1]}`, a);
-          });
-          return a;
-        });
+        const files = reportLinks(`/api/reports/daily/${day}`, `truce-${day}-${r.audience.replace(':', '-')}`, DAILY_FILES, { 'data-day': day });
         return el('li', { 'data-day': day }, el('span', { class: 'day' }, day), ' ', ...files.flatMap((a) => [a, ' ']));
       }));
       issued.replaceChildren(r.issued.length

@@ -198,6 +198,19 @@ const LABELS: &[(&str, [&str; 3])] = &[
     ("other_kinds", ["other", "інше", "другое"]),
     ("kind", ["Kind", "Вид", "Вид"]),
     ("no_place", ["not on the line", "поза лінією", "вне линии"]),
+    (
+        "not_located",
+        ["not located", "місце не визначено", "место не определено"],
+    ),
+    (
+        "outside_areas",
+        [
+            "outside the party areas",
+            "поза районами сторін",
+            "вне районов сторон",
+        ],
+    ),
+    ("incidents_word", ["incidents", "інциденти", "инциденты"]),
     ("bearing", ["Bearing", "Пеленг", "Пеленг"]),
     (
         "contact_line",
@@ -701,8 +714,18 @@ pub fn make(
         (Subject::Spot(_), Some(v)) => spot_map_figure(ledger, v, &numbers.evidence, full, lang),
         _ => map_figure(ledger, &numbers.incidents, full),
     };
-    let chart = chart_figure(&numbers.per_day);
-    let by_rule_chart = chart_figure(&numbers.per_day_by_rule);
+    let chart = chart_figure(
+        &numbers.per_day,
+        t(
+            lang,
+            if full {
+                "outside_areas"
+            } else {
+                "incidents_word"
+            },
+        ),
+    );
+    let by_rule_chart = chart_figure(&numbers.per_day_by_rule, "");
     let sector_chart = sector_figure(
         &numbers.by_sector,
         &numbers.by_sector_no_place,
@@ -885,7 +908,12 @@ fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> Figure
     // Equirectangular at the centre's latitude: metres look the same both ways.
     let k = ((y0 + y1) / 2.0).to_radians().cos();
     let scale = (MAP_W / ((x1 - x0) * k)).min(MAP_H / (y1 - y0));
-    let px = |p: [f64; 2]| ((p[0] - x0) * k * scale, (y1 - p[1]) * scale);
+    // Centred: the spare width (or height) split on both sides.
+    let (dx, dy) = (
+        (MAP_W - (x1 - x0) * k * scale) / 2.0,
+        (MAP_H - (y1 - y0) * scale) / 2.0,
+    );
+    let px = |p: [f64; 2]| (dx + (p[0] - x0) * k * scale, dy + (y1 - p[1]) * scale);
     let ring = |r: &[[f64; 2]]| r.iter().map(|p| px(*p)).collect::<Vec<_>>();
     let mut items = Vec::new();
     let fills = ["#dbe7f3", "#f3e0d8", "#e2efd9", "#efe6f5"];
@@ -937,9 +965,11 @@ fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> Figure
             title: None,
         });
     }
+    let mut marks = Vec::new();
     for (i, v) in incidents.iter().enumerate() {
         let Some(p) = v.location else { continue };
         let (x, y) = px(p);
+        marks.push((x, y, i + 1));
         if full && let Some(o) = &v.origin {
             let (ox, oy) = px(o.point);
             items.push(Item::Path {
@@ -975,19 +1005,131 @@ fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> Figure
             stroke: ("#000000", 0.6),
             title: Some(v.id.clone()),
         });
-        items.push(Item::Text {
-            x: x + 6.0,
-            y: y - 3.0,
-            size: 9.0,
-            text: (i + 1).to_string(),
-        });
     }
+    items.extend(marker_labels(&marks, MAP_W, MAP_H));
     Figure {
         w: MAP_W,
         h: MAP_H,
         background: "#f4f1ea",
         items,
     }
+}
+
+/// Markers closer than this (figure units) share one label.
+const LABEL_CLUSTER: f64 = 9.0;
+
+/// The labels of numbered markers `(x, y, n)` on a map, none over another or over a marker:
+/// markers closer than [`LABEL_CLUSTER`] share one label ("16, 19, 22" or "40–44"); each label
+/// goes to the first free place of eight around its markers, then further out with a leader
+/// line; where none is free, to the least crowded of them. Greedy, in the markers' order, so
+/// the same incidents always give the same picture.
+fn marker_labels(marks: &[(f64, f64, usize)], w: f64, h: f64) -> Vec<Item> {
+    const SIZE: f64 = 9.0;
+    const R: f64 = 5.0;
+    // Clusters: each mark joins the first cluster whose first mark is close enough.
+    let mut clusters: Vec<(f64, f64, Vec<usize>)> = Vec::new();
+    for &(x, y, n) in marks {
+        match clusters
+            .iter_mut()
+            .find(|c| (c.0 - x).hypot(c.1 - y) < LABEL_CLUSTER)
+        {
+            Some(c) => c.2.push(n),
+            None => clusters.push((x, y, vec![n])),
+        }
+    }
+    type Rect = (f64, f64, f64, f64);
+    let overlap = |a: Rect, b: Rect| {
+        let dx = (a.0 + a.2).min(b.0 + b.2) - a.0.max(b.0);
+        let dy = (a.1 + a.3).min(b.1 + b.3) - a.1.max(b.1);
+        if dx > 0.0 && dy > 0.0 { dx * dy } else { 0.0 }
+    };
+    let mut taken: Vec<Rect> = marks
+        .iter()
+        .map(|&(x, y, _)| (x - R, y - R, 2.0 * R, 2.0 * R))
+        .collect();
+    let mut items = Vec::new();
+    for (cx, cy, ns) in clusters {
+        let text = number_runs(&ns);
+        let tw = figure_text_width(&text, SIZE);
+        let th = SIZE;
+        // Candidate top-left corners: beside the marker, then twice as far (with a leader).
+        let mut candidates = Vec::new();
+        for (step, lead) in [(1.0, false), (2.6, true)] {
+            let d = (R + 2.0) * step;
+            for (ox, oy) in [
+                (d, -th - d / 2.0 + th / 2.0),
+                (d, -th / 2.0),
+                (-d - tw, -th / 2.0),
+                (-tw / 2.0, -d - th),
+                (-tw / 2.0, d),
+                (d, d / 2.0),
+                (-d - tw, -th - d / 2.0 + th / 2.0),
+                (-d - tw, d / 2.0),
+            ] {
+                candidates.push(((cx + ox, cy + oy, tw, th), lead));
+            }
+        }
+        let fits = |r: &Rect| r.0 >= 0.0 && r.1 >= 0.0 && r.0 + r.2 <= w && r.1 + r.3 <= h;
+        let crowd = |r: &Rect| taken.iter().map(|t| overlap(*r, *t)).sum::<f64>();
+        let chosen = candidates
+            .iter()
+            .find(|(r, _)| fits(r) && crowd(r) == 0.0)
+            .or_else(|| {
+                candidates.iter().filter(|(r, _)| fits(r)).min_by(|a, b| {
+                    crowd(&a.0)
+                        .partial_cmp(&crowd(&b.0))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+            })
+            .copied()
+            .unwrap_or(candidates[0]);
+        let (r, lead) = chosen;
+        if lead {
+            // From the marker's edge to the label's nearest point.
+            let (tx, ty) = (cx.clamp(r.0, r.0 + r.2), cy.clamp(r.1, r.1 + r.3));
+            let d = (tx - cx).hypot(ty - cy).max(1e-9);
+            items.push(Item::Path {
+                rings: vec![vec![
+                    (cx + (tx - cx) / d * R, cy + (ty - cy) / d * R),
+                    (tx, ty),
+                ]],
+                closed: false,
+                fill: None,
+                stroke: Some(("#555555", 0.5)),
+                dashed: false,
+                title: None,
+            });
+        }
+        taken.push(r);
+        items.push(Item::Text {
+            x: r.0,
+            y: r.1 + th * 0.8,
+            size: SIZE,
+            text,
+        });
+    }
+    items
+}
+
+/// Numbers as runs: `[16, 19, 20, 21, 25]` → "16, 19–21, 25".
+fn number_runs(ns: &[usize]) -> String {
+    let mut ns = ns.to_vec();
+    ns.sort_unstable();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ns.len() {
+        let mut j = i;
+        while j + 1 < ns.len() && ns[j + 1] == ns[j] + 1 {
+            j += 1;
+        }
+        out.push(match j - i {
+            0 => ns[i].to_string(),
+            1 => format!("{}, {}", ns[i], ns[j]),
+            _ => format!("{}–{}", ns[i], ns[j]),
+        });
+        i = j + 1;
+    }
+    out.join(", ")
 }
 
 /// Half the side of a spot report's inset at least, metres: enough to show the line and the
@@ -1019,7 +1161,26 @@ fn spot_map_figure(
     pts.extend(links.iter().filter_map(|l| l.location));
     pts.extend(evidence.iter().flat_map(|e| e.coordinates.iter().copied()));
     if pts.is_empty() {
-        return map_figure(ledger, std::slice::from_ref(v), full);
+        // Nothing to centre on (a firing known by one bearing, to an audience not shown the
+        // sensor): the whole line, and a note saying why no marker is drawn.
+        let mut f = map_figure(ledger, std::slice::from_ref(v), full);
+        let note = format!("{}: {}", v.id, t(lang, "not_located"));
+        let nw = figure_text_width(&note, 11.0) + 16.0;
+        f.items.push(Item::Rect {
+            x: 8.0,
+            y: 8.0,
+            w: nw,
+            h: 22.0,
+            fill: "#ffffff",
+            title: None,
+        });
+        f.items.push(Item::Text {
+            x: 16.0,
+            y: 23.0,
+            size: 11.0,
+            text: note,
+        });
+        return f;
     }
     let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
     for p in &pts {
@@ -1491,6 +1652,15 @@ fn sector_figure(
     }
 }
 
+/// An incident's place in a table: latitude, longitude to 4 decimals (about 10 m), or that it
+/// has none (a firing known only by a bearing, say) — never an empty cell.
+fn place_text(location: Option<[f64; 2]>, lang: Lang) -> String {
+    match location {
+        Some(p) => format!("{:.4}, {:.4}", p[1], p[0]),
+        None => t(lang, "not_located").to_string(),
+    }
+}
+
 /// About how wide `text` is at `size` in figure units (DejaVu Sans averages ~0.6 em a
 /// character), to space a legend.
 fn figure_text_width(text: &str, size: f64) -> f64 {
@@ -1498,7 +1668,9 @@ fn figure_text_width(text: &str, size: f64) -> f64 {
 }
 
 /// Bars per day, stacked by party area.
-fn chart_figure(per_day: &BTreeMap<NaiveDate, BTreeMap<String, usize>>) -> Figure {
+/// `blank` names the series whose key is empty (incidents outside every party area, or all
+/// of them where the audience is not shown areas).
+fn chart_figure(per_day: &BTreeMap<NaiveDate, BTreeMap<String, usize>>, blank: &str) -> Figure {
     let max = per_day
         .values()
         .map(|m| m.values().sum::<usize>())
@@ -1557,9 +1729,10 @@ fn chart_figure(per_day: &BTreeMap<NaiveDate, BTreeMap<String, usize>>) -> Figur
     // Each legend entry as wide as its name (a rule's id may be long).
     let mut x = left + 10.0 - 80.0;
     let mut width = 0.0;
-    for a in areas.iter().filter(|a| !a.is_empty()) {
+    for a in areas.iter() {
+        let name = if a.is_empty() { blank } else { a };
         x += (14.0 + width + 12.0_f64).max(80.0);
-        width = figure_text_width(a, 10.0);
+        width = figure_text_width(name, 10.0);
         items.push(Item::Rect {
             x,
             y: 4.0,
@@ -1568,7 +1741,7 @@ fn chart_figure(per_day: &BTreeMap<NaiveDate, BTreeMap<String, usize>>) -> Figur
             fill: colour(a),
             title: None,
         });
-        items.push(text(x + 14.0, 13.0, (*a).to_string()));
+        items.push(text(x + 14.0, 13.0, name.to_string()));
     }
     Figure {
         w: CHART_W,
@@ -1725,9 +1898,7 @@ fn blocks(n: &Numbers<'_>, figs: &[&Figure; 4], lang: Lang, subject: &Subject) -
                     v.start.format("%Y-%m-%d %H:%M").to_string(),
                     v.state.clone(),
                     v.rules.join(", "),
-                    v.location
-                        .map(|p| format!("{:.4}, {:.4}", p[1], p[0]))
-                        .unwrap_or_default(),
+                    place_text(v.location, lang),
                     v.suggested_party.clone().unwrap_or_default(),
                     v.attributed_party.clone().unwrap_or_default(),
                 ]
@@ -1772,9 +1943,7 @@ fn blocks(n: &Numbers<'_>, figs: &[&Figure; 4], lang: Lang, subject: &Subject) -
                     v.id.clone(),
                     v.start.format("%Y-%m-%d %H:%M").to_string(),
                     v.rules.join(", "),
-                    v.location
-                        .map(|p| format!("{:.4}, {:.4}", p[1], p[0]))
-                        .unwrap_or_default(),
+                    place_text(v.location, lang),
                     v.state.clone(),
                 ]
             })
@@ -1931,6 +2100,57 @@ fn blocks(n: &Numbers<'_>, figs: &[&Figure; 4], lang: Lang, subject: &Subject) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_as_runs() {
+        assert_eq!(number_runs(&[25, 16, 19, 20, 21]), "16, 19–21, 25");
+        assert_eq!(number_runs(&[3, 4]), "3, 4");
+        assert_eq!(number_runs(&[7]), "7");
+    }
+
+    /// A dense knot of markers and a few apart: markers closer than LABEL_CLUSTER share a
+    /// label, and no two labels overlap while there is room.
+    #[test]
+    fn map_labels_do_not_overlap() {
+        let mut marks = vec![];
+        for i in 0..6 {
+            marks.push((300.0 + i as f64 * 3.0, 200.0 + i as f64 * 2.0, i + 1));
+        }
+        for i in 0..12 {
+            marks.push((100.0 + i as f64 * 12.0, 100.0, i + 7));
+        }
+        let items = marker_labels(&marks, 800.0, 520.0);
+        let rects: Vec<(f64, f64, f64, String)> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Text { x, y, size, text } => {
+                    Some((*x, *y, figure_text_width(text, *size), text.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let texts: Vec<&str> = rects.iter().map(|r| r.3.as_str()).collect();
+        assert!(
+            texts.contains(&"1–3") || texts.contains(&"1–6"),
+            "{texts:?}"
+        );
+        let numbered: usize = texts
+            .iter()
+            .flat_map(|t| t.split(", "))
+            .map(|run| match run.split_once('–') {
+                Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+                None => 1,
+            })
+            .sum();
+        assert_eq!(numbered, 18, "every marker numbered once: {texts:?}");
+        for (i, a) in rects.iter().enumerate() {
+            for b in &rects[i + 1..] {
+                let apart =
+                    a.0 + a.2 <= b.0 || b.0 + b.2 <= a.0 || a.1 <= b.1 - 9.0 || b.1 <= a.1 - 9.0;
+                assert!(apart, "{} over {}", a.3, b.3);
+            }
+        }
+    }
 
     /// Every label the report asks for exists, in all three languages (a missing one would
     /// print "?").
