@@ -36,7 +36,7 @@ mod png;
 mod subset;
 
 use crate::view::IncidentView;
-use figure::{Figure, Item, esc};
+use figure::{Colour, Figure, Item, esc};
 
 /// Days of history the daily report's chart and comparison cover.
 pub const HISTORY_DAYS: u64 = 30;
@@ -211,6 +211,31 @@ const LABELS: &[(&str, [&str; 3])] = &[
         ],
     ),
     ("incidents_word", ["incidents", "інциденти", "инциденты"]),
+    ("sev_critical", ["critical", "критичний", "критический"]),
+    ("sev_high", ["high", "високий", "высокий"]),
+    ("sev_medium", ["medium", "середній", "средний"]),
+    ("sev_low", ["low", "низький", "низкий"]),
+    (
+        "single_source",
+        [
+            "one source (open ring)",
+            "одне джерело (кільце)",
+            "один источник (кольцо)",
+        ],
+    ),
+    (
+        "verified_mark",
+        [
+            "verified or published (heavy ring)",
+            "перевірено або опубліковано (товсте кільце)",
+            "проверено или опубликовано (толстое кольцо)",
+        ],
+    ),
+    (
+        "storage_site",
+        ["storage site", "місце зберігання", "место хранения"],
+    ),
+    ("zone", ["zone", "зона", "зона"]),
     ("bearing", ["Bearing", "Пеленг", "Пеленг"]),
     (
         "contact_line",
@@ -712,7 +737,7 @@ pub fn make(
     };
     let map = match (subject, numbers.incidents.first()) {
         (Subject::Spot(_), Some(v)) => spot_map_figure(ledger, v, &numbers.evidence, full, lang),
-        _ => map_figure(ledger, &numbers.incidents, full),
+        _ => map_figure(ledger, &numbers.incidents, full, lang),
     };
     let chart = chart_figure(
         &numbers.per_day,
@@ -883,7 +908,31 @@ const MAP_H: f64 = 520.0;
 /// The map: party areas, the contact line, and the incidents numbered as in the table
 /// (severity colour; for the audiences shown them, origins of fire with their 95 % ellipse and
 /// a dashed line to the strike).
-fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> Figure {
+/// The height of the white band at a map's foot that holds its scale and legend.
+const LEGEND_BAND: f64 = 36.0;
+
+/// An incident's marker: filled with its severity's colour once more than one source stands
+/// behind it, an open ring in that colour while it rests on one; a heavy black ring once
+/// verified or published. Answers (fill, stroke colour, stroke width).
+fn incident_marker(v: &IncidentView) -> (Colour, Colour, f64) {
+    let colour = severity_colour(v.max_severity.map(|s| s.as_str()));
+    match v.state.as_str() {
+        "single_source" => ("#ffffff", colour, 2.2),
+        "verified" | "published" => (colour, "#000000", 2.0),
+        _ => (colour, "#000000", 0.6),
+    }
+}
+
+fn severity_colour(severity: Option<&str>) -> Colour {
+    match severity {
+        Some("critical") => "#7a0019",
+        Some("high") => "#d7301f",
+        Some("medium") => "#fc8d59",
+        _ => "#fdcc8a",
+    }
+}
+
+fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool, lang: Lang) -> Figure {
     let agreement = ledger.engine().agreement();
     let mut pts: Vec<[f64; 2]> = agreement
         .contact_line
@@ -907,11 +956,12 @@ fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> Figure
     let (x0, y0, x1, y1) = (x0 - pad, y0 - pad, x1 + pad, y1 + pad);
     // Equirectangular at the centre's latitude: metres look the same both ways.
     let k = ((y0 + y1) / 2.0).to_radians().cos();
-    let scale = (MAP_W / ((x1 - x0) * k)).min(MAP_H / (y1 - y0));
-    // Centred: the spare width (or height) split on both sides.
+    // The map above the legend band, centred: the spare width (or height) on both sides.
+    let map_h = MAP_H - LEGEND_BAND;
+    let scale = (MAP_W / ((x1 - x0) * k)).min(map_h / (y1 - y0));
     let (dx, dy) = (
         (MAP_W - (x1 - x0) * k * scale) / 2.0,
-        (MAP_H - (y1 - y0) * scale) / 2.0,
+        (map_h - (y1 - y0) * scale) / 2.0,
     );
     let px = |p: [f64; 2]| (dx + (p[0] - x0) * k * scale, dy + (y1 - p[1]) * scale);
     let ring = |r: &[[f64; 2]]| r.iter().map(|p| px(*p)).collect::<Vec<_>>();
@@ -991,28 +1041,131 @@ fn map_figure(ledger: &Ledger, incidents: &[IncidentView], full: bool) -> Figure
                 stroke: "#444444",
             });
         }
-        let colour = match v.max_severity.map(|s| s.as_str()) {
-            Some("critical") => "#7a0019",
-            Some("high") => "#d7301f",
-            Some("medium") => "#fc8d59",
-            _ => "#fdcc8a",
-        };
+        let (fill, stroke, width) = incident_marker(v);
         items.push(Item::Circle {
             x,
             y,
             r: 5.0,
-            fill: colour,
-            stroke: ("#000000", 0.6),
+            fill,
+            stroke: (stroke, width),
             title: Some(v.id.clone()),
         });
     }
-    items.extend(marker_labels(&marks, MAP_W, MAP_H));
+    items.extend(marker_labels(&marks, MAP_W, map_h));
+    items.extend(map_legend(incidents, full, lang));
     Figure {
         w: MAP_W,
         h: MAP_H,
         background: "#f4f1ea",
         items,
     }
+}
+
+/// The daily map's legend, in the band at its foot: the contact line, severity colours, what
+/// a marker's ring says of its state, storage sites, zones, and origins where shown — only
+/// what the map can hold for this day and audience.
+fn map_legend(incidents: &[IncidentView], full: bool, lang: Lang) -> Vec<Item> {
+    let mut items = vec![Item::Rect {
+        x: 0.0,
+        y: MAP_H - LEGEND_BAND,
+        w: MAP_W,
+        h: LEGEND_BAND,
+        fill: "#ffffff",
+        title: None,
+    }];
+    let text = |x: f64, y: f64, t: &str| Item::Text {
+        x,
+        y,
+        size: 9.0,
+        text: t.to_string(),
+    };
+    let located: Vec<&IncidentView> = incidents.iter().filter(|v| v.location.is_some()).collect();
+    let circle = |x: f64, y: f64, fill: Colour, stroke: Colour, w: f64| Item::Circle {
+        x,
+        y,
+        r: 4.0,
+        fill,
+        stroke: (stroke, w),
+        title: None,
+    };
+    // Row one: the line, storage sites, zones, origins; row two: severities and states.
+    let (mut x, y) = (10.0, MAP_H - LEGEND_BAND + 13.0);
+    let entry = |items: &mut Vec<Item>, swatch: Item, label: &str, x: &mut f64, y: f64| {
+        items.push(swatch);
+        items.push(text(*x + 12.0, y + 3.0, label));
+        *x += 12.0 + figure_text_width(label, 9.0) + 14.0;
+    };
+    let line = Item::Path {
+        rings: vec![vec![(x, y), (x + 9.0, y)]],
+        closed: false,
+        fill: None,
+        stroke: Some(("#b0001e", 2.0)),
+        dashed: false,
+        title: None,
+    };
+    entry(&mut items, line, t(lang, "contact_line"), &mut x, y);
+    let site = Item::Rect {
+        x: x + 1.0,
+        y: y - 3.5,
+        w: 7.0,
+        h: 7.0,
+        fill: "#238b45",
+        title: None,
+    };
+    entry(&mut items, site, t(lang, "storage_site"), &mut x, y);
+    let zone = Item::Path {
+        rings: vec![vec![
+            (x, y - 4.0),
+            (x + 9.0, y - 4.0),
+            (x + 9.0, y + 4.0),
+            (x, y + 4.0),
+        ]],
+        closed: true,
+        fill: None,
+        stroke: Some(("#6a51a3", 1.0)),
+        dashed: true,
+        title: None,
+    };
+    entry(&mut items, zone, t(lang, "zone"), &mut x, y);
+    if full && located.iter().any(|v| v.origin.is_some()) {
+        let origin = Item::Ellipse {
+            x: x + 4.0,
+            y,
+            rx: 2.5,
+            ry: 5.0,
+            rotate_deg: 60.0,
+            stroke: "#444444",
+        };
+        entry(&mut items, origin, t(lang, "origin"), &mut x, y);
+    }
+    let (mut x, y) = (10.0, MAP_H - LEGEND_BAND + 28.0);
+    for (sev, key) in [
+        ("critical", "sev_critical"),
+        ("high", "sev_high"),
+        ("medium", "sev_medium"),
+        ("low", "sev_low"),
+    ] {
+        let c = severity_colour(Some(sev));
+        entry(
+            &mut items,
+            circle(x + 4.0, y, c, "#000000", 0.6),
+            t(lang, key),
+            &mut x,
+            y,
+        );
+    }
+    if located.iter().any(|v| v.state == "single_source") {
+        let ring = circle(x + 4.0, y, "#ffffff", "#d7301f", 2.0);
+        entry(&mut items, ring, t(lang, "single_source"), &mut x, y);
+    }
+    if located
+        .iter()
+        .any(|v| matches!(v.state.as_str(), "verified" | "published"))
+    {
+        let heavy = circle(x + 4.0, y, "#d7301f", "#000000", 2.0);
+        entry(&mut items, heavy, t(lang, "verified_mark"), &mut x, y);
+    }
+    items
 }
 
 /// Markers closer than this (figure units) share one label.
@@ -1163,7 +1316,7 @@ fn spot_map_figure(
     if pts.is_empty() {
         // Nothing to centre on (a firing known by one bearing, to an audience not shown the
         // sensor): the whole line, and a note saying why no marker is drawn.
-        let mut f = map_figure(ledger, std::slice::from_ref(v), full);
+        let mut f = map_figure(ledger, std::slice::from_ref(v), full, lang);
         let note = format!("{}: {}", v.id, t(lang, "not_located"));
         let nw = figure_text_width(&note, 11.0) + 16.0;
         f.items.push(Item::Rect {
@@ -1362,18 +1515,13 @@ fn spot_map_figure(
         items.push(text(lx + 6.0, ly - 4.0, 9.0, l.incident.clone()));
     }
     if let Some((x, y)) = here {
-        let colour = match v.max_severity.map(|s| s.as_str()) {
-            Some("critical") => "#7a0019",
-            Some("high") => "#d7301f",
-            Some("medium") => "#fc8d59",
-            _ => "#fdcc8a",
-        };
+        let (fill, stroke, width) = incident_marker(v);
         items.push(Item::Circle {
             x,
             y,
             r: 7.0,
-            fill: colour,
-            stroke: ("#000000", 1.0),
+            fill,
+            stroke: (stroke, width.max(1.0)),
             title: Some(v.id.clone()),
         });
         items.push(text(x + 9.0, y - 6.0, 11.0, v.id.clone()));
@@ -1395,7 +1543,7 @@ fn spot_map_figure(
     }
     // A white band at the foot, two rows: the scale bar and the party areas, then the
     // symbols drawn.
-    let band = 36.0;
+    let band = LEGEND_BAND;
     items.push(Item::Rect {
         x: 0.0,
         y: MAP_H - band,
