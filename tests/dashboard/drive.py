@@ -273,6 +273,11 @@ open_tasks = [k for k in api("/api/tasks", ANALYST)["tasks"] if k["state"] != "d
 drawn_tasks = wait.until(lambda d: d.execute_script("return document.getElementById('map').dataset.tasks"))
 check(drawn_tasks == str(len(open_tasks)) and open_tasks, f"the map marks the {len(open_tasks)} open tasks' places ({drawn_tasks})")
 fire_matches_api(ANALYST, "analyst map, now")
+# And where each team sets out from, as `GET /api/mission` gives the bases.
+teams = api("/api/mission", ANALYST)["teams"]
+drawn_bases = wait.until(lambda d: d.execute_script("return document.getElementById('map').dataset.bases"))
+labels = d.execute_script("return Array.from(document.querySelectorAll('#map .base-label'), (e) => e.textContent)")
+check(teams and drawn_bases == str(len(teams)) and sorted(labels) == sorted(t["id"] for t in teams), f"the map marks the {len(teams)} team bases ({drawn_bases}: {labels})")
 # Close to an origin of fire: its ellipse, the bearings behind it, the line to its strike.
 origin = next(i for i in api_all("/api/incidents?from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z", ANALYST) if i.get("origin"))
 d.execute_script("document.getElementById('map').dataset.total = ''; delete document.getElementById('map').dataset.total")
@@ -406,6 +411,7 @@ check(not d.find_elements(By.CSS_SELECTOR, "a[data-nav=queue]"), "a party has no
 total, _ = map_matches_api(PARTY, "party map")
 fire_matches_api(PARTY, "party map")
 check(d.execute_script("return document.getElementById('map').dataset.tasks") is None, "a party is not shown tasks")
+check(d.execute_script("return document.getElementById('map').dataset.bases") is None and not d.find_elements(By.CSS_SELECTOR, "#map .base-label"), "a party is not shown team bases")
 check(d.execute_script("return document.getElementById('map').dataset.bearings") is None, "a party is not shown bearings (it is given no observation)")
 shot("party-map")
 go("#/queue")

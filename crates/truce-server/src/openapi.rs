@@ -41,6 +41,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         crate::tlog::tile,
         crate::api::tasks::post_outcome,
         crate::api::tasks::get_coverage,
+        crate::api::tasks::get_mission,
         crate::api::observations::post_allegation,
         crate::api::incidents::stats,
         crate::api::log::checkpoint,

@@ -311,7 +311,8 @@ function mapView() {
   if (isStaff()) {
     legend.append(
       el('li', {}, el('span', { class: 'swatch bearing' }), t('map.bearings')),
-      el('li', {}, el('span', { class: 'swatch task' }), t('map.tasks')));
+      el('li', {}, el('span', { class: 'swatch task' }), t('map.tasks')),
+      el('li', {}, el('span', { class: 'swatch base' }), t('map.bases')));
   }
   main.replaceChildren(el('div', { class: 'mapview' },
     el('div', { class: 'toolbar' }, filter, isTeam() ? null : periodBar(usePeriod), count),

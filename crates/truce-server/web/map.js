@@ -221,6 +221,44 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
     showTasks();
   }
 
+  /** Staff: where each team sets out from (`GET /api/mission`), a green triangle with its id. */
+  async function baseLayer() {
+    let mission;
+    try {
+      mission = await get('/api/mission');
+    } catch (e) {
+      onError && onError(e);
+      return;
+    }
+    const features = (mission.teams || []).map((k) => ({ type: 'Feature', geometry: { type: 'Point', coordinates: k.base }, properties: { id: k.id, name: k.name } }));
+    map.addSource('bases', { type: 'geojson', data: { type: 'FeatureCollection', features } });
+    map.addImage('base', baseIcon());
+    map.addLayer({ id: 'bases', type: 'symbol', source: 'bases', layout: { 'icon-image': 'base', 'icon-allow-overlap': true } });
+    // The team's id beside its base as an HTML marker (no glyph server offline), its name on hover.
+    for (const f of features) {
+      const label = document.createElement('span');
+      label.className = 'base-label';
+      label.textContent = f.properties.id;
+      label.title = f.properties.name;
+      new maplibregl.Marker({ element: label, anchor: 'left', offset: [9, 0] }).setLngLat(f.geometry.coordinates).addTo(map);
+    }
+    container.dataset.bases = String(features.length);
+  }
+
+  /** A 14 px green triangle with a white rim: a team's base, unlike any other mark. */
+  function baseIcon() {
+    const n = 14;
+    const data = new Uint8Array(n * n * 4);
+    for (let y = 0; y < n; y++) {
+      const half = (y + 1) / 2; // the triangle widens downwards, apex at the top
+      for (let x = 0; x < n; x++) {
+        const d = Math.abs(x - (n - 1) / 2);
+        if (d <= half && y < n - 1) data.set(d > half - 1.5 || y >= n - 3 ? [255, 255, 255, 255] : [35, 139, 69, 255], (y * n + x) * 4);
+      }
+    }
+    return { width: n, height: n, data };
+  }
+
   /** The open tasks created within the period (all of them in "now"). */
   function showTasks() {
     if (!openTasks || !map.getSource('tasks')) return;
@@ -386,7 +424,7 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
       return;
     }
     incidentLayers();
-    if (tasks) await taskLayer();
+    if (tasks) await Promise.all([taskLayer(), baseLayer()]);
     map.on('moveend', later);
     map.on('idle', updateLabels);
     reload();

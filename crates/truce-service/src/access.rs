@@ -79,6 +79,9 @@ pub enum Action {
     ReadAlerts,
     /// Tasks (a team: only its own).
     ReadTasks,
+    /// The mission in force: team bases and fixed sensors' positions (staff only: they are the
+    /// monitors' own positions).
+    ReadMission,
     /// Post observations (a team: findings; staff: any feed).
     PostObservations,
     /// An analyst's decision on an incident.

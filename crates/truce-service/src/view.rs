@@ -516,6 +516,75 @@ pub struct Logged {
     pub entry_seq: u64,
 }
 
+/// The mission in force (`GET /api/mission`, staff): where the teams set out from and where
+/// the fixed sensors stand; empty lists before a mission is set.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct MissionView {
+    pub teams: Vec<TeamView>,
+    pub sensors: Vec<SensorView>,
+}
+
+/// A ground team and its base.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TeamView {
+    /// Its `source.id` (the CoT callsign).
+    pub id: String,
+    pub name: String,
+    /// `[lon, lat]`.
+    #[schema(value_type = Vec<f64>, min_items = 2, max_items = 2)]
+    pub base: [f64; 2],
+}
+
+/// A fixed sensor.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SensorView {
+    pub id: String,
+    /// camera, acoustic, radar or other.
+    pub kind: String,
+    /// `[lon, lat]`.
+    #[schema(value_type = Vec<f64>, min_items = 2, max_items = 2)]
+    pub position: [f64; 2],
+    pub range_km: f64,
+    /// Degrees clockwise from north, for a directional sensor.
+    pub facing_deg: Option<f64>,
+    pub width_deg: Option<f64>,
+}
+
+impl MissionView {
+    /// The ledger's mission in force, or empty lists.
+    pub fn of(ledger: &Ledger) -> MissionView {
+        let Some(m) = ledger.mission() else {
+            return MissionView {
+                teams: Vec::new(),
+                sensors: Vec::new(),
+            };
+        };
+        MissionView {
+            teams: m
+                .teams
+                .iter()
+                .map(|t| TeamView {
+                    id: t.id.clone(),
+                    name: t.name.clone(),
+                    base: t.base,
+                })
+                .collect(),
+            sensors: m
+                .sensors
+                .iter()
+                .map(|s| SensorView {
+                    id: s.id.clone(),
+                    kind: s.kind.as_str().to_string(),
+                    position: s.position,
+                    range_km: s.range_km,
+                    facing_deg: s.sector.map(|x| x.facing_deg),
+                    width_deg: s.sector.map(|x| x.width_deg),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Verification tasks.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct TaskList {

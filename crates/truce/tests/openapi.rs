@@ -46,7 +46,7 @@ fn check(args: &[&str]) {
 
 /// Every route of the router (`crate::api::routes`, `crate::ogc::routes`, the document itself),
 /// in the document's spelling of path parameters, with its methods.
-const ROUTES: [(&str, &[&str]); 29] = [
+const ROUTES: [(&str, &[&str]); 30] = [
     ("/healthz", &["get"]),
     ("/metrics", &["get"]),
     ("/api/whoami", &["get"]),
@@ -60,6 +60,7 @@ const ROUTES: [(&str, &[&str]); 29] = [
     ("/log/{path}", &["get"]),
     ("/api/tasks/{id}/outcome", &["post"]),
     ("/api/coverage", &["get"]),
+    ("/api/mission", &["get"]),
     ("/api/allegations", &["post"]),
     ("/api/stats", &["get"]),
     ("/api/log/checkpoint", &["get"]),

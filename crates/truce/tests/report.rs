@@ -565,7 +565,10 @@ fn reports_are_reproducible_logged_and_filtered_by_audience() {
     // Russian as real text in the PDF too (a font without Cyrillic would give boxes).
     let text = pdf_text(&spot.join("report.pdf"));
     for words in ["Оперативное сообщение", "История", hidden.as_str()] {
-        assert!(text.contains(words), "{words:?} not in the Russian spot PDF");
+        assert!(
+            text.contains(words),
+            "{words:?} not in the Russian spot PDF"
+        );
     }
 }
 

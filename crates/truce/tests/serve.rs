@@ -143,6 +143,12 @@ fn every_endpoint_for_every_role() {
         ),
         (
             "GET",
+            "/api/mission".into(),
+            None,
+            [200, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
             "/api/coverage?days=32".into(),
             None,
             [400, 400, 403, 400, 400, 400],

@@ -35,6 +35,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/tasks", get(tasks::list_tasks).post(tasks::post_task))
         .route("/api/tasks/{id}/outcome", post(tasks::post_outcome))
         .route("/api/coverage", get(tasks::get_coverage))
+        .route("/api/mission", get(tasks::get_mission))
         .route("/api/allegations", post(observations::post_allegation))
         .route("/api/stats", get(incidents::stats))
         .route("/api/log/checkpoint", get(log::checkpoint))

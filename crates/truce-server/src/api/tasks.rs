@@ -8,7 +8,7 @@ use serde::Deserialize;
 use truce_core::observation::{ObservationKind, Outcome};
 use truce_fusion::ledger::{Action as Decide, TaskState};
 use truce_service::reads::{CoverageTable, MAX_COVERAGE_DAYS, coverage_for, coverage_table};
-use truce_service::view::{Logged, TaskList, TaskView};
+use truce_service::view::{Logged, MissionView, TaskList, TaskView};
 use truce_service::{IngestResult, OutcomeReport};
 use utoipa::{IntoParams, ToSchema};
 
@@ -200,6 +200,23 @@ pub async fn get_coverage(
     with_core(&state, move |core| {
         let table = coverage_table(core.svc.store(), core.svc.ledger(), q.from, q.days)?;
         Ok(Json(coverage_for(&p.role, &table)))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/mission", tag = "tasks",
+    summary = "The mission in force: team bases and fixed sensors (staff only)",
+    responses(
+        (status = 200, description = "Teams with their bases and fixed sensors with their positions; empty lists before a mission is set", body = MissionView),
+        (status = 403, description = "Only the monitor's staff read its own positions", body = crate::schemas::ErrorBody),
+    ))]
+pub async fn get_mission(
+    State(state): State<Shared>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<MissionView>> {
+    require(&p, Action::ReadMission, "read the mission")?;
+    with_core(&state, move |core| {
+        Ok(Json(MissionView::of(core.svc.ledger())))
     })
     .await
 }
