@@ -115,6 +115,94 @@ function periodBar(onChange) {
     slider, says);
 }
 
+/**
+ * Incidents per day over the role's days (`GET /api/stats` `by_day`, the API's own counts), as
+ * bars: by day when the days span up to 120, else by week (from Monday), else by month. A bar's
+ * period is the one shown (highlighted); clicking a bar (or Enter on it) shows that period.
+ */
+function timeline() {
+  const NS = 'http://www.w3.org/2000/svg';
+  const box = el('figure', { id: 'timeline', class: 'timeline' });
+  const W = 1000;
+  const H = 46;
+  (async () => {
+    let stats;
+    try {
+      stats = await get('/api/stats');
+    } catch (e) {
+      return;
+    }
+    const days = Object.keys(stats.by_day || {}).sort();
+    if (!days.length) return;
+    const span = daysBetween(days[0], days[days.length - 1]) + 1;
+    const unit = span <= 120 ? 'day' : span <= 7 * 120 ? 'week' : 'month';
+    const binOf = (day) => {
+      if (unit === 'day') return day;
+      if (unit === 'month') return day.slice(0, 7) + '-01';
+      const dow = (new Date(day + 'T00:00:00Z').getUTCDay() + 6) % 7; // Monday 0
+      return addDays(day, -dow);
+    };
+    const endOf = (bin) => {
+      if (unit === 'day') return bin;
+      if (unit === 'week') return addDays(bin, 6);
+      const d = new Date(bin + 'T00:00:00Z');
+      return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).toISOString().slice(0, 10);
+    };
+    const nextBin = (bin) => addDays(endOf(bin), 1);
+    const counts = new Map();
+    for (const day of days) counts.set(binOf(day), (counts.get(binOf(day)) || 0) + stats.by_day[day]);
+    const bins = [];
+    for (let b = binOf(days[0]); b <= binOf(days[days.length - 1]); b = nextBin(b)) bins.push(b);
+    const max = Math.max(...counts.values());
+    const bw = W / bins.length;
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('role', 'group');
+    svg.setAttribute('aria-label', t('timeline.label', t('timeline.' + unit)));
+    bins.forEach((bin, i) => {
+      const n = counts.get(bin) || 0;
+      const h = n ? Math.max(2, (n / max) * (H - 2)) : 0;
+      const r = document.createElementNS(NS, 'rect');
+      const last = endOf(bin);
+      r.setAttribute('x', String(i * bw));
+      r.setAttribute('width', String(Math.max(bw - (bw > 3 ? 1 : 0), 0.5)));
+      // Each bin is clickable over its whole height, the bar drawn by its fill's share.
+      r.setAttribute('y', String(H - h));
+      r.setAttribute('height', String(h));
+      r.setAttribute('class', 'bin' + (!period.live && period.from === bin && period.to === last ? ' shown' : ''));
+      r.dataset.from = bin;
+      r.dataset.to = last;
+      r.dataset.count = String(n);
+      if (n) {
+        r.setAttribute('tabindex', '0');
+        r.setAttribute('role', 'button');
+        r.setAttribute('aria-label', t('timeline.bin', bin === last ? bin : bin + ' – ' + last, n));
+        const title = document.createElementNS(NS, 'title');
+        title.textContent = t('timeline.bin', bin === last ? bin : bin + ' – ' + last, n);
+        r.append(title);
+        const pick = () => {
+          Object.assign(period, { live: false, from: bin, to: last });
+          route();
+        };
+        r.addEventListener('click', pick);
+        r.addEventListener('keydown', (e) => {
+          if (e.key === 'Enter' || e.key === ' ') {
+            e.preventDefault();
+            pick();
+          }
+        });
+      }
+      svg.append(r);
+    });
+    box.dataset.unit = unit;
+    box.dataset.total = String([...counts.values()].reduce((a, b) => a + b, 0));
+    box.replaceChildren(svg, el('figcaption', { class: 'help' },
+      el('span', {}, bins[0]), el('span', {}, t('timeline.caption', t('timeline.' + unit), max)), el('span', {}, endOf(bins[bins.length - 1]))));
+  })();
+  return box;
+}
+
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -314,9 +402,9 @@ function mapView() {
       el('li', {}, el('span', { class: 'swatch task' }), t('map.tasks')),
       el('li', {}, el('span', { class: 'swatch base' }), t('map.bases')));
   }
-  main.replaceChildren(el('div', { class: 'mapview' },
+  main.replaceChildren(el('div', { class: isTeam() ? 'mapview team' : 'mapview' },
     el('div', { class: 'toolbar' }, filter, isTeam() ? null : periodBar(usePeriod), count),
-    box, legend));
+    isTeam() ? null : timeline(), box, legend));
   const m = makeMap(box, {
     // A team may not read incidents: its map shows the terms only.
     incidents: !isTeam(),

@@ -400,6 +400,8 @@ pub struct Stats {
     pub by_state: BTreeMap<String, usize>,
     /// Incidents by rule they may breach (one incident counts under each of its rules).
     pub by_rule: BTreeMap<String, usize>,
+    /// Incidents by the UTC day they started on, `YYYY-MM-DD` (the web app's timeline).
+    pub by_day: BTreeMap<String, usize>,
 }
 
 impl Stats {
@@ -418,9 +420,13 @@ impl Stats {
             incidents: 0,
             by_state: BTreeMap::new(),
             by_rule: BTreeMap::new(),
+            by_day: BTreeMap::new(),
         };
         for (inc, rec) in shown {
             s.incidents += 1;
+            *s.by_day
+                .entry(inc.start.date_naive().to_string())
+                .or_default() += 1;
             *s.by_state
                 .entry(rec.state.as_str().to_string())
                 .or_default() += 1;
