@@ -267,9 +267,12 @@ async fn send_round(
         }
     }
     let mut acked = Vec::with_capacity(sent.len());
+    // One deadline for the round: each ack's own timeout starts only when it is awaited, so a
+    // window of acks lost with a connection would otherwise take a timeout each.
+    let deadline = tokio::time::Instant::now() + ACK_TIMEOUT;
     for (row, ack) in sent {
-        match ack.await {
-            Ok(a) => {
+        match tokio::time::timeout_at(deadline, ack).await {
+            Ok(Ok(a)) => {
                 if a.duplicate {
                     done.duplicates += 1;
                 } else {
@@ -277,9 +280,12 @@ async fn send_round(
                 }
                 acked.push(row);
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 // Later acks may still come; those messages are resent and de-duplicated.
                 failure.get_or_insert_with(|| e.to_string());
+            }
+            Err(_) => {
+                failure.get_or_insert_with(|| format!("no ack within {} s", ACK_TIMEOUT.as_secs()));
             }
         }
     }
