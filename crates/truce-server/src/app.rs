@@ -37,6 +37,8 @@ pub struct Config {
     pub webhooks: Vec<crate::webhooks::Endpoint>,
     /// The nightly daily reports (`--daily-report-at`), if any.
     pub nightly: Option<crate::api::reports::Nightly>,
+    /// A JetStream stream to consume observations from (`--nats`, `--stream`), if any.
+    pub nats: Option<crate::nats::Inbound>,
 }
 
 /// Token buckets for the request rate limits, by caller (`ip:…` or `token:…`).
@@ -366,6 +368,13 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
             stop_rx.clone(),
         )));
     }
+    let nats = config.nats.clone().map(|inbound| {
+        tokio::spawn(crate::nats::consume(
+            state.clone(),
+            inbound,
+            stop_rx.clone(),
+        ))
+    });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -397,6 +406,14 @@ pub async fn serve(state: Shared, config: Config) -> Result<()> {
     let _ = follower.await;
     if let Some(n) = nightly {
         let _ = n.await;
+    }
+    // The batch being stored is committed and acknowledged before the consumer returns.
+    if let Some(n) = nats {
+        match n.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "NATS consumer"),
+            Err(e) => tracing::error!(error = %e, "NATS consumer panicked"),
+        }
     }
     for l in listeners {
         match l.await {

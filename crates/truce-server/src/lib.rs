@@ -19,6 +19,7 @@
 //! - [`http`] — the accept loop: connection caps, header timeout, HTTPS;
 //! - [`tls`] — rustls configurations (HTTPS, CoT with client certificates, webhooks) and the
 //!   certificate-to-team rule;
+//! - [`nats`] — NATS JetStream: the forwarder's spool and publisher, serve's durable consumer;
 //! - [`app`] — the router, the gate (authentication, limits), graceful shutdown.
 
 pub mod alerts;
@@ -30,6 +31,7 @@ pub mod cot_tasks;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod nats;
 pub mod ogc;
 pub mod openapi;
 pub mod proof;

@@ -53,10 +53,18 @@ struct Prepared<'a> {
     max_severity: Option<&'static str>,
 }
 
+/// An observation's entry body (canonical JSON) and the SHA-256 of it that keys idempotency:
+/// the store keeps one observation per digest. What a NATS message id is derived from
+/// (`truce-server`'s `nats`), so that JetStream's de-duplication and the store's agree.
+pub fn content(observation: &Observation) -> (String, [u8; 32]) {
+    let body = to_canonical_json(observation);
+    let digest: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+    (body, digest)
+}
+
 impl<'a> Prepared<'a> {
     fn new(accepted: &'a Accepted) -> Prepared<'a> {
-        let body = to_canonical_json(&accepted.observation);
-        let digest: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+        let (body, digest) = content(&accepted.observation);
         let sha256 = hex(&digest);
         let leaf = leaf_hash(body.as_bytes());
         let a = &accepted.assessment;

@@ -94,6 +94,7 @@ use truce_core::agreement::Agreement;
 use truce_core::assess::{Assessment, Breach, LineCrossing};
 use truce_core::observation::{Observation, ObservationKind, Place, SourceKind};
 
+pub use append::content as observation_content;
 pub use audit::{AuditError, AuditSummary};
 pub use derived::{DERIVED_TABLES, DerivedRows, IncidentRow, OriginRow, TaskRow, TransitionRow};
 pub use geopackage::{GeoPackageStore, canonical_order};

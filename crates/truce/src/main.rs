@@ -7,6 +7,7 @@
 mod agreement_cmd;
 mod assess_cmd;
 mod demo_cmd;
+mod forward_cmd;
 mod incident_cmd;
 mod ingest_cmd;
 mod log_cmd;
@@ -46,6 +47,9 @@ enum Command {
     Simulate(simulate_cmd::SimulateArgs),
     /// Ingest feeds (GeoJSON, CSV, FIRMS, UCDP, CoT) into a GeoPackage store, assessing as it stores.
     Ingest(ingest_cmd::IngestArgs),
+    /// At a forward base: read feeds as `ingest` does and publish each accepted observation
+    /// to NATS JetStream, spooled on disk until acknowledged (docs/nats.md).
+    Forward(forward_cmd::ForwardArgs),
     /// The tamper-evident log: keys, witnesses, offline verification.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Report(cmd) => report_cmd::run(cmd),
         Command::Ingest(args) => ingest_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
+        Command::Forward(args) => forward_cmd::run(args),
         Command::Simulate(args) => simulate_cmd::run(args),
         Command::Score(args) => score_cmd::run(args),
         Command::Incidents(args) => incident_cmd::incidents(args),

@@ -99,6 +99,23 @@ pub struct ServeArgs {
     /// Where the nightly reports go (default: `reports/` beside the store).
     #[arg(long = "reports-dir")]
     reports_dir: Option<PathBuf>,
+    /// Consume observations from NATS JetStream (`nats://host:4222`, several comma-separated):
+    /// forward bases' `truce forward` publishes them; each batch is acknowledged only once
+    /// stored and checkpointed (docs/nats.md). Needs --stream.
+    #[arg(long, requires = "stream")]
+    nats: Option<String>,
+    /// The JetStream stream to consume (created if missing, with --nats-subject).
+    #[arg(long, requires = "nats")]
+    stream: Option<String>,
+    /// The subjects the stream holds when serve creates it (repeat the option for several).
+    #[arg(long = "nats-subject", default_value = "truce.observations.>")]
+    nats_subject: Vec<String>,
+    /// The durable consumer's name (replicas sharing it share the work).
+    #[arg(long = "nats-consumer", default_value = "truce-serve")]
+    nats_consumer: String,
+    /// Most messages in one stored batch (one transaction and one checkpoint).
+    #[arg(long = "nats-batch", default_value_t = 1000)]
+    nats_batch: usize,
 }
 
 #[derive(Subcommand)]
@@ -184,7 +201,9 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
             .map_err(|errors| anyhow::anyhow!("{}", errors.join("\n")))?
         }
     };
+    let limits_batch = limits.max_batch_records;
     let config = truce_server::app::Config {
+        nats: None,
         listen: args.listen,
         cot_tcp: args.cot_tcp,
         cot_tasks: args.cot_tasks,
@@ -205,12 +224,25 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
                 }),
             }),
     };
+    let config = truce_server::app::Config {
+        nats: match (args.nats, args.stream) {
+            (Some(url), Some(stream)) => Some(truce_server::nats::Inbound {
+                url,
+                stream,
+                subjects: args.nats_subject,
+                consumer: args.nats_consumer,
+                batch: args.nats_batch.clamp(1, limits_batch),
+            }),
+            _ => None,
+        },
+        ..config
+    };
     runtime.block_on(truce_server::app::serve(state, config))?;
     println!("truce serve: stopped; every accepted batch is committed and checkpointed");
     Ok(Outcome::Ok)
 }
 
-fn tracing_init() {
+pub(crate) fn tracing_init() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRUCE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
