@@ -29,6 +29,8 @@ pub mod cot;
 pub mod cot_tasks;
 pub mod error;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod http;
 pub mod ogc;
 pub mod openapi;

@@ -1,0 +1,79 @@
+//! Replays the committed fuzz corpora as an ordinary test (issue 16): every file of
+//! `fuzz/corpus/TARGET/` and `fuzz/regressions/TARGET/` through its target's body, the same
+//! function the libFuzzer binary of `fuzz/` calls. A target whose corpus directory is missing
+//! or empty fails: the replay never passes by finding nothing to replay.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The most one input may take here (a release build). libFuzzer's own limit in
+/// `fuzz/run.sh` is the hang detector; this one catches a corpus input turned slow.
+const MAX_INPUT: Duration = Duration::from_secs(2);
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
+/// The files of `dir`, sorted; none if it does not exist.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.is_file())
+        .collect();
+    out.sort();
+    out
+}
+
+fn replay(name: &str, run: fn(&[u8]), inputs: &[PathBuf]) {
+    for path in inputs {
+        let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let started = Instant::now();
+        run(&data);
+        let took = started.elapsed();
+        assert!(
+            took < MAX_INPUT,
+            "{name}: {} ({} bytes) took {took:?}",
+            path.display(),
+            data.len()
+        );
+    }
+}
+
+#[test]
+fn every_target_replays_its_corpus() {
+    let mut replayed = Vec::new();
+    for &(name, run) in truce_fuzz::TARGETS {
+        let corpus = files(&fuzz_dir().join("corpus").join(name));
+        assert!(
+            !corpus.is_empty(),
+            "fuzz/corpus/{name}/ is missing or empty: seed it (docs/fuzzing.md)"
+        );
+        let regressions = files(&fuzz_dir().join("regressions").join(name));
+        replay(name, run, &corpus);
+        replay(name, run, &regressions);
+        replayed.push(format!("{name}: {}+{}", corpus.len(), regressions.len()));
+    }
+    eprintln!("replayed {}", replayed.join(", "));
+}
+
+/// Every directory of `fuzz/corpus/` and `fuzz/regressions/` is a target's: a renamed
+/// target would otherwise leave its corpus unreplayed.
+#[test]
+fn every_corpus_directory_is_a_target() {
+    for sub in ["corpus", "regressions"] {
+        let Ok(entries) = std::fs::read_dir(fuzz_dir().join(sub)) else {
+            continue;
+        };
+        for e in entries {
+            let name = e.expect("a directory entry").file_name();
+            let name = name.to_string_lossy();
+            assert!(
+                truce_fuzz::target(&name).is_some(),
+                "fuzz/{sub}/{name}/ names no target of truce_fuzz::TARGETS"
+            );
+        }
+    }
+}
