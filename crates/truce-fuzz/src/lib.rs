@@ -9,8 +9,8 @@
 
 use truce_ingest::{Format, Options, adapter, detect};
 use truce_log::{
-    AddCheckpointRequest, Checkpoint, Hash, Note, NoteSignature, SignerKey, TlogProof,
-    VerifierKey, WitnessState, verify_checkpoint,
+    AddCheckpointRequest, Checkpoint, Hash, Note, NoteSignature, SignerKey, TlogProof, VerifierKey,
+    WitnessState, verify_checkpoint,
 };
 
 /// Every target by the name `fuzz/run.sh` and the corpus directories use.
@@ -90,7 +90,8 @@ fn read_all(format: Format, data: &[u8]) {
 
 /// Go's test key (`crates/truce-log/tests/vectors/signed-note`), the key notes and
 /// checkpoints are verified with.
-const PETER_VKEY: &str = include_str!("../../truce-log/tests/vectors/signed-note/peter-neumann.vkey");
+const PETER_VKEY: &str =
+    include_str!("../../truce-log/tests/vectors/signed-note/peter-neumann.vkey");
 
 fn peter() -> VerifierKey {
     VerifierKey::parse(PETER_VKEY.trim_end()).expect("Go's test key")

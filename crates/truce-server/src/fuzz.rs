@@ -22,19 +22,20 @@ use crate::cot::{Frame, Framer, Item};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::ogc::ItemsQuery;
 
-/// The CoT stream `data[2..]` framed as it arrives in reads of a size set by `data[1]`, with a
-/// per-event limit set by `data[0]` (small, so the over-long path is taken, or the default's
-/// 64 KiB); then each event as the listeners read it: the TAK control and contact peeks, and
-/// the CoT adapter with the per-item record cap (`cot::parse`).
+/// The CoT stream `data` framed as it arrives in reads of a size and with a per-event limit
+/// (small, so the over-long path is taken, or the default's 64 KiB) both drawn from its length,
+/// so a seed needs no prefix; then each event as the listeners read it: the TAK control and
+/// contact peeks, and the CoT adapter with a per-item record cap (`cot::parse`).
 ///
 /// Checks: the framer never holds more than one event and one read; the reads do not change
 /// the events cut (while none is over the limit).
-pub fn cot_stream(data: &[u8]) {
-    let [a, b, stream @ ..] = data else {
-        return;
+pub fn cot_stream(stream: &[u8]) {
+    let max = if stream.len() % 3 == 0 {
+        1_000
+    } else {
+        64 << 10
     };
-    let max = if a & 1 == 0 { 1_000 } else { 64 << 10 };
-    let read = 1 + usize::from(*b) * 17;
+    let read = 1 + stream.len().wrapping_mul(7919) % 509;
     let whole = frame(max, stream, stream.len().max(1));
     let pieces = frame(max, stream, read);
     let oversize = |frames: &[Frame]| frames.iter().any(|f| matches!(f, Frame::Oversize { .. }));
