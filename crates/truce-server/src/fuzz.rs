@@ -104,12 +104,13 @@ fn body<T: DeserializeOwned>(data: &[u8]) {
 
 /// `data` as the query string of every endpoint that reads one: the incidents list (and its
 /// filters parsed), proofs, observation posts, reports, coverage, and OGC API – Features
-/// (`ItemsQuery`, parsed as `items` does). Bytes a URI may not carry are percent-encoded first,
-/// as a client would send them, so every input reaches the parsers.
+/// (`ItemsQuery`, parsed as `items` does). Bytes a query may not carry are percent-encoded
+/// first, as a client would send them, so every input reaches the parsers.
 pub fn api_queries(data: &[u8]) {
     let mut uri = String::from("/x?");
     for &c in data {
-        if c.is_ascii_graphic() && c != b'#' {
+        // What RFC 3986 lets a query carry as it is (`%` too: a bad escape is the parser's).
+        if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&c) {
             uri.push(char::from(c));
         } else {
             uri.push_str(&format!("%{c:02X}"));
