@@ -3,10 +3,13 @@
 #
 #   fuzz/run.sh list                  the targets
 #   fuzz/run.sh build                 build every target (instrumented, release + debug assertions)
-#   fuzz/run.sh TARGET SECONDS [ARG…] fuzz TARGET for SECONDS; new inputs go to fuzz/corpus/TARGET/,
-#                                     crashes, hangs and OOMs to fuzz/artifacts/TARGET/; extra ARGs
-#                                     go to libFuzzer (e.g. -jobs=2 -workers=2)
-#   fuzz/run.sh merge TARGET          minimise fuzz/corpus/TARGET/ (libFuzzer -merge=1) in place
+#   fuzz/run.sh TARGET SECONDS [ARG…] fuzz TARGET for SECONDS from fuzz/seeds/TARGET/ and
+#                                     fuzz/corpus/TARGET/; new inputs go to the corpus, crashes,
+#                                     hangs and OOMs to fuzz/artifacts/TARGET/; extra ARGs go to
+#                                     libFuzzer (e.g. -jobs=2 -workers=2)
+#   fuzz/run.sh merge TARGET          cut fuzz/corpus/TARGET/ to the inputs that add coverage to
+#                                     the seeds, smallest first, within FUZZ_CORPUS_KB (32) KiB;
+#                                     everything found is kept in fuzz/corpus-full/ (not committed)
 #   fuzz/run.sh replay TARGET FILE…   run inputs once (a crash's reproduction)
 #
 # Limits (environment): FUZZ_RSS_MB (2048) memory per process, FUZZ_TIMEOUT (10) seconds one
@@ -45,14 +48,30 @@ case "${1:-}" in
         t=$2
         build --bin "$t"
         corpus="$here/corpus/$t"
+        seeds="$here/seeds/$t"
+        budget=${FUZZ_CORPUS_KB:-32}
         tmp=$(mktemp -d)
         trap 'rm -rf "$tmp"' EXIT
-        nice -n 10 "$bin_dir/$t" -merge=1 -rss_limit_mb="${FUZZ_RSS_MB:-2048}" \
-            -timeout="${FUZZ_TIMEOUT:-10}" -max_len="${FUZZ_MAX_LEN:-262144}" "$tmp" "$corpus"
+        # The seeds go in first, so only inputs that add to them are kept: the smallest set
+        # covering the edges (-use_counters=0: edges, not hit counts), then the smallest of
+        # those up to the budget. The full corpus of a long run stays in fuzz/corpus-full/.
+        mkdir -p "$tmp/out" "$here/corpus-full/$t"
+        cp "$corpus"/* "$here/corpus-full/$t/" 2>/dev/null || true
+        cp "$seeds"/* "$tmp/out/"
+        nice -n 10 "$bin_dir/$t" -set_cover_merge=1 -use_counters=0 \
+            -rss_limit_mb="${FUZZ_RSS_MB:-2048}" -timeout="${FUZZ_TIMEOUT:-10}" \
+            -max_len="${FUZZ_MAX_LEN:-262144}" "$tmp/out" "$here/corpus-full/$t" 2>"$tmp/log" \
+            || { cat "$tmp/log" >&2; exit 1; }
+        for f in "$seeds"/*; do rm -f "$tmp/out/$(basename "$f")"; done
         rm -rf "$corpus"
         mkdir -p "$corpus"
-        cp "$tmp"/* "$corpus"/
-        echo "$t: $(ls "$corpus" | wc -l) inputs, $(du -sk "$corpus" | cut -f1) KiB" >&2
+        total=0
+        while read -r size f; do
+            total=$((total + size))
+            [ "$total" -le $((budget * 1024)) ] || break
+            cp "$f" "$corpus/"
+        done < <(find "$tmp/out" -type f -printf '%s %p\n' | sort -n)
+        echo "$t: $(ls "$corpus" | wc -l) of $(ls "$tmp/out" | wc -l) inputs that add edges to the seeds, $(du -sb "$corpus" | cut -f1) bytes (budget ${budget} KiB)" >&2
         ;;
     replay)
         known "${2:?fuzz/run.sh replay TARGET FILE…}"
@@ -80,7 +99,7 @@ case "${1:-}" in
         log="$here/artifacts/$t/run-$(date -u +%Y%m%dT%H%M%SZ).log"
         echo "fuzzing $t for ${seconds}s on $(nproc) cores; log $log" >&2
         status=0
-        nice -n 10 "$bin_dir/$t" "$here/corpus/$t" \
+        nice -n 10 "$bin_dir/$t" "$here/corpus/$t" "$here/seeds/$t" \
             -max_total_time="$seconds" -rss_limit_mb="${FUZZ_RSS_MB:-2048}" \
             -timeout="${FUZZ_TIMEOUT:-10}" -max_len="${FUZZ_MAX_LEN:-262144}" \
             -print_final_stats=1 -artifact_prefix="$here/artifacts/$t/" "${dict[@]}" "$@" \

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Seeds fuzz/corpus/TARGET/ from the project's real fixtures (docs/fuzzing.md): run once, then
-# `fuzz/run.sh merge TARGET` keeps the inputs that add coverage. Seeds already there are kept.
+# Writes fuzz/seeds/TARGET/ from the project's real fixtures (docs/fuzzing.md). Committed; run
+# again when a fixture changes. The fuzzers start from these and fuzz/corpus/TARGET/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-c="$root/fuzz/corpus"
+c="$root/fuzz/seeds"
 fx="$root/crates/truce-ingest/tests/fixtures"
 sc="$root/scenarios/donbas-2015"
 mkdir -p "$c"/{agreement,observation,tabular,cot,note,proof,api_body,api_query}
@@ -20,15 +20,15 @@ cp "$sc/agreement.toml" "$c/agreement/seed-toml-only"
 
 cp "$fx"/geojson/* "$c/observation/"
 
-cp "$fx"/firms/*.csv "$fx"/csv/*.csv "$fx"/ucdp/*.csv "$c/tabular/"
+cp "$fx"/csv/*.csv "$c/tabular/"
+# The FIRMS and UCDP fixtures: their header and first rows (the whole files add only size).
+for f in "$fx"/firms/*.csv "$fx"/ucdp/*.csv; do head -n 40 "$f" > "$c/tabular/head-$(basename "$f")"; done
 # The scenario's feeds are megabytes: their header and first rows.
 for f in "$sc"/feeds/*.csv; do head -n 30 "$f" > "$c/tabular/feed-head-$(basename "$f")"; done
 
 for d in "$fx"/cot/*/; do
     for f in "$d"*.xml; do cp "$f" "$c/cot/$(basename "$d")-$(basename "$f")"; done
 done
-# One connection's stream: every fixture, one after another.
-cat "$fx"/cot/*/*.xml > "$c/cot/seed-stream"
 
 v="$root/crates/truce-log/tests/vectors/signed-note"
 cp "$v"/* "$c/note/"

@@ -1,7 +1,8 @@
-//! Replays the committed fuzz corpora as an ordinary test (issue 16): every file of
-//! `fuzz/corpus/TARGET/` and `fuzz/regressions/TARGET/` through its target's body, the same
-//! function the libFuzzer binary of `fuzz/` calls. A target whose corpus directory is missing
-//! or empty fails: the replay never passes by finding nothing to replay.
+//! Replays the committed fuzz inputs as an ordinary test (issue 16): every file of
+//! `fuzz/seeds/TARGET/` (the real fixtures), `fuzz/corpus/TARGET/` (what the fuzzer found that
+//! adds coverage) and `fuzz/regressions/TARGET/` (findings) through its target's body, the same
+//! function the libFuzzer binary of `fuzz/` calls. A target whose seeds or corpus directory is
+//! missing or empty fails: the replay never passes by finding nothing to replay.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -46,24 +47,26 @@ fn replay(name: &str, run: fn(&[u8]), inputs: &[PathBuf]) {
 fn every_target_replays_its_corpus() {
     let mut replayed = Vec::new();
     for &(name, run) in truce_fuzz::TARGETS {
-        let corpus = files(&fuzz_dir().join("corpus").join(name));
-        assert!(
-            !corpus.is_empty(),
-            "fuzz/corpus/{name}/ is missing or empty: seed it (docs/fuzzing.md)"
-        );
-        let regressions = files(&fuzz_dir().join("regressions").join(name));
-        replay(name, run, &corpus);
-        replay(name, run, &regressions);
-        replayed.push(format!("{name}: {}+{}", corpus.len(), regressions.len()));
+        let mut counts = Vec::new();
+        for sub in ["seeds", "corpus", "regressions"] {
+            let inputs = files(&fuzz_dir().join(sub).join(name));
+            assert!(
+                sub == "regressions" || !inputs.is_empty(),
+                "fuzz/{sub}/{name}/ is missing or empty (docs/fuzzing.md says how it is made)"
+            );
+            replay(name, run, &inputs);
+            counts.push(inputs.len().to_string());
+        }
+        replayed.push(format!("{name}: {}", counts.join("+")));
     }
     eprintln!("replayed {}", replayed.join(", "));
 }
 
-/// Every directory of `fuzz/corpus/` and `fuzz/regressions/` is a target's: a renamed
+/// Every directory of `fuzz/seeds/`, `fuzz/corpus/` and `fuzz/regressions/` is a target's: a renamed
 /// target would otherwise leave its corpus unreplayed.
 #[test]
 fn every_corpus_directory_is_a_target() {
-    for sub in ["corpus", "regressions"] {
+    for sub in ["seeds", "corpus", "regressions"] {
         let Ok(entries) = std::fs::read_dir(fuzz_dir().join(sub)) else {
             continue;
         };

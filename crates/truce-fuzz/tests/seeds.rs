@@ -2,7 +2,7 @@
 //! with Go's signed-note test key and a real in-memory log (a signed checkpoint, witness state,
 //! an add-checkpoint request, a C2SP tlog-proof, a `truce log prove` document with real
 //! inclusion and consistency proofs, an entry bundle, the binary proof form of
-//! `truce_fuzz::proof`). Ignored: `fuzz/seed.sh` runs it once when seeding.
+//! `truce_fuzz::proof`), into `fuzz/seeds/`. Ignored: `fuzz/seed.sh` runs it.
 
 use std::path::Path;
 
@@ -18,14 +18,14 @@ const PETER_SKEY: &str =
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
+        .join("../../fuzz/seeds")
         .join(target);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), bytes).unwrap();
 }
 
 #[test]
-#[ignore = "writes fuzz/corpus seeds: run by fuzz/seed.sh"]
+#[ignore = "writes fuzz/seeds: run by fuzz/seed.sh"]
 fn write_generated_seeds() {
     let signer = SignerKey::parse(PETER_SKEY.trim_end()).unwrap();
     let origin = signer.verifier_key().name().to_string();
