@@ -13,8 +13,11 @@ use truce_log::{
     WitnessState, verify_checkpoint,
 };
 
+/// A target's body: any bytes in; a panic is a finding.
+pub type Target = fn(&[u8]);
+
 /// Every target by the name `fuzz/run.sh` and the corpus directories use.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("agreement", agreement),
     ("observation", observation),
     ("tabular", tabular),
@@ -26,7 +29,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The target named `name`.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
+pub fn target(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|&(_, f)| f)
 }
 

@@ -30,7 +30,7 @@ use crate::ogc::ItemsQuery;
 /// Checks: the framer never holds more than one event and one read; the reads do not change
 /// the events cut (while none is over the limit).
 pub fn cot_stream(stream: &[u8]) {
-    let max = if stream.len() % 3 == 0 {
+    let max = if stream.len().is_multiple_of(3) {
         1_000
     } else {
         64 << 10
