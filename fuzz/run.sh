@@ -32,7 +32,7 @@ build() {
     RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks" \
-        nice -n 10 cargo build --release --manifest-path "$here/Cargo.toml" \
+        nice -n 10 cargo build --release --locked --manifest-path "$here/Cargo.toml" \
         --target "$host" --target-dir "$here/target" --bins "$@" >&2
 }
 

@@ -19,7 +19,9 @@
 //! - [`http`] — the accept loop: connection caps, header timeout, HTTPS;
 //! - [`tls`] — rustls configurations (HTTPS, CoT with client certificates, webhooks) and the
 //!   certificate-to-team rule;
-//! - [`app`] — the router, the gate (authentication, limits), graceful shutdown.
+//! - [`app`] — the router, the gate (authentication, limits), graceful shutdown;
+//! - `fuzz` (hidden) — entry points for the fuzz targets (`crates/truce-fuzz`): reaches into
+//!   `cot`, `api`, `ogc` and `extract`; nothing here imports it.
 
 pub mod alerts;
 pub mod api;
