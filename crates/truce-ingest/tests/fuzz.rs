@@ -4,16 +4,16 @@
 //! and its GeoJSON geometry). Each must return — records, reasons or an error — and never
 //! panic, and must do so in bounded time.
 //!
-//! Fuzzing on the stable toolchain: libFuzzer (cargo-fuzz) needs nightly, which this project
-//! does not use, and cargo-afl a fuzzing process outside `cargo test`; so these are property
-//! tests (proptest) over a structure-aware mutator seeded from the real fixtures
+//! The coverage-guided fuzzing is libFuzzer's (`fuzz/`, `docs/fuzzing.md`); these are the quick
+//! layer beside it, run with every test: property tests (proptest) over a structure-aware mutator
+//! seeded from the real fixtures
 //! (`tests/fixtures`, `scenarios/donbas-2015`): byte flips, inserted bytes and format tokens
 //! (`<event`, `]]>`, `"coordinates":`, `1e309` …), deletions, duplicated and repeated spans
 //! (deep nesting, long fields), truncations; and plain random bytes. They run with the other
 //! tests in seconds; a failure shrinks to a small input and is kept in
 //! `fuzz.proptest-regressions` beside this file, replayed first on every run.
 //! `PROPTEST_CASES=100000 cargo test --release -p truce-ingest --test fuzz` runs a longer
-//! campaign. ARCHITECTURE.md (*Cross-cutting*) says why this and not coverage-guided fuzzing.
+//! campaign. ARCHITECTURE.md (*Cross-cutting*) says how the two layers fit.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

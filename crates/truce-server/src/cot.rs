@@ -648,7 +648,7 @@ struct Pending {
 }
 
 /// One event of a batch, not yet parsed (parsing happens off the reader, per batch).
-enum Item {
+pub(crate) enum Item {
     Event {
         bytes: Vec<u8>,
         index: usize,
@@ -878,7 +878,7 @@ fn spawn_committer(state: Shared) -> (mpsc::Sender<Pending>, tokio::task::JoinHa
 /// locator rewritten to its place on the connection; at most `max_events` records an item
 /// (a datagram of `<event>` repeated is not thousands of records). Each record with the
 /// address it came from.
-fn parse(
+pub(crate) fn parse(
     options: &Options,
     label: &str,
     items: Vec<Item>,
@@ -1146,19 +1146,19 @@ fn raw_text(bytes: &[u8], mark: &str) -> String {
 
 /// The type of an event if it is a TAK protocol message (`t-x-…`: ping, pong, delete, protocol
 /// negotiation), which reports nothing and is not ingested.
-fn control_type(bytes: &[u8]) -> Option<&str> {
+pub(crate) fn control_type(bytes: &[u8]) -> Option<&str> {
     let t = event_type(bytes)?;
     t.starts_with("t-x-").then_some(t)
 }
 
 /// Whether the event is one Truce sent (a task, [`crate::cot_tasks`]): a TAK server may echo
 /// it back, and it is no report.
-fn own_event(bytes: &[u8]) -> bool {
+pub(crate) fn own_event(bytes: &[u8]) -> bool {
     event_attr(bytes, b"uid").is_some_and(|u| u.starts_with(TASK_UID_PREFIX))
 }
 
 /// The `type` attribute of the first `<event>` start tag in `bytes`.
-fn event_type(bytes: &[u8]) -> Option<&str> {
+pub(crate) fn event_type(bytes: &[u8]) -> Option<&str> {
     event_attr(bytes, b"type")
 }
 
@@ -1169,7 +1169,7 @@ fn event_attr<'a>(bytes: &'a [u8], name: &[u8]) -> Option<&'a str> {
 }
 
 /// The callsign a device gives in the event (`<contact callsign>`), if any.
-fn contact_callsign(bytes: &[u8]) -> Option<&str> {
+pub(crate) fn contact_callsign(bytes: &[u8]) -> Option<&str> {
     let mut from = 0;
     while let Some(at) = find(&bytes[from..], CONTACT) {
         let rest = &bytes[from + at + CONTACT.len()..];

@@ -20,7 +20,9 @@
 //! - [`tls`] — rustls configurations (HTTPS, CoT with client certificates, webhooks) and the
 //!   certificate-to-team rule;
 //! - [`nats`] — NATS JetStream: the forwarder's spool and publisher, serve's durable consumer;
-//! - [`app`] — the router, the gate (authentication, limits), graceful shutdown.
+//! - [`app`] — the router, the gate (authentication, limits), graceful shutdown;
+//! - `fuzz` (hidden) — entry points for the fuzz targets (`crates/truce-fuzz`): reaches into
+//!   `cot`, `api`, `ogc` and `extract`; nothing here imports it.
 
 pub mod alerts;
 pub mod api;
@@ -30,6 +32,8 @@ pub mod cot;
 pub mod cot_tasks;
 pub mod error;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod http;
 pub mod nats;
 pub mod ogc;

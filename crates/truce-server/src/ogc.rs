@@ -614,7 +614,7 @@ fn in_polygon(pt: LonLat, rings: &[Vec<LonLat>]) -> bool {
 
 /// The items query: `bbox`, `datetime`, `limit`, `offset`.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct ItemsQuery {
+pub(crate) struct ItemsQuery {
     /// One box, or two when it crosses the antimeridian.
     bbox: Option<Vec<[f64; 4]>>,
     datetime: Option<Interval>,
@@ -623,7 +623,7 @@ struct ItemsQuery {
 }
 
 impl ItemsQuery {
-    fn parse(params: &[(String, String)]) -> Result<ItemsQuery, OgcError> {
+    pub(crate) fn parse(params: &[(String, String)]) -> Result<ItemsQuery, OgcError> {
         check_params(params, &["bbox", "datetime", "limit", "offset"])?;
         let mut q = ItemsQuery {
             limit: LIMIT_DEFAULT,

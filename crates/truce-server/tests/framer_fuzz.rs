@@ -2,8 +2,8 @@
 //! into random reads (issue 16): the first parser every byte from a TAK connection meets. It
 //! must never panic, never hold more than one event (`max`) and one read, and — while no event
 //! is over `max` — cut the same events whatever the reads were. Seeds are the CoT fixtures of
-//! `truce-ingest`, concatenated as a TAK server streams them. Why property tests and not
-//! libFuzzer: ARCHITECTURE.md, *Cross-cutting*. `PROPTEST_CASES=N` runs a longer campaign.
+//! `truce-ingest`, concatenated as a TAK server streams them. The coverage-guided layer is
+//! libFuzzer's `cot` target (`docs/fuzzing.md`). `PROPTEST_CASES=N` runs a longer campaign.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

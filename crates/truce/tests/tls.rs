@@ -389,3 +389,94 @@ fn tls_options_are_checked_before_serving() {
     assert!(err.contains("holds no certificate"), "{err}");
     let _ = std::fs::remove_dir_all(&demo.dir);
 }
+
+/// A real ClientHello: the first TLS record `openssl s_client` sends, caught on a local
+/// listener (the handshake goes no further).
+fn client_hello() -> Vec<u8> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut child = Command::new(tool("openssl"))
+        .args(["s_client", "-connect", &addr.to_string(), "-quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut conn, _) = listener.accept().unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // A record: type, version (2 bytes), length (2 bytes), then the body.
+    let mut head = [0u8; 5];
+    conn.read_exact(&mut head).unwrap();
+    assert_eq!(head[0], 22, "a handshake record");
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes([head[3], head[4]]))];
+    conn.read_exact(&mut body).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    [head.to_vec(), body].concat()
+}
+
+#[test]
+fn a_tls_handshake_trickled_a_byte_a_second_is_cut_at_the_deadline_and_blocks_no_one() {
+    let demo = Demo::new("tls", "trickle");
+    let log = demo.dir.join("serve.log");
+    let (server, cot) = serve_tls(&demo, &log, &[]);
+    let hello = client_hello();
+
+    // A real ClientHello, one byte a second: each byte is progress, but the handshake's
+    // deadline (cot_event_timeout, 3 s here) runs from the connection, not the last byte.
+    let trickler = std::thread::spawn(move || {
+        let mut conn = TcpStream::connect(cot).unwrap();
+        let opened = Instant::now();
+        for b in &hello {
+            if conn.write_all(std::slice::from_ref(b)).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            if opened.elapsed() > Duration::from_secs(15) {
+                break;
+            }
+        }
+        // Closed by the server: a read sees the end (or a reset), not an answer.
+        conn.set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let n = conn.read(&mut buf).unwrap_or(0);
+        (opened.elapsed(), n)
+    });
+
+    // Meanwhile another team's client connects, hands shakes and is stored.
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    s_client(
+        cot,
+        Some("team-1"),
+        &event("tls-trickle", None),
+        Duration::from_millis(300),
+    );
+    assert_eq!(
+        source_of(&demo.db, "tls-trickle", Duration::from_secs(10)).as_deref(),
+        Some("team-1"),
+        "log: {}",
+        server.log()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the other client took {:?}",
+        started.elapsed()
+    );
+
+    let (took, n) = trickler.join().unwrap();
+    assert_eq!(n, 0, "the trickled handshake got an answer");
+    // Cut at the deadline (3 s), well before the ClientHello's hundreds of bytes were sent.
+    assert!(
+        took >= Duration::from_millis(2_500) && took < Duration::from_secs(10),
+        "the trickled handshake ended after {took:?}"
+    );
+    assert!(
+        log_shows(&server, "TLS handshake not done within cot_event_timeout"),
+        "{}",
+        server.log()
+    );
+    let _ = std::fs::remove_dir_all(&demo.dir);
+}

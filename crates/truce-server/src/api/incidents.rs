@@ -74,7 +74,7 @@ pub fn parse_bbox(s: &str) -> ApiResult<[f64; 4]> {
 }
 
 /// An incident query's filters, parsed.
-struct Filter {
+pub(crate) struct Filter {
     bbox: Option<[f64; 4]>,
     state: Option<Lifecycle>,
     from: Option<DateTime<Utc>>,
@@ -85,7 +85,7 @@ struct Filter {
 }
 
 impl Filter {
-    fn parse(q: &IncidentQuery) -> ApiResult<Filter> {
+    pub(crate) fn parse(q: &IncidentQuery) -> ApiResult<Filter> {
         let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
         let state = q
             .state
