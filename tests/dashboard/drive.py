@@ -70,6 +70,26 @@ def shot(name):
     d.save_screenshot(f"{SHOTS}/{name}.png")
 
 
+AXE = __import__("os").path.join(__import__("os").path.dirname(__file__), "node_modules/axe-core/axe.min.js")
+
+
+def axe(view):
+    """axe-core over the page as it stands: no serious or critical violation of WCAG 2 A/AA."""
+    try:
+        source = open(AXE).read()
+    except OSError as e:
+        check(False, f"axe-core is needed ({e}); scripts/test installs it (npm ci --prefix tests/dashboard)")
+    d.execute_script("if (typeof window.axe === 'undefined') { " + source + " }")
+    found = d.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] })"
+        ".then((r) => done(r.violations.map((v) => [v.id, v.impact, v.nodes.length, v.nodes.slice(0, 3).map((n) => n.target.join(' '))])),"
+        "      (e) => done([['axe-error', 'critical', 0, [String(e)]]]));"
+    )
+    serious = [v for v in found if v[1] in ("serious", "critical")]
+    check(not serious, f"axe-core on {view}: no serious or critical violation ({len(found)} minor)" if not serious else f"axe-core on {view}: {serious}")
+
+
 def check(cond, what):
     if not cond:
         shot("failure")
@@ -303,6 +323,9 @@ d.execute_script("window.truceMap.jumpTo({ center: arguments[0], zoom: 11 })", o
 fire_matches_api(ANALYST, f"analyst map at {origin['id']}'s origin")
 check(int(d.execute_script("return document.getElementById('map').dataset.bearings")) >= 2, f"{origin['id']}'s bearings are drawn")
 shot("analyst-map-origin")
+# After the map's checks: axe scrolls elements into view to judge contrast, which must not
+# move the map under a count.
+axe("analyst-map")
 
 go("#/queue")
 wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queue tbody tr"))
@@ -340,6 +363,7 @@ check(
 )
 check(str(seq) in out.text, f"the queue shows the decision's log seq: {out.text!r}")
 shot("analyst-queue-logged")
+axe("analyst-queue-logged")
 out.find_element(By.TAG_NAME, "a").click()
 state = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "dd[data-field=state] [data-state]"))
 check(state.get_attribute("data-state") == "verified", "the incident page shows the new state")
@@ -348,6 +372,7 @@ statuses = wait_proofs()
 check(statuses and all(s == "verified" for s in statuses), f"every proof verifies in the browser ({len(statuses)}: {set(statuses)})")
 check(texts("#evidence tbody td:nth-child(5)") and any(texts("#evidence tbody td:nth-child(5)")), "staff see the sources")
 shot("analyst-incident-proofs")
+axe("analyst-incident-proofs")
 
 # A tampered entry (the server altering evidence after the fact) fails its proof.
 d.execute_script(
@@ -388,6 +413,7 @@ check(all(c[3].strip() and c[4] for c in cells), "every coverage cell carries a 
 incidents = {(c["sector"], c["day"]): c["incidents"] for c in table["cells"]}
 check(all(c[2] != "incidents" or str(incidents[(c[0], c[1])]) in c[3] for c in cells), "a cell with incidents shows how many")
 shot("analyst-coverage")
+axe("analyst-coverage")
 
 # Reports: the days the API lists for this role, and a PDF fetched with the token.
 go("#/reports")
@@ -403,6 +429,7 @@ check(head[1] == "%PDF-" and head[0] > 1000, f"the day's PDF arrives with the to
 figures = d.execute_script(f"return Array.from(document.querySelectorAll(\"#report-days li[data-day='{days[0]}'] a\"), (e) => e.dataset.file)")
 check(figures == ["report.pdf", "report.html", "report.json", "map.png", "chart.png", "chart-by-rule.png", "chart-by-sector.png"], f"every document and figure of the day is offered ({figures})")
 shot("analyst-reports")
+axe("analyst-reports")
 
 # Live: a decision made elsewhere reaches the open page's alert feed without reload.
 go("#/map")
@@ -443,6 +470,7 @@ shown = [r.get_attribute("data-id") for r in d.find_elements(By.CSS_SELECTOR, "#
 check(shown == [i["id"] for i in listed["incidents"]], f"the party's list is the API's ({len(shown)} of {listed['total']})")
 check(str(listed["total"]) in d.find_element(By.CSS_SELECTOR, "section.card p[aria-live]").text, "the party's total is the API's")
 shot("party-list")
+axe("party-list")
 # The incident the analyst verified is in RU's view if RU may see it; else the first listed.
 rid = listed["incidents"][0]["id"]
 go(f"#/incident/{rid}")
@@ -500,6 +528,7 @@ wait_proofs()
 dispute_proof = d.execute_script(f"return document.querySelector('#history td.proof[data-seq=\"{rseq}\"]').dataset.status")
 check(dispute_proof == "verified", f"the party's own dispute proves with its bytes ({dispute_proof})")
 shot("party-incident-disputed")
+axe("party-incident-disputed")
 aseq = respond("acknowledge", "RU acknowledges receipt")
 check(aseq > rseq, f"an acknowledgement is logged too (entry {aseq})")
 
@@ -518,6 +547,7 @@ check(not d.find_elements(By.CSS_SELECTOR, "#tasks a[href^='#/incident/']"), "a 
 check(not d.execute_script("return getComputedStyle(document.querySelector('aside')).display !== 'none'"),
       "a team, which gets no alerts, has no alerts column")
 shot("team-tasks")
+axe("team-tasks")
 task = mine[0]
 form = d.find_element(By.CSS_SELECTOR, f"form.outcome[data-task='{task['id']}']")
 Select(form.find_element(By.NAME, "outcome")).select_by_value("inconclusive")
@@ -557,6 +587,7 @@ legend = d.find_element(By.CSS_SELECTOR, ".legend").text
 check("storage site" in legend, "the legend names the storage sites (squares, not taken for incidents)")
 check(total <= public["total"], "the public map holds no more than the published incidents")
 shot("public-map")
+axe("public-map")
 go(f"#/incident/{PUBLISHED}")
 wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "dd[data-field=state]"))
 check(not d.find_elements(By.ID, "evidence"), "the public sees no evidence chain (no sources)")
@@ -566,6 +597,7 @@ check(not d.execute_script("return getComputedStyle(document.querySelector('asid
       "the public, which gets no alerts, has no alerts column")
 check(not d.find_elements(By.CSS_SELECTOR, "form.decide, form.respond"), "the public can neither decide nor respond")
 shot("public-incident")
+axe("public-incident")
 go(f"#/incident/{other}")
 err = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "section.incident .error"))
 check("404" in err.text, f"an unpublished incident is not found for the public: {err.text!r}")
@@ -597,6 +629,7 @@ go("#/list")
 wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#incidents tbody tr"))
 check("оприлюднено" in d.find_element(By.ID, "incidents").text, "states are in Ukrainian")
 shot("public-list-uk")
+axe("public-list-uk")
 d.refresh()
 nav = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "a[data-nav=map]"))
 check(nav.text == "Мапа", "the language is remembered after a reload")

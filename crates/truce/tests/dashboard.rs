@@ -10,8 +10,9 @@
 //! the language switch changes every label. Screenshots of every view go
 //! to `target/dashboard-screenshots/`.
 //!
-//! Needs `python3` with `selenium`, `chromium` and `chromium-driver` (`scripts/test` installs
-//! them). A missing one fails the test; it is never skipped.
+//! Needs `python3` with `selenium`, `chromium` and `chromium-driver`, and axe-core in
+//! `tests/dashboard/node_modules` (`scripts/test` installs them all). A missing one fails the
+//! test; it is never skipped.
 
 mod common;
 
