@@ -488,6 +488,17 @@ fn is_event(e: &BytesStart<'_>) -> bool {
     e.local_name().as_ref() == "event"
 }
 
+/// `i` moved back to the start of the character it falls in, and not past the end: quick-xml
+/// may report an error inside a multi-byte character (found by the `cot` fuzz target: an
+/// error offset inside a U+FEFF was sliced and panicked).
+fn char_floor(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// Where to resume after an error at `at`: the next `<event` after it, or the end.
 fn resume_after(text: &str, at: usize) -> usize {
     let from = (at + 1).min(text.len());
@@ -510,10 +521,10 @@ fn next_event(text: &str, pos: usize) -> Option<(Parsed, usize)> {
             Ok(Event::Eof) => return None,
             Ok(_) => continue,
             Err(e) => {
-                let error_at = pos + reader.error_position() as usize;
+                let error_at = char_floor(text, pos + reader.error_position() as usize);
                 let next = resume_after(text, error_at);
                 // A start tag that cannot be read is still an event's, if it is named so.
-                let rest = &text[error_at.min(text.len())..];
+                let rest = &text[error_at..];
                 if rest.starts_with("<event") && !rest.starts_with("<events") {
                     let xml = Err(format!("XML error: {}", xml_error(&e)));
                     return Some((
@@ -548,7 +559,7 @@ fn next_event(text: &str, pos: usize) -> Option<(Parsed, usize)> {
                 )
             }
             Err(error) => {
-                let error_at = pos + error.at;
+                let error_at = char_floor(text, pos + error.at);
                 let end = if error.nested {
                     error_at
                 } else {
