@@ -347,7 +347,7 @@ impl Adapter for CotAdapter {
             Some(match parsed {
                 Parsed::Stray { at, error } => {
                     // The raw text of a stray error is its line.
-                    let at = at.min(text.len());
+                    let at = char_floor(&text, at);
                     let from = text[..at].rfind('\n').map_or(0, |i| i + 1);
                     let to = text[at..].find('\n').map_or(text.len(), |i| at + i);
                     Record {
@@ -357,6 +357,8 @@ impl Adapter for CotAdapter {
                     }
                 }
                 Parsed::Event { start, end, xml } => {
+                    // Offsets from quick-xml, on character boundaries before any slicing.
+                    let (start, end) = (char_floor(&text, start), char_floor(&text, end));
                     let locator = Locator::Event {
                         index,
                         line: line_of(start),
