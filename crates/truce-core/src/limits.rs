@@ -19,6 +19,8 @@ pub const MAX_TEXT_BYTES: usize = 8 * 1024;
 /// Most vertices of an observation's polygon, all rings together: a crater field or a
 /// burnt area is a few hundred; 10,000 is a survey, 200,000 a flood.
 pub const MAX_AREA_VERTICES: usize = 10_000;
+/// Most log entries a party's response may cite as its evidence.
+pub const MAX_RESPONSE_EVIDENCE: usize = 64;
 /// Longest reason, bytes: an analyst's reason for a decision, a rejected record's reason.
 pub const MAX_REASON_BYTES: usize = 1024;
 

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use truce_core::agreement::Agreement;
 use truce_core::assess::Engine;
 use truce_core::entry::{Action, AlertRecord, Decision, Entry, EntryKind, Response};
-use truce_core::limits::{MAX_ID_BYTES, MAX_REASON_BYTES, MAX_TEXT_BYTES};
+use truce_core::limits::{MAX_ID_BYTES, MAX_REASON_BYTES, MAX_RESPONSE_EVIDENCE, MAX_TEXT_BYTES};
 use truce_core::mission::Mission;
 use truce_core::observation::{
     Geometry, Observation, ObservationKind, Outcome, Reliability, Source, SourceKind, TaskOutcome,
@@ -694,6 +694,7 @@ impl Service {
             ("actor", &req.actor, MAX_ID_BYTES, "MAX_ID_BYTES"),
             ("text", &req.text, MAX_TEXT_BYTES, "MAX_TEXT_BYTES"),
         ])?;
+        self.check_evidence(&req.evidence)?;
         let response = Response {
             incident: req.incident,
             party: req.party,
@@ -709,6 +710,36 @@ impl Service {
         let body = truce_core::canonical::to_canonical_json(&response);
         fits("the response", &body)?;
         Ok(self.record(EntryKind::Response, &body)?)
+    }
+
+    /// A response's evidence: at most [`MAX_RESPONSE_EVIDENCE`] entries, each an observation
+    /// already in the log (a party's allegation, or an observation it was shown), so a response
+    /// never points at an entry that is not there or is not evidence.
+    fn check_evidence(&self, evidence: &[u64]) -> Result<()> {
+        if evidence.len() > MAX_RESPONSE_EVIDENCE {
+            return Err(ServiceError::Invalid(format!(
+                "a response cites {} entries as evidence; the limit is {MAX_RESPONSE_EVIDENCE} (MAX_RESPONSE_EVIDENCE)",
+                evidence.len()
+            )));
+        }
+        let size = self.store.log_size()?;
+        for &seq in evidence {
+            if seq >= size {
+                return Err(ServiceError::Invalid(format!(
+                    "evidence entry {seq} is not in the log (it holds entries 0 to {})",
+                    size.saturating_sub(1)
+                )));
+            }
+            let kind = self.store.entry(seq)?.map(|e| e.kind);
+            if kind != Some(EntryKind::Observation) {
+                let what =
+                    kind.map_or("missing".to_string(), |k| format!("a {} entry", k.as_str()));
+                return Err(ServiceError::Invalid(format!(
+                    "evidence entry {seq} is {what}, not an observation: cite observations (a party posts its own with POST /api/allegations)"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// A team's outcome of the task assigned to it: stored as the team's observation carrying

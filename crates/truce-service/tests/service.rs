@@ -311,3 +311,46 @@ fn a_restart_from_a_snapshot_and_a_full_replay_give_the_same_state() {
     };
     assert!(err.contains("does not decode"), "{err}");
 }
+
+#[test]
+fn a_response_cites_only_observations_in_the_log_as_its_evidence() {
+    let dir = tempdir("respond");
+    let clock = Arc::new(FixedClock::new(t("2015-03-05T09:00:00Z")));
+    let (mut svc, _key) = scenario(&dir, clock);
+    let size = svc.store().log_size().unwrap();
+    let incident = svc.ledger().incidents()[0].id.clone();
+    let observation = (0..size)
+        .find(|&s| svc.store().entry(s).unwrap().unwrap().kind == EntryKind::Observation)
+        .unwrap();
+    let not_evidence = (0..size)
+        .find(|&s| svc.store().entry(s).unwrap().unwrap().kind != EntryKind::Observation)
+        .unwrap();
+    let request = |evidence: Vec<u64>| truce_service::ResponseRequest {
+        incident: incident.clone(),
+        party: "RU".into(),
+        response: "dispute".into(),
+        text: "not us".into(),
+        actor: "RU liaison".into(),
+        evidence,
+    };
+    for (evidence, says) in [
+        (vec![size + 5], "is not in the log"),
+        (vec![observation, not_evidence], "not an observation"),
+        (vec![observation; 65], "MAX_RESPONSE_EVIDENCE"),
+    ] {
+        let refused = svc.respond(request(evidence)).unwrap_err();
+        assert!(
+            matches!(&refused, ServiceError::Invalid(m) if m.contains(says)),
+            "{refused}"
+        );
+        assert_eq!(
+            svc.store().log_size().unwrap(),
+            size,
+            "a refusal logs nothing"
+        );
+    }
+    let seq = svc.respond(request(vec![observation])).unwrap();
+    let body = svc.store().entry(seq).unwrap().unwrap().body;
+    let entry: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(entry["evidence"], serde_json::json!([observation]));
+}
