@@ -328,6 +328,26 @@ pub struct Incident {
     /// (ray ∩ weapon range), stated with the party whose area holds all of it
     /// ([`crate::attribute::fire_area_from_craters`], [`crate::attribute::fire_area_from_rays`]).
     pub fire_area: Option<Suggestion>,
+    /// Its observations that are bearings (an acoustic array's, a camera's), by seq: the rays
+    /// behind its location or origin, drawn as such on a map. Sensor positions: staff only.
+    pub bearings: Vec<BearingRay>,
+}
+
+/// A bearing among an incident's observations: from where, which way, how sure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BearingRay {
+    /// The observation's log seq.
+    pub seq: u64,
+    /// The observer's place.
+    pub observer: LonLat,
+    /// From true north, clockwise, degrees.
+    pub azimuth_deg: f64,
+    /// One-sigma error of the azimuth, degrees.
+    pub error_deg: f64,
+    /// How far the observer can sense, metres, when the report says.
+    pub max_range_m: Option<f64>,
+    /// A bearing to a firing (its rays fix the origin of fire), not to an impact.
+    pub firing: bool,
 }
 
 /// One end of a strike ↔ firing link, as the incident at the other end sees it.
@@ -1187,6 +1207,7 @@ impl Fusion {
             suggested: None,
             links: Vec::new(),
             fire_area: None,
+            bearings: Vec::new(),
         });
         self.members.push(Vec::new());
         self.fired_by.push(None);
@@ -1223,6 +1244,20 @@ impl Fusion {
         let reach = m.lo - m.lookback_s();
         let inc = &mut self.incidents[k];
         insert_sorted(&mut inc.observation_seqs, m.seq);
+        if let Some(b) = &m.bearing {
+            let at = inc.bearings.partition_point(|x| x.seq < m.seq);
+            inc.bearings.insert(
+                at,
+                BearingRay {
+                    seq: m.seq,
+                    observer: b.observer,
+                    azimuth_deg: b.azimuth_deg,
+                    error_deg: b.error_deg,
+                    max_range_m: b.max_range_m,
+                    firing: m.kind == ObservationKind::Firing,
+                },
+            );
+        }
         insert_sorted(&mut inc.kinds, m.kind);
         // A doubtful report's breaches wait in `held` until the incident is corroborated.
         let held = &mut self.sums[k].held;

@@ -301,7 +301,8 @@ pub struct Ledger {
 /// The format of [`Ledger::snapshot`]'s bytes, their first four (little-endian). A snapshot
 /// of another format is not read: the ledger is replayed from the log instead. Bump it with
 /// any change to what the ledger or the fusion engine keep.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+/// 2: incidents keep their bearings ([`crate::correlate::BearingRay`]).
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 /// What a snapshot holds after its format: the folded state, borrowed when written and owned
 /// when read. The indices by id are rebuilt; what changed since the last `take_*` is not kept.

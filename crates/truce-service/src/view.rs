@@ -96,6 +96,11 @@ pub struct IncidentView {
     /// Staff only: its observations' log seqs, sorted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observation_seqs: Option<Vec<u64>>,
+    /// Staff only (they place the sensors): the bearings among its observations, by seq — the
+    /// rays behind its origin of fire, or behind a firing that no two rays fix yet. Left out
+    /// when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearings: Option<Vec<BearingView>>,
     /// Not public: its history (for parties, without actors and reasons but for the parties'
     /// responses and alerts).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,6 +122,25 @@ pub struct LinkView {
     pub party: Option<String>,
     /// Why the two are linked.
     pub basis: String,
+}
+
+/// A bearing among an incident's observations.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct BearingView {
+    /// The observation's log seq.
+    pub seq: u64,
+    /// The observer's place, `[lon, lat]`.
+    #[schema(value_type = Vec<f64>, min_items = 2, max_items = 2)]
+    pub observer: [f64; 2],
+    /// From true north, clockwise, degrees.
+    pub azimuth_deg: f64,
+    /// One-sigma error of the azimuth, degrees.
+    pub error_deg: f64,
+    /// How far the observer can sense, metres, when its report says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_range_m: Option<f64>,
+    /// A bearing to a firing (the rays that fix an origin of fire), not to an impact.
+    pub firing: bool,
 }
 
 /// A located origin of fire.
@@ -261,6 +285,19 @@ impl IncidentView {
                     .collect()
             }),
             observation_seqs: Some(inc.observation_seqs.clone()),
+            bearings: (!inc.bearings.is_empty()).then(|| {
+                inc.bearings
+                    .iter()
+                    .map(|b| BearingView {
+                        seq: b.seq,
+                        observer: b.observer,
+                        azimuth_deg: b.azimuth_deg,
+                        error_deg: b.error_deg,
+                        max_range_m: b.max_range_m,
+                        firing: b.firing,
+                    })
+                    .collect()
+            }),
             transitions: Some(rec.transitions.iter().map(TransitionView::of).collect()),
             updated_seq,
         }
@@ -282,6 +319,7 @@ impl IncidentView {
             View::Full => self,
             View::Party => IncidentView {
                 observation_seqs: None,
+                bearings: None,
                 updated_seq: None,
                 transitions: self
                     .transitions
@@ -312,6 +350,7 @@ impl IncidentView {
                 independent_sources: None,
                 links: None,
                 observation_seqs: None,
+                bearings: None,
                 transitions: None,
                 updated_seq: None,
             },
