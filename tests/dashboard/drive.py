@@ -12,16 +12,16 @@ Needs the `selenium` package, Debian's `chromium` and `chromium-driver`; a missi
 
 import base64
 import json
-import shutil
+import os
 import subprocess
 import sys
 import time
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from browser import browser
 
 BASE, ANALYST, PARTY, PUBLISHED, SHOTS, TEAM, REVOCABLE, TRUCE, STORE, REVOCABLE_ID = sys.argv[1:11]
 PARTY_ID = "RU"
@@ -38,28 +38,6 @@ def api(path, token=None, body=None):
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, data, timeout=30) as r:
         return json.loads(r.read())
-
-
-def browser():
-    chromium = shutil.which("chromium")
-    driver = shutil.which("chromedriver")
-    if not chromium or not driver:
-        sys.exit(
-            "FAIL: chromium and chromedriver are needed (Debian: apt install chromium chromium-driver; "
-            "scripts/test installs them)"
-        )
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for a in [
-        "--headless=new",
-        "--no-sandbox",
-        "--enable-unsafe-swiftshader",
-        "--window-size=1400,900",
-        "--lang=en-US",
-    ]:
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(driver), options=opts)
 
 
 d = browser()
@@ -179,6 +157,17 @@ def fire_matches_api(token, label, extra=""):
                 links.add(tuple(sorted([i["id"], l["incident"]])))
     drawn = d.execute_script("const m = document.getElementById('map'); return [m.dataset.origins, m.dataset.links]")
     check(drawn == [str(origins), str(len(links))], f"{label}: origins and links drawn {drawn} are the API's [{origins}, {len(links)}]")
+    if token == ANALYST:
+        # A strike linked to a firing with no place: linked to the firing's rays (staff, who are
+        # given bearings), for the first 25 such links in the list's order.
+        pairs = []
+        for i in given:
+            for l in i.get("links") or []:
+                if isinstance(i.get("location"), list) and not isinstance(l.get("location"), list) and (i["id"], l["incident"]) not in pairs:
+                    pairs.append((i["id"], l["incident"]))
+        to_rays = sum(1 for _, f in pairs[:25] if any(b["firing"] for b in api(f"/api/incidents/{f}", token).get("bearings") or []))
+        drawn_rays = d.execute_script("return document.getElementById('map').dataset.rayLinks")
+        check(drawn_rays == str(to_rays), f"{label}: links to firings with no place drawn to their rays ({drawn_rays} of {to_rays})")
     return origins, len(links)
 
 
@@ -242,19 +231,26 @@ check(0 < period < total, f"the period shows fewer incidents ({period} of {total
 check(not d.find_element(By.ID, "period-now").is_selected(), "a period is not 'now'")
 origins, links = fire_matches_api(ANALYST, "analyst map, 2–3 March 2015", "&from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z")
 check(origins + links > 0, f"the period has origins of fire or strike–firing links to draw ({origins}, {links})")
-# The bearings behind each origin: its evidence chain's bearings, as the API gives the analyst.
+# The bearings behind each origin: the list's `bearings` (staff only), each one an observation
+# of the incident's evidence chain with that bearing.
 given = api_all(f"/api/incidents?bbox={view_bbox()}&from=2015-03-02T00:00:00Z&to=2015-03-04T00:00:00Z", ANALYST)
-rays = 0
-for i in [i for i in given if i.get("origin")][:25]:
-    for e in api(f"/api/incidents/{i['id']}", ANALYST).get("evidence") or []:
-        o = e.get("observation") or {}
-        if (o.get("properties") or {}).get("bearing") and (o.get("geometry") or {}).get("type") == "Point":
-            rays += 1
+rays = sum(len(i.get("bearings") or []) for i in given if i.get("origin"))
+one = next(i for i in given if i.get("origin") and i.get("bearings"))
+chain = {e["seq"]: e for e in api(f"/api/incidents/{one['id']}", ANALYST).get("evidence") or []}
+for b in one["bearings"]:
+    o = (chain.get(b["seq"]) or {}).get("observation") or {}
+    check(((o.get("properties") or {}).get("bearing") or {}).get("azimuth_deg") == b["azimuth_deg"]
+          and o["geometry"]["coordinates"][:2] == b["observer"],
+          f"bearing {b['seq']} of {one['id']} in the list is its observation's")
 drawn_rays = d.execute_script("return document.getElementById('map').dataset.bearings")
 check(rays >= 2 and drawn_rays == str(rays), f"the bearings behind the origins are drawn ({drawn_rays} of {rays})")
 shot("analyst-map-period")
 # The slider moves the period (two days wide) along the days: its end one day earlier.
 wait.until(lambda d: d.find_element(By.ID, "period-slider").is_enabled())
+# Its steps are the days the role has incidents on (the API's by_day), not every calendar day.
+days_with = sorted(k for k, v in api("/api/stats", ANALYST)["by_day"].items() if v > 0)
+slider_max = d.find_element(By.ID, "period-slider").get_attribute("max")
+check(slider_max == str(len(days_with) - 1), f"the slider steps over the {len(days_with)} days with incidents ({slider_max})")
 d.execute_script("document.getElementById('map').dataset.total = ''; delete document.getElementById('map').dataset.total")
 d.execute_script(
     "const s = document.getElementById('period-slider'); s.value = String(Number(s.value) - 1);"
@@ -493,14 +489,19 @@ head = d.execute_script("return [Number(arguments[0].dataset.size), arguments[0]
 check(head[1] == "%PDF-" and head[0] > 1000, f"the party's spot report on {rid} arrives ({head[0]} bytes)")
 
 
-def respond(kind, text):
+def respond(kind, text, attach=None, cite=None):
     """Sends a response from the party's incident page; answers the seq it was logged as, once
-    the page has drawn itself again from the server's state and its history shows the text."""
+    the page has drawn itself again from the server's state and its history shows the text.
+    `attach`: a GeoJSON file chosen as evidence; `cite`: entry seqs typed as evidence."""
     drawn = "return Number(document.querySelector('section.incident').dataset.drawn)"
     told = f"#feed li[data-kind=response] a[href='#/incident/{rid}']"
     form = d.find_element(By.CSS_SELECTOR, "form.respond")
     Select(form.find_element(By.NAME, "response")).select_by_value(kind)
     form.find_element(By.NAME, "text").send_keys(text)
+    if attach:
+        form.find_element(By.ID, "respond-files").send_keys(attach)
+    if cite:
+        form.find_element(By.ID, "respond-seqs").send_keys(", ".join(str(c) for c in cite))
     before = (logged_seq("form.respond"), d.execute_script(drawn), len(texts(told)))
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     seq = WebDriverWait(d, 10).until(lambda d: (s := logged_seq("form.respond")) != before[0] and s)
@@ -518,7 +519,47 @@ def respond(kind, text):
     return seq
 
 
-rseq = respond("dispute", "RU disputes: no firing from this position")
+# The dispute carries evidence: a GeoJSON file of the party's own observation, posted as an
+# allegation by the page, and an entry typed by number (here the incident's first evidence).
+def evidence_file(name, kind):
+    path = os.path.realpath(os.path.join(SHOTS, name))
+    with open(path, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": [{
+            "type": "Feature", "id": "ru-drone-photo-7",
+            "geometry": {"type": "Point", "coordinates": [38.05, 48.31]},
+            "properties": {"kind": kind, "observed_at": "2015-03-02T09:30:00Z",
+                           "source": {"id": "ru-liaison", "kind": "party", "reliability": "C", "credibility": 3}}}]}, f)
+    return path
+
+
+cited = [int(r["entry_seq"]) for r in api(f"/api/incidents/{rid}", PARTY)["transitions"][:1]]
+# A file with a feature the server rejects stops the response: the page names the feature and
+# the reason, and no response is logged.
+history_before = len(api(f"/api/incidents/{rid}", PARTY)["transitions"])
+form = d.find_element(By.CSS_SELECTOR, "form.respond")
+form.find_element(By.NAME, "text").send_keys("RU disputes")
+form.find_element(By.ID, "respond-files").send_keys(evidence_file("ru-bad-evidence.geojson", "sighting"))
+form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+WebDriverWait(d, 10).until(lambda d: "feature 0" in d.find_element(By.CSS_SELECTOR, "form.respond output").text)
+said = d.find_element(By.CSS_SELECTOR, "form.respond output").text
+check("sighting" in said and "refused" in d.find_element(By.CSS_SELECTOR, "form.respond output").get_attribute("class"),
+      f"a rejected evidence file stops the response with the server's reason ({said[:90]}…)")
+check(len(api(f"/api/incidents/{rid}", PARTY)["transitions"]) == history_before, "and no response is logged")
+shot("party-evidence-refused")
+form.find_element(By.NAME, "text").clear()
+form.find_element(By.ID, "respond-files").clear()
+attach = evidence_file("ru-counter-evidence.geojson", "impact")
+rseq = respond("dispute", "RU disputes: no firing from this position", attach=attach, cite=cited)
+# The logged response (the party may read its own) names both: the entry typed, and the
+# allegation the page posted from the file — an observation of the party's (staff read it).
+entry = json.loads(base64.b64decode(api(f"/api/log/proof/{rseq}", PARTY)["entry"]))
+evidence = entry.get("evidence") or []
+check(len(evidence) == 2 and cited[0] in evidence, f"the dispute cites the typed entry and the file ({evidence})")
+posted = [e for e in evidence if e not in cited]
+alleged = json.loads(base64.b64decode(api(f"/api/log/proof/{posted[0]}", ANALYST)["entry"])) if posted else {}
+check(alleged.get("id") == "ru-drone-photo-7" and alleged["properties"]["source"].get("party") == "RU",
+      f"the attached file became the party's allegation, entry {posted}")
+check(any("counter-evidence" in t for t in texts("#history td")), "the history says the dispute carries counter-evidence")
 seen = api(f"/api/incidents/{rid}", ANALYST)
 check(any(t["entry_seq"] == rseq and t["action"] == "dispute" for t in seen["transitions"]),
       f"the dispute (entry {rseq}) is in the incident's history for the analyst")

@@ -328,9 +328,13 @@ fn check_params(params: &[(String, String)], allowed_names: &[&str]) -> Result<(
 
 /// The landing page; a browser asking for `text/html` (and no `f=`) gets the web app instead
 /// ([`crate::web`]), while API clients keep the OGC landing document.
-async fn landing(headers: HeaderMap, Query(params): Query<Vec<(String, String)>>) -> OgcResult {
+async fn landing(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Query<Vec<(String, String)>>,
+) -> OgcResult {
     if params.is_empty() && crate::web::wants_html(&headers) {
-        return Ok(crate::web::index(&headers));
+        return Ok(crate::web::index(&state, &headers));
     }
     check_params(&params, &[])?;
     let base = base_url(&headers);

@@ -229,8 +229,55 @@ pub struct AppState {
     pub stop: tokio::sync::watch::Sender<bool>,
     /// Per-party webhooks (`truce serve --webhooks FILE`); unset: none.
     pub webhooks: std::sync::OnceLock<Arc<dyn AlertSink>>,
+    /// An online map style for the web app (`truce serve --map-style`); unset: the bundled
+    /// basemap.
+    pub map_style: std::sync::OnceLock<MapStyle>,
     /// Reports made for `GET /api/reports/…`.
     pub reports: ReportCache,
+}
+
+/// An online map style a deployment serves the app (`truce serve --map-style URL`): the app
+/// draws it under the terms instead of the bundled basemap. Its origin, and any others its
+/// tiles, sprites and glyphs come from, are added to the policy's `connect-src` and `img-src`
+/// — and nothing else is (`crate::web::csp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapStyle {
+    pub url: String,
+    /// `scheme://host[:port]`, the style's first.
+    pub origins: Vec<String>,
+}
+
+impl MapStyle {
+    /// The style at `url` (http or https), its resources also from `more` origins.
+    pub fn new(url: &str, more: &[String]) -> Result<MapStyle, String> {
+        let origin = |u: &str, what: &str| -> Result<String, String> {
+            let uri: axum::http::Uri = u
+                .parse()
+                .map_err(|e| format!("{what} {u:?} is not a URL: {e}"))?;
+            let scheme = uri.scheme_str().unwrap_or("");
+            if !matches!(scheme, "http" | "https") {
+                return Err(format!("{what} {u:?} is not an http or https URL"));
+            }
+            let host = uri
+                .authority()
+                .ok_or_else(|| format!("{what} {u:?} names no host"))?;
+            if host.as_str().contains('@') {
+                return Err(format!("{what} {u:?} carries credentials"));
+            }
+            Ok(format!("{scheme}://{host}"))
+        };
+        let mut origins = vec![origin(url, "the map style")?];
+        for m in more {
+            let o = origin(m, "the map origin")?;
+            if !origins.contains(&o) {
+                origins.push(o);
+            }
+        }
+        Ok(MapStyle {
+            url: url.to_string(),
+            origins,
+        })
+    }
 }
 
 pub type Shared = Arc<AppState>;
@@ -273,6 +320,7 @@ impl AppState {
             db,
             stop: tokio::sync::watch::Sender::new(false),
             webhooks: std::sync::OnceLock::new(),
+            map_style: std::sync::OnceLock::new(),
             reports: Default::default(),
         }))
     }

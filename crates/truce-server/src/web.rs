@@ -11,7 +11,7 @@
 use std::sync::OnceLock;
 
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -29,6 +29,16 @@ pub const APP_PATH: &str = "/app/";
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
     img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; child-src 'self'; \
     font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The policy with `origins` also allowed to be fetched and shown (an online map style's).
+pub fn csp(origins: &[String]) -> String {
+    if origins.is_empty() {
+        return CSP.to_string();
+    }
+    let extra = origins.join(" ");
+    CSP.replace("img-src 'self'", &format!("img-src 'self' {extra}"))
+        .replace("connect-src 'self'", &format!("connect-src 'self' {extra}"))
+}
 
 /// The embedded files: path under `/app/`, content type, bytes.
 const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -83,6 +93,26 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/vendor/maplibre-gl/maplibre-gl.css"),
     ),
     (
+        "basemap/land.geojson",
+        "application/geo+json",
+        include_bytes!("../web/basemap/land.geojson"),
+    ),
+    (
+        "basemap/admin1.geojson",
+        "application/geo+json",
+        include_bytes!("../web/basemap/admin1.geojson"),
+    ),
+    (
+        "basemap/places.geojson",
+        "application/geo+json",
+        include_bytes!("../web/basemap/places.geojson"),
+    ),
+    (
+        "basemap/README.md",
+        "text/markdown; charset=utf-8",
+        include_bytes!("../web/basemap/README.md"),
+    ),
+    (
         "vendor/maplibre-gl/LICENSE.txt",
         "text/plain; charset=utf-8",
         include_bytes!("../web/vendor/maplibre-gl/LICENSE.txt"),
@@ -114,12 +144,17 @@ pub fn asset_paths() -> impl Iterator<Item = &'static str> {
     ASSETS.iter().map(|(p, _, _)| *p)
 }
 
-/// The security headers every app answer carries.
-fn secure(r: &mut Response) {
+/// The origins an online map style adds to the policy, if one is set.
+fn map_origins(state: &Shared) -> &[String] {
+    state.map_style.get().map_or(&[], |m| m.origins.as_slice())
+}
+
+/// The security headers every app answer carries; `origins`: an online map style's.
+fn secure(r: &mut Response, origins: &[String]) {
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_str(&csp(origins)).expect("origins parsed as URIs are header text"),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -132,8 +167,8 @@ fn secure(r: &mut Response) {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
-/// The asset at `path` (under `/app/`), or `None`.
-pub fn asset(path: &str, headers: &HeaderMap) -> Option<Response> {
+/// The asset at `path` (under `/app/`), or `None`; `origins` as for [`csp`].
+pub fn asset(path: &str, headers: &HeaderMap, origins: &[String]) -> Option<Response> {
     let k = ASSETS.iter().position(|(p, _, _)| *p == path)?;
     let (_, kind, bytes) = ASSETS[k];
     let tag = &etags()[k];
@@ -153,13 +188,13 @@ pub fn asset(path: &str, headers: &HeaderMap) -> Option<Response> {
     );
     // Revalidated on every load (cheap: a 304), so a new binary's app is seen at once.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    secure(&mut r);
+    secure(&mut r, origins);
     Some(r)
 }
 
 /// The app's page (what `/` answers a browser).
-pub fn index(headers: &HeaderMap) -> Response {
-    asset("index.html", headers).expect("index.html is embedded")
+pub fn index(state: &Shared, headers: &HeaderMap) -> Response {
+    asset("index.html", headers, map_origins(state)).expect("index.html is embedded")
 }
 
 /// Whether a request for `/` comes from a browser wanting a page rather than a client wanting
@@ -174,16 +209,31 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         })
 }
 
-async fn app_index(headers: HeaderMap) -> Response {
-    index(&headers)
+async fn app_index(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    index(&state, &headers)
 }
 
-async fn app_asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    asset(&path, &headers).unwrap_or_else(|| {
+async fn app_asset(
+    State(state): State<Shared>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    asset(&path, &headers, map_origins(&state)).unwrap_or_else(|| {
         let mut r = (StatusCode::NOT_FOUND, "not found").into_response();
-        secure(&mut r);
+        secure(&mut r, &[]);
         r
     })
+}
+
+/// What the app needs to know of the deployment before it draws: the online map style, if any
+/// (`{"map_style": URL}` or `{"map_style": null}`: the bundled basemap).
+async fn app_config(State(state): State<Shared>) -> Response {
+    let style = state.map_style.get().map(|m| m.url.clone());
+    let mut r = axum::Json(serde_json::json!({ "map_style": style })).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    secure(&mut r, map_origins(&state));
+    r
 }
 
 /// `/app/` and its assets; `/app` redirects to `/app/`.
@@ -191,17 +241,19 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/app", get(|| async { Redirect::permanent(APP_PATH) }))
         .route("/app/", get(app_index))
+        .route("/app/config.json", get(app_config))
         .route("/app/{*path}", get(app_asset))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::MapStyle;
 
     #[test]
     fn assets_have_etags_and_answer_304_when_fresh() {
         let none = HeaderMap::new();
-        let r = asset("app.js", &none).unwrap();
+        let r = asset("app.js", &none, &[]).unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         let tag = r.headers()[header::ETAG].clone();
         assert!(
@@ -213,10 +265,49 @@ mod tests {
         let mut again = HeaderMap::new();
         again.insert(header::IF_NONE_MATCH, tag);
         assert_eq!(
-            asset("app.js", &again).unwrap().status(),
+            asset("app.js", &again, &[]).unwrap().status(),
             StatusCode::NOT_MODIFIED
         );
-        assert!(asset("../Cargo.toml", &none).is_none());
+        assert!(asset("../Cargo.toml", &none, &[]).is_none());
+    }
+
+    #[test]
+    fn an_online_style_opens_the_policy_to_its_origins_only() {
+        let m = MapStyle::new(
+            "https://tiles.example.org:8443/styles/basic.json?key=1",
+            &[
+                "https://fonts.example.net".into(),
+                "https://tiles.example.org:8443".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            m.origins,
+            [
+                "https://tiles.example.org:8443",
+                "https://fonts.example.net"
+            ]
+        );
+        let p = csp(&m.origins);
+        assert!(p.contains(
+            "connect-src 'self' https://tiles.example.org:8443 https://fonts.example.net;"
+        ));
+        assert!(p.contains(
+            "img-src 'self' https://tiles.example.org:8443 https://fonts.example.net data: blob:;"
+        ));
+        assert!(
+            p.contains("script-src 'self';"),
+            "scripts stay our own: {p}"
+        );
+        assert_eq!(csp(&[]), CSP);
+        for bad in [
+            "ftp://x.org/s.json",
+            "/styles/s.json",
+            "https://user:pw@x.org/s.json",
+            "not a url",
+        ] {
+            assert!(MapStyle::new(bad, &[]).is_err(), "{bad}");
+        }
     }
 
     #[test]

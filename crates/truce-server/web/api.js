@@ -65,6 +65,17 @@ export async function post(path, body) {
   );
 }
 
+/** POST the text of a GeoJSON file (an allegation) to `path`, answering the JSON reply. */
+export async function postGeoJson(path, text) {
+  return reply(
+    await fetch(path, {
+      method: 'POST',
+      headers: headers({ 'Content-Type': 'application/geo+json' }),
+      body: text,
+    }),
+  );
+}
+
 /**
  * Follows the alert stream (Server-Sent Events). EventSource cannot send an Authorization
  * header, so the stream is read with fetch. Calls `onEvent(kind, data)` per event and

@@ -1,7 +1,7 @@
 // The monitors' workspace: one page, views by role, everything from the API with the token the
 // user pasted. The app decides nothing about access: it shows what the API gives the token.
 
-import { ApiError, followAlerts, get, getBlob, post, setToken, token } from './api.js';
+import { ApiError, followAlerts, get, getBlob, post, postGeoJson, setToken, token } from './api.js';
 import { LANGS, lang, setLang, t } from './i18n.js';
 import { SEVERITY_RANK, STATE_COLOURS, makeMap } from './map.js';
 import { checkProof } from './proof.js';
@@ -44,20 +44,38 @@ function periodParams(q) {
   return q;
 }
 
-/** The days the role's incidents start on: the newest and the oldest (the API lists newest first). */
+/**
+ * The days the role's incidents start on (`GET /api/stats` `by_day`, the API's own counts, the
+ * timeline's source too): `days` in order, `first` and `last`. The slider steps along these
+ * days, so years with a few busy days are not a sea of empty ones.
+ */
 async function loadExtent() {
   if (extent) return extent;
-  const newest = await get('/api/incidents?limit=1');
-  if (!newest.total) return null;
-  const oldest = newest.total > 1 ? await get(`/api/incidents?limit=1&offset=${newest.total - 1}`) : newest;
-  extent = { first: oldest.incidents[0].start.slice(0, 10), last: newest.incidents[0].start.slice(0, 10) };
+  const stats = await get('/api/stats');
+  const days = Object.keys(stats.by_day || {}).filter((d) => stats.by_day[d] > 0).sort();
+  if (!days.length) return null;
+  extent = { first: days[0], last: days[days.length - 1], days };
   return extent;
+}
+
+/** The slider's position for the period ending on `day`: the last day with incidents up to it. */
+function dayIndex(day) {
+  const days = extent.days;
+  let lo = 0;
+  let hi = days.length - 1;
+  if (day < days[0]) return 0;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (days[mid] <= day) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /**
  * The period's controls, the same in every view that lists incidents: *Now (live)*, a first
- * and a last day, and a slider moving the period (as many days as it spans) along the days
- * the role has incidents on. `onChange()` reloads the view.
+ * and a last day, and a slider moving the period (as many days as it spans) from one day the
+ * role has incidents on to the next. `onChange()` reloads the view.
  */
 function periodBar(onChange) {
   const now = el('input', { id: 'period-now', type: 'checkbox', checked: period.live });
@@ -71,9 +89,9 @@ function periodBar(onChange) {
     from.value = period.live ? '' : period.from;
     to.value = period.live ? '' : period.to;
     if (extent) {
-      const max = Math.max(0, daysBetween(extent.first, extent.last));
+      const max = extent.days.length - 1;
       slider.max = String(max);
-      const at = period.live || !period.to ? max : daysBetween(extent.first, period.to);
+      const at = period.live || !period.to ? max : dayIndex(period.to);
       slider.value = String(Math.min(max, Math.max(0, at)));
       slider.disabled = false;
       slider.setAttribute('aria-valuetext', period.live ? t('period.now') : period.to);
@@ -101,7 +119,7 @@ function periodBar(onChange) {
   to.addEventListener('change', dates);
   slider.addEventListener('input', () => {
     if (!extent) return;
-    const end = addDays(extent.first, Number(slider.value));
+    const end = extent.days[Number(slider.value)];
     const span = !period.live && period.from && period.to ? Math.max(0, daysBetween(period.from, period.to)) : 0;
     Object.assign(period, { live: false, from: addDays(end, -span), to: end });
     changed(200);
@@ -133,7 +151,10 @@ function timeline() {
       return;
     }
     const days = Object.keys(stats.by_day || {}).sort();
-    if (!days.length) return;
+    if (!days.length) {
+      box.append(el('p', { class: 'help' }, t('timeline.none')));
+      return;
+    }
     const span = daysBetween(days[0], days[days.length - 1]) + 1;
     const unit = span <= 120 ? 'day' : span <= 7 * 120 ? 'week' : 'month';
     const binOf = (day) => {
@@ -848,13 +869,24 @@ function assessmentText(a) {
   return parts.join(' · ') || '–';
 }
 
-/** A party's response form; `onDone(seq)` once logged, `logged` as for [`decisionForm`]. */
+/**
+ * A party's response form; `onDone(seq)` once logged, `logged` as for [`decisionForm`]. Its
+ * evidence: GeoJSON files of the party's own observations, posted first as allegations
+ * (`POST /api/allegations`; a file with any rejected feature stops the response and says which
+ * and why), and log entries it posted before, by seq. The response names them all.
+ */
 function responseForm(id, onDone, logged) {
   const kind = el('select', { name: 'response', 'aria-label': t('respond.kind') },
     el('option', { value: 'acknowledge' }, t('respond.acknowledge')), el('option', { value: 'dispute' }, t('respond.dispute')));
   const text = el('textarea', { name: 'text', rows: 2, required: true, 'aria-label': t('respond.text'), placeholder: t('respond.text') });
+  const files = el('input', { id: 'respond-files', name: 'files', type: 'file', multiple: true, accept: '.geojson,.json,application/geo+json,application/json' });
+  const seqs = el('input', { id: 'respond-seqs', name: 'evidence', type: 'text', inputmode: 'numeric', placeholder: '1234, 1240' });
   const result = el('output', { class: 'result', 'aria-live': 'polite' });
   if (logged != null) showLogged(result, logged, null);
+  const refuse = (why) => {
+    result.textContent = t('decide.refused', why);
+    result.className = 'result refused';
+  };
   return el('form', { class: 'respond', onsubmit: async (e) => {
     e.preventDefault();
     if (!text.value.trim()) {
@@ -862,17 +894,30 @@ function responseForm(id, onDone, logged) {
       result.className = 'result refused';
       return;
     }
+    const listed = seqs.value.split(/[\s,;]+/).filter(Boolean);
+    if (listed.some((v) => !/^\d+$/.test(v))) return refuse(t('respond.bad_seqs', seqs.value));
+    const evidence = listed.map(Number);
     result.textContent = t('decide.sending');
     result.className = 'result';
     try {
-      const r = await post(`/api/incidents/${encodeURIComponent(id)}/responses`, { response: kind.value, text: text.value.trim() });
+      for (const f of files.files) {
+        const r = await postGeoJson('/api/allegations', await f.text());
+        const bad = (r.results || []).filter((x) => x.status === 'rejected');
+        if (bad.length) return refuse(t('respond.file_rejected', f.name, bad.map((x) => x.locator + ': ' + x.reason).join('; ')));
+        for (const x of r.results || []) if (x.seq != null) evidence.push(x.seq);
+      }
+      const body = { response: kind.value, text: text.value.trim() };
+      if (evidence.length) body.evidence = [...new Set(evidence)];
+      const r = await post(`/api/incidents/${encodeURIComponent(id)}/responses`, body);
       showLogged(result, r.entry_seq, null);
       onDone && onDone(r.entry_seq);
     } catch (err) {
-      result.textContent = t('decide.refused', err instanceof ApiError ? err.reason : String(err));
-      result.className = 'result refused';
+      refuse(err instanceof ApiError ? err.reason : String(err));
     }
-  } }, kind, text, el('button', { type: 'submit' }, t('respond.submit')), result);
+  } }, kind, text,
+  el('label', { for: 'respond-files' }, t('respond.files')), files,
+  el('label', { for: 'respond-seqs' }, t('respond.seqs')), seqs,
+  el('button', { type: 'submit' }, t('respond.submit')), result);
 }
 
 // --- reports -------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 // The map: the agreement's layers (party areas, zones, contact line, storage sites) from the
 // OGC API, and the incidents the role may see, fetched for the visible box in pages and
-// clustered by MapLibre. No online basemap: the map works offline, drawing only the terms.
+// clustered by MapLibre. The basemap is bundled open data (basemap/README.md): Ukraine's
+// outline, its oblasts and settlements, so the map works offline.
 
 import { get } from './api.js';
+import { lang } from './i18n.js';
 
 /* global maplibregl */
 
@@ -17,6 +19,9 @@ export const STATE_COLOURS = {
 };
 const PARTY_COLOURS = ['#4477aa', '#ee6677', '#228833', '#ccbb44'];
 export const SEVERITY_RANK = { low: 1, medium: 2, high: 3, critical: 4 };
+
+/** Most settlement names drawn at once (HTML labels: each costs a DOM element per move). */
+const MAX_PLACE_LABELS = 80;
 
 /** Incidents fetched per request, and the most fetched for one view of the map. */
 const PAGE = 1000;
@@ -79,45 +84,98 @@ function fireFeatures(incidents) {
       const key = [i.id, l.incident].sort().join(' ');
       if (linked.has(key) || !Array.isArray(i.location) || !Array.isArray(l.location)) continue;
       linked.add(key);
-      features.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [i.location, l.location] }, properties: { kind: 'link', id: i.id, other: l.incident } });
+      features.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [i.location, l.location] }, properties: { kind: 'link', to: 'place', id: i.id, other: l.incident } });
     }
   }
   return features;
 }
 
-/** Most incidents a view fetches the evidence chain of, for the bearings behind their origins. */
-const MAX_BEARING_FETCHES = 25;
+/** East and north metres from `a` to `b` (a local plane: enough for tens of kilometres). */
+function offset(a, b) {
+  const k = Math.cos((a[1] * Math.PI) / 180);
+  return [(b[0] - a[0]) * M_PER_DEG * k, (b[1] - a[1]) * M_PER_DEG];
+}
+
+/** The point `reach` metres from `p` along the azimuth `azDeg`. */
+function along(p, azDeg, reach) {
+  const k = Math.cos((p[1] * Math.PI) / 180);
+  const az = (azDeg * Math.PI) / 180;
+  return [p[0] + (reach * Math.sin(az)) / (M_PER_DEG * k), p[1] + (reach * Math.cos(az)) / M_PER_DEG];
+}
+
+/** How far along bearing `b` (metres, ≥ 0, within its range) the point nearest `p` lies. */
+function alongTo(b, p) {
+  const [e, n] = offset(b.observer, p);
+  const az = (b.azimuth_deg * Math.PI) / 180;
+  const t = Math.max(0, e * Math.sin(az) + n * Math.cos(az));
+  return b.max_range_m ? Math.min(t, b.max_range_m) : t;
+}
+
+/** Bearing `b` of incident `id` as a ray `reach` metres long, and its observer as a dot. */
+function rayFeatures(b, reach, id, of) {
+  return [
+    { type: 'Feature', geometry: { type: 'LineString', coordinates: [b.observer, along(b.observer, b.azimuth_deg, reach)] }, properties: { kind: 'bearing', of, id, seq: b.seq } },
+    { type: 'Feature', geometry: { type: 'Point', coordinates: b.observer }, properties: { kind: 'observer', id, seq: b.seq } },
+  ];
+}
 
 /**
- * Staff: the bearings behind each origin of fire in `incidents`, from its evidence chain (`GET
- * /api/incidents/{id}` gives staff each observation; the list gives no bearing), as rays from
- * each observer a little past the origin; `cache` keeps them by incident and its latest entry.
+ * Staff: the bearings behind each origin of fire in `incidents` (the list's `bearings`, given
+ * to staff only: they place the sensors), as rays from each observer a little past the origin.
  */
-async function bearingFeatures(incidents, cache, signal) {
+function bearingFeatures(incidents) {
   const out = [];
-  for (const i of incidents.filter((i) => i.origin && i.origin.point).slice(0, MAX_BEARING_FETCHES)) {
-    const key = i.id + ':' + (i.updated_seq ?? '');
-    let rays = cache.get(key);
-    if (!rays) {
-      const d = await get('/api/incidents/' + encodeURIComponent(i.id), signal);
-      rays = [];
-      for (const e of d.evidence || []) {
-        const o = e.observation;
-        const b = o && o.properties && o.properties.bearing;
-        if (!b || !o.geometry || o.geometry.type !== 'Point') continue;
-        const p = o.geometry.coordinates.slice(0, 2);
-        const k = Math.cos((p[1] * Math.PI) / 180);
-        const dx = (i.origin.point[0] - p[0]) * M_PER_DEG * k;
-        const dy = (i.origin.point[1] - p[1]) * M_PER_DEG;
-        const reach = Math.max(1000, Math.hypot(dx, dy) * 1.15);
-        const az = (b.azimuth_deg * Math.PI) / 180;
-        const end = [p[0] + (reach * Math.sin(az)) / (M_PER_DEG * k), p[1] + (reach * Math.cos(az)) / M_PER_DEG];
-        rays.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [p, end] }, properties: { kind: 'bearing', id: i.id, seq: e.seq } });
-        rays.push({ type: 'Feature', geometry: { type: 'Point', coordinates: p }, properties: { kind: 'observer', id: i.id, seq: e.seq } });
-      }
-      cache.set(key, rays);
+  for (const i of incidents) {
+    if (!(i.origin && i.origin.point) || !i.bearings) continue;
+    for (const b of i.bearings) {
+      const [e, n] = offset(b.observer, i.origin.point);
+      out.push(...rayFeatures(b, Math.max(1000, Math.hypot(e, n) * 1.15), i.id, 'origin'));
     }
-    out.push(...rays);
+  }
+  return out;
+}
+
+/** Most firings without a place a view fetches (`GET /api/incidents/{id}`) to draw links to. */
+const MAX_FIRING_FETCHES = 25;
+
+/**
+ * Staff: a strike linked to a firing that no two rays fix has no place at the firing's end.
+ * The firing's rays are drawn (from its detail: it is not in the box, having no place) and the
+ * link goes to the point of those rays nearest the strike — the firing lies somewhere along
+ * them. `cache` keeps fetched firings by id and their time.
+ */
+async function rayLinkFeatures(incidents, cache, signal) {
+  const wanted = [];
+  const seen = new Set();
+  for (const i of incidents) {
+    if (!Array.isArray(i.location)) continue;
+    for (const l of i.links || []) {
+      const key = i.id + ' ' + l.incident;
+      if (Array.isArray(l.location) || seen.has(key)) continue;
+      seen.add(key);
+      wanted.push([i, l.incident]);
+    }
+  }
+  const out = [];
+  for (const [strike, id] of wanted.slice(0, MAX_FIRING_FETCHES)) {
+    let hit = cache.get(id);
+    if (!hit || Date.now() - hit.at > 60000) {
+      hit = { at: Date.now(), firing: await get('/api/incidents/' + encodeURIComponent(id), signal) };
+      cache.set(id, hit);
+    }
+    const rays = (hit.firing.bearings || []).filter((b) => b.firing);
+    let best = null;
+    for (const b of rays) {
+      const t = alongTo(b, strike.location);
+      const q = along(b.observer, b.azimuth_deg, t);
+      const [e, n] = offset(q, strike.location);
+      const d = Math.hypot(e, n);
+      if (!best || d < best.d) best = { d, q };
+      out.push(...rayFeatures(b, b.max_range_m || Math.max(5000, t * 1.5), id, 'firing'));
+    }
+    if (best) {
+      out.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [strike.location, best.q] }, properties: { kind: 'link', to: 'rays', id: strike.id, other: id } });
+    }
   }
   return out;
 }
@@ -133,20 +191,70 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
     style: {
       version: 8,
       sources: {},
-      layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#f4f1ea' } }],
+      layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#e4e7ea' } }],
     },
     center: [38.2, 48.2],
     zoom: 7,
-    attributionControl: false,
+    attributionControl: { compact: true },
     fadeDuration: 0,
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
   let stateFilter = '';
   let openTasks = null; // staff: the open tasks, from `GET /api/tasks` once
-  const rayCache = new Map(); // staff: the bearings behind an origin, by incident and entry
+  const firingCache = new Map(); // staff: firings without a place, by id, to draw links to their rays
   let inflight = null;
   let timer = null;
+
+  /**
+   * The bundled basemap under the terms: Ukraine's land, oblast boundaries and settlements
+   * (dots drawn by MapLibre, names as HTML labels since an offline map has no glyph server:
+   * only the settlements in view whose rank the zoom admits, at most `MAX_PLACE_LABELS`).
+   */
+  async function basemap() {
+    const file = async (name) => {
+      try {
+        return await get(`/app/basemap/${name}.geojson`);
+      } catch (e) {
+        onError && onError(e);
+        return EMPTY;
+      }
+    };
+    const [land, admin1, places] = await Promise.all(['land', 'admin1', 'places'].map(file));
+    // The licences ask for these words (basemap/README.md); MapLibre shows them in its ⓘ box.
+    map.addSource('land', { type: 'geojson', data: land, attribution: 'Natural Earth' });
+    map.addSource('admin1', { type: 'geojson', data: admin1, attribution: 'Oblasts © Мінрегіон (CC BY-SA)' });
+    map.addSource('places', { type: 'geojson', data: places, attribution: 'Places: GeoNames, UCDP GED (CC BY 4.0)' });
+    map.addLayer({ id: 'land', type: 'fill', source: 'land', paint: { 'fill-color': '#f6f3ec' } });
+    map.addLayer({ id: 'admin1', type: 'line', source: 'admin1', paint: { 'line-color': '#a8a29a', 'line-width': 0.8, 'line-dasharray': [4, 2] } });
+    map.addLayer({ id: 'land-edge', type: 'line', source: 'land', paint: { 'line-color': '#8a847c', 'line-width': 1.2 } });
+    map.addLayer({ id: 'places', type: 'circle', source: 'places', filter: ['<=', ['get', 'rank'], ['step', ['zoom'], 1, 6, 2, 7.5, 3, 9, 4]], paint: { 'circle-radius': ['match', ['get', 'rank'], 1, 3.5, 2, 3, 2.5], 'circle-color': '#4a4a4a', 'circle-stroke-color': '#fff', 'circle-stroke-width': 1 } });
+    placeData = places.features;
+    container.dataset.places = String(placeData.length);
+    map.on('moveend', placeLabels);
+    placeLabels();
+  }
+
+  let placeData = [];
+  let placeMarkers = [];
+  /** The names of the settlements in view that the zoom admits, in the user's language. */
+  function placeLabels() {
+    const z = map.getZoom();
+    const maxRank = z < 6 ? 1 : z < 7.5 ? 2 : z < 9 ? 3 : 4;
+    const b = map.getBounds();
+    const name = lang() === 'en' ? 'name_en' : 'name_uk';
+    const shown = placeData
+      .filter((f) => f.properties.rank <= maxRank && b.contains(f.geometry.coordinates))
+      .slice(0, MAX_PLACE_LABELS);
+    for (const m of placeMarkers) m.remove();
+    placeMarkers = shown.map((f) => {
+      const e = document.createElement('span');
+      e.className = 'place-label rank-' + f.properties.rank;
+      e.textContent = f.properties[name];
+      return new maplibregl.Marker({ element: e, anchor: 'left', offset: [5, 0] }).setLngLat(f.geometry.coordinates).addTo(map);
+    });
+    container.dataset.placeLabels = String(placeMarkers.length);
+  }
 
   async function terms() {
     const layer = async (id) => {
@@ -395,8 +503,9 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
     if (ctl.signal.aborted) return;
     let rays = [];
     if (bearings) {
+      rays = bearingFeatures(all);
       try {
-        rays = await bearingFeatures(all, rayCache, ctl.signal);
+        rays = rays.concat(await rayLinkFeatures(all, firingCache, ctl.signal));
       } catch (e) {
         if (e.name !== 'AbortError') onError && onError(e);
         return;
@@ -405,10 +514,14 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
     }
     map.getSource('incidents').setData({ type: 'FeatureCollection', features: incidentFeatures(all) });
     const fire = fireFeatures(all).concat(rays);
-    if (bearings) container.dataset.bearings = String(rays.filter((f) => f.properties.kind === 'bearing').length);
+    const count = (test) => String(fire.filter((f) => test(f.properties)).length);
+    if (bearings) {
+      container.dataset.bearings = count((p) => p.kind === 'bearing' && p.of === 'origin');
+      container.dataset.rayLinks = count((p) => p.kind === 'link' && p.to === 'rays');
+    }
     map.getSource('fire').setData({ type: 'FeatureCollection', features: fire });
-    container.dataset.origins = String(fire.filter((f) => f.properties.kind === 'origin').length);
-    container.dataset.links = String(fire.filter((f) => f.properties.kind === 'link').length);
+    container.dataset.origins = count((p) => p.kind === 'origin');
+    container.dataset.links = count((p) => p.kind === 'link' && p.to === 'place');
     onLoaded && onLoaded(all.length, total);
   }
 
@@ -418,6 +531,23 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
   }
 
   map.on('load', async () => {
+    // A deployment's online style (`truce serve --map-style`) replaces the bundled basemap;
+    // the terms and incidents are added on top of either.
+    let config = {};
+    try {
+      config = await get('/app/config.json');
+    } catch (e) {
+      onError && onError(e);
+    }
+    if (config.map_style) {
+      const styled = new Promise((resolve) => map.once('style.load', resolve));
+      map.setStyle(config.map_style, { diff: false }); // a whole new style: 'style.load' fires
+      await styled;
+      container.dataset.basemap = 'online';
+    } else {
+      await basemap();
+      container.dataset.basemap = 'bundled';
+    }
     await terms();
     if (!incidents) {
       onLoaded && onLoaded(0, 0);

@@ -91,6 +91,14 @@ pub struct ServeArgs {
     /// Mozilla's roots (bundled).
     #[arg(long = "webhook-ca", requires = "webhooks")]
     webhook_ca: Option<PathBuf>,
+    /// An online map style (a MapLibre style JSON, http:// or https://) for the web app to draw
+    /// under the terms instead of its bundled offline basemap; its origin is added to the
+    /// pages' Content-Security-Policy (docs/dashboard.md).
+    #[arg(long = "map-style")]
+    map_style: Option<String>,
+    /// Another origin the style's tiles, sprites or glyphs come from (repeat for several).
+    #[arg(long = "map-origin", requires = "map_style")]
+    map_origin: Vec<String>,
     /// Every day at this UTC time (HH:MM or HH:MM:SS), make the previous day's daily report
     /// for the public (en, uk, ru), each party and staff, write it under `--reports-dir` and
     /// log it (docs/reports.md).
@@ -167,6 +175,14 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     let state = AppState::open(args.db.clone(), key, limits.clone(), clock)?;
+    if let Some(url) = &args.map_style {
+        let style = truce_server::state::MapStyle::new(url, &args.map_origin)
+            .map_err(|e| anyhow::anyhow!("--map-style: {e}"))?;
+        state
+            .map_style
+            .set(style)
+            .map_err(|_| anyhow::anyhow!("the map style was already set"))?;
+    }
     if args.cot_tasks && args.cot_tcp.is_none() && args.cot_tls.is_none() {
         anyhow::bail!("--cot-tasks sends tasks over a CoT listener: give --cot-tls or --cot-tcp");
     }

@@ -156,3 +156,69 @@ fn every_role_in_a_real_browser() {
         server.log()
     );
 }
+
+/// A deployment's online map style: served from another origin (a MapLibre style JSON with
+/// CORS, as tile servers answer), named by `truce serve --map-style`; the app's config says so,
+/// the pages' policy lets that origin in (and nothing else more), and in the browser the map
+/// draws that style under the terms and incidents instead of the bundled basemap.
+#[test]
+fn an_online_map_style_is_drawn_under_the_terms() {
+    use std::io::{Read, Write};
+    let demo = Demo::new("dashboard", "style");
+    let name = "truce-test-online-style";
+    let style = format!(
+        r##"{{"version":8,"name":"{name}","sources":{{}},"layers":[{{"id":"paper","type":"background","paint":{{"background-color":"#dfe9d8"}}}}]}}"##
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{style}",
+                style.len()
+            );
+        }
+    });
+    let url = format!("{origin}/styles/test.json");
+    let server = Server::start(&demo.db, &["--map-style", &url], None);
+    let config = common::get_json(&server.addr, "/app/config.json", None);
+    assert_eq!(config["map_style"], url.as_str());
+    let page = get(&server.addr, "/app/", None, &[]);
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains(&format!("connect-src 'self' {origin};"))
+            && csp.contains("script-src 'self';"),
+        "{csp}"
+    );
+    // Without the option: no style, and the policy as before.
+    let plain = Server::start(&demo.db, &[], None);
+    assert!(common::get_json(&plain.addr, "/app/config.json", None)["map_style"].is_null());
+    let bad = common::truce(&[
+        "serve",
+        "--db",
+        s(&demo.db),
+        "--map-style",
+        "ftp://x/s.json",
+    ]);
+    assert!(
+        !bad.status.success() && common::text(&bad.stderr).contains("--map-style"),
+        "{}",
+        common::text(&bad.stderr)
+    );
+    let shots = root().join("target/dashboard-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let status = Command::new("python3")
+        .arg(root().join("tests/dashboard/style.py"))
+        .arg(server.url())
+        .arg(name)
+        .arg(shots.join("online-style.png"))
+        .status()
+        .expect("python3 with selenium, chromium and chromium-driver (scripts/test installs them)");
+    assert!(
+        status.success(),
+        "tests/dashboard/style.py failed ({status})"
+    );
+}
