@@ -37,25 +37,15 @@ pub struct ForwardArgs {
     /// The spool of records not yet acknowledged by JetStream (created if missing).
     #[arg(long, default_value = "truce-forward.spool")]
     spool: PathBuf,
-    /// Feed format; `auto` detects it from the name and content.
-    #[arg(long, default_value = "auto")]
-    format: String,
-    /// For CSV from partners: map our column names to theirs, `ours=theirs,…`.
-    #[arg(long)]
-    columns: Option<String>,
-    /// A TOML table mapping Cursor-on-Target types to observation kinds (default: built in).
-    #[arg(long = "cot-types")]
-    cot_types: Option<PathBuf>,
+    #[command(flatten)]
+    feed: crate::ingest_cmd::FeedArgs,
     /// Files to forward; none: only what the spool still holds is sent.
     paths: Vec<PathBuf>,
 }
 
 pub fn run(args: ForwardArgs) -> Result<Outcome> {
-    let format = match args.format.as_str() {
-        "auto" => None,
-        other => Some(other.parse::<Format>()?),
-    };
-    let options = crate::ingest_cmd::options(args.columns.as_deref(), args.cot_types.as_ref())?;
+    let format = args.feed.format()?;
+    let options = args.feed.options()?;
     let mut spool = Spool::open(&args.spool)?;
     let mut fatal = 0usize;
     let mut any_rejected = false;

@@ -37,15 +37,8 @@ pub struct IngestArgs {
     /// The agreement the observations are assessed against.
     #[arg(long)]
     agreement: String,
-    /// Feed format; `auto` detects it from the name and content.
-    #[arg(long, default_value = "auto")]
-    format: String,
-    /// For CSV from partners: map our column names to theirs, `ours=theirs,…`.
-    #[arg(long)]
-    columns: Option<String>,
-    /// A TOML table mapping Cursor-on-Target types to observation kinds (default: built in).
-    #[arg(long = "cot-types")]
-    cot_types: Option<PathBuf>,
+    #[command(flatten)]
+    feed: FeedArgs,
     /// The log's signing key file (default: `<db>.log.key` beside the store, created on first
     /// use); a checkpoint is signed with it after every batch.
     #[arg(long = "log-key")]
@@ -72,27 +65,49 @@ impl FileReport {
     }
 }
 
-pub fn options(columns: Option<&str>, cot_types: Option<&PathBuf>) -> Result<Options> {
-    let mut options = Options::default();
-    if let Some(spec) = columns {
-        options.csv_columns = truce_ingest::parse_csv_columns(spec)?;
+/// How a feed's files are read: the options `truce ingest` and `truce forward` share.
+#[derive(Args)]
+pub struct FeedArgs {
+    /// Feed format; `auto` detects it from the name and content.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// For CSV from partners: map our column names to theirs, `ours=theirs,…`.
+    #[arg(long)]
+    columns: Option<String>,
+    /// A TOML table mapping Cursor-on-Target types to observation kinds (default: built in).
+    #[arg(long = "cot-types")]
+    cot_types: Option<PathBuf>,
+}
+
+impl FeedArgs {
+    /// The format asked for; None: detect each file's.
+    pub fn format(&self) -> Result<Option<Format>> {
+        match self.format.as_str() {
+            "auto" => Ok(None),
+            other => Ok(Some(other.parse::<Format>()?)),
+        }
     }
-    if let Some(path) = cot_types {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        options.cot_types =
-            truce_ingest::CotTypes::from_toml(&text).with_context(|| path.display().to_string())?;
+
+    /// The adapters' options: the CSV column map and the CoT type table.
+    pub fn options(&self) -> Result<Options> {
+        let mut options = Options::default();
+        if let Some(spec) = &self.columns {
+            options.csv_columns = truce_ingest::parse_csv_columns(spec)?;
+        }
+        if let Some(path) = &self.cot_types {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            options.cot_types = truce_ingest::CotTypes::from_toml(&text)
+                .with_context(|| path.display().to_string())?;
+        }
+        Ok(options)
     }
-    Ok(options)
 }
 
 pub fn run(args: IngestArgs) -> Result<Outcome> {
     let terms = crate::agreement_cmd::load(&args.agreement)?;
-    let format = match args.format.as_str() {
-        "auto" => None,
-        other => Some(other.parse::<Format>()?),
-    };
-    let options = options(args.columns.as_deref(), args.cot_types.as_ref())?;
+    let format = args.feed.format()?;
+    let options = args.feed.options()?;
     let log_key = crate::log_cmd::log_signer_key(&args.db, args.log_key.as_deref())?;
     let mut svc = Service::open_with_terms(&args.db, &terms, log_key, Arc::new(SystemClock))?;
     let mut fatal = 0usize;

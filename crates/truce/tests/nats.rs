@@ -61,13 +61,7 @@ fn nats_server(port: u16, store: &Path, log: &Path) -> Proc {
             s(store),
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .unwrap(),
-        ))
+        .stderr(appending(log))
         .spawn()
         .expect("nats-server must be installed (scripts/test installs Debian's nats-server)");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -78,49 +72,59 @@ fn nats_server(port: u16, store: &Path, log: &Path) -> Proc {
     Proc(child)
 }
 
-fn serve(db: &Path, url: &str, log: &Path) -> Proc {
+/// Where a child's stderr goes: appended to `log`, so a restarted process adds to its story.
+fn appending(log: &Path) -> Stdio {
+    Stdio::from(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap(),
+    )
+}
+
+/// `truce ARGS…` in the background, from the repository, stderr appended to `log`.
+fn truce_bg(args: &[&str], log: &Path) -> Proc {
     Proc(
         Command::new(env!("CARGO_BIN_EXE_truce"))
-            .args(["serve", "--db", s(db), "--listen", "127.0.0.1:0"])
-            .args(["--nats", url, "--stream", "TRUCE"])
+            .args(args)
             .current_dir(root())
             .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(log)
-                    .unwrap(),
-            ))
+            .stderr(appending(log))
             .spawn()
             .unwrap(),
     )
 }
 
-fn forward(url: &str, spool: &Path, files: &[PathBuf], log: &Path) -> Proc {
-    Proc(
-        Command::new(env!("CARGO_BIN_EXE_truce"))
-            .args([
-                "forward",
-                "--nats",
-                url,
-                "--subject",
-                "truce.observations.base-3",
-            ])
-            .args(["--spool", s(spool)])
-            .args(files.iter().map(|f| s(f)))
-            .current_dir(root())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(log)
-                    .unwrap(),
-            ))
-            .spawn()
-            .unwrap(),
+fn serve(db: &Path, url: &str, log: &Path) -> Proc {
+    truce_bg(
+        &[
+            "serve",
+            "--db",
+            s(db),
+            "--listen",
+            "127.0.0.1:0",
+            "--nats",
+            url,
+            "--stream",
+            "TRUCE",
+        ],
+        log,
     )
+}
+
+fn forward(url: &str, spool: &Path, files: &[PathBuf], log: &Path) -> Proc {
+    let mut args = vec![
+        "forward",
+        "--nats",
+        url,
+        "--subject",
+        "truce.observations.base-3",
+        "--spool",
+        s(spool),
+    ];
+    args.extend(files.iter().map(|f| s(f)));
+    truce_bg(&args, log)
 }
 
 fn count(db: &Path, sql: &str) -> i64 {
