@@ -10,12 +10,13 @@ RUNS runs (default 3), the medians printed last as one JSON line prefixed `RESUL
 
 What is measured, all in the page's own clock (`performance.now()`, 0 = navigation start):
 
-- **first meaningful paint (FMP)**: the first MapLibre `render` event, after the app has handed
-  the view's incidents to MapLibre (it writes `#map[data-total]`, the count the page shows),
-  at which `queryRenderedFeatures` finds a feature of the incident layers (`clusters` or
-  `incidents`): the incident layer has drawn its first circles. A view with no incident (the
-  public on a store with nothing published) has no such render: its FMP is the time the
-  app wrote the count (`empty` is then true).
+- **first meaningful paint (FMP)**: the first MapLibre `render` event (the map is hooked as soon
+  as the app has made it, `window.truceMap`) at which `queryRenderedFeatures` finds a feature
+  of the incident layers (`clusters` or `incidents`): the incident layer has drawn its first
+  circles. **count** is when the app wrote the view's count (`#map[data-total]`, which it
+  writes once every page of the view is handed to MapLibre). A view with no incident (the
+  public on a store with nothing published) has no such render: its FMP is the time the app
+  wrote the count (`empty` is then true).
 - **long tasks** (`PerformanceObserver` of type `longtask`, installed before the page's own
   scripts with `Page.addScriptToEvaluateOnNewDocument`): every main-thread task over 50 ms,
   counted during the load (up to the idle after the first view) and during the pans.
@@ -23,6 +24,8 @@ What is measured, all in the page's own clock (`performance.now()`, 0 = navigati
   each, as a user's drag) and two zooms (the zoom-in button, then zoom-out), each waited for
   until the app has loaded the new view's incidents (`#map[data-total]` written again) and
   MapLibre has gone idle after it, then 300 ms more.
+- **STATE=s** (a baseline): before the pans the map's state filter is set to `s`; on a
+  store with no incident in that state, the pans move a map with an empty incident layer.
 - **requests per pan**: the resource timing entries started during each pan, for the list
   (`/api/incidents?…`) and for single incidents (`/api/incidents/{id}`, the staff's bearings),
   with their bytes (`encodedBodySize`, as sent; `decodedBodySize`, as parsed).
@@ -46,6 +49,7 @@ TOKEN = sys.argv[3] if len(sys.argv) > 3 else ""
 RUNS = int(os.environ.get("RUNS", "3"))
 PANS = int(os.environ.get("PANS", "10"))
 PAN_PX = int(os.environ.get("PAN_PX", "300"))
+STATE = os.environ.get("STATE", "")
 
 # Installed before any of the page's scripts: the token (as the app's sign-in keeps it), the
 # observers, and a hook on the map once the app has made it.
@@ -143,6 +147,17 @@ def one_run():
         time.sleep(0.3)
         p = perf(d)
         first = p["loads"][0]
+        if STATE:
+            # The baseline: the same pans with the map filtered to one state (STATE=verified on
+            # a store with none gives an empty incident layer: MapLibre drawing the terms only).
+            before = len(perf(d)["loads"])
+            d.execute_script(
+                "const s = document.getElementById('state-filter'); s.value = arguments[0];"
+                " s.dispatchEvent(new Event('change'))",
+                STATE,
+            )
+            wait_view(d, before)
+            time.sleep(0.3)
         loaded_at = d.execute_script("return performance.now()")
         # The pans: drags of PAN_PX around a square, and a zoom in and out between them.
         canvas = d.find_element(By.CSS_SELECTOR, "#map canvas")

@@ -13,6 +13,8 @@
 # RUNS (default 3) fresh browsers each, medians printed. Budget: FMP < 1.5 s, no long task
 # > 100 ms while panning, the incidents fetched in pages for the view (never the whole table).
 # Record results in docs/benchmarks.md with `date -u`, the machine and its load (printed).
+# STATE=verified runs the same pans on a map filtered to a state none of the 100,000 is in (an
+# empty incident layer): the baseline of what MapLibre's frames cost without incidents.
 # TRUCE_BIN=path measures another build (e.g. main's, for a before/after). Needs chromium,
 # chromium-driver and python3-selenium (scripts/test installs them).
 set -euo pipefail
