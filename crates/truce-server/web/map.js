@@ -503,7 +503,9 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
       const first = await page(0);
       total = first.total;
       all = first.incidents;
-      if (!drawn && !ctl.signal.aborted) {
+      // Drawn at once only if more is to come (further pages, or the staff's bearings):
+      // a view of one page is handed to MapLibre once.
+      if (!drawn && !ctl.signal.aborted && (first.next_offset != null || bearings)) {
         map.getSource('incidents').setData({ type: 'FeatureCollection', features: incidentFeatures(all) });
         drawn = true;
       }
