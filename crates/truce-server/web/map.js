@@ -468,7 +468,16 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
     return d.toISOString().slice(0, 10);
   };
 
-  /** Fetches the incidents in the visible box, page by page, and shows them. */
+  let drawn = false; // whether the incident layer has been given any incidents yet
+
+  /**
+   * Fetches the incidents in the visible box and shows them: the first page, then the rest of
+   * the view's pages (up to MAX_PER_VIEW) all at once, since the first page's total says how
+   * many there are; each page's answer waits for the main thread, which MapLibre keeps busy
+   * drawing, so pages asked one after another queue behind every frame. The first view's first
+   * page is drawn as soon as it arrives (nothing is on the map yet); later views keep the
+   * incidents on the map until the new view's whole set replaces them in one `setData`.
+   */
   async function reload() {
     if (!map.getSource('incidents')) return;
     if (inflight) inflight.abort();
@@ -479,22 +488,34 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
     const bbox = [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
       .map((v) => v.toFixed(5))
       .join(',');
-    const all = [];
-    let offset = 0;
+    const page = (offset) => {
+      const q = new URLSearchParams({ bbox, limit: String(PAGE), offset: String(offset) });
+      if (stateFilter) q.set('state', stateFilter);
+      // A period of whole UTC days: incidents still going on its first day (ending at or
+      // after it) and begun by the end of its last (starting before the next day).
+      if (period.from) q.set('from', period.from + 'T00:00:00Z');
+      if (period.to) q.set('to', nextDay(period.to) + 'T00:00:00Z');
+      return get('/api/incidents?' + q, ctl.signal);
+    };
+    let all;
     let total = 0;
     try {
-      for (;;) {
-        const q = new URLSearchParams({ bbox, limit: String(PAGE), offset: String(offset) });
-        if (stateFilter) q.set('state', stateFilter);
-        // A period of whole UTC days: incidents still going on its first day (ending at or
-        // after it) and begun by the end of its last (starting before the next day).
-        if (period.from) q.set('from', period.from + 'T00:00:00Z');
-        if (period.to) q.set('to', nextDay(period.to) + 'T00:00:00Z');
-        const page = await get('/api/incidents?' + q, ctl.signal);
-        all.push(...page.incidents);
-        total = page.total;
-        if (page.next_offset == null || all.length >= MAX_PER_VIEW) break;
-        offset = page.next_offset;
+      const first = await page(0);
+      total = first.total;
+      all = first.incidents;
+      // Drawn at once only if more is to come (further pages, or the staff's bearings):
+      // a view of one page is handed to MapLibre once.
+      if (!drawn && !ctl.signal.aborted && (first.next_offset != null || bearings)) {
+        map.getSource('incidents').setData({ type: 'FeatureCollection', features: incidentFeatures(all) });
+        drawn = true;
+      }
+      if (first.next_offset != null) {
+        const offsets = [];
+        for (let o = first.next_offset; o < Math.min(total, MAX_PER_VIEW); o += PAGE) offsets.push(o);
+        const rest = await Promise.all(offsets.map(page));
+        all = all.concat(...rest.map((p) => p.incidents));
+        // The view's total as the last page counted it (incidents may arrive meanwhile).
+        if (rest.length) total = rest[rest.length - 1].total;
       }
     } catch (e) {
       if (e.name !== 'AbortError') onError && onError(e);
@@ -513,6 +534,7 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
       if (ctl.signal.aborted) return;
     }
     map.getSource('incidents').setData({ type: 'FeatureCollection', features: incidentFeatures(all) });
+    drawn = true;
     const fire = fireFeatures(all).concat(rays);
     const count = (test) => String(fire.filter((f) => test(f.properties)).length);
     if (bearings) {
@@ -554,10 +576,11 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
       return;
     }
     incidentLayers();
-    if (tasks) await Promise.all([taskLayer(), baseLayer()]);
     map.on('moveend', later);
     map.on('idle', updateLabels);
+    // The incidents first: the tasks and bases are asked for alongside, not before them.
     reload();
+    if (tasks) await Promise.all([taskLayer(), baseLayer()]);
   });
 
   return {
