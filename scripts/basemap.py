@@ -9,7 +9,7 @@ neither the tests nor the demo read SHARED_DATA_DIR. Sources (licences in basema
 - land.geojson: Natural Earth 1:50m admin-0 Ukraine (boundaries/ne_50m_admin0_ukraine.geojson),
   coordinates rounded to 4 decimals (~10 m).
 - admin1.geojson: the 27 first-level units (boundaries/ukraine_oblasts_minregion_2020.geojson,
-  © Мінрегіон, CC BY-SA), each ring simplified by Douglas–Peucker at 0.005° (~500 m): 82,000
+  © Мінрегіон, CC BY-SA), each ring simplified by Douglas–Peucker at 0.01° (~1 km): 82,000
   vertices become a few thousand.
 - places.geojson: settlements from the GeoNames postal gazetteer (gazetteer/geonames_postal_UA.txt,
   CC BY 4.0), ranked by how many postal codes share the name in one oblast (a proxy for size:
@@ -137,7 +137,7 @@ def main():
     for f in oblasts['features']:
         g = f['geometry']
         polys = [g['coordinates']] if g['type'] == 'Polygon' else g['coordinates']
-        simple = [p for p in (simplify_polygon(poly, 0.005) for poly in polys) if p]
+        simple = [p for p in (simplify_polygon(poly, 0.01) for poly in polys) if p]
         if simple:
             feats.append({'type': 'Feature', 'properties': {'name': f['properties']['ADMIN_1']},
                           'geometry': {'type': 'MultiPolygon', 'coordinates': simple}})

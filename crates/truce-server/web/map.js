@@ -21,7 +21,7 @@ const PARTY_COLOURS = ['#4477aa', '#ee6677', '#228833', '#ccbb44'];
 export const SEVERITY_RANK = { low: 1, medium: 2, high: 3, critical: 4 };
 
 /** Most settlement names drawn at once (HTML labels: each costs a DOM element per move). */
-const MAX_PLACE_LABELS = 80;
+const MAX_PLACE_LABELS = 40;
 
 /** Incidents fetched per request, and the most fetched for one view of the map. */
 const PAGE = 1000;
@@ -211,49 +211,62 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
    * (dots drawn by MapLibre, names as HTML labels since an offline map has no glyph server:
    * only the settlements in view whose rank the zoom admits, at most `MAX_PLACE_LABELS`).
    */
-  async function basemap() {
-    const file = async (name) => {
-      try {
-        return await get(`/app/basemap/${name}.geojson`);
-      } catch (e) {
-        onError && onError(e);
-        return EMPTY;
-      }
-    };
-    const [land, admin1, places] = await Promise.all(['land', 'admin1', 'places'].map(file));
+  function basemap() {
+    // Layers first, empty, so they lie under the terms drawn next; the files fill them when
+    // they arrive, without holding up the terms and the incidents.
     // The licences ask for these words (basemap/README.md); MapLibre shows them in its ⓘ box.
-    map.addSource('land', { type: 'geojson', data: land, attribution: 'Natural Earth' });
-    map.addSource('admin1', { type: 'geojson', data: admin1, attribution: 'Oblasts © Мінрегіон (CC BY-SA)' });
-    map.addSource('places', { type: 'geojson', data: places, attribution: 'Places: GeoNames, UCDP GED (CC BY 4.0)' });
+    map.addSource('land', { type: 'geojson', data: EMPTY, attribution: 'Natural Earth' });
+    map.addSource('admin1', { type: 'geojson', data: EMPTY, attribution: 'Oblasts © Мінрегіон (CC BY-SA)' });
+    map.addSource('places', { type: 'geojson', data: EMPTY, attribution: 'Places: GeoNames, UCDP GED (CC BY 4.0)' });
     map.addLayer({ id: 'land', type: 'fill', source: 'land', paint: { 'fill-color': '#f6f3ec' } });
     map.addLayer({ id: 'admin1', type: 'line', source: 'admin1', paint: { 'line-color': '#a8a29a', 'line-width': 0.8, 'line-dasharray': [4, 2] } });
     map.addLayer({ id: 'land-edge', type: 'line', source: 'land', paint: { 'line-color': '#8a847c', 'line-width': 1.2 } });
     map.addLayer({ id: 'places', type: 'circle', source: 'places', filter: ['<=', ['get', 'rank'], ['step', ['zoom'], 1, 6, 2, 7.5, 3, 9, 4]], paint: { 'circle-radius': ['match', ['get', 'rank'], 1, 3.5, 2, 3, 2.5], 'circle-color': '#4a4a4a', 'circle-stroke-color': '#fff', 'circle-stroke-width': 1 } });
-    placeData = places.features;
-    container.dataset.places = String(placeData.length);
-    map.on('moveend', placeLabels);
-    placeLabels();
+    for (const name of ['land', 'admin1', 'places']) {
+      get(`/app/basemap/${name}.geojson`).then(
+        (data) => {
+          map.getSource(name).setData(data);
+          if (name === 'places') {
+            placeData = data.features;
+            container.dataset.places = String(placeData.length);
+            map.on('moveend', placeLabels);
+            placeLabels();
+          }
+        },
+        (e) => onError && onError(e),
+      );
+    }
   }
 
   let placeData = [];
-  let placeMarkers = [];
-  /** The names of the settlements in view that the zoom admits, in the user's language. */
+  let placeMarkers = new Map();
+  /**
+   * The names of the settlements in view that the zoom admits, in the user's language: a label
+   * still wanted is kept (not made again), so a pan touches only those that enter or leave.
+   */
   function placeLabels() {
     const z = map.getZoom();
     const maxRank = z < 6 ? 1 : z < 7.5 ? 2 : z < 9 ? 3 : 4;
     const b = map.getBounds();
     const name = lang() === 'en' ? 'name_en' : 'name_uk';
-    const shown = placeData
-      .filter((f) => f.properties.rank <= maxRank && b.contains(f.geometry.coordinates))
-      .slice(0, MAX_PLACE_LABELS);
-    for (const m of placeMarkers) m.remove();
-    placeMarkers = shown.map((f) => {
-      const e = document.createElement('span');
-      e.className = 'place-label rank-' + f.properties.rank;
-      e.textContent = f.properties[name];
-      return new maplibregl.Marker({ element: e, anchor: 'left', offset: [5, 0] }).setLngLat(f.geometry.coordinates).addTo(map);
-    });
-    container.dataset.placeLabels = String(placeMarkers.length);
+    const next = new Map();
+    for (const f of placeData) {
+      if (next.size >= MAX_PLACE_LABELS) break;
+      if (f.properties.rank > maxRank || !b.contains(f.geometry.coordinates)) continue;
+      const key = f.properties[name] + ' ' + f.geometry.coordinates.join(',');
+      let m = placeMarkers.get(key);
+      if (m) placeMarkers.delete(key);
+      else {
+        const e = document.createElement('span');
+        e.className = 'place-label rank-' + f.properties.rank;
+        e.textContent = f.properties[name];
+        m = new maplibregl.Marker({ element: e, anchor: 'left', offset: [5, 0] }).setLngLat(f.geometry.coordinates).addTo(map);
+      }
+      next.set(key, m);
+    }
+    for (const m of placeMarkers.values()) m.remove();
+    placeMarkers = next;
+    container.dataset.placeLabels = String(next.size);
   }
 
   async function terms() {
@@ -567,7 +580,7 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
       await styled;
       container.dataset.basemap = 'online';
     } else {
-      await basemap();
+      basemap();
       container.dataset.basemap = 'bundled';
     }
     await terms();
