@@ -47,9 +47,13 @@ function incidentFeatures(incidents) {
 /** Metres per degree of latitude; a degree of longitude is this times cos(latitude). */
 const M_PER_DEG = 111320;
 
+/** The point `east` and `north` metres from `[lon, lat]` (a local plane: tens of kilometres). */
+function shift([lon, lat], east, north) {
+  return [lon + east / (M_PER_DEG * Math.cos((lat * Math.PI) / 180)), lat + north / M_PER_DEG];
+}
+
 /** A 95 % error ellipse around `[lon, lat]` as a GeoJSON ring (its major axis `azimuth_deg` from north). */
-function ellipseRing([lon, lat], e) {
-  const k = Math.cos((lat * Math.PI) / 180);
+function ellipseRing(centre, e) {
   const az = (e.azimuth_deg * Math.PI) / 180;
   const ring = [];
   for (let i = 0; i <= 48; i++) {
@@ -57,9 +61,7 @@ function ellipseRing([lon, lat], e) {
     // Along the major axis (north-up, turned by the azimuth) and the minor one.
     const u = e.semi_major_m * Math.cos(a);
     const v = e.semi_minor_m * Math.sin(a);
-    const east = u * Math.sin(az) + v * Math.cos(az);
-    const north = u * Math.cos(az) - v * Math.sin(az);
-    ring.push([lon + east / (M_PER_DEG * k), lat + north / M_PER_DEG]);
+    ring.push(shift(centre, u * Math.sin(az) + v * Math.cos(az), u * Math.cos(az) - v * Math.sin(az)));
   }
   return ring;
 }
@@ -98,9 +100,8 @@ function offset(a, b) {
 
 /** The point `reach` metres from `p` along the azimuth `azDeg`. */
 function along(p, azDeg, reach) {
-  const k = Math.cos((p[1] * Math.PI) / 180);
   const az = (azDeg * Math.PI) / 180;
-  return [p[0] + (reach * Math.sin(az)) / (M_PER_DEG * k), p[1] + (reach * Math.cos(az)) / M_PER_DEG];
+  return shift(p, reach * Math.sin(az), reach * Math.cos(az));
 }
 
 /** How far along bearing `b` (metres, ≥ 0, within its range) the point nearest `p` lies. */
@@ -156,14 +157,15 @@ async function rayLinkFeatures(incidents, cache, signal) {
       wanted.push([i, l.incident]);
     }
   }
+  const links = wanted.slice(0, MAX_FIRING_FETCHES);
+  // The firings not cached (or cached over a minute ago), asked for at once.
+  const stale = [...new Set(links.map(([, id]) => id))].filter((id) => !cache.has(id) || Date.now() - cache.get(id).at > 60000);
+  const fetched = await Promise.all(stale.map((id) => get('/api/incidents/' + encodeURIComponent(id), signal)));
+  stale.forEach((id, k) => cache.set(id, { at: Date.now(), firing: fetched[k] }));
   const out = [];
-  for (const [strike, id] of wanted.slice(0, MAX_FIRING_FETCHES)) {
-    let hit = cache.get(id);
-    if (!hit || Date.now() - hit.at > 60000) {
-      hit = { at: Date.now(), firing: await get('/api/incidents/' + encodeURIComponent(id), signal) };
-      cache.set(id, hit);
-    }
-    const rays = (hit.firing.bearings || []).filter((b) => b.firing);
+  const drawnRays = new Set(); // a firing's rays once, however many strikes link to it
+  for (const [strike, id] of links) {
+    const rays = (cache.get(id).firing.bearings || []).filter((b) => b.firing);
     let best = null;
     for (const b of rays) {
       const t = alongTo(b, strike.location);
@@ -171,8 +173,9 @@ async function rayLinkFeatures(incidents, cache, signal) {
       const [e, n] = offset(q, strike.location);
       const d = Math.hypot(e, n);
       if (!best || d < best.d) best = { d, q };
-      out.push(...rayFeatures(b, b.max_range_m || Math.max(5000, t * 1.5), id, 'firing'));
+      if (!drawnRays.has(id)) out.push(...rayFeatures(b, b.max_range_m || Math.max(5000, t * 1.5), id, 'firing'));
     }
+    drawnRays.add(id);
     if (best) {
       out.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [strike.location, best.q] }, properties: { kind: 'link', to: 'rays', id: strike.id, other: id } });
     }
@@ -205,6 +208,11 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
   const firingCache = new Map(); // staff: firings without a place, by id, to draw links to their rays
   let inflight = null;
   let timer = null;
+  // What the deployment says of the map (an online style?), asked for while the map loads.
+  const configured = get('/app/config.json').catch((e) => {
+    onError && onError(e);
+    return {};
+  });
 
   /**
    * The bundled basemap under the terms: Ukraine's land, oblast boundaries and settlements
@@ -568,12 +576,7 @@ export function makeMap(container, { incidents = true, tasks = false, bearings =
   map.on('load', async () => {
     // A deployment's online style (`truce serve --map-style`) replaces the bundled basemap;
     // the terms and incidents are added on top of either.
-    let config = {};
-    try {
-      config = await get('/app/config.json');
-    } catch (e) {
-      onError && onError(e);
-    }
+    const config = await configured;
     if (config.map_style) {
       const styled = new Promise((resolve) => map.once('style.load', resolve));
       map.setStyle(config.map_style, { diff: false }); // a whole new style: 'style.load' fires
