@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use truce_log::{Hash, leaf_hash, verify_inclusion};
-use truce_store::{GeoPackageStore, Log};
+use truce_store::Backend;
 
 /// The proof document `truce log prove` prints and `verify-entry` / `witness` read
 /// (`docs/log.md`).
@@ -44,7 +44,7 @@ pub struct ProofDocument {
 /// Entry `seq`'s proof against the latest checkpoint (and from `old_size`, if given). `shown`
 /// names the store in messages.
 pub fn prove(
-    store: &GeoPackageStore,
+    store: &dyn Backend,
     shown: &str,
     seq: u64,
     old_size: Option<u64>,

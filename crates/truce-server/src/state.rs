@@ -222,7 +222,7 @@ pub struct AppState {
     /// A second connection to the store, for looking tokens up: SQLite (WAL) lets it read
     /// while the service's connection writes, so a request whose token left the cache does
     /// not wait for a batch being stored.
-    tokens_db: Mutex<truce_store::GeoPackageStore>,
+    tokens_db: Mutex<Box<dyn truce_store::Backend>>,
     pub db: PathBuf,
     /// Turns true when the service is shutting down: long-lived streams (alerts) end, so the
     /// graceful shutdown does not wait on them for ever.
@@ -299,7 +299,7 @@ impl AppState {
         let (tasks, _) = broadcast::channel(1024);
         let assigned = crate::cot_tasks::Assigned::of(svc.ledger());
         let snapshot = RwLock::new(Arc::new(Incidents::of(svc.ledger())));
-        let tokens_db = Mutex::new(truce_store::GeoPackageStore::open(&db)?);
+        let tokens_db = Mutex::new(truce_store::open(&db)?);
         Ok(Arc::new(AppState {
             engine: svc.engine().clone(),
             snapshot,

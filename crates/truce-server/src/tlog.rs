@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use truce_store::Log;
 
 use crate::auth::require;
 use crate::auth::{Action, Principal, Role};

@@ -9,7 +9,7 @@ use truce_core::assess::Assessment;
 use truce_core::observation::{Observation, ObservationKind, Place};
 use truce_fusion::coverage::{self, Sectors};
 use truce_fusion::ledger::Ledger;
-use truce_store::{GeoPackageStore, Store};
+use truce_store::Backend;
 use utoipa::ToSchema;
 
 use crate::access::Role;
@@ -29,12 +29,12 @@ const PAGE: usize = 10_000;
 pub type Assessed = (u64, Observation, Place, Assessment);
 
 /// Every stored observation with its stored assessment, in seq order.
-pub fn stored_batch(store: &GeoPackageStore) -> Result<Vec<Assessed>> {
+pub fn stored_batch(store: &dyn Backend) -> Result<Vec<Assessed>> {
     stored_batch_until(store, u64::MAX)
 }
 
 /// [`stored_batch`] of the log's first `size` entries.
-pub fn stored_batch_until(store: &GeoPackageStore, size: u64) -> Result<Vec<Assessed>> {
+pub fn stored_batch_until(store: &dyn Backend, size: u64) -> Result<Vec<Assessed>> {
     let mut all = Vec::new();
     let mut from = 0;
     loop {
@@ -68,7 +68,7 @@ pub fn stored_batch_until(store: &GeoPackageStore, size: u64) -> Result<Vec<Asse
 
 /// The sector × day table for the store (module doc of `truce_fusion::coverage`).
 pub fn coverage_table(
-    store: &GeoPackageStore,
+    store: &dyn Backend,
     ledger: &Ledger,
     from: Option<NaiveDate>,
     days: Option<u32>,
@@ -78,7 +78,7 @@ pub fn coverage_table(
 
 /// [`coverage_table`] of the log's first `size` entries (a report made at that size).
 pub fn coverage_table_until(
-    store: &GeoPackageStore,
+    store: &dyn Backend,
     ledger: &Ledger,
     from: Option<NaiveDate>,
     days: Option<u32>,

@@ -26,7 +26,7 @@ use truce_core::observation::{
 use truce_fusion::ledger::{ApplyError, DecisionError, Ledger, Lifecycle};
 use truce_ingest::Record;
 use truce_log::SignerKey;
-use truce_store::{GeoPackageStore, Log, Store};
+use truce_store::Backend;
 
 use crate::clock::Clock;
 use crate::pipeline::{self, Committed};
@@ -135,7 +135,7 @@ pub struct Rebuilt {
 /// The store, its ledger, the log's key and the clock.
 pub struct Service {
     db: PathBuf,
-    store: GeoPackageStore,
+    store: Box<dyn Backend>,
     ledger: Ledger,
     key: Option<SignerKey>,
     clock: Arc<dyn Clock>,
@@ -156,12 +156,12 @@ pub struct Service {
 pub const SNAPSHOT_AFTER_ENTRIES: u64 = 20_000;
 
 /// The terms in force: the body of the last `agreement` entry.
-pub fn engine_in_force(store: &GeoPackageStore) -> anyhow::Result<Engine> {
+pub fn engine_in_force(store: &dyn Backend) -> anyhow::Result<Engine> {
     engine_at(store, store.log_size()?)
 }
 
 /// The engine for the terms in force at `size` entries: the last `agreement` entry before it.
-pub fn engine_at(store: &GeoPackageStore, size: u64) -> anyhow::Result<Engine> {
+pub fn engine_at(store: &dyn Backend, size: u64) -> anyhow::Result<Engine> {
     if let Some(seq) = store.last_agreement_before(size)? {
         let entry = store
             .entry(seq)?
@@ -183,7 +183,7 @@ pub fn engine_at(store: &GeoPackageStore, size: u64) -> anyhow::Result<Engine> {
 /// `each` after each. Refused entries are noted in `warnings` and passed over; an unreadable
 /// one stops the fold.
 fn fold(
-    store: &GeoPackageStore,
+    store: &dyn Backend,
     ledger: &mut Ledger,
     warnings: &mut Vec<String>,
     each: impl FnMut(&mut Ledger, &Entry),
@@ -193,7 +193,7 @@ fn fold(
 
 /// [`fold`], stopping before entry `size` (the log as it was at `size` entries).
 fn fold_until(
-    store: &GeoPackageStore,
+    store: &dyn Backend,
     ledger: &mut Ledger,
     warnings: &mut Vec<String>,
     size: u64,
@@ -227,7 +227,7 @@ fn fold_until(
 /// written: what a party re-running the engine on the entries gets (and `truce score` under
 /// other terms). Returns the ledger and the entries it refused.
 pub fn replay(
-    store: &GeoPackageStore,
+    store: &dyn Backend,
     engine: Arc<Engine>,
 ) -> anyhow::Result<(Ledger, Vec<String>)> {
     let mut ledger = Ledger::new(engine);
@@ -239,7 +239,7 @@ pub fn replay(
 /// The log of `store` as it was at `size` entries, folded into a fresh ledger under `engine`'s
 /// terms: what a report made at that size shows, however much the log has grown since.
 pub fn replay_to(
-    store: &GeoPackageStore,
+    store: &dyn Backend,
     engine: Arc<Engine>,
     size: u64,
 ) -> anyhow::Result<(Ledger, Vec<String>)> {
@@ -255,7 +255,7 @@ pub fn replay_to(
 /// before, are marked level after it (they reflect the report entry: it changes none of them).
 /// A running service logs through [`Service::log_report`] instead.
 pub fn append_report(
-    store: &mut GeoPackageStore,
+    store: &mut dyn Backend,
     key: &SignerKey,
     issued: &truce_core::entry::ReportIssued,
     now_unix_s: u64,
@@ -281,8 +281,8 @@ impl Service {
     /// were behind: a store from before incidents, a batch whose incidents a kill left
     /// unwritten, new terms). Writing needs [`Service::with_key`].
     pub fn open(db: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Service> {
-        let store = GeoPackageStore::open(db)?;
-        let engine = Arc::new(engine_in_force(&store)?);
+        let store = truce_store::open(db)?;
+        let engine = Arc::new(engine_in_force(&*store)?);
         Service::start(db, store, engine, None, clock)
     }
 
@@ -294,11 +294,11 @@ impl Service {
         key: SignerKey,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Service> {
-        let mut store = GeoPackageStore::open(db)?;
+        let mut store = truce_store::open(db)?;
         store.check_signer(&key)?;
         store.put_agreement(terms, clock.now())?;
         store.sign_checkpoint(&key, clock.unix_s())?;
-        let engine = Arc::new(engine_in_force(&store)?);
+        let engine = Arc::new(engine_in_force(&*store)?);
         Service::start(db, store, engine, Some(key), clock)
     }
 
@@ -306,8 +306,8 @@ impl Service {
     /// reports which differed from what was there (`truce rebuild`): the log is folded once,
     /// not once to open and again to rebuild.
     pub fn open_rebuilt(db: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<(Service, Rebuilt)> {
-        let store = GeoPackageStore::open(db)?;
-        let engine = Arc::new(engine_in_force(&store)?);
+        let store = truce_store::open(db)?;
+        let engine = Arc::new(engine_in_force(&*store)?);
         let mut s = Service::unfolded(db, store, engine, None, clock);
         let rebuilt = s.rebuild()?;
         Ok((s, rebuilt))
@@ -316,7 +316,7 @@ impl Service {
     /// A service whose ledger has folded nothing yet.
     fn unfolded(
         db: &Path,
-        store: GeoPackageStore,
+        store: Box<dyn Backend>,
         engine: Arc<Engine>,
         key: Option<SignerKey>,
         clock: Arc<dyn Clock>,
@@ -400,7 +400,7 @@ impl Service {
 
     fn start(
         db: &Path,
-        store: GeoPackageStore,
+        store: Box<dyn Backend>,
         engine: Arc<Engine>,
         key: Option<SignerKey>,
         clock: Arc<dyn Clock>,
@@ -452,13 +452,13 @@ impl Service {
         self.ledger.engine()
     }
 
-    pub fn store(&self) -> &GeoPackageStore {
-        &self.store
+    pub fn store(&self) -> &dyn Backend {
+        &*self.store
     }
 
     /// The store, for what is not a use case (tokens, tiles).
-    pub fn store_mut(&mut self) -> &mut GeoPackageStore {
-        &mut self.store
+    pub fn store_mut(&mut self) -> &mut dyn Backend {
+        &mut *self.store
     }
 
     pub fn db(&self) -> &Path {
@@ -501,7 +501,7 @@ impl Service {
         let reacting = self.reacting;
         let applied = &mut self.applied;
         fold(
-            &self.store,
+            &*self.store,
             &mut self.ledger,
             &mut self.warnings,
             |ledger, e| {
@@ -828,7 +828,7 @@ impl Service {
     /// reporting those whose digest changed.
     pub fn rebuild(&mut self) -> anyhow::Result<Rebuilt> {
         let before = self.store.derived_digests()?;
-        let engine = Arc::new(engine_in_force(&self.store)?);
+        let engine = Arc::new(engine_in_force(&*self.store)?);
         self.ledger = Ledger::new(engine);
         self.warnings.clear();
         let reacting = std::mem::replace(&mut self.reacting, false);
@@ -836,7 +836,7 @@ impl Service {
         let mut snapshot = None;
         let folded = match self.store.ledger_snapshot()? {
             Ok(snap) => fold_until(
-                &self.store,
+                &*self.store,
                 &mut self.ledger,
                 &mut self.warnings,
                 snap.size,

@@ -11,7 +11,6 @@ use truce_core::entry::{Action, EntryKind};
 use truce_log::{KeyType, SignerKey};
 use truce_service::view::IncidentView;
 use truce_service::{DecisionRequest, FixedClock, Service, ServiceError};
-use truce_store::Log;
 
 fn terms() -> truce_core::agreement::Agreement {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");

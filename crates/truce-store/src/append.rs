@@ -564,7 +564,7 @@ fn widen_extent(tx: &Transaction<'_>, table: &str, e: &Envelope) -> rusqlite::Re
     .map(drop)
 }
 
-fn reliability_str(r: Reliability) -> &'static str {
+pub(crate) fn reliability_str(r: Reliability) -> &'static str {
     match r {
         Reliability::A => "A",
         Reliability::B => "B",

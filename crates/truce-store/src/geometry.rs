@@ -37,7 +37,7 @@ const FLAG_ENVELOPE_MASK: u8 = 0b0000_1110;
 /// Empty-geometry bit.
 const FLAG_EMPTY: u8 = 0b0001_0000;
 /// Header length with an xy envelope: magic, version, flags, srs_id, four doubles.
-const HEADER_BYTES: usize = 8 + 4 * 8;
+pub(crate) const HEADER_BYTES: usize = 8 + 4 * 8;
 
 /// WKB byte-order marker for little-endian (NDR).
 const WKB_LITTLE_ENDIAN: u8 = 1;
@@ -95,6 +95,14 @@ impl Envelope {
 pub struct GpkgGeometry {
     pub blob: Vec<u8>,
     pub envelope: Envelope,
+}
+
+impl GpkgGeometry {
+    /// The geometry as plain WKB (the BLOB less its GeoPackage header): what PostGIS reads
+    /// with `ST_GeomFromWKB`.
+    pub(crate) fn wkb(&self) -> &[u8] {
+        &self.blob[HEADER_BYTES..]
+    }
 }
 
 /// Writes WKB after a header placeholder, tracking the envelope; [`Writer::finish`] fills the

@@ -75,11 +75,13 @@
 mod agreement_layers;
 mod append;
 mod audit;
+mod backend;
 mod derived;
 mod geometry;
 mod geopackage;
 mod log;
 mod open;
+mod postgres;
 mod reads;
 mod schema;
 mod snapshots;
@@ -96,9 +98,11 @@ use truce_core::observation::{Observation, ObservationKind, Place, SourceKind};
 
 pub use append::content as observation_content;
 pub use audit::{AuditError, AuditSummary};
+pub use backend::{Backend, is_postgres, open};
 pub use derived::{DERIVED_TABLES, DerivedRows, IncidentRow, OriginRow, TaskRow, TransitionRow};
 pub use geopackage::{GeoPackageStore, canonical_order};
 pub use log::{Log, NodeError, StoredCheckpoint};
+pub use postgres::{PgStore, WRITE_LOCK, shown_url};
 pub use schema::{GPKG_APPLICATION_ID, GPKG_USER_VERSION};
 pub use snapshots::LedgerSnapshot;
 pub use tokens::TokenRow;

@@ -614,7 +614,7 @@ impl Log for GeoPackageStore {
 
 /// Why `key` may not sign after `latest`, if it may not. One log, one key: another key, even
 /// of the same name, would be another log.
-fn wrong_key(text: &str, id: i64, key: &SignerKey) -> Option<String> {
+pub(crate) fn wrong_key(text: &str, id: i64, key: &SignerKey) -> Option<String> {
     let (signer, given) = (
         signer_of(text),
         format!("{}+{:08x}", key.name(), key.key_id()),

@@ -425,18 +425,18 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("time {s:?}: {e}"))
 }
 
-fn parse_severity(s: &str) -> Result<Severity, String> {
+pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
         .map_err(|_| format!("unknown severity {s:?}"))
 }
 
-fn parse_source_kind(s: &str) -> Result<SourceKind, String> {
+pub(crate) fn parse_source_kind(s: &str) -> Result<SourceKind, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
         .map_err(|_| format!("unknown source kind {s:?}"))
 }
 
 /// The `crossings` column: canonical JSON of the engine's [`LineCrossing`]s.
-fn parse_crossings(text: &str) -> Result<Vec<LineCrossing>, String> {
+pub(crate) fn parse_crossings(text: &str) -> Result<Vec<LineCrossing>, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("crossings: {e}"))?;
     let bad =
@@ -465,7 +465,7 @@ fn parse_crossings(text: &str) -> Result<Vec<LineCrossing>, String> {
         .collect()
 }
 
-fn split_list(s: &str) -> Vec<String> {
+pub(crate) fn split_list(s: &str) -> Vec<String> {
     if s.is_empty() {
         Vec::new()
     } else {

@@ -19,7 +19,7 @@ use truce_ingest::Options;
 use truce_log::{KeyType, SignerKey};
 use truce_service::view::IncidentView;
 use truce_service::{Service, SystemClock};
-use truce_store::{GeoPackageStore, Log, Store, StoredCheckpoint, Summary};
+use truce_store::{Backend, StoredCheckpoint, Summary};
 
 use crate::Outcome;
 use crate::ingest_cmd::{FileReport, ingest_path};
@@ -329,7 +329,7 @@ fn render_incidents(ledger: &Ledger) -> String {
 
 /// Verification tasks and coverage.
 fn render_work(
-    store: &GeoPackageStore,
+    store: &dyn Backend,
     ledger: &Ledger,
     start: chrono::NaiveDate,
     days: u32,
@@ -354,7 +354,7 @@ fn render_work(
 
 /// Ours and the baseline's scores against the simulator's truth, side by side.
 fn render_score(
-    store: &GeoPackageStore,
+    store: &dyn Backend,
     fusion: &Fusion,
     sim: &truce_sim::Simulation,
     out: &Path,

@@ -7,13 +7,12 @@ use clap::{Args, ValueEnum};
 use truce_fusion::ledger::Action;
 use truce_service::DecisionRequest;
 use truce_service::view::{IncidentView, parse_state};
-use truce_store::Store;
 
 use crate::Outcome;
 
 #[derive(Args)]
 pub struct IncidentsArgs {
-    /// The GeoPackage store.
+    /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
     #[arg(long)]
     db: PathBuf,
     /// Only incidents in this state (single_source, corroborated, verification_tasked,
@@ -42,7 +41,7 @@ pub enum DecideAction {
 
 #[derive(Args)]
 pub struct DecideArgs {
-    /// The GeoPackage store.
+    /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
     #[arg(long)]
     db: PathBuf,
     /// The incident (`inc-57` or `57`).
@@ -65,7 +64,7 @@ pub struct DecideArgs {
 
 #[derive(Args)]
 pub struct RebuildArgs {
-    /// The GeoPackage store.
+    /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
     #[arg(long)]
     db: PathBuf,
     /// Exit 1 when a rebuilt table differs from what was there (it is rewritten either way).

@@ -17,7 +17,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use truce_ingest::{Format, Options, Record};
 use truce_service::{Service, SystemClock};
-use truce_store::{BatchOutcome, Log};
+use truce_store::BatchOutcome;
 
 use crate::Outcome;
 
@@ -31,7 +31,7 @@ const REASONS_SHOWN: usize = 5;
 
 #[derive(Args)]
 pub struct IngestArgs {
-    /// The GeoPackage store (created if missing).
+    /// The store (created if missing): a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
     #[arg(long)]
     db: PathBuf,
     /// The agreement the observations are assessed against.

@@ -2,7 +2,7 @@
 //!
 //! The offline commands need no database: `keygen` makes keys, `witness` is what a party runs
 //! to cosign a checkpoint only if the log grew consistently, and `verify-entry` is what a
-//! party's lawyer runs on one record. The store commands read a GeoPackage store through
+//! party's lawyer runs on one record. The store commands read the store (a GeoPackage or PostgreSQL) through
 //! `truce_store::Log`: `checkpoint` prints the latest signed checkpoint, `prove` an entry's
 //! proofs, `verify` checks the whole store against its log, `export-tiles` publishes the log as
 //! C2SP tlog-tiles. This module also owns the log's signing key beside a store
@@ -18,7 +18,7 @@ use truce_log::{
     Hash, KeyType, SignerKey, VerifierKey, Witness, WitnessState, root_from_tiles,
     verify_inclusion, verify_quorum,
 };
-use truce_store::{AuditError, GeoPackageStore, Log};
+use truce_store::{AuditError, Backend};
 
 use crate::Outcome;
 
@@ -68,14 +68,14 @@ pub enum LogCommand {
     },
     /// Print the latest checkpoint the store's log signed.
     Checkpoint {
-        /// The GeoPackage store.
+        /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
         #[arg(long)]
         db: PathBuf,
     },
     /// Print, as one JSON object, entry SEQ with its inclusion proof at the latest checkpoint
     /// (and a consistency proof from OLD_SIZE), for `verify-entry`, a witness or any verifier.
     Prove {
-        /// The GeoPackage store.
+        /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
         #[arg(long)]
         db: PathBuf,
         /// The entry's sequence number (its leaf index).
@@ -88,17 +88,17 @@ pub enum LogCommand {
     /// Recompute the log from the stored entries and check the tree, every checkpoint and every
     /// observation row against it; exit 1 naming the first sequence number that differs.
     Verify {
-        /// The GeoPackage store.
+        /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
         #[arg(long)]
         db: PathBuf,
-        /// The log's verifier key (or a file holding it); default: that of `<db>.log.key`
-        /// if present, else signatures are not checked.
+        /// The log's verifier key (or a file holding it, or the log's signing key file);
+        /// default: that of `<db>.log.key` if present, else signatures are not checked.
         #[arg(long)]
         key: Option<String>,
     },
     /// Write the log as static C2SP tlog-tiles files (`checkpoint`, `tile/…`) into DIR.
     ExportTiles {
-        /// The GeoPackage store.
+        /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
         #[arg(long)]
         db: PathBuf,
         /// The directory to write (created if missing).
@@ -161,8 +161,12 @@ pub fn create_key(path: &Path, name: &str, key_type: KeyType) -> Result<SignerKe
 }
 
 /// Where `truce ingest` keeps a store's log key unless told otherwise: `<db>.log.key`, beside
-/// the store and never inside it.
+/// the store and never inside it; for a PostgreSQL database, `<dbname>.log.key` in the
+/// current directory (replicas sharing the database are each given the key with `--log-key`).
 pub fn default_key_path(db: &Path) -> PathBuf {
+    if truce_store::is_postgres(db) {
+        return PathBuf::from(format!("{}.log.key", pg_dbname(db)));
+    }
     let mut path = db.as_os_str().to_owned();
     path.push(".log.key");
     PathBuf::from(path)
@@ -175,10 +179,13 @@ pub fn log_signer_key(db: &Path, explicit: Option<&Path>) -> Result<SignerKey> {
     if explicit.is_some() || path.exists() {
         return read_log_key(&path);
     }
-    let stem = db
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let stem = if truce_store::is_postgres(db) {
+        pg_dbname(db)
+    } else {
+        db.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     // A key name has no white space and no `+`.
     let stem: String = stem
         .chars()
@@ -241,9 +248,13 @@ pub fn read_signer_key(path: &Path) -> Result<SignerKey> {
 
 pub fn parse_verifier_key(text: &str) -> Result<VerifierKey> {
     let text = text.trim();
-    // Accept a key or a file holding one.
+    // Accept a key or a file holding one, or the log's signing key file (its verifier key).
     let key = if Path::new(text).is_file() {
-        std::fs::read_to_string(text)?.trim().to_string()
+        let held = std::fs::read_to_string(text)?.trim().to_string();
+        match SignerKey::parse(&held) {
+            Ok(signer) => return Ok(signer.verifier_key()),
+            Err(_) => held,
+        }
     } else {
         text.to_string()
     };
@@ -382,12 +393,21 @@ fn verify_entry(
     Ok(Outcome::Ok)
 }
 
-/// Opens an existing store (never creating one by accident).
-fn open_store(db: &Path) -> Result<GeoPackageStore> {
-    if !db.is_file() {
+/// The database name in a `postgres://…/dbname?…` URL.
+fn pg_dbname(db: &Path) -> String {
+    let url = db.to_string_lossy();
+    let path = url.split_once("://").map_or(&*url, |(_, rest)| rest);
+    let name = path.split_once('/').map_or("truce", |(_, name)| name);
+    let name = name.split(['?', '#']).next().unwrap_or_default();
+    if name.is_empty() { "truce".into() } else { name.to_string() }
+}
+
+/// Opens an existing store (never creating a GeoPackage by accident).
+fn open_store(db: &Path) -> Result<Box<dyn Backend>> {
+    if !truce_store::is_postgres(db) && !db.is_file() {
         bail!("{}: no such store", db.display());
     }
-    Ok(GeoPackageStore::open(db)?)
+    Ok(truce_store::open(db)?)
 }
 
 fn print_checkpoint(db: &Path) -> Result<Outcome> {
@@ -404,7 +424,7 @@ fn print_checkpoint(db: &Path) -> Result<Outcome> {
 
 fn prove(db: &Path, seq: u64, old_size: Option<u64>) -> Result<Outcome> {
     let store = open_store(db)?;
-    let doc = truce_server::proof::prove(&store, &db.display().to_string(), seq, old_size)?;
+    let doc = truce_server::proof::prove(&*store, &db.display().to_string(), seq, old_size)?;
     println!("{}", serde_json::to_string(&doc)?);
     Ok(Outcome::Ok)
 }

@@ -45,7 +45,7 @@ enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Simulate a multi-source scenario with ground truth; writes feeds and truth.json.
     Simulate(simulate_cmd::SimulateArgs),
-    /// Ingest feeds (GeoJSON, CSV, FIRMS, UCDP, CoT) into a GeoPackage store, assessing as it stores.
+    /// Ingest feeds (GeoJSON, CSV, FIRMS, UCDP, CoT) into the store (a GeoPackage, or PostgreSQL/PostGIS), assessing as it stores.
     Ingest(ingest_cmd::IngestArgs),
     /// At a forward base: read feeds as `ingest` does and publish each accepted observation
     /// to NATS JetStream, spooled on disk until acknowledged (docs/nats.md).

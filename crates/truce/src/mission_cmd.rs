@@ -19,7 +19,7 @@ use crate::Outcome;
 pub enum MissionCommand {
     /// Put a mission file (teams with bases, fixed sensors) in force: logged as an entry.
     Set {
-        /// The GeoPackage store.
+        /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
         #[arg(long)]
         db: PathBuf,
         /// The mission file (TOML; docs/mission.md).
@@ -34,7 +34,7 @@ pub enum MissionCommand {
 
 #[derive(Args)]
 pub struct TasksArgs {
-    /// The GeoPackage store.
+    /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
     #[arg(long)]
     db: PathBuf,
     /// Also list finished tasks.
@@ -47,7 +47,7 @@ pub struct TasksArgs {
 
 #[derive(Args)]
 pub struct CoverageArgs {
-    /// The GeoPackage store.
+    /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
     #[arg(long)]
     db: PathBuf,
     /// First UTC day (default: a week before the last observation's day).

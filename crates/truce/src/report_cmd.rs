@@ -10,7 +10,6 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use truce_log::VerifierKey;
 use truce_service::report::{self, Lang, Subject};
-use truce_store::GeoPackageStore;
 
 use crate::Outcome;
 
@@ -36,7 +35,7 @@ pub enum ReportCommand {
 
 #[derive(Args)]
 pub struct Common {
-    /// The GeoPackage store.
+    /// The store: a GeoPackage file, or a PostgreSQL database as `postgres://user@host/dbname`.
     #[arg(long)]
     db: PathBuf,
     /// Who may read it: `public`, `party:ID` or `staff` (the API's role rules).
@@ -90,8 +89,8 @@ pub fn run(cmd: ReportCommand) -> Result<Outcome> {
             crate::log_cmd::read_log_key(&path)?.verifier_key()
         }
     };
-    let store = GeoPackageStore::open(&common.db)?;
-    let (basis, files) = report::make_at(&store, common.at, &verifier, &subject, &audience, lang)?;
+    let store = truce_store::open(&common.db)?;
+    let (basis, files) = report::make_at(&*store, common.at, &verifier, &subject, &audience, lang)?;
     drop(store);
     write_files(&common.out, &files)?;
     let issued = report::issued(&basis, &files, &subject, &audience, lang);
@@ -101,9 +100,9 @@ pub fn run(cmd: ReportCommand) -> Result<Outcome> {
     println!("made from log size {}, root {}", basis.log_size, basis.root);
     if !common.no_log {
         let key = crate::log_cmd::log_signer_key(&common.db, common.log_key.as_deref())?;
-        let mut store = GeoPackageStore::open(&common.db)?;
+        let mut store = truce_store::open(&common.db)?;
         let now = truce_service::Clock::unix_s(&truce_service::SystemClock);
-        let seq = truce_service::append_report(&mut store, &key, &issued, now)?;
+        let seq = truce_service::append_report(&mut *store, &key, &issued, now)?;
         println!(
             "logged as entry {seq}; prove it with: truce log prove --db {} --seq {seq}",
             common.db.display()

@@ -15,7 +15,6 @@ use truce_fusion::baseline;
 use truce_fusion::score::{
     Claim, Evidence, Scores, Truth, claims_from_incidents, matching, restrict, score, table,
 };
-use truce_store::GeoPackageStore;
 
 use crate::Outcome;
 use truce_service::reads::{Assessed, stored_batch};
@@ -194,16 +193,17 @@ pub fn run(args: ScoreArgs) -> Result<Outcome> {
         .with_context(|| format!("cannot read {}", args.truth.display()))?;
     let truth = Truth::from_json(&text)
         .with_context(|| format!("{}: not a simulator truth.json", args.truth.display()))?;
-    let store = GeoPackageStore::open(&args.db)?;
+    let store = truce_store::open(&args.db)?;
+    let store = &*store;
     let engine = match &args.agreement {
         Some(file) => {
             Engine::new(crate::agreement_cmd::load(file)?).map_err(|e| anyhow::anyhow!(e))?
         }
-        None => truce_service::engine_in_force(&store)?,
+        None => truce_service::engine_in_force(store)?,
     };
-    let batch = stored_batch(&store)?;
+    let batch = stored_batch(store)?;
     // The log replayed as ingest and `truce rebuild` do (nothing is written here).
-    let (ledger, _) = truce_service::replay(&store, std::sync::Arc::new(engine))?;
+    let (ledger, _) = truce_service::replay(store, std::sync::Arc::new(engine))?;
     let both = compare(&batch, ledger.fusion(), &truth);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&both)?);

@@ -11,13 +11,12 @@ use truce_server::auth::{Role, new_secret, token_hash};
 use truce_server::state::{AppState, Limits};
 
 use truce_service::{Clock, Service, SystemClock};
-use truce_store::GeoPackageStore;
 
 use crate::Outcome;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The GeoPackage store (its log must hold an agreement: `truce ingest` or `truce demo`).
+    /// The store, a GeoPackage file or `postgres://user@host/dbname` (its log must hold an agreement: `truce ingest` or `truce demo`).
     #[arg(long)]
     db: PathBuf,
     /// Terms to put in force before serving (default: those already in the store).
@@ -272,7 +271,7 @@ pub fn token(cmd: TokenCommand) -> Result<Outcome> {
     match cmd {
         TokenCommand::Create { db, role, name } => {
             let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
-            let mut store = GeoPackageStore::open(&db)?;
+            let mut store = truce_store::open(&db)?;
             let secret = new_secret().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
             let id =
                 store.create_token(&name, &role.name(), &token_hash(&secret), SystemClock.now())?;
@@ -284,14 +283,14 @@ pub fn token(cmd: TokenCommand) -> Result<Outcome> {
             println!("{secret}");
         }
         TokenCommand::Revoke { db, id } => {
-            let mut store = GeoPackageStore::open(&db)?;
+            let mut store = truce_store::open(&db)?;
             if !store.revoke_token(id, SystemClock.now())? {
                 anyhow::bail!("{}: no live token {id}", db.display());
             }
             println!("token {id} revoked");
         }
         TokenCommand::List { db } => {
-            let store = GeoPackageStore::open(&db)?;
+            let store = truce_store::open(&db)?;
             for t in store.tokens()? {
                 println!(
                     "{:>4}  {:<20} {:<16} created {}{}",

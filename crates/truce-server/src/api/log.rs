@@ -6,7 +6,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
-use truce_store::Log;
 use utoipa::IntoParams;
 
 use crate::auth::require;

@@ -16,7 +16,6 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use truce_service::access::{self, Role};
 use truce_service::report::{self, Files, Lang, Subject};
-use truce_store::{GeoPackageStore, Log};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Action, Principal, require};
@@ -212,8 +211,8 @@ async fn serve(
                     let db = state.db.clone();
                     let role = p.role.clone();
                     let made = tokio::task::spawn_blocking(move || {
-                        let store = GeoPackageStore::open(&db)?;
-                        report::make_at(&store, Some(size), &verifier, &subject, &role, lang)
+                        let store = truce_store::open(&db)?;
+                        report::make_at(&*store, Some(size), &verifier, &subject, &role, lang)
                     })
                     .await
                     .map_err(|e| ApiError::from(anyhow::anyhow!("report worker failed: {e}")))?;
@@ -347,11 +346,11 @@ async fn make_nightly(state: &Shared, job: &Nightly, day: NaiveDate) -> anyhow::
     let dir = job.dir.clone();
     let subject = Subject::Daily(day);
     let made = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<_>> {
-        let store = GeoPackageStore::open(&db)?;
+        let store = truce_store::open(&db)?;
         let mut out = Vec::new();
         for (role, lang) in editions {
             let (basis, files) =
-                report::make_at(&store, Some(size), &verifier, &subject, &role, lang)?;
+                report::make_at(&*store, Some(size), &verifier, &subject, &role, lang)?;
             let edition = dir.join(day.to_string()).join(format!(
                 "{}-{}",
                 report::audience_name(&role).replace(':', "-"),

@@ -7,7 +7,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use truce_service::view::{Health, Whoami};
-use truce_store::Log;
 
 use crate::auth::require;
 use crate::auth::{Action, Principal};

@@ -26,7 +26,7 @@ use truce_fusion::coverage::SectorDay;
 use truce_fusion::ledger::Ledger;
 use truce_log::VerifierKey;
 use truce_log::checkpoint::verify_checkpoint;
-use truce_store::{GeoPackageStore, Log, Store};
+use truce_store::Backend;
 
 use crate::access::{self, Role};
 
@@ -793,7 +793,7 @@ pub fn make(
 /// the ledger replayed to it, the day's coverage. What `truce report` and `GET /api/reports/…`
 /// both call.
 pub fn make_at(
-    store: &GeoPackageStore,
+    store: &dyn Backend,
     size: Option<u64>,
     verifier: &VerifierKey,
     subject: &Subject,

@@ -1,0 +1,338 @@
+//! The PostgreSQL/PostGIS backend against the GeoPackage (issue 15, docs/deploy.md): the same
+//! inputs through `truce` into both give the same log (roots, proofs, tiles) and the same
+//! observation and incident tables row for row, read with the engines' own clients (`psql`,
+//! `sqlite3`); `log verify`, `rebuild --check`, `prove` and `export-tiles` work on both; the
+//! log's tables refuse changes; two writers at once keep the log dense and verifiable.
+//!
+//! Each test starts its own cluster on a free port with `scripts/pg-cluster` (Debian's
+//! postgresql-15 and postgresql-15-postgis-3, which `scripts/test` installs); without them the
+//! test fails, it does not skip.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{ok, root, s, tempdir, text, truce};
+
+const AGREEMENT: &str = "scenarios/donbas-2015/agreement.toml";
+const OBSERVATIONS: &str = "scenarios/donbas-2015/observations.geojson";
+const UCDP: &str = "scenarios/donbas-2015/feeds/ucdp_ged_donbas_2015_2021.csv";
+
+/// A PostgreSQL cluster of the test's own, stopped when dropped.
+struct Cluster {
+    dir: PathBuf,
+    url: String,
+}
+
+impl Cluster {
+    fn start(dir: &Path) -> Cluster {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = Command::new(root().join("scripts/pg-cluster"))
+            .args(["start", s(dir), &port.to_string()])
+            .output()
+            .expect("scripts/pg-cluster runs");
+        assert!(
+            out.status.success(),
+            "PostgreSQL must be installed (scripts/test installs postgresql-15 and \
+             postgresql-15-postgis-3): {}",
+            text(&out.stderr)
+        );
+        Cluster {
+            dir: dir.to_path_buf(),
+            url: format!("postgres://postgres@127.0.0.1:{port}"),
+        }
+    }
+
+    /// The URL of database `name` (created by `truce` on first use).
+    fn db(&self, name: &str) -> String {
+        format!("{}/{name}", self.url)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(root().join("scripts/pg-cluster"))
+            .args(["stop", s(&self.dir)])
+            .output();
+    }
+}
+
+/// `psql -At` output of `sql` on `db`.
+fn psql(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-At", "-F", "|", "-v", "ON_ERROR_STOP=1", db, "-c", sql])
+        .output()
+        .expect("psql (postgresql-client) is installed");
+    assert!(out.status.success(), "psql {sql}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// `sqlite3` output of `sql` on the GeoPackage `db`.
+fn sqlite(db: &Path, sql: &str) -> String {
+    let out = Command::new("sqlite3")
+        .args(["-separator", "|", s(db), sql])
+        .output()
+        .expect("sqlite3 is installed");
+    assert!(out.status.success(), "sqlite3 {sql}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// A partner CSV with two good rows and two bad ones (a latitude off the globe, a bad time).
+fn partner_csv(dir: &Path) -> PathBuf {
+    let csv = dir.join("partner.csv");
+    std::fs::write(
+        &csv,
+        "id,kind,observed_at,lon,lat,source_id,source_kind,reliability,credibility\n\
+         a1,impact,2015-03-01T10:00:00Z,38.0,48.0,team-1,ground_team,A,2\n\
+         a2,impact,2015-03-01T11:00:00Z,38.0,98.0,team-1,ground_team,A,2\n\
+         a3,explosion,not-a-time,38.0,48.0,team-1,ground_team,A,2\n\
+         a4,firing,2015-03-01T12:00:00Z,38.2,48.1,team-1,ground_team,A,2\n",
+    )
+    .unwrap();
+    csv
+}
+
+/// `truce ingest` into `db` (a file or a URL) signing with `key`; the exit code (2 when records
+/// were rejected).
+fn ingest(db: &str, key: &Path, files: &[&str]) -> i32 {
+    let mut args = vec!["ingest", "--db", db, "--agreement", AGREEMENT, "--log-key", s(key)];
+    args.extend_from_slice(files);
+    let out = truce(&args);
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "truce {args:?}: {}",
+        text(&out.stderr)
+    );
+    out.status.code().unwrap()
+}
+
+/// A new log signing key in `dir` (`truce log keygen`).
+fn keygen(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.log.key"));
+    ok(&["log", "keygen", "--out", s(&path), &format!("truce.test/{name}")]);
+    path
+}
+
+/// The checkpoint body (origin line left out: each store has its own key): size and root.
+fn size_and_root(db: &str) -> String {
+    let cp = ok(&["log", "checkpoint", "--db", db]);
+    cp.lines().skip(1).take(2).collect::<Vec<_>>().join(" ")
+}
+
+// The incidents layer as text, the same columns from both engines: times as the GeoPackage
+// writes them, numbers rounded past any difference in printing, the point as WKB hex.
+const PG_INCIDENTS: &str = "SELECT fid, incident_id, state, evidence, kinds, \
+    round(confidence::numeric, 9), \
+    to_char(start_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+    to_char(end_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), observations, rules, \
+    coalesce(max_severity, ''), coalesce(suggested_party, ''), coalesce(suggestion_basis, ''), \
+    coalesce(attributed_party, ''), upper(encode(ST_AsBinary(geom), 'hex')), first_seq, last_seq, \
+    updated_seq, coalesce(independent_sources::text, ''), coalesce(links, '') \
+    FROM incidents ORDER BY fid";
+const GPKG_INCIDENTS: &str = "SELECT fid, incident_id, state, evidence, kinds, \
+    printf('%.9f', confidence), start_at, end_at, observations, rules, coalesce(max_severity, ''), \
+    coalesce(suggested_party, ''), coalesce(suggestion_basis, ''), coalesce(attributed_party, ''), \
+    substr(hex(geom), 81), first_seq, last_seq, updated_seq, coalesce(independent_sources, ''), \
+    coalesce(links, '') FROM incidents ORDER BY fid";
+
+const PG_OBSERVATIONS: &str = "SELECT fid, coalesce(obs_id, ''), kind, \
+    to_char(observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), source_id, \
+    source_kind, reliability, credibility, coalesce(party_area, ''), \
+    round(distance_to_line_m::numeric, 3), zones, coalesce(crossings, ''), breach_count, \
+    coalesce(max_severity, ''), upper(encode(ST_AsBinary(geom), 'hex')), \
+    upper(encode(content_sha256, 'hex')), locator FROM observations ORDER BY fid";
+const GPKG_OBSERVATIONS: &str = "SELECT fid, coalesce(obs_id, ''), kind, observed_at, source_id, \
+    source_kind, reliability, credibility, coalesce(party_area, ''), \
+    printf('%.3f', distance_to_line_m), zones, coalesce(crossings, ''), breach_count, \
+    coalesce(max_severity, ''), substr(hex(geom), 81), hex(content_sha256), locator \
+    FROM observations ORDER BY fid";
+
+const BREACHES: &str = "SELECT obs_fid, rule, severity, coalesce(party, ''), basis, detail, \
+    CASE WHEN certain THEN 1 ELSE 0 END FROM breaches ORDER BY obs_fid, rule, detail";
+const REJECTED: &str = "SELECT file, locator, raw, reason, entry_seq, entry_sha256 \
+    FROM rejected_records ORDER BY id";
+
+#[test]
+fn the_same_inputs_give_the_same_log_and_tables_on_postgres_and_geopackage() {
+    let dir = tempdir("postgres", "same");
+    let cluster = Cluster::start(&dir.join("pg"));
+    let pg = cluster.db("mission");
+    let gpkg = dir.join("mission.gpkg");
+    let csv = partner_csv(&dir);
+    // Twice each: duplicates are counted, not stored; identical rejections logged once.
+    let (pg_key, gpkg_key) = (keygen(&dir, "pg"), keygen(&dir, "gpkg"));
+    for (db, key) in [(pg.as_str(), &pg_key), (s(&gpkg), &gpkg_key)] {
+        assert_eq!(ingest(db, key, &[OBSERVATIONS]), 0);
+        assert_eq!(ingest(db, key, &[s(&csv), UCDP]), 2);
+        assert_eq!(ingest(db, key, &[s(&csv)]), 2);
+    }
+
+    // One log: the same size and root, the same proofs, the same tiles.
+    let (pg_root, gpkg_root) = (size_and_root(&pg), size_and_root(s(&gpkg)));
+    assert_eq!(pg_root, gpkg_root);
+    let entries: u64 = pg_root.split(' ').next().unwrap().parse().unwrap();
+    assert!(entries > 1_500, "{pg_root}");
+    for seq in ["0", "37", &(entries - 1).to_string()] {
+        let proof = |db: &str| {
+            let doc = common::json_of(&ok(&["log", "prove", "--db", db, "--seq", seq]));
+            (doc["entry"].clone(), doc["inclusion_proof"].clone(), doc["leaf_index"].clone())
+        };
+        assert_eq!(proof(&pg), proof(s(&gpkg)), "entry {seq}");
+    }
+    for (db, out) in [(pg.as_str(), "tiles-pg"), (s(&gpkg), "tiles-gpkg")] {
+        ok(&["log", "export-tiles", "--db", db, "--out", s(&dir.join(out))]);
+    }
+    let tile = |name: &str, rel: &str| std::fs::read(dir.join(name).join(rel)).unwrap();
+    for rel in ["tile/0/000", "tile/entries/000", "tile/1/000.p/6"] {
+        if dir.join("tiles-gpkg").join(rel).exists() {
+            assert_eq!(tile("tiles-pg", rel), tile("tiles-gpkg", rel), "{rel}");
+        }
+    }
+
+    // The same rows, read by each engine's own client.
+    let rows = |pg_sql: &str, gpkg_sql: &str| (psql(&pg, pg_sql), sqlite(&gpkg, gpkg_sql));
+    let (a, b) = rows(PG_OBSERVATIONS, GPKG_OBSERVATIONS);
+    assert!(a.lines().count() > 1_500, "{} observations", a.lines().count());
+    assert_eq!(a, b, "observations");
+    let (a, b) = rows(BREACHES, BREACHES);
+    assert!(a.lines().count() > 10, "{} breaches", a.lines().count());
+    assert_eq!(a, b, "breaches");
+    let (a, b) = rows(REJECTED, REJECTED);
+    assert_eq!(a.lines().count(), 4, "two rejections, each kept twice: {a}");
+    assert_eq!(a, b, "rejected records");
+    let (a, b) = rows(PG_INCIDENTS, GPKG_INCIDENTS);
+    assert!(a.lines().count() > 50, "{} incidents", a.lines().count());
+    assert_eq!(a, b, "incidents");
+    let (a, b) = rows(
+        "SELECT incident_fid, obs_fid FROM incident_observations ORDER BY 1, 2",
+        "SELECT incident_fid, obs_fid FROM incident_observations ORDER BY 1, 2",
+    );
+    assert_eq!(a, b, "incident_observations");
+
+    // The commands that check a store work on PostgreSQL as on the file.
+    let verified = ok(&["log", "verify", "--db", &pg, "--key", s(&pg_key)]);
+    assert!(verified.starts_with(&format!("OK: {entries} entries")), "{verified}");
+    assert!(verified.contains("signatures verify"), "{verified}");
+    let rebuilt = ok(&["rebuild", "--db", &pg, "--check"]);
+    assert!(!rebuilt.contains("differs"), "{rebuilt}");
+    let listed = ok(&["incidents", "--db", &pg]);
+    assert_eq!(listed, ok(&["incidents", "--db", s(&gpkg)]), "truce incidents");
+
+    // QGIS opens the layers: geometry columns registered with SRID 4326 and a GiST index.
+    let layers = psql(
+        &pg,
+        "SELECT f_table_name || ':' || type || ':' || srid FROM geometry_columns ORDER BY 1",
+    );
+    for layer in [
+        "contact_line:MULTILINESTRING:4326",
+        "incidents:POINT:4326",
+        "observations:GEOMETRY:4326",
+        "party_areas:MULTIPOLYGON:4326",
+        "tasks:POINT:4326",
+    ] {
+        assert!(layers.contains(layer), "{layer} in {layers}");
+    }
+    let plan = psql(
+        &pg,
+        "SET enable_seqscan = off; EXPLAIN SELECT fid FROM observations \
+         WHERE geom && ST_MakeEnvelope(37, 47, 38, 48, 4326)",
+    );
+    assert!(plan.contains("observations_geom"), "{plan}");
+
+    // A decision goes through the same service on both: same state, same transition.
+    for (db, key) in [(pg.as_str(), &pg_key), (s(&gpkg), &gpkg_key)] {
+        ok(&[
+            "decide", "--db", db, "--log-key", s(key), "--actor", "analyst-1", "--reason",
+            "seen on the ground", "inc-3", "verify",
+        ]);
+    }
+    let q = "SELECT state FROM incidents WHERE incident_id = 'inc-3'";
+    assert_eq!(psql(&pg, q).trim(), "verified");
+    assert_eq!(sqlite(&gpkg, q).trim(), "verified");
+    let verified = ok(&["log", "verify", "--db", &pg, "--key", s(&pg_key)]);
+    assert!(verified.starts_with(&format!("OK: {} entries", entries + 1)), "{verified}");
+}
+
+#[test]
+fn the_log_tables_refuse_changes_and_two_writers_keep_one_log() {
+    let dir = tempdir("postgres", "writers");
+    let cluster = Cluster::start(&dir.join("pg"));
+    let pg = cluster.db("writers");
+    let key = keygen(&dir, "writers");
+    assert_eq!(ingest(&pg, &key, &[OBSERVATIONS]), 0);
+
+    // The log's tables are append-only, whoever connects.
+    for sql in [
+        "UPDATE entries SET body = 'x' WHERE seq = 1",
+        "DELETE FROM entries WHERE seq = 1",
+        "DELETE FROM log_nodes",
+        "UPDATE log_checkpoints SET size = 0",
+    ] {
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &pg, "-c", sql])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{sql} was allowed");
+        assert!(text(&out.stderr).contains("append-only"), "{sql}: {}", text(&out.stderr));
+    }
+    // A checkpoint with another root at a signed size is refused (a fork could not be signed).
+    let out = Command::new("psql")
+        .args([
+            "-X", "-q", "-v", "ON_ERROR_STOP=1", &pg, "-c",
+            "INSERT INTO log_checkpoints (size, root, text, created_at) \
+             SELECT size, 'AAAA', text, now() FROM log_checkpoints ORDER BY id DESC LIMIT 1",
+        ])
+        .output()
+        .unwrap();
+    assert!(text(&out.stderr).contains("fork"), "{}", text(&out.stderr));
+
+    // Two processes ingesting at once: the write lock queues them; one dense, verified log.
+    let files: Vec<PathBuf> = (0..2)
+        .map(|k| {
+            let p = dir.join(format!("firms-{k}.csv"));
+            let mut csv = String::from(
+                "latitude,longitude,brightness,scan,track,acq_date,acq_time,satellite,instrument,confidence,version,bright_t31,frp,daynight\n",
+            );
+            for i in 0..3_000 {
+                let lat = 47.0 + (i % 1000) as f64 * 0.002;
+                let lon = 37.0 + k as f64 * 0.5 + (i / 1000) as f64 * 0.001;
+                csv.push_str(&format!(
+                    "{lat:.5},{lon:.5},330.1,0.41,0.45,2015-03-{:02},{},N,VIIRS,n,2.0NRT,290.2,3.1,D\n",
+                    1 + i % 28,
+                    1000 + i % 59
+                ));
+            }
+            std::fs::write(&p, csv).unwrap();
+            p
+        })
+        .collect();
+    // Each writer signs with the log's key (one log, one key).
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            Command::new(env!("CARGO_BIN_EXE_truce"))
+                .args(["ingest", "--db", &pg, "--agreement", AGREEMENT, "--log-key", s(&key), s(f)])
+                .current_dir(root())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let c = c.wait_with_output().unwrap();
+        assert!(c.status.success(), "{}", text(&c.stderr));
+    }
+    let seqs = psql(&pg, "SELECT COUNT(*), MIN(seq), MAX(seq) FROM entries");
+    let n: Vec<i64> = seqs.trim().split('|').map(|x| x.parse().unwrap()).collect();
+    assert_eq!((n[1], n[2]), (0, n[0] - 1), "dense seqs: {seqs}");
+    assert_eq!(n[0], 45 + 6_000, "{seqs}");
+    let verified = ok(&["log", "verify", "--db", &pg, "--key", s(&key)]);
+    assert!(verified.starts_with(&format!("OK: {} entries", n[0])), "{verified}");
+    assert!(verified.contains("signatures verify"), "{verified}");
+}
