@@ -23,8 +23,9 @@ use crate::state::Shared;
 /// subscriber and to the recipients' webhooks. Logging comes first: nobody is told what the
 /// log does not show was sent. If logging fails (a locked or full disk) the alerts are still
 /// sent — telling a party late is worse than an alert missing from the log — and the failure
-/// is reported as an error.
-pub async fn publish(state: &Shared, mut alerts: Vec<Alert>) {
+/// is reported as an error. A replica that does not lead (`leading`, see
+/// [`crate::state::Core::leading`]) only sends them to its own subscribers.
+pub async fn publish(state: &Shared, mut alerts: Vec<Alert>, leading: bool) {
     if alerts.is_empty() {
         return;
     }
@@ -34,6 +35,14 @@ pub async fn publish(state: &Shared, mut alerts: Vec<Alert>) {
         a.id = format!("alert:{}:{}", a.incident, a.entry_seq);
         a.created_at = now;
         a.deadline = a.within_s.map(|s| now + TimeDelta::seconds(i64::from(s)));
+    }
+    if !leading {
+        // Another replica leads: it logs these alerts and calls the webhooks, once; this one
+        // tells its own subscribers.
+        for a in alerts {
+            let _ = state.alerts.send(a);
+        }
+        return;
     }
     let records: Vec<AlertRecord> = alerts
         .chunks(MAX_ALERTS_PER_ENTRY)

@@ -29,6 +29,15 @@ pub async fn with_core<T: Send + 'static>(
         if core.synced_at.is_none_or(|t| t.elapsed() >= EXTERNAL_SYNC) {
             core.svc.sync()?;
             core.synced_at = Some(Instant::now());
+            let was = core.leading;
+            core.leading = core
+                .svc
+                .store_mut()
+                .lead()
+                .map_err(truce_service::ServiceError::from)?;
+            if core.leading && !was {
+                tracing::info!("leading: this server logs alerts and calls webhooks");
+            }
         }
         let out = f(core);
         // The snapshot first, then the reactions, to everything folded since the last call
@@ -42,11 +51,11 @@ pub async fn with_core<T: Send + 'static>(
         } else {
             core.assigned.newly_assigned(core.svc.ledger())
         };
-        Ok((out, (alerts, tasks)))
+        Ok((out, (alerts, tasks, core.leading)))
     })
     .await?;
-    let (alerts, tasks) = alerts;
-    crate::alerts::publish(state, alerts).await;
+    let (alerts, tasks, leading) = alerts;
+    crate::alerts::publish(state, alerts, leading).await;
     for t in tasks {
         // No device listening is not an error: it gets its open tasks when it connects.
         let _ = state.tasks.send(t);

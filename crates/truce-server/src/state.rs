@@ -120,6 +120,10 @@ pub struct Core {
     /// Entries folded (and already in the snapshot) that `crate::reactions` has not yet
     /// reacted to.
     pub unreacted: Vec<Applied>,
+    /// This server leads the deployment ([`truce_store::Backend::lead`]): it logs alerts and
+    /// calls webhooks. Replicas on one PostgreSQL database send alerts to their own
+    /// subscribers only; checked again at every sync, so one takes over when the leader dies.
+    pub leading: bool,
 }
 
 impl Core {
@@ -310,6 +314,7 @@ impl AppState {
                 tiles: TileCache::default(),
                 assigned,
                 unreacted: Vec::new(),
+                leading: false,
             }),
             alerts,
             tasks,

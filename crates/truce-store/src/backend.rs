@@ -73,6 +73,15 @@ pub trait Backend: Store + Log + Send {
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
     fn live_token(&self, token_sha256: &str) -> Result<Option<TokenRow>, StoreError>;
 
+    /// Whether this process leads the deployment: the one `truce serve` that logs alerts and
+    /// calls webhooks, so that replicas on one database raise each alert once. A GeoPackage
+    /// has one server: always. On PostgreSQL, the replica whose connection holds the session
+    /// advisory lock [`crate::LEAD_LOCK`] (taken here when free; released by PostgreSQL when
+    /// that connection ends, so another replica takes over when the leader dies).
+    fn lead(&mut self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     /// Checks the whole store against its log (`truce log verify`).
     fn audit(&self, log_key: Option<&VerifierKey>) -> Result<AuditSummary, AuditError>;
 }

@@ -102,7 +102,7 @@ pub use backend::{Backend, is_postgres, open};
 pub use derived::{DERIVED_TABLES, DerivedRows, IncidentRow, OriginRow, TaskRow, TransitionRow};
 pub use geopackage::{GeoPackageStore, canonical_order};
 pub use log::{Log, NodeError, StoredCheckpoint};
-pub use postgres::{PgStore, WRITE_LOCK, shown_url};
+pub use postgres::{LEAD_LOCK, PgStore, WRITE_LOCK, shown_url};
 pub use schema::{GPKG_APPLICATION_ID, GPKG_USER_VERSION};
 pub use snapshots::LedgerSnapshot;
 pub use tokens::TokenRow;

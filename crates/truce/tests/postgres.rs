@@ -336,3 +336,129 @@ fn the_log_tables_refuse_changes_and_two_writers_keep_one_log() {
     assert!(verified.starts_with(&format!("OK: {} entries", n[0])), "{verified}");
     assert!(verified.contains("signatures verify"), "{verified}");
 }
+
+/// POSTs `body` to `addr`'s `/api/observations`; the status, or None when the server is gone
+/// (refused, reset, timed out): the caller then tries the other replica.
+fn try_post(addr: &str, token: &str, body: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let req = format!(
+        "POST /api/observations HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/geo+json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    reply.split(' ').nth(1)?.parse().ok()
+}
+
+#[test]
+fn a_replica_takes_over_when_the_writer_is_killed_and_alerts_are_logged_once() {
+    let dir = tempdir("postgres", "failover");
+    let cluster = Cluster::start(&dir.join("pg"));
+    let pg = cluster.db("failover");
+    let key = keygen(&dir, "failover");
+    assert_eq!(ingest(&pg, &key, &[OBSERVATIONS]), 0);
+    let token = common::token(Path::new(&pg), "analyst", "failover-test");
+    let serve = |name: &str| {
+        common::Server::start(
+            Path::new(&pg),
+            &["--log-key", s(&key)],
+            Some(&dir.join(format!("{name}.log"))),
+        )
+    };
+    let (mut a, b) = (serve("a"), serve("b"));
+    let addrs = [a.addr.clone(), b.addr.clone()];
+
+    // A stream of POSTs, each a new construction in the disengagement area (a critical breach,
+    // alerted); the writer is killed a third of the way through and the client moves on.
+    let n = 60;
+    let mut at = 0; // the replica the client is talking to
+    let mut accepted = Vec::new();
+    let mut failover = None;
+    let mut killed_at = 0i64;
+    for i in 0..n {
+        if i == n / 3 {
+            a.child.kill().unwrap(); // SIGKILL
+            a.child.wait().unwrap();
+            killed_at = psql(&pg, "SELECT MAX(seq) FROM entries").trim().parse().unwrap();
+        }
+        let body = format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","id":"ha-{i}",
+            "geometry":{{"type":"Point","coordinates":[39.4154811,48.6111027]}},
+            "properties":{{"kind":"construction","observed_at":"2015-03-{:02}T{:02}:00:00Z",
+            "source":{{"id":"team-3","kind":"ground_team","reliability":"A","credibility":1}}}}}}]}}"#,
+            1 + i / 24,
+            i % 24
+        );
+        let started = std::time::Instant::now();
+        loop {
+            match try_post(&addrs[at], &token, &body) {
+                Some(200) => break,
+                other => {
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(5),
+                        "no replica accepted POST {i} within 5 s (last answer {other:?})"
+                    );
+                    at = 1 - at;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+        }
+        if i == n / 3 {
+            failover = Some(started.elapsed());
+        }
+        accepted.push(format!("ha-{i}"));
+    }
+    let failover = failover.unwrap();
+    eprintln!("failover: the first POST after the kill was accepted in {failover:?}");
+
+    // Every POST that got 200 is in the log, once.
+    let stored = psql(
+        &pg,
+        "SELECT obs_id, COUNT(*) FROM observations WHERE obs_id LIKE 'ha-%' GROUP BY obs_id ORDER BY obs_id",
+    );
+    let counts: std::collections::BTreeMap<String, u32> = stored
+        .lines()
+        .map(|l| {
+            let (id, c) = l.split_once('|').unwrap();
+            (id.to_string(), c.parse().unwrap())
+        })
+        .collect();
+    for id in &accepted {
+        assert_eq!(counts.get(id), Some(&1), "{id} stored once: {stored}");
+    }
+    // One root per signed size: the log never forked.
+    let forks = psql(
+        &pg,
+        "SELECT size FROM log_checkpoints GROUP BY size HAVING COUNT(DISTINCT root) > 1",
+    );
+    assert!(forks.trim().is_empty(), "two roots at one size: {forks}");
+    let verified = ok(&["log", "verify", "--db", &pg, "--key", s(&key)]);
+    assert!(verified.starts_with("OK: "), "{verified}");
+
+    // Alerts: the survivor leads (it logged alerts after the kill), and no alert is logged twice.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let alerts = psql(
+        &pg,
+        "SELECT a->>'id', a->>'cause_seq' FROM entries, \
+         jsonb_array_elements(convert_from(body, 'UTF8')::jsonb -> 'alerts') a \
+         WHERE kind = 'alert' ORDER BY 1",
+    );
+    let ids: Vec<&str> = alerts.lines().map(|l| l.split('|').next().unwrap()).collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "an alert logged twice: {alerts}");
+    let after_kill = alerts
+        .lines()
+        .filter(|l| l.split('|').nth(1).and_then(|c| c.parse::<i64>().ok()) > Some(killed_at))
+        .count();
+    assert!(after_kill > 0, "no alert logged for the entries after the kill: {alerts}");
+    eprintln!("{} alerts logged, {after_kill} for entries after the kill", ids.len());
+    assert!(b.log().contains("leading"), "the survivor took the lead: {}", b.log());
+    drop(b);
+}

@@ -46,6 +46,10 @@ pub(crate) use schema::latest_version;
 /// bytes "truce-lg". One writer appends at a time, whichever process or replica it is.
 pub const WRITE_LOCK: i64 = 0x7472_7563_652d_6c67;
 
+/// The session advisory lock the leading `truce serve` replica holds ([`Backend::lead`]): the
+/// ASCII bytes "truce-ld".
+pub const LEAD_LOCK: i64 = 0x7472_7563_652d_6c64;
+
 /// A Truce store in a PostgreSQL database with PostGIS.
 pub struct PgStore {
     /// `None` only while dropping (the connection is closed outside any async worker).
@@ -54,6 +58,8 @@ pub struct PgStore {
     path: PathBuf,
     /// The right edge of the log's tree as this connection last committed it.
     frontier: Frontier,
+    /// This connection holds [`LEAD_LOCK`].
+    leading: bool,
 }
 
 /// Runs `f`, which blocks on the PostgreSQL client, outside the async runtime's worker thread
@@ -147,6 +153,7 @@ impl PgStore {
             client: RefCell::new(Some(client)),
             path,
             frontier,
+            leading: false,
         })
     }
 
@@ -761,6 +768,16 @@ impl Backend for PgStore {
 
     fn audit(&self, log_key: Option<&VerifierKey>) -> Result<AuditSummary, AuditError> {
         self.audit_log(log_key)
+    }
+
+    fn lead(&mut self) -> Result<bool, StoreError> {
+        if !self.leading {
+            self.leading = self
+                .with(|c| c.query_one("SELECT pg_try_advisory_lock($1)", &[&LEAD_LOCK]))
+                .map_err(self.read_failed("the leader lock"))?
+                .get(0);
+        }
+        Ok(self.leading)
     }
 }
 

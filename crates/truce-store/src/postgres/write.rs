@@ -303,10 +303,12 @@ impl PgStore {
         for task in &rows.tasks {
             write_task(&mut tx, task)?;
         }
+        // Never moved back by a replica with an older view, except by a rebuild.
         tx.execute(
             "INSERT INTO derived_state (name, through_seq) VALUES ('ledger', $1) \
-             ON CONFLICT (name) DO UPDATE SET through_seq = excluded.through_seq",
-            &[&rows.through_seq.map(to_i64)],
+             ON CONFLICT (name) DO UPDATE SET through_seq = CASE WHEN $2 THEN excluded.through_seq \
+             ELSE GREATEST(derived_state.through_seq, excluded.through_seq) END",
+            &[&rows.through_seq.map(to_i64), &rows.replace_all],
         )
         .doing("recording how far the derived tables reach")?;
         tx.commit().doing("committing the incidents")
@@ -538,69 +540,76 @@ fn replace_layers(tx: &mut Transaction<'_>, a: &Agreement) -> Result<(), Failed>
 
 fn write_incident(tx: &mut Transaction<'_>, inc: &IncidentRow) -> Result<(), Failed> {
     let fid = to_i64(inc.first_seq);
-    tx.execute("DELETE FROM incident_observations WHERE incident_fid = $1", &[&fid])
-        .doing("clearing an incident's observations")?;
-    tx.execute("DELETE FROM incident_transitions WHERE incident_fid = $1", &[&fid])
-        .doing("clearing an incident's transitions")?;
     let geom = inc.location.map(|p| geometry::point(p).wkb().to_vec());
     let origin = inc.origin.as_ref();
     let last_seq = *inc
         .observation_seqs
         .last()
         .expect("an incident has observations");
-    tx.execute(
-        "INSERT INTO incidents (fid, geom, incident_id, event_group, kinds, state, evidence, \
-         confidence, start_at, end_at, radius_m, source_kinds, observations, rules, max_severity, \
-         suggested_party, suggestion_basis, attributed_party, origin_lon, origin_lat, \
-         ellipse_semi_major_m, ellipse_semi_minor_m, ellipse_azimuth_deg, first_seq, last_seq, updated_seq, \
-         independent_sources, links) \
-         VALUES ($1, ST_GeomFromWKB($2, 4326), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-         $16, $17, $18, $19, $20, $21, $22, $23, $1, $24, $25, $26, $27) \
-         ON CONFLICT (fid) DO UPDATE SET geom = excluded.geom, incident_id = excluded.incident_id, \
-         event_group = excluded.event_group, kinds = excluded.kinds, state = excluded.state, \
-         evidence = excluded.evidence, confidence = excluded.confidence, start_at = excluded.start_at, \
-         end_at = excluded.end_at, radius_m = excluded.radius_m, source_kinds = excluded.source_kinds, \
-         observations = excluded.observations, rules = excluded.rules, max_severity = excluded.max_severity, \
-         suggested_party = excluded.suggested_party, suggestion_basis = excluded.suggestion_basis, \
-         attributed_party = excluded.attributed_party, origin_lon = excluded.origin_lon, \
-         origin_lat = excluded.origin_lat, ellipse_semi_major_m = excluded.ellipse_semi_major_m, \
-         ellipse_semi_minor_m = excluded.ellipse_semi_minor_m, ellipse_azimuth_deg = excluded.ellipse_azimuth_deg, \
-         last_seq = excluded.last_seq, updated_seq = excluded.updated_seq, \
-         independent_sources = excluded.independent_sources, links = excluded.links",
-        &[
-            &fid,
-            &geom,
-            &inc.incident_id,
-            &inc.event_group,
-            &inc.kinds.join(","),
-            &inc.state,
-            &inc.evidence,
-            &inc.confidence,
-            &inc.start_at,
-            &inc.end_at,
-            &inc.radius_m,
-            &inc.source_kinds.join(","),
-            &(inc.observation_seqs.len() as i32),
-            &inc.rules.join(","),
-            &inc.max_severity,
-            &inc.suggested_party,
-            &inc.suggestion_basis,
-            &inc.attributed_party,
-            &origin.map(|o| o.point[0]),
-            &origin.map(|o| o.point[1]),
-            &origin.map(|o| o.semi_major_m),
-            &origin.map(|o| o.semi_minor_m),
-            &origin.map(|o| o.azimuth_deg),
-            &to_i64(last_seq),
-            &to_i64(inc.updated_seq),
-            &inc.independent_sources.map(to_i64),
-            &inc.links_json,
-        ],
-    )
-    .map_err(|source| Failed {
-        what: format!("writing incident {}", inc.incident_id),
-        source: Box::new(source),
-    })?;
+    // A row is replaced only by one as new (replicas on one database each write the incidents
+    // their entries touched; one folded further must not be overwritten by an older view).
+    let written = tx
+        .query_opt(
+            "INSERT INTO incidents (fid, geom, incident_id, event_group, kinds, state, evidence, \
+             confidence, start_at, end_at, radius_m, source_kinds, observations, rules, max_severity, \
+             suggested_party, suggestion_basis, attributed_party, origin_lon, origin_lat, \
+             ellipse_semi_major_m, ellipse_semi_minor_m, ellipse_azimuth_deg, first_seq, last_seq, updated_seq, \
+             independent_sources, links) \
+             VALUES ($1, ST_GeomFromWKB($2, 4326), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17, $18, $19, $20, $21, $22, $23, $1, $24, $25, $26, $27) \
+             ON CONFLICT (fid) DO UPDATE SET geom = excluded.geom, incident_id = excluded.incident_id, \
+             event_group = excluded.event_group, kinds = excluded.kinds, state = excluded.state, \
+             evidence = excluded.evidence, confidence = excluded.confidence, start_at = excluded.start_at, \
+             end_at = excluded.end_at, radius_m = excluded.radius_m, source_kinds = excluded.source_kinds, \
+             observations = excluded.observations, rules = excluded.rules, max_severity = excluded.max_severity, \
+             suggested_party = excluded.suggested_party, suggestion_basis = excluded.suggestion_basis, \
+             attributed_party = excluded.attributed_party, origin_lon = excluded.origin_lon, \
+             origin_lat = excluded.origin_lat, ellipse_semi_major_m = excluded.ellipse_semi_major_m, \
+             ellipse_semi_minor_m = excluded.ellipse_semi_minor_m, ellipse_azimuth_deg = excluded.ellipse_azimuth_deg, \
+             last_seq = excluded.last_seq, updated_seq = excluded.updated_seq, \
+             independent_sources = excluded.independent_sources, links = excluded.links \
+             WHERE incidents.updated_seq <= excluded.updated_seq RETURNING fid",
+            &[
+                &fid,
+                &geom,
+                &inc.incident_id,
+                &inc.event_group,
+                &inc.kinds.join(","),
+                &inc.state,
+                &inc.evidence,
+                &inc.confidence,
+                &inc.start_at,
+                &inc.end_at,
+                &inc.radius_m,
+                &inc.source_kinds.join(","),
+                &(inc.observation_seqs.len() as i32),
+                &inc.rules.join(","),
+                &inc.max_severity,
+                &inc.suggested_party,
+                &inc.suggestion_basis,
+                &inc.attributed_party,
+                &origin.map(|o| o.point[0]),
+                &origin.map(|o| o.point[1]),
+                &origin.map(|o| o.semi_major_m),
+                &origin.map(|o| o.semi_minor_m),
+                &origin.map(|o| o.azimuth_deg),
+                &to_i64(last_seq),
+                &to_i64(inc.updated_seq),
+                &inc.independent_sources.map(to_i64),
+                &inc.links_json,
+            ],
+        )
+        .map_err(|source| Failed {
+            what: format!("writing incident {}", inc.incident_id),
+            source: Box::new(source),
+        })?;
+    if written.is_none() {
+        return Ok(()); // a newer view of it is there already
+    }
+    tx.execute("DELETE FROM incident_observations WHERE incident_fid = $1", &[&fid])
+        .doing("clearing an incident's observations")?;
+    tx.execute("DELETE FROM incident_transitions WHERE incident_fid = $1", &[&fid])
+        .doing("clearing an incident's transitions")?;
     let obs: Vec<i64> = inc.observation_seqs.iter().map(|&s| to_i64(s)).collect();
     tx.execute(
         "INSERT INTO incident_observations (incident_fid, obs_fid) SELECT $1, o FROM UNNEST($2::bigint[]) AS o",
