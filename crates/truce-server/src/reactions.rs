@@ -27,8 +27,9 @@ pub async fn with_core<T: Send + 'static>(
     let (out, alerts) = run_blocking(state, move |core| {
         let snapshot = &snapshot.snapshot;
         if core.synced_at.is_none_or(|t| t.elapsed() >= EXTERNAL_SYNC) {
-            core.svc.sync()?;
-            core.synced_at = Some(Instant::now());
+            // The lead first: a leader that died wrote nothing after its lock was freed, so
+            // this sync folds all it logged, its alert entries with their causes (which
+            // `for_applied` then does not alert again).
             let was = core.leading;
             core.leading = core
                 .svc
@@ -38,6 +39,8 @@ pub async fn with_core<T: Send + 'static>(
             if core.leading && !was {
                 tracing::info!("leading: this server logs alerts and calls webhooks");
             }
+            core.svc.sync()?;
+            core.synced_at = Some(Instant::now());
         }
         let out = f(core);
         // The snapshot first, then the reactions, to everything folded since the last call

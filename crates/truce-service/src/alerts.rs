@@ -266,12 +266,19 @@ pub const MAX_ALERTS_PER_ENTRY: usize = 10_000;
 /// incident an observation made or grew, a `state` alert for an analyst's decision, a
 /// `response` alert for a party's response (naming the response's entry). Alerts and
 /// missions call for none. An incident touched by several entries of one batch is alerted
-/// once, for the last of them.
+/// once, for the last of them. An entry followed in `applied` by an `alert` entry about the
+/// same incident was alerted already — by the replica that led before this one, which logged
+/// it before it died — and is not alerted again.
 pub fn for_applied(ledger: &Ledger, applied: &[Applied]) -> Vec<Alert> {
     let mut out: Vec<Alert> = Vec::new();
     let mut breach_ids: Vec<String> = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut alerted_after: BTreeSet<&str> = BTreeSet::new();
     for a in applied.iter().rev() {
+        if a.kind == EntryKind::Alert {
+            alerted_after.extend(a.incidents.iter().map(String::as_str));
+            continue;
+        }
         let kind = match a.kind {
             EntryKind::Observation => "breach",
             EntryKind::Decision => "state",
@@ -279,7 +286,7 @@ pub fn for_applied(ledger: &Ledger, applied: &[Applied]) -> Vec<Alert> {
             _ => continue,
         };
         for id in &a.incidents {
-            if !seen.insert((kind, id.clone())) {
+            if alerted_after.contains(id.as_str()) || !seen.insert((kind, id.clone())) {
                 continue;
             }
             if kind == "breach" {

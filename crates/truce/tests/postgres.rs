@@ -460,5 +460,29 @@ fn a_replica_takes_over_when_the_writer_is_killed_and_alerts_are_logged_once() {
     assert!(after_kill > 0, "no alert logged for the entries after the kill: {alerts}");
     eprintln!("{} alerts logged, {after_kill} for entries after the kill", ids.len());
     assert!(b.log().contains("leading"), "the survivor took the lead: {}", b.log());
+
+    // PostgreSQL itself restarts (a standby promoted looks the same to a replica): the
+    // replica connects again and takes writes, without a restart of its own.
+    let port = cluster.url.rsplit(':').next().unwrap().to_string();
+    for cmd in [vec!["stop", s(&cluster.dir)], vec!["start", s(&cluster.dir), &port]] {
+        let out = Command::new(root().join("scripts/pg-cluster")).args(&cmd).output().unwrap();
+        assert!(out.status.success(), "pg-cluster {cmd:?}: {}", text(&out.stderr));
+    }
+    let body = r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"after-restart",
+        "geometry":{"type":"Point","coordinates":[39.4154811,48.6111027]},
+        "properties":{"kind":"construction","observed_at":"2015-03-09T10:00:00Z",
+        "source":{"id":"team-3","kind":"ground_team","reliability":"A","credibility":1}}}]}"#;
+    let started = std::time::Instant::now();
+    while try_post(&addrs[1], &token, body) != Some(200) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the replica did not take writes again after PostgreSQL restarted: {}",
+            b.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    eprintln!("writes taken again {:?} after PostgreSQL restarted", started.elapsed());
+    let stored = psql(&pg, "SELECT COUNT(*) FROM observations WHERE obs_id = 'after-restart'");
+    assert_eq!(stored.trim(), "1");
     drop(b);
 }

@@ -59,7 +59,10 @@ pub struct PgStore {
     /// The right edge of the log's tree as this connection last committed it.
     frontier: Frontier,
     /// This connection holds [`LEAD_LOCK`].
-    leading: bool,
+    leading: std::cell::Cell<bool>,
+    /// The URL as given (password included), to reconnect after the connection is lost (the
+    /// server restarted, a standby promoted). Never shown.
+    url: String,
 }
 
 /// Runs `f`, which blocks on the PostgreSQL client, outside the async runtime's worker thread
@@ -124,18 +127,14 @@ impl PgStore {
                 source: Box::new(e),
             }
         };
-        let mut client = match Client::connect(url, NoTls) {
+        let mut client = match session(url) {
             Ok(c) => c,
             Err(e) if e.code() == Some(&postgres::error::SqlState::INVALID_CATALOG_NAME) => {
                 create_database(url).map_err(opening("creating the database"))?;
-                Client::connect(url, NoTls).map_err(opening("connecting"))?
+                session(url).map_err(opening("connecting"))?
             }
             Err(e) => return Err(opening("connecting")(e)),
         };
-        // PostgreSQL's notices ("already exists, skipping") are not the operator's business.
-        client
-            .batch_execute("SET client_min_messages TO warning")
-            .map_err(opening("setting up the session"))?;
         migrate(&mut client, &path)?;
         let frontier = {
             let mut tx = client
@@ -153,7 +152,8 @@ impl PgStore {
             client: RefCell::new(Some(client)),
             path,
             frontier,
-            leading: false,
+            leading: std::cell::Cell::new(false),
+            url: url.to_string(),
         })
     }
 
@@ -182,9 +182,22 @@ impl PgStore {
         }
     }
 
-    /// The connection, borrowed for one call.
+    /// The connection, borrowed for one call; connected again first if it was lost (the call
+    /// then fails or succeeds on the new one, and the next write syncs the tree anyway).
     pub(crate) fn conn(&self) -> RefMut<'_, Client> {
-        RefMut::map(self.client.borrow_mut(), |c| {
+        let mut slot = self.client.borrow_mut();
+        if slot.as_ref().is_some_and(Client::is_closed) {
+            match session(&self.url) {
+                Ok(fresh) => {
+                    tracing::warn!(db = %self.path.display(), "the database connection was lost; connected again");
+                    *slot = Some(fresh);
+                    // The leader lock went with the old session.
+                    self.leading.set(false);
+                }
+                Err(e) => tracing::warn!(db = %self.path.display(), error = %e, "the database connection was lost and cannot be made again yet"),
+            }
+        }
+        RefMut::map(slot, |c| {
             c.as_mut().expect("the connection lives until the store is dropped")
         })
     }
@@ -204,6 +217,13 @@ impl PgStore {
         .map(|r| r.map(|r| r.get(0)))
         .map_err(self.read_failed("the agreement in force"))
     }
+}
+
+/// A session on `url`, PostgreSQL's notices ("already exists, skipping") kept out of the log.
+fn session(url: &str) -> Result<Client, postgres::Error> {
+    let mut client = Client::connect(url, NoTls)?;
+    client.batch_execute("SET client_min_messages TO warning")?;
+    Ok(client)
 }
 
 /// Creates the database `url` names, connecting to the `postgres` database of the same server.
@@ -771,13 +791,14 @@ impl Backend for PgStore {
     }
 
     fn lead(&mut self) -> Result<bool, StoreError> {
-        if !self.leading {
-            self.leading = self
+        if !self.leading.get() {
+            let got: bool = self
                 .with(|c| c.query_one("SELECT pg_try_advisory_lock($1)", &[&LEAD_LOCK]))
                 .map_err(self.read_failed("the leader lock"))?
                 .get(0);
+            self.leading.set(got);
         }
-        Ok(self.leading)
+        Ok(self.leading.get())
     }
 }
 

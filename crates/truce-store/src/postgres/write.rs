@@ -297,8 +297,8 @@ impl PgStore {
             )
             .doing("emptying the derived tables")?;
         }
-        for inc in &rows.incidents {
-            write_incident(&mut tx, inc)?;
+        for chunk in rows.incidents.chunks(CHUNK) {
+            write_incidents(&mut tx, chunk)?;
         }
         for task in &rows.tasks {
             write_task(&mut tx, task)?;
@@ -538,25 +538,99 @@ fn replace_layers(tx: &mut Transaction<'_>, a: &Agreement) -> Result<(), Failed>
     Ok(())
 }
 
-fn write_incident(tx: &mut Transaction<'_>, inc: &IncidentRow) -> Result<(), Failed> {
-    let fid = to_i64(inc.first_seq);
-    let geom = inc.location.map(|p| geometry::point(p).wkb().to_vec());
-    let origin = inc.origin.as_ref();
-    let last_seq = *inc
-        .observation_seqs
-        .last()
-        .expect("an incident has observations");
-    // A row is replaced only by one as new (replicas on one database each write the incidents
-    // their entries touched; one folded further must not be overwritten by an older view).
-    let written = tx
-        .query_opt(
+/// The incidents of `chunk` in three statements whatever their number: the rows (each replaced
+/// only by one at least as new: replicas on one database each write the incidents their
+/// entries touched, and one folded further must not be overwritten by an older view), then the
+/// observations and transitions of those actually written.
+fn write_incidents(tx: &mut Transaction<'_>, chunk: &[IncidentRow]) -> Result<(), Failed> {
+    let n = chunk.len();
+    let mut fid = Vec::with_capacity(n);
+    let mut geom: Vec<Option<Vec<u8>>> = Vec::with_capacity(n);
+    let (mut id, mut group, mut kinds, mut state, mut evidence) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut confidence, mut start, mut end, mut radius) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut source_kinds, mut count, mut rules, mut severity) = (
+        Vec::with_capacity(n),
+        Vec::<i32>::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut suggested, mut basis, mut attributed) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut olon, mut olat, mut major, mut minor, mut azimuth) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut last, mut updated, mut independent, mut links) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for inc in chunk {
+        let o = inc.origin.as_ref();
+        fid.push(to_i64(inc.first_seq));
+        geom.push(inc.location.map(|p| geometry::point(p).wkb().to_vec()));
+        id.push(inc.incident_id.as_str());
+        group.push(inc.event_group.as_str());
+        kinds.push(inc.kinds.join(","));
+        state.push(inc.state.as_str());
+        evidence.push(inc.evidence.as_str());
+        confidence.push(inc.confidence);
+        start.push(inc.start_at);
+        end.push(inc.end_at);
+        radius.push(inc.radius_m);
+        source_kinds.push(inc.source_kinds.join(","));
+        count.push(inc.observation_seqs.len() as i32);
+        rules.push(inc.rules.join(","));
+        severity.push(inc.max_severity.as_deref());
+        suggested.push(inc.suggested_party.as_deref());
+        basis.push(inc.suggestion_basis.as_deref());
+        attributed.push(inc.attributed_party.as_deref());
+        olon.push(o.map(|o| o.point[0]));
+        olat.push(o.map(|o| o.point[1]));
+        major.push(o.map(|o| o.semi_major_m));
+        minor.push(o.map(|o| o.semi_minor_m));
+        azimuth.push(o.map(|o| o.azimuth_deg));
+        last.push(to_i64(
+            *inc.observation_seqs.last().expect("an incident has observations"),
+        ));
+        updated.push(to_i64(inc.updated_seq));
+        independent.push(inc.independent_sources.map(to_i64));
+        links.push(inc.links_json.as_deref());
+    }
+    let written: Vec<i64> = tx
+        .query(
             "INSERT INTO incidents (fid, geom, incident_id, event_group, kinds, state, evidence, \
              confidence, start_at, end_at, radius_m, source_kinds, observations, rules, max_severity, \
              suggested_party, suggestion_basis, attributed_party, origin_lon, origin_lat, \
-             ellipse_semi_major_m, ellipse_semi_minor_m, ellipse_azimuth_deg, first_seq, last_seq, updated_seq, \
-             independent_sources, links) \
-             VALUES ($1, ST_GeomFromWKB($2, 4326), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18, $19, $20, $21, $22, $23, $1, $24, $25, $26, $27) \
+             ellipse_semi_major_m, ellipse_semi_minor_m, ellipse_azimuth_deg, first_seq, last_seq, \
+             updated_seq, independent_sources, links) \
+             SELECT u.fid, ST_GeomFromWKB(u.geom, 4326), u.id, u.grp, u.kinds, u.state, u.evidence, \
+             u.confidence, u.start_at, u.end_at, u.radius, u.source_kinds, u.n, u.rules, u.severity, \
+             u.suggested, u.basis, u.attributed, u.olon, u.olat, u.major, u.minor, u.azimuth, u.fid, \
+             u.last_seq, u.updated, u.independent, u.links \
+             FROM UNNEST($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::float8[], $9::timestamptz[], $10::timestamptz[], $11::float8[], $12::text[], \
+             $13::int[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::float8[], \
+             $20::float8[], $21::float8[], $22::float8[], $23::float8[], $24::bigint[], $25::bigint[], \
+             $26::bigint[], $27::text[]) \
+             AS u(fid, geom, id, grp, kinds, state, evidence, confidence, start_at, end_at, radius, \
+             source_kinds, n, rules, severity, suggested, basis, attributed, olon, olat, major, minor, \
+             azimuth, last_seq, updated, independent, links) \
              ON CONFLICT (fid) DO UPDATE SET geom = excluded.geom, incident_id = excluded.incident_id, \
              event_group = excluded.event_group, kinds = excluded.kinds, state = excluded.state, \
              evidence = excluded.evidence, confidence = excluded.confidence, start_at = excluded.start_at, \
@@ -570,69 +644,68 @@ fn write_incident(tx: &mut Transaction<'_>, inc: &IncidentRow) -> Result<(), Fai
              independent_sources = excluded.independent_sources, links = excluded.links \
              WHERE incidents.updated_seq <= excluded.updated_seq RETURNING fid",
             &[
-                &fid,
-                &geom,
-                &inc.incident_id,
-                &inc.event_group,
-                &inc.kinds.join(","),
-                &inc.state,
-                &inc.evidence,
-                &inc.confidence,
-                &inc.start_at,
-                &inc.end_at,
-                &inc.radius_m,
-                &inc.source_kinds.join(","),
-                &(inc.observation_seqs.len() as i32),
-                &inc.rules.join(","),
-                &inc.max_severity,
-                &inc.suggested_party,
-                &inc.suggestion_basis,
-                &inc.attributed_party,
-                &origin.map(|o| o.point[0]),
-                &origin.map(|o| o.point[1]),
-                &origin.map(|o| o.semi_major_m),
-                &origin.map(|o| o.semi_minor_m),
-                &origin.map(|o| o.azimuth_deg),
-                &to_i64(last_seq),
-                &to_i64(inc.updated_seq),
-                &inc.independent_sources.map(to_i64),
-                &inc.links_json,
+                &fid, &geom, &id, &group, &kinds, &state, &evidence, &confidence, &start, &end,
+                &radius, &source_kinds, &count, &rules, &severity, &suggested, &basis, &attributed,
+                &olon, &olat, &major, &minor, &azimuth, &last, &updated, &independent, &links,
             ],
         )
-        .map_err(|source| Failed {
-            what: format!("writing incident {}", inc.incident_id),
-            source: Box::new(source),
-        })?;
-    if written.is_none() {
-        return Ok(()); // a newer view of it is there already
+        .doing("writing the incidents")?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if written.is_empty() {
+        return Ok(());
     }
-    tx.execute("DELETE FROM incident_observations WHERE incident_fid = $1", &[&fid])
-        .doing("clearing an incident's observations")?;
-    tx.execute("DELETE FROM incident_transitions WHERE incident_fid = $1", &[&fid])
-        .doing("clearing an incident's transitions")?;
-    let obs: Vec<i64> = inc.observation_seqs.iter().map(|&s| to_i64(s)).collect();
+    let written_set: std::collections::HashSet<i64> = written.iter().copied().collect();
     tx.execute(
-        "INSERT INTO incident_observations (incident_fid, obs_fid) SELECT $1, o FROM UNNEST($2::bigint[]) AS o",
-        &[&fid, &obs],
+        "DELETE FROM incident_observations WHERE incident_fid = ANY($1)",
+        &[&written],
     )
-    .doing("linking an incident to its observations")?;
-    for (i, t) in inc.transitions.iter().enumerate() {
+    .doing("clearing the incidents' observations")?;
+    tx.execute(
+        "DELETE FROM incident_transitions WHERE incident_fid = ANY($1)",
+        &[&written],
+    )
+    .doing("clearing the incidents' transitions")?;
+    let (mut link_inc, mut link_obs) = (Vec::new(), Vec::new());
+    let (mut t_inc, mut t_ord, mut t_from, mut t_to, mut t_action, mut t_at, mut t_actor) =
+        (vec![], Vec::<i32>::new(), vec![], vec![], vec![], vec![], vec![]);
+    let (mut t_reason, mut t_seq) = (vec![], vec![]);
+    for inc in chunk {
+        let f = to_i64(inc.first_seq);
+        if !written_set.contains(&f) {
+            continue;
+        }
+        for &seq in &inc.observation_seqs {
+            link_inc.push(f);
+            link_obs.push(to_i64(seq));
+        }
+        for (i, t) in inc.transitions.iter().enumerate() {
+            t_inc.push(f);
+            t_ord.push(i as i32);
+            t_from.push(t.from_state.as_deref());
+            t_to.push(t.to_state.as_str());
+            t_action.push(t.action.as_str());
+            t_at.push(t.at);
+            t_actor.push(t.actor.as_str());
+            t_reason.push(t.reason.as_str());
+            t_seq.push(to_i64(t.entry_seq));
+        }
+    }
+    tx.execute(
+        "INSERT INTO incident_observations (incident_fid, obs_fid) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[])",
+        &[&link_inc, &link_obs],
+    )
+    .doing("linking the incidents to their observations")?;
+    if !t_inc.is_empty() {
         tx.execute(
             "INSERT INTO incident_transitions (incident_fid, ordinal, from_state, to_state, action, at, \
-             actor, reason, entry_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &fid,
-                &(i as i32),
-                &t.from_state,
-                &t.to_state,
-                &t.action,
-                &t.at,
-                &t.actor,
-                &t.reason,
-                &to_i64(t.entry_seq),
-            ],
+             actor, reason, entry_seq) SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::text[], \
+             $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::bigint[])",
+            &[&t_inc, &t_ord, &t_from, &t_to, &t_action, &t_at, &t_actor, &t_reason, &t_seq],
         )
-        .doing("writing a transition")?;
+        .doing("writing the incidents' transitions")?;
     }
     Ok(())
 }
