@@ -27,7 +27,8 @@ scripts/pg-cluster stop "$DIR/pg" 2>/dev/null || true
 rm -rf "$DIR/pg"
 URL=$(scripts/pg-cluster start "$DIR/pg" "$PORT")
 BASE=${URL%/postgres}
-trap 'kill $(jobs -p) 2>/dev/null || true; scripts/pg-cluster stop "$DIR/pg"' EXIT
+ROOT=$PWD
+trap 'kill $(jobs -p) 2>/dev/null || true; "$ROOT/scripts/pg-cluster" stop "$DIR/pg"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(uptime)"
 KEY=$DIR/bench.log.key
 rm -f "$KEY"; "$BIN" log keygen --out "$KEY" truce.bench/log >/dev/null
