@@ -120,17 +120,7 @@ impl GeoPackageStore {
     /// Appends one decision, mission, response, alert or report entry (canonical JSON `body`) to the log in its own
     /// transaction with its tree nodes, and returns its seq. The caller signs a checkpoint.
     pub fn append_record(&mut self, kind: EntryKind, body: &str) -> Result<u64, StoreError> {
-        assert!(
-            matches!(
-                kind,
-                EntryKind::Decision
-                    | EntryKind::Mission
-                    | EntryKind::Response
-                    | EntryKind::Alert
-                    | EntryKind::Report
-            ),
-            "observations, agreements and rejections have their own writers"
-        );
+        crate::geopackage::assert_record_kind(kind);
         let path = self.path.clone();
         let failed = |f: Failed| StoreError::LogWrite {
             path: path.clone(),

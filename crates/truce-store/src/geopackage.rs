@@ -139,6 +139,41 @@ pub(crate) fn append_entry(
     Ok(())
 }
 
+/// The agreement's canonical JSON (its entry body), refused when its hash is not the SHA-256
+/// of it (either engine).
+pub(crate) fn checked_agreement_body(
+    path: &std::path::Path,
+    agreement: &Agreement,
+) -> Result<String, StoreError> {
+    let body = agreement.canonical_json();
+    let computed = sha256_hex(body.as_bytes());
+    if computed != agreement.hash {
+        return Err(StoreError::AgreementHash {
+            path: path.to_path_buf(),
+            agreement: agreement.id.clone(),
+            hash: agreement.hash.clone(),
+            computed,
+        });
+    }
+    Ok(body)
+}
+
+/// The kinds [`crate::Backend::append_record`] appends; observations, agreements and
+/// rejections have their own writers.
+pub(crate) fn assert_record_kind(kind: EntryKind) {
+    assert!(
+        matches!(
+            kind,
+            EntryKind::Decision
+                | EntryKind::Mission
+                | EntryKind::Response
+                | EntryKind::Alert
+                | EntryKind::Report
+        ),
+        "observations, agreements and rejections have their own writers"
+    );
+}
+
 /// The hash of the agreement in force (the last put), if any.
 pub(crate) fn current_agreement(tx: &Connection) -> rusqlite::Result<Option<String>> {
     tx.prepare_cached("SELECT hash FROM agreements ORDER BY last_entry_seq DESC LIMIT 1")?
@@ -185,16 +220,7 @@ impl Store for GeoPackageStore {
         agreement: &Agreement,
         received_at: DateTime<Utc>,
     ) -> Result<AgreementOutcome, StoreError> {
-        let body = agreement.canonical_json();
-        let computed = sha256_hex(body.as_bytes());
-        if computed != agreement.hash {
-            return Err(StoreError::AgreementHash {
-                path: self.path.clone(),
-                agreement: agreement.id.clone(),
-                hash: agreement.hash.clone(),
-                computed,
-            });
-        }
+        let body = checked_agreement_body(&self.path, agreement)?;
         self.write_agreement(agreement, &body, &received_at)
             .map_err(|f| StoreError::Agreement {
                 path: self.path.clone(),

@@ -398,25 +398,80 @@ impl GeoPackageStore {
 
     /// Refuses a proof over a tree larger than the one stored.
     fn check_size(&self, size: u64) -> Result<(), StoreError> {
-        let log_size = self.log_size()?;
-        if size > log_size {
-            return Err(self.request(format!(
-                "the log has {log_size} entries, not {size}: no proof at size {size}"
-            )));
-        }
-        Ok(())
+        check_proof_size(&self.path, self.log_size()?, size)
     }
 
     fn proof_failed(&self, what: String, e: ProofError<NodeError>) -> StoreError {
-        match e {
-            ProofError::Read(source) => StoreError::Read {
-                path: self.path.clone(),
-                what,
-                source: Box::new(source),
-            },
-            out_of_range => self.request(format!("{what}: {out_of_range}")),
-        }
+        proof_failed(&self.path, what, e)
     }
+}
+
+/// Refuses a proof at `size` over a log of `log_size` entries (either engine).
+pub(crate) fn check_proof_size(
+    path: &std::path::Path,
+    log_size: u64,
+    size: u64,
+) -> Result<(), StoreError> {
+    if size > log_size {
+        return Err(StoreError::LogRequest {
+            path: path.to_path_buf(),
+            reason: format!("the log has {log_size} entries, not {size}: no proof at size {size}"),
+        });
+    }
+    Ok(())
+}
+
+/// A proof that could not be made, as the store reports it (either engine).
+pub(crate) fn proof_failed<E: std::error::Error + Send + Sync + 'static>(
+    path: &std::path::Path,
+    what: String,
+    e: ProofError<E>,
+) -> StoreError {
+    match e {
+        ProofError::Read(source) => StoreError::Read {
+            path: path.to_path_buf(),
+            what,
+            source: Box::new(source),
+        },
+        out_of_range => StoreError::LogRequest {
+            path: path.to_path_buf(),
+            reason: format!("{what}: {out_of_range}"),
+        },
+    }
+}
+
+/// A `log_checkpoints` row checked against its own signed text (either engine): the columns are
+/// a copy of what the text says, and the text is what was signed.
+pub(crate) fn checked_checkpoint(
+    path: &std::path::Path,
+    (id, size, root, text, created_at): (i64, i64, &str, String, DateTime<Utc>),
+) -> Result<StoredCheckpoint, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        what: format!("checkpoint {id} in log_checkpoints"),
+        reason,
+    };
+    let size = u64::try_from(size).map_err(|_| corrupt(format!("size {size}")))?;
+    let root = Hash::from_base64(root).map_err(|e| corrupt(format!("root: {e}")))?;
+    let signed = Note::parse(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|note| Checkpoint::parse(&note.text).map_err(|e| e.to_string()))
+        .map_err(|e| corrupt(format!("text is not a signed checkpoint: {e}")))?;
+    if (signed.size, signed.root) != (size, root) {
+        return Err(corrupt(format!(
+            "its columns say size {size}, root {} but its signed text says size {}, root {}",
+            root.to_base64(),
+            signed.size,
+            signed.root.to_base64()
+        )));
+    }
+    Ok(StoredCheckpoint {
+        id,
+        size,
+        root,
+        text,
+        created_at,
+    })
 }
 
 impl Log for GeoPackageStore {
@@ -630,37 +685,14 @@ pub(crate) fn wrong_key(text: &str, id: i64, key: &SignerKey) -> Option<String> 
 impl GeoPackageStore {
     /// A checkpoint row checked against its own signed text.
     fn stored_checkpoint(&self, row: CheckpointRow) -> Result<StoredCheckpoint, StoreError> {
-        let what = format!("checkpoint {} in log_checkpoints", row.id);
-        let corrupt = |reason: String| StoreError::Corrupt {
-            path: self.path.clone(),
-            what: what.clone(),
-            reason,
-        };
-        let size = u64::try_from(row.size).map_err(|_| corrupt(format!("size {}", row.size)))?;
-        let root = Hash::from_base64(&row.root).map_err(|e| corrupt(format!("root: {e}")))?;
         let created_at = DateTime::parse_from_rfc3339(&row.created_at)
-            .map_err(|e| corrupt(format!("created_at {:?}: {e}", row.created_at)))?
+            .map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                what: format!("checkpoint {} in log_checkpoints", row.id),
+                reason: format!("created_at {:?}: {e}", row.created_at),
+            })?
             .with_timezone(&Utc);
-        // The columns are a copy of what the signed text says; the text is what was signed.
-        let signed = Note::parse(&row.text)
-            .map_err(|e| e.to_string())
-            .and_then(|note| Checkpoint::parse(&note.text).map_err(|e| e.to_string()))
-            .map_err(|e| corrupt(format!("text is not a signed checkpoint: {e}")))?;
-        if (signed.size, signed.root) != (size, root) {
-            return Err(corrupt(format!(
-                "its columns say size {size}, root {} but its signed text says size {}, root {}",
-                root.to_base64(),
-                signed.size,
-                signed.root.to_base64()
-            )));
-        }
-        Ok(StoredCheckpoint {
-            id: row.id,
-            size,
-            root,
-            text: row.text,
-            created_at,
-        })
+        checked_checkpoint(&self.path, (row.id, row.size, &row.root, row.text, created_at))
     }
 }
 

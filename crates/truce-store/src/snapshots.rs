@@ -13,7 +13,7 @@ use crate::log::NodeReader;
 use crate::{GeoPackageStore, Log, StoreError};
 
 /// `ledger_snapshots` as read: size, root, SHA-256, state.
-type SnapshotRow = (i64, Vec<u8>, Vec<u8>, Vec<u8>);
+pub(crate) type SnapshotRow = (i64, Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// A ledger snapshot as stored, checked against the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,23 +103,33 @@ impl GeoPackageStore {
         let Some((size, root, digest, state)) = row else {
             return Ok(Err("no ledger snapshot".into()));
         };
-        let size = size as u64;
-        let log_size = self.log_size()?;
-        if size > log_size {
-            return Ok(Err(format!(
-                "the ledger snapshot at size {size} is past the end of the log ({log_size} entries)"
-            )));
-        }
-        if self.root_at(size)?.as_bytes().as_slice() != root.as_slice() {
-            return Ok(Err(format!(
-                "the ledger snapshot at size {size} was made from another log (its root differs)"
-            )));
-        }
-        if Sha256::digest(&state).as_slice() != digest.as_slice() {
-            return Ok(Err(format!(
-                "the ledger snapshot at size {size} is not the bytes written (SHA-256 differs)"
-            )));
-        }
-        Ok(Ok(LedgerSnapshot { size, state }))
+        checked_snapshot((size, root, digest, state), self.log_size()?, |n| self.root_at(n))
     }
+}
+
+/// A stored ledger snapshot `(size, root, sha256, state)` checked against the log (either
+/// engine): Ok(Err(why)) when it cannot be used — past the end of a log of `log_size` entries,
+/// made from another log (the root at its size differs), or not the bytes written.
+pub(crate) fn checked_snapshot(
+    (size, root, digest, state): SnapshotRow,
+    log_size: u64,
+    root_at: impl FnOnce(u64) -> Result<Hash, StoreError>,
+) -> Result<Result<LedgerSnapshot, String>, StoreError> {
+    let size = size as u64;
+    if size > log_size {
+        return Ok(Err(format!(
+            "the ledger snapshot at size {size} is past the end of the log ({log_size} entries)"
+        )));
+    }
+    if root_at(size)?.as_bytes().as_slice() != root.as_slice() {
+        return Ok(Err(format!(
+            "the ledger snapshot at size {size} was made from another log (its root differs)"
+        )));
+    }
+    if Sha256::digest(&state).as_slice() != digest.as_slice() {
+        return Ok(Err(format!(
+            "the ledger snapshot at size {size} is not the bytes written (SHA-256 differs)"
+        )));
+    }
+    Ok(Ok(LedgerSnapshot { size, state }))
 }

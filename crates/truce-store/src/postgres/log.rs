@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use postgres::GenericClient;
 use truce_log::tiles::{TileError, first_entry_needed};
 use truce_log::{
-    Checkpoint, Frontier, Hash, HashReader, Note, ProofError, SignerKey, StoredNode, TileFile,
+    Checkpoint, Frontier, Hash, HashReader, SignerKey, StoredNode, TileFile,
     VerifierKey, consistency_proof, inclusion_proof, leaf_hash, tiles_for_update, tree_root,
     verify_checkpoint,
 };
@@ -174,24 +174,7 @@ impl PgStore {
     }
 
     fn check_size(&self, size: u64) -> Result<(), StoreError> {
-        let log_size = self.log_size()?;
-        if size > log_size {
-            return Err(self.request(format!(
-                "the log has {log_size} entries, not {size}: no proof at size {size}"
-            )));
-        }
-        Ok(())
-    }
-
-    fn proof_failed(&self, what: String, e: ProofError<PgNodeError>) -> StoreError {
-        match e {
-            ProofError::Read(source) => StoreError::Read {
-                path: self.path.clone(),
-                what,
-                source: Box::new(source),
-            },
-            out_of_range => self.request(format!("{what}: {out_of_range}")),
-        }
+        crate::log::check_proof_size(&self.path, self.log_size()?, size)
     }
 
     pub(crate) fn root_at_size(&self, size: u64) -> Result<Hash, StoreError> {
@@ -210,31 +193,8 @@ impl PgStore {
     }
 
     fn checkpoint_of(&self, r: &postgres::Row) -> Result<StoredCheckpoint, StoreError> {
-        let (id, size, root, text, created_at): (i64, i64, String, String, DateTime<Utc>) =
-            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
-        let what = format!("checkpoint {id} in log_checkpoints");
-        let corrupt = |reason: String| self.corrupt(what.clone(), reason);
-        let size = u64::try_from(size).map_err(|_| corrupt(format!("size {size}")))?;
-        let root = Hash::from_base64(&root).map_err(|e| corrupt(format!("root: {e}")))?;
-        let signed = Note::parse(&text)
-            .map_err(|e| e.to_string())
-            .and_then(|note| Checkpoint::parse(&note.text).map_err(|e| e.to_string()))
-            .map_err(|e| corrupt(format!("text is not a signed checkpoint: {e}")))?;
-        if (signed.size, signed.root) != (size, root) {
-            return Err(corrupt(format!(
-                "its columns say size {size}, root {} but its signed text says size {}, root {}",
-                root.to_base64(),
-                signed.size,
-                signed.root.to_base64()
-            )));
-        }
-        Ok(StoredCheckpoint {
-            id,
-            size,
-            root,
-            text,
-            created_at,
-        })
+        let root: String = r.get(2);
+        crate::log::checked_checkpoint(&self.path, (r.get(0), r.get(1), &root, r.get(3), r.get(4)))
     }
 
     /// `truce log verify` on PostgreSQL: every entry re-hashed into the tree and compared
@@ -411,7 +371,8 @@ impl Log for PgStore {
         self.check_size(size)?;
         self.with(|c| inclusion_proof(&PgNodes(RefCell::new(c)), seq, size))
             .map_err(|e| {
-                self.proof_failed(
+                crate::log::proof_failed(
+                    &self.path,
                     format!("the inclusion proof of entry {seq} at size {size}"),
                     e,
                 )
@@ -422,7 +383,8 @@ impl Log for PgStore {
         self.check_size(new_size)?;
         self.with(|c| consistency_proof(&PgNodes(RefCell::new(c)), old_size, new_size))
             .map_err(|e| {
-                self.proof_failed(
+                crate::log::proof_failed(
+                    &self.path,
                     format!("the consistency proof from size {old_size} to {new_size}"),
                     e,
                 )

@@ -32,7 +32,7 @@ use truce_core::assess::Breach;
 use truce_core::observation::{Observation, ObservationKind};
 use truce_log::{Frontier, Hash, SignerKey, VerifierKey};
 
-use crate::geopackage::{Doing, Failed, count, hex, sha256_hex, to_i64};
+use crate::geopackage::{Doing, Failed, count, hex, to_i64};
 use crate::reads::{parse_crossings, parse_severity, parse_source_kind, split_list};
 use crate::{
     AgreementInfo, AgreementOutcome, AuditError, AuditSummary, Backend, Batch, BatchOutcome,
@@ -290,16 +290,7 @@ impl Store for PgStore {
         agreement: &Agreement,
         received_at: DateTime<Utc>,
     ) -> Result<AgreementOutcome, StoreError> {
-        let body = agreement.canonical_json();
-        let computed = sha256_hex(body.as_bytes());
-        if computed != agreement.hash {
-            return Err(StoreError::AgreementHash {
-                path: self.path.clone(),
-                agreement: agreement.id.clone(),
-                hash: agreement.hash.clone(),
-                computed,
-            });
-        }
+        let body = crate::geopackage::checked_agreement_body(&self.path, agreement)?;
         blocking(|| self.write_agreement(agreement, &body, &received_at))
             .map_err(|f| StoreError::Agreement {
                 path: self.path.clone(),
@@ -585,17 +576,7 @@ impl Backend for PgStore {
     }
 
     fn append_record(&mut self, kind: EntryKind, body: &str) -> Result<u64, StoreError> {
-        assert!(
-            matches!(
-                kind,
-                EntryKind::Decision
-                    | EntryKind::Mission
-                    | EntryKind::Response
-                    | EntryKind::Alert
-                    | EntryKind::Report
-            ),
-            "observations, agreements and rejections have their own writers"
-        );
+        crate::geopackage::assert_record_kind(kind);
         blocking(|| self.write_record(kind, body)).map_err(|f| StoreError::LogWrite {
             path: self.path.clone(),
             what: format!("appending a {} entry: {}", kind.as_str(), f.what),
@@ -676,7 +657,6 @@ impl Backend for PgStore {
     }
 
     fn ledger_snapshot(&self) -> Result<Result<LedgerSnapshot, String>, StoreError> {
-        use sha2::{Digest, Sha256};
         let row = self
             .with(|c| {
                 c.query_opt(
@@ -688,26 +668,11 @@ impl Backend for PgStore {
         let Some(row) = row else {
             return Ok(Err("no ledger snapshot".into()));
         };
-        let (size, root, digest, state): (i64, Vec<u8>, Vec<u8>, Vec<u8>) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        let size = size as u64;
-        let log_size = self.log_size()?;
-        if size > log_size {
-            return Ok(Err(format!(
-                "the ledger snapshot at size {size} is past the end of the log ({log_size} entries)"
-            )));
-        }
-        if self.root_at_size(size)?.as_bytes().as_slice() != root.as_slice() {
-            return Ok(Err(format!(
-                "the ledger snapshot at size {size} was made from another log (its root differs)"
-            )));
-        }
-        if Sha256::digest(&state).as_slice() != digest.as_slice() {
-            return Ok(Err(format!(
-                "the ledger snapshot at size {size} is not the bytes written (SHA-256 differs)"
-            )));
-        }
-        Ok(Ok(LedgerSnapshot { size, state }))
+        crate::snapshots::checked_snapshot(
+            (row.get(0), row.get(1), row.get(2), row.get(3)),
+            self.log_size()?,
+            |n| self.root_at_size(n),
+        )
     }
 
     fn report_entries(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
