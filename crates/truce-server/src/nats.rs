@@ -186,7 +186,10 @@ impl CotSpool {
 }
 
 impl crate::cot::Sink for CotSpool {
-    fn store(&self, batches: Vec<(String, Vec<Record>)>) -> futures_util::future::BoxFuture<'_, ()> {
+    fn store(
+        &self,
+        batches: Vec<(String, Vec<Record>)>,
+    ) -> futures_util::future::BoxFuture<'_, ()> {
         Box::pin(async move {
             let mut messages = Vec::new();
             for (label, records) in batches {
@@ -224,10 +227,7 @@ impl crate::cot::Sink for CotSpool {
             for attempt in 1..=SPOOL_ATTEMPTS {
                 let (spool, these) = (self.spool.clone(), messages.clone());
                 let added = tokio::task::spawn_blocking(move || {
-                    spool
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .add(&these)
+                    spool.lock().unwrap_or_else(|e| e.into_inner()).add(&these)
                 })
                 .await
                 .map_err(anyhow::Error::from)
@@ -323,7 +323,12 @@ pub async fn publish(
             }
             continue;
         }
-        let (acked, failure) = send_round(&js, &subject, batch, &mut done).await;
+        // A stop does not wait for a round's acks (up to ACK_TIMEOUT with the link down): the
+        // rows not yet removed are resent by the next run, and de-duplicated.
+        let (acked, failure) = tokio::select! {
+            r = send_round(&js, &subject, batch, &mut done) => r,
+            _ = stop.wait_for(|s| *s) => return Ok(done),
+        };
         if !acked.is_empty() {
             let spool = spool.clone();
             tokio::task::spawn_blocking(move || {

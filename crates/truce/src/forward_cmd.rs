@@ -32,12 +32,17 @@ use crate::Outcome;
 const SPOOL_CHUNK: usize = 10_000;
 /// Rejection reasons printed per file.
 const REASONS_SHOWN: usize = 5;
+/// How long the NATS connection may take to flush at the end: with the link down a flush
+/// never completes, and a stopped forwarder must still exit.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// With `--cot-tcp`: how long a batch of events waits to fill before it is written to the
 /// spool (one transaction, one fsync) — the most an event received is not yet on disk.
 const COT_BATCH_WAIT: Duration = Duration::from_millis(100);
 /// With `--cot-tcp`, at SIGINT/SIGTERM: how long the spool may still be published once the
 /// listener has spooled its last events, before the forwarder stops with what is left.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// … or for this long without the spool shrinking.
+const DRAIN_STALLED: Duration = Duration::from_secs(1);
 
 #[derive(Args)]
 pub struct ForwardArgs {
@@ -123,8 +128,9 @@ pub fn run(args: ForwardArgs) -> Result<Outcome> {
                     stop_rx,
                 )
                 .await?;
-                // Acks are in; the connection is closed cleanly.
-                let _ = client.flush().await;
+                // Acks are in; the connection is closed cleanly (with the link down at a
+                // signal, the flush would wait for ever).
+                let _ = tokio::time::timeout(FLUSH_TIMEOUT, client.flush()).await;
                 published
             }
             Some(addr) => listen(&args, addr, options, spool.clone(), stop_rx).await?,
@@ -180,21 +186,29 @@ async fn listen(
     // The listener first: devices are served whether the link is up or not.
     let (listener_stop, listener_stopped) = tokio::sync::watch::channel(false);
     let mut listener = tokio::spawn(cot::listen_tcp_into(intake, addr, listener_stopped));
-    let client = nats::connect(&args.nats, "truce forward").await?;
-    let (publish_stop, publish_stopped) = tokio::sync::watch::channel(false);
-    let mut publisher = tokio::spawn(nats::publish(
-        client.clone(),
-        args.subject.clone(),
-        spool.clone(),
-        true,
-        publish_stopped,
-    ));
+    // The publisher connects, then follows the spool; the connection (retried while NATS is
+    // unreachable) gives way to the stop like the rest.
+    let (publish_stop, mut publish_stopped) = tokio::sync::watch::channel(false);
+    let (url, subject, to_send) = (args.nats.clone(), args.subject.clone(), spool.clone());
+    let mut publisher = tokio::spawn(async move {
+        let client = tokio::select! {
+            c = nats::connect(&url, "truce forward") => c?,
+            _ = publish_stopped.wait_for(|s| *s) => return Ok(nats::Published::default()),
+        };
+        let published =
+            nats::publish(client.clone(), subject, to_send, true, publish_stopped).await;
+        // Acks are in; the connection is closed cleanly.
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, client.flush()).await;
+        published
+    });
     // Until the signal; the listener or the publisher ending before it is a failure (the
     // address taken, the spool unwritable).
     let mut failed = None;
+    let (mut listener_ended, mut publisher_ended) = (false, false);
     tokio::select! {
         _ = stop.wait_for(|s| *s) => {}
         done = &mut listener => {
+            listener_ended = true;
             failed = Some(match done {
                 Ok(Ok(())) => anyhow::anyhow!("the CoT listener stopped"),
                 Ok(Err(e)) => e,
@@ -202,6 +216,7 @@ async fn listen(
             });
         }
         done = &mut publisher => {
+            publisher_ended = true;
             failed = Some(match done {
                 Ok(Ok(_)) => anyhow::anyhow!("the publisher stopped"),
                 Ok(Err(e)) => e.context("publishing the spool"),
@@ -209,7 +224,7 @@ async fn listen(
             });
         }
     }
-    if !listener.is_finished() {
+    if !listener_ended {
         // The listener stops accepting, reads what the kernel holds, and spools its batches.
         let _ = listener_stop.send(true);
         match (&mut listener).await {
@@ -231,11 +246,13 @@ async fn listen(
             events(&sink.lost)
         );
     }
-    let published = if publisher.is_finished() {
-        publisher.await.ok().and_then(Result::ok).unwrap_or_default()
+    let published = if publisher_ended {
+        nats::Published::default()
     } else {
-        // What was spooled last is sent if the link allows, for a moment.
+        // What was spooled last is sent if the link allows, for a moment: until the spool
+        // is empty, DRAIN_TIMEOUT, or a second without progress (the link is down).
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        let mut last = (u64::MAX, tokio::time::Instant::now());
         while tokio::time::Instant::now() < deadline && !publisher.is_finished() {
             let left = {
                 let spool = spool.clone();
@@ -244,8 +261,12 @@ async fn listen(
                 })
                 .await??
             };
-            if left == 0 {
+            let now = tokio::time::Instant::now();
+            if left == 0 || (left >= last.0 && now - last.1 >= DRAIN_STALLED) {
                 break;
+            }
+            if left < last.0 {
+                last = (left, now);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -262,7 +283,6 @@ async fn listen(
             }
         }
     };
-    let _ = client.flush().await;
     match failed {
         Some(e) => Err(e),
         None => Ok(published),
