@@ -320,6 +320,26 @@ fn every_record_is_stored_once_across_killed_server_consumer_and_forwarder() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// SIGTERM, and the exit status (within 30 s).
+fn terminate(mut p: Proc) -> std::process::ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-TERM", &p.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -TERM failed");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(st) = p.0.try_wait().unwrap() {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not stopped within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// One CoT event as a TAK device writes it (with its own XML declaration).
 fn cot_event(uid: &str, time: &str) -> String {
     format!(
@@ -365,20 +385,23 @@ fn cot_from_devices_at_a_forward_base_is_stored_once_across_a_killed_forwarder_a
 
     let mut server = nats_server(port, &js, &nats_log);
     let consumer = serve(&db, &url, &serve_log);
-    let forwarder = truce_bg(
-        &[
-            "forward",
-            "--nats",
-            &url,
-            "--subject",
-            "truce.observations.base-3",
-            "--spool",
-            s(&spool),
-            "--cot-tcp",
-            &cot,
-        ],
-        &fwd_log,
-    );
+    let cot_forwarder = || {
+        truce_bg(
+            &[
+                "forward",
+                "--nats",
+                &url,
+                "--subject",
+                "truce.observations.base-3",
+                "--spool",
+                s(&spool),
+                "--cot-tcp",
+                &cot,
+            ],
+            &fwd_log,
+        )
+    };
+    let forwarder = cot_forwarder();
     wait("the forwarder's CoT listener", 10, &dir, || {
         std::net::TcpStream::connect(&cot).is_ok()
     });
@@ -418,9 +441,12 @@ fn cot_from_devices_at_a_forward_base_is_stored_once_across_a_killed_forwarder_a
         burst.push_str(&cot_event(&uid(i), time));
     }
     send_cot(&cot, &burst);
-    wait("the events spooled while the link is down", 10, &dir, || {
-        spooled() == (m + 5) as i64
-    });
+    wait(
+        "the events spooled while the link is down",
+        10,
+        &dir,
+        || spooled() == (m + 5) as i64,
+    );
     forwarder.kill();
 
     // 3. Link up again, the forwarder run again (no listener): it sends the spool and exits.
@@ -443,6 +469,25 @@ fn cot_from_devices_at_a_forward_base_is_stored_once_across_a_killed_forwarder_a
     wait("every event stored", 30, &dir, || {
         count(&db, STORED_COT) >= (n + m) as i64
     });
+
+    // 4. SIGTERM as soon as a device's event has been read: the forwarder spools it,
+    //    publishes it, and exits 0 with an empty spool.
+    let forwarder = cot_forwarder();
+    wait("the forwarder's CoT listener again", 10, &dir, || {
+        std::net::TcpStream::connect(&cot).is_ok()
+    });
+    send_cot(&cot, &cot_event(&uid(n + m), time));
+    let status = terminate(forwarder);
+    assert!(
+        status.success(),
+        "forwarder stopped by SIGTERM: {status}; {}",
+        std::fs::read_to_string(&fwd_log).unwrap_or_default()
+    );
+    assert_eq!(spooled(), 0);
+    let m = m + 1;
+    wait("the last event stored", 30, &dir, || {
+        count(&db, STORED_COT) >= (n + m) as i64
+    });
     // A copy still in flight would show as an extra row: give it time to arrive.
     std::thread::sleep(Duration::from_secs(2));
     drop(consumer);
@@ -452,7 +497,7 @@ fn cot_from_devices_at_a_forward_base_is_stored_once_across_a_killed_forwarder_a
         (n + m) as i64,
         "each event stored exactly once"
     );
-    for i in [0, n / 2, n - 1, n, n + m - 1] {
+    for i in [0, n / 2, n - 1, n, n + m - 2, n + m - 1] {
         assert_eq!(
             count(
                 &db,
@@ -469,7 +514,7 @@ fn cot_from_devices_at_a_forward_base_is_stored_once_across_a_killed_forwarder_a
     assert_eq!(count(&db, "SELECT count(*) FROM rejected_records"), 0);
     eprintln!(
         "nats cot: {} events from a device through a forward base, stored once across a link \
-         down and a killed forwarder, in {:.1} s",
+         down, a killed forwarder and a stopped one, in {:.1} s",
         n + m,
         started.elapsed().as_secs_f64()
     );
