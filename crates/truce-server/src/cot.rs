@@ -191,7 +191,9 @@ impl Intake {
 
     fn count_suppressed(&self) {
         if let Some(s) = &self.server {
-            s.metrics.rejected_suppressed.fetch_add(1, Ordering::Relaxed);
+            s.metrics
+                .rejected_suppressed
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -643,7 +645,10 @@ struct Devices {
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Devices {
-    fn new(server: Option<Shared>, writer: Box<dyn tokio::io::AsyncWrite + Unpin + Send>) -> Devices {
+    fn new(
+        server: Option<Shared>,
+        writer: Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+    ) -> Devices {
         Devices {
             writer,
             tasks: server.as_ref().map(|s| s.tasks.subscribe()),
