@@ -14,6 +14,12 @@
 //! event is a rejected record (raw text and reason, in `rejected_records`); the connection stays
 //! open. TAK protocol messages (`t-x-…`: pings, deletes) are not reports and are skipped.
 //!
+//! Where the batches go is the listener's [`Sink`], given with its limits in an [`Intake`]:
+//! the server's store as above ([`listen_tcp`], [`listen_tls`], [`listen_udp`]), or a forward
+//! base's spool (`truce forward --cot-tcp`, [`listen_tcp_into`] with `crate::nats::CotSpool`).
+//! Everything before the sink — framing, bounds, parsing, rejection sampling and logging — is
+//! the same code for both.
+//!
 //! Rejections are not a way in: a datagram yields at most [`Limits::cot_batch_events`] records
 //! (the rest are one rejected record saying how many), and a listener keeps the first
 //! [`REJECTED_KEPT_PER_SOURCE`] rejected records of each source address a minute in full; the
