@@ -14,6 +14,12 @@
 //! event is a rejected record (raw text and reason, in `rejected_records`); the connection stays
 //! open. TAK protocol messages (`t-x-…`: pings, deletes) are not reports and are skipped.
 //!
+//! Where the batches go is the listener's [`Sink`], given with its limits in an [`Intake`]:
+//! the server's store as above ([`listen_tcp`], [`listen_tls`], [`listen_udp`]), or a forward
+//! base's spool (`truce forward --cot-tcp`, [`listen_tcp_into`] with `crate::nats::CotSpool`).
+//! Everything before the sink — framing, bounds, parsing, rejection sampling and logging — is
+//! the same code for both.
+//!
 //! Rejections are not a way in: a datagram yields at most [`Limits::cot_batch_events`] records
 //! (the rest are one rejected record saying how many), and a listener keeps the first
 //! [`REJECTED_KEPT_PER_SOURCE`] rejected records of each source address a minute in full; the
@@ -51,7 +57,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use truce_ingest::{Format, Locator, Options, Record};
 
+use futures_util::future::BoxFuture;
 use tokio::sync::broadcast::error::RecvError;
+use truce_service::Clock;
 use truce_service::view::TaskView;
 
 use crate::cot_tasks::{
@@ -59,7 +67,7 @@ use crate::cot_tasks::{
 };
 use crate::reactions::with_core;
 use crate::slots::Slots;
-use crate::state::Shared;
+use crate::state::{Limits, Shared};
 use crate::throttle::LogRate;
 
 /// Rejected records of one source address kept in full per [`REJECTED_WINDOW`]; the rest are
@@ -123,6 +131,93 @@ const QUEUED_BATCHES: usize = 8;
 const COMMIT_ATTEMPTS: u32 = 3;
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
+/// Where a listener's batches go once parsed (and their rejections sampled, [`Sampler`]):
+/// headquarters' store through the service ([`Store`]), or a forward base's spool
+/// (`crate::nats::CotSpool`). The listener's framing, bounds, parsing and sampling are the
+/// same whichever it is.
+pub trait Sink: Send + Sync + 'static {
+    /// Makes `batches` (each a label — `cot-tcp:<peer>`, … — and its records, accepted and
+    /// rejected) durable, or gives up on them saying so. Called by one task, in the order the
+    /// batches were closed; the readers wait (back-pressure) while it works. Rejected records
+    /// have been logged already.
+    fn store(&self, batches: Vec<(String, Vec<Record>)>) -> BoxFuture<'_, ()>;
+}
+
+/// What a listener needs, whatever it feeds: its limits (`max_cot_event_bytes`, the batch
+/// size and wait, `cot_event_timeout`, connections per address), the CoT adapter's options
+/// (its type table), a clock for its rejection windows, and its [`Sink`].
+#[derive(Clone)]
+pub struct Intake {
+    pub limits: Limits,
+    pub options: Arc<Options>,
+    pub clock: Arc<dyn Clock>,
+    pub sink: Arc<dyn Sink>,
+    /// Who listens, in the line printed when it does (`truce serve`, `truce forward`).
+    pub name: &'static str,
+    /// The server whose `/metrics` count the events (None: a forwarder, which has none).
+    server: Option<Shared>,
+}
+
+impl Intake {
+    /// A forward base's listener feeding `sink`.
+    pub fn new(
+        limits: Limits,
+        options: Options,
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn Sink>,
+        name: &'static str,
+    ) -> Intake {
+        Intake {
+            limits,
+            options: Arc::new(options),
+            clock,
+            sink,
+            name,
+            server: None,
+        }
+    }
+
+    /// The server's listeners: into the store, counted in its metrics.
+    fn server(state: &Shared) -> Intake {
+        Intake {
+            limits: state.limits.clone(),
+            options: Arc::new(Options::default()),
+            clock: state.clock.clone(),
+            sink: Arc::new(Store(state.clone())),
+            name: "truce serve",
+            server: Some(state.clone()),
+        }
+    }
+
+    fn count_event(&self) {
+        if let Some(s) = &self.server {
+            s.metrics.cot_events.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn count_suppressed(&self) {
+        if let Some(s) = &self.server {
+            s.metrics
+                .rejected_suppressed
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The server's sink: each batch stored through the service as `POST /api/observations`
+/// stores one (one transaction, one signed checkpoint), retried [`COMMIT_ATTEMPTS`] times.
+struct Store(Shared);
+
+impl Sink for Store {
+    fn store(&self, batches: Vec<(String, Vec<Record>)>) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            for (label, records) in batches {
+                commit(&self.0, label, records).await;
+            }
+        })
+    }
+}
+
 /// Listens for CoT events on a TCP address until shutdown.
 ///
 /// With `send_tasks` (`truce serve --cot-tasks`), each connection is also sent the tasks of
@@ -133,7 +228,19 @@ pub async fn listen_tcp(
     send_tasks: bool,
     shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
-    listen_stream(state, addr, None, send_tasks, shutdown).await
+    let tasks = send_tasks.then(|| state.clone());
+    listen_stream(Intake::server(&state), addr, None, tasks, shutdown).await
+}
+
+/// Listens for CoT events on a TCP address until shutdown, handing them to `intake`'s sink
+/// (`truce forward --cot-tcp`): the same framing, bounds, parsing and rejection sampling as
+/// [`listen_tcp`], no tasks. Returns once every batch received has been handed over.
+pub async fn listen_tcp_into(
+    intake: Intake,
+    addr: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    listen_stream(intake, addr, None, None, shutdown).await
 }
 
 /// Listens for CoT events over TLS on a TCP address until shutdown (`truce serve --cot-tls`):
@@ -151,15 +258,24 @@ pub async fn listen_tls(
     shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    listen_stream(state, addr, Some(acceptor), send_tasks, shutdown).await
+    let tasks = send_tasks.then(|| state.clone());
+    listen_stream(
+        Intake::server(&state),
+        addr,
+        Some((acceptor, state)),
+        tasks,
+        shutdown,
+    )
+    .await
 }
 
-/// The TCP listener, plain or over TLS.
+/// The TCP listener, plain or over TLS (whose teams are the server's mission's); `tasks`: the
+/// server whose tasks go to the devices (`--cot-tasks`).
 async fn listen_stream(
-    state: Shared,
+    intake: Intake,
     addr: SocketAddr,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    send_tasks: bool,
+    tls: Option<(tokio_rustls::TlsAcceptor, Shared)>,
+    tasks: Option<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let what = if tls.is_some() { "TLS" } else { "TCP" };
@@ -170,12 +286,12 @@ async fn listen_stream(
         .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "CoT {what} listener"))?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, "CoT {what} listening");
-    println!("truce serve: CoT {what} on {local}");
+    println!("{}: CoT {what} on {local}", intake.name);
 
-    let (batches, committer) = spawn_committer(state.clone());
+    let (batches, committer) = spawn_committer(intake.clone());
     let slots = Slots::new(
         MAX_CONNECTIONS,
-        state.limits.cot_max_connections_per_address,
+        intake.limits.cot_max_connections_per_address,
         ("cot::MAX_CONNECTIONS", "cot_max_connections_per_address"),
     );
     let mut connections = JoinSet::new();
@@ -192,23 +308,15 @@ async fn listen_stream(
                 return;
             }
         };
-        let (state, batches, shutdown) = (state.clone(), batches.clone(), stop.clone());
-        let tls = tls.clone();
+        let (intake, batches, shutdown) = (intake.clone(), batches.clone(), stop.clone());
+        let (tls, tasks) = (tls.clone(), tasks.clone());
         connections.spawn(async move {
             match tls {
-                None => connection(state, stream, peer, None, batches, send_tasks, shutdown).await,
-                Some(acceptor) => {
+                None => connection(intake, stream, peer, None, batches, tasks, shutdown).await,
+                Some((acceptor, state)) => {
                     if let Some((stream, team)) = handshake(&state, &acceptor, stream, peer).await {
-                        connection(
-                            state,
-                            stream,
-                            peer,
-                            Some(team),
-                            batches,
-                            send_tasks,
-                            shutdown,
-                        )
-                        .await;
+                        connection(intake, stream, peer, Some(team), batches, tasks, shutdown)
+                            .await;
                     }
                 }
             }
@@ -270,8 +378,9 @@ pub async fn listen_udp(
     tracing::info!(addr = %local, "CoT UDP listening");
     println!("truce serve: CoT UDP on {local}");
 
-    let (batches, committer) = spawn_committer(state.clone());
-    let mut batch = Collector::new("cot-udp".into(), &state);
+    let intake = Intake::server(&state);
+    let (batches, committer) = spawn_committer(intake.clone());
+    let mut batch = Collector::new("cot-udp".into(), &intake);
     // The largest UDP payload is 65,507 bytes; one more byte than the limit tells an
     // over-long datagram from one that just fits.
     let mut buf = vec![0u8; state.limits.max_cot_event_bytes.max(65_535) + 1];
@@ -281,7 +390,7 @@ pub async fn listen_udp(
             () = until(batch.deadline()) => batch.send(&batches).await,
             got = socket.recv_from(&mut buf) => match got {
                 Ok((n, peer)) => {
-                    batch.datagram(&state, &buf[..n], peer);
+                    batch.datagram(&intake, &buf[..n], peer);
                     if batch.full() {
                         batch.send(&batches).await;
                     }
@@ -298,7 +407,7 @@ pub async fn listen_udp(
         match socket.try_recv_from(&mut buf) {
             Ok((n, peer)) => {
                 drained += 1;
-                batch.datagram(&state, &buf[..n], peer);
+                batch.datagram(&intake, &buf[..n], peer);
                 if batch.full() {
                     batch.send(&batches).await;
                 }
@@ -398,16 +507,16 @@ async fn handshake(
 }
 
 /// One TCP (or TLS) connection: read, frame, batch, until the peer closes, goes idle, takes
-/// longer than `cot_event_timeout` over one event, or shutdown; with `send_tasks`, also write
-/// the tasks of the teams it carries ([`Devices`]). `team`: the team its client certificate
-/// names (TLS), whose every event is.
+/// longer than `cot_event_timeout` over one event, or shutdown; with `tasks` (the server),
+/// also write the tasks of the teams it carries ([`Devices`]). `team`: the team its client
+/// certificate names (TLS), whose every event is.
 async fn connection<S>(
-    state: Shared,
+    intake: Intake,
     stream: S,
     peer: SocketAddr,
     team: Option<String>,
     batches: mpsc::Sender<Pending>,
-    send_tasks: bool,
+    tasks: Option<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -420,23 +529,23 @@ async fn connection<S>(
         tracing::info!(%peer, team = ?team, suppressed, "CoT connection");
     }
     let (mut stream, writer) = tokio::io::split(stream);
-    let mut devices = Devices::new(&state, Box::new(writer), send_tasks);
+    let mut devices = Devices::new(tasks, Box::new(writer));
     let team: Option<Arc<str>> = team.map(Arc::from);
     if let Some(t) = &team
         && devices.tasks.is_some()
     {
         // The certificate says whose connection this is: its tasks go out at once.
         devices.callsigns.push(t.to_string());
-        if let Err(e) = devices.joined(&state, vec![t.to_string()]).await {
+        if let Err(e) = devices.joined(vec![t.to_string()]).await {
             tracing::warn!(%peer, error = %e, "CoT TLS: tasks could not be sent");
             return;
         }
     }
-    let mut framer = Framer::new(state.limits.max_cot_event_bytes);
-    let mut batch = Collector::new(label, &state);
+    let mut framer = Framer::new(intake.limits.max_cot_event_bytes);
+    let mut batch = Collector::new(label, &intake);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
     let mut received = 0u64;
-    let event_timeout = state.limits.cot_event_timeout;
+    let event_timeout = intake.limits.cot_event_timeout;
     // When the last event ended (or the connection opened), and when the bytes of the next
     // began, if any have: the read deadline is the idle timeout from the one, or the event
     // timeout from the other. Only a whole event moves them on.
@@ -455,7 +564,7 @@ async fn connection<S>(
                         Ok(Ok(n)) => {
                             drained += n;
                             received += n as u64;
-                            batch.frames(&state, framer.push(&chunk[..n]), peer.ip(), &team);
+                            batch.frames(&intake, framer.push(&chunk[..n]), peer.ip(), &team);
                             if batch.full() {
                                 batch.send(&batches).await;
                             }
@@ -466,7 +575,7 @@ async fn connection<S>(
             }
             () = until(batch.deadline()) => batch.send(&batches).await,
             task = devices.next() => {
-                if let Err(e) = devices.assigned(&state, task).await {
+                if let Err(e) = devices.assigned(task).await {
                     tracing::warn!(%peer, error = %e, "CoT TCP: a task could not be sent");
                     break "write error";
                 }
@@ -492,11 +601,11 @@ async fn connection<S>(
                     } else if started.is_none() && !chunk[..n].iter().all(u8::is_ascii_whitespace) {
                         started = Some(now);
                     }
-                    batch.frames(&state, frames, peer.ip(), &team);
+                    batch.frames(&intake, frames, peer.ip(), &team);
                     if batch.full() {
                         batch.send(&batches).await;
                     }
-                    if let Err(e) = devices.joined(&state, joined).await {
+                    if let Err(e) = devices.joined(joined).await {
                         tracing::warn!(%peer, error = %e, "CoT TCP: tasks could not be sent");
                         break "write error";
                     }
@@ -509,7 +618,7 @@ async fn connection<S>(
         }
     };
     // An event cut off by the end of the stream is still a record: rejected as truncated.
-    batch.frames(&state, framer.finish(), peer.ip(), &team);
+    batch.frames(&intake, framer.finish(), peer.ip(), &team);
     if end == "shutdown" && !batch.is_empty() {
         tracing::info!(
             label = %batch.label,
@@ -527,6 +636,8 @@ async fn connection<S>(
 /// the task events written to it. Inert unless tasks are sent.
 struct Devices {
     writer: Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+    /// The server whose tasks are sent (None: none are).
+    server: Option<Shared>,
     /// Tasks as they are assigned; None when tasks are not sent (or the channel closed).
     tasks: Option<tokio::sync::broadcast::Receiver<truce_service::view::TaskView>>,
     /// Callsigns seen on this connection, at most [`MAX_CALLSIGNS_PER_CONNECTION`].
@@ -541,13 +652,13 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Devices {
     fn new(
-        state: &Shared,
+        server: Option<Shared>,
         writer: Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
-        send_tasks: bool,
     ) -> Devices {
         Devices {
             writer,
-            tasks: send_tasks.then(|| state.tasks.subscribe()),
+            tasks: server.as_ref().map(|s| s.tasks.subscribe()),
+            server,
             callsigns: Vec::new(),
             sent: 0,
         }
@@ -586,11 +697,14 @@ impl Devices {
     }
 
     /// Sends the open tasks of the teams whose callsigns just showed.
-    async fn joined(&mut self, state: &Shared, callsigns: Vec<String>) -> std::io::Result<()> {
+    async fn joined(&mut self, callsigns: Vec<String>) -> std::io::Result<()> {
+        let Some(state) = self.server.clone() else {
+            return Ok(());
+        };
         if callsigns.is_empty() {
             return Ok(());
         }
-        let tasks = with_core(state, move |core| {
+        let tasks = with_core(&state, move |core| {
             Ok(callsigns
                 .iter()
                 .flat_map(|c| open_tasks(core.svc.ledger(), c))
@@ -598,27 +712,24 @@ impl Devices {
         })
         .await
         .unwrap_or_default();
-        self.write(state, &tasks).await
+        self.write(&state, &tasks).await
     }
 
     /// Sends a task just assigned, if its team is on this connection. A receiver that fell
     /// behind sends every open task of its teams again, rather than miss one.
-    async fn assigned(
-        &mut self,
-        state: &Shared,
-        task: Result<TaskView, RecvError>,
-    ) -> std::io::Result<()> {
+    async fn assigned(&mut self, task: Result<TaskView, RecvError>) -> std::io::Result<()> {
         match task {
             Ok(t) => {
-                if t.team
-                    .as_ref()
-                    .is_some_and(|team| self.callsigns.contains(team))
+                if let Some(state) = self.server.clone()
+                    && t.team
+                        .as_ref()
+                        .is_some_and(|team| self.callsigns.contains(team))
                 {
-                    self.write(state, &[t]).await?;
+                    self.write(&state, &[t]).await?;
                 }
                 Ok(())
             }
-            Err(RecvError::Lagged(_)) => self.joined(state, self.callsigns.clone()).await,
+            Err(RecvError::Lagged(_)) => self.joined(self.callsigns.clone()).await,
             Err(RecvError::Closed) => {
                 self.tasks = None;
                 Ok(())
@@ -673,14 +784,14 @@ struct Collector {
 }
 
 impl Collector {
-    fn new(label: String, state: &Shared) -> Collector {
+    fn new(label: String, intake: &Intake) -> Collector {
         Collector {
             label,
             items: Vec::new(),
             bytes: 0,
             opened: None,
-            max_events: state.limits.cot_batch_events.max(1),
-            wait: state.limits.cot_batch_wait,
+            max_events: intake.limits.cot_batch_events.max(1),
+            wait: intake.limits.cot_batch_wait,
             events_seen: 0,
         }
     }
@@ -711,7 +822,7 @@ impl Collector {
     /// Takes the events framed from a stream from `source` (authenticated as `team`, if any).
     fn frames(
         &mut self,
-        state: &Shared,
+        intake: &Intake,
         frames: Vec<Frame>,
         source: IpAddr,
         team: &Option<Arc<str>>,
@@ -719,7 +830,7 @@ impl Collector {
         for frame in frames {
             let index = self.events_seen;
             self.events_seen += 1;
-            state.metrics.cot_events.fetch_add(1, Ordering::Relaxed);
+            intake.count_event();
             match frame {
                 Frame::Event { bytes, line } => {
                     if let Some(t) = control_type(&bytes) {
@@ -763,14 +874,14 @@ impl Collector {
     }
 
     /// Takes one datagram: one event (an empty datagram is a keep-alive, and skipped).
-    fn datagram(&mut self, state: &Shared, bytes: &[u8], peer: SocketAddr) {
+    fn datagram(&mut self, intake: &Intake, bytes: &[u8], peer: SocketAddr) {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return;
         }
         let index = self.events_seen;
         self.events_seen += 1;
-        state.metrics.cot_events.fetch_add(1, Ordering::Relaxed);
-        let max = state.limits.max_cot_event_bytes;
+        intake.count_event();
+        let max = intake.limits.max_cot_event_bytes;
         if bytes.len() > max {
             let reason = format!(
                 "datagram from {peer} of {} bytes, over the limit of {max} (max_cot_event_bytes)",
@@ -827,51 +938,89 @@ impl Collector {
     }
 }
 
-/// The task that parses and stores a listener's batches, one at a time, in arrival order;
-/// rejected records pass its [`Sampler`].
-fn spawn_committer(state: Shared) -> (mpsc::Sender<Pending>, tokio::task::JoinHandle<()>) {
+/// The task that parses a listener's batches and hands them to its sink, in arrival order;
+/// rejected records pass its [`Sampler`] and are logged (rate-limited) with their connection's
+/// label. The batches queued while the sink worked are handed over together: one spool
+/// transaction for them at a forward base, whatever the number of connections.
+fn spawn_committer(intake: Intake) -> (mpsc::Sender<Pending>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Pending>(QUEUED_BATCHES);
     let task = tokio::spawn(async move {
-        let options = Arc::new(Options::default());
-        let max_events = state.limits.cot_batch_events.max(1);
+        let options = intake.options.clone();
+        let max_events = intake.limits.cot_batch_events.max(1);
         let mut sampler = Sampler::default();
         // Aggregates of windows that ended while their source went quiet are stored on a tick.
         let mut tick = tokio::time::interval(REJECTED_WINDOW / 4);
         loop {
-            let Pending { label, items } = tokio::select! {
+            let first = tokio::select! {
                 next = rx.recv() => match next {
                     Some(p) => p,
                     None => break,
                 },
                 _ = tick.tick() => {
-                    for (label, records) in sampler.expired(Instant::now(), false) {
-                        commit(&state, label, records).await;
-                    }
+                    let aggregates = sampler.expired(Instant::now(), false);
+                    hand_over(&intake, aggregates).await;
                     continue;
                 }
             };
-            let events = items.len();
-            let (opts, l) = (options.clone(), label.clone());
-            let records = match tokio::task::spawn_blocking(move || {
-                parse(&opts, &l, items, max_events)
+            let mut pending = vec![first];
+            while pending.len() < QUEUED_BATCHES {
+                match rx.try_recv() {
+                    Ok(p) => pending.push(p),
+                    Err(_) => break,
+                }
+            }
+            let events: usize = pending.iter().map(|p| p.items.len()).sum();
+            let opts = options.clone();
+            let parsed = match tokio::task::spawn_blocking(move || {
+                pending
+                    .into_iter()
+                    .map(|Pending { label, items }| {
+                        let records = parse(&opts, &label, items, max_events);
+                        (label, records)
+                    })
+                    .collect::<Vec<_>>()
             })
             .await
             {
-                Ok(records) => records,
+                Ok(parsed) => parsed,
                 Err(e) => {
-                    tracing::error!(%label, events, error = %e, "CoT: parsing a batch panicked; its events are lost");
+                    tracing::error!(events, error = %e, "CoT: parsing batches panicked; their events are lost");
                     continue;
                 }
             };
-            let records = sampler.sample(&state, &label, records, Instant::now());
-            commit(&state, label, records).await;
+            let now = Instant::now();
+            let batches = parsed
+                .into_iter()
+                .map(|(label, records)| {
+                    let records = sampler.sample(&intake, &label, records, now);
+                    (label, records)
+                })
+                .collect();
+            hand_over(&intake, batches).await;
         }
         // At shutdown every open window's aggregate is stored.
-        for (label, records) in sampler.expired(Instant::now(), true) {
-            commit(&state, label, records).await;
-        }
+        let aggregates = sampler.expired(Instant::now(), true);
+        hand_over(&intake, aggregates).await;
     });
     (tx, task)
+}
+
+/// Logs the rejected records of `batches` (rate-limited) and gives the batches to the sink.
+async fn hand_over(intake: &Intake, batches: Vec<(String, Vec<Record>)>) {
+    let batches: Vec<_> = batches.into_iter().filter(|(_, r)| !r.is_empty()).collect();
+    if batches.is_empty() {
+        return;
+    }
+    for (label, records) in &batches {
+        for r in records {
+            if let Err(reason) = &r.result
+                && let Some(suppressed) = REJECTED_LOG.admit()
+            {
+                tracing::warn!(%label, locator = %r.locator, %reason, suppressed, "CoT event rejected");
+            }
+        }
+    }
+    intake.sink.store(batches).await;
 }
 
 /// Parses a batch's events with the file ingest's CoT adapter, each event its own "file", its
@@ -985,7 +1134,7 @@ impl Sampler {
     /// this batch's sources' ended windows added.
     fn sample(
         &mut self,
-        state: &Shared,
+        intake: &Intake,
         label: &str,
         records: Vec<(IpAddr, Record)>,
         now: Instant,
@@ -1012,7 +1161,7 @@ impl Sampler {
             }
             let w = self.windows.entry(key).or_insert_with(|| Window {
                 started: now,
-                started_at: state.clock.now(),
+                started_at: intake.clock.now(),
                 label: label.to_string(),
                 kept: 0,
                 suppressed: 0,
@@ -1023,10 +1172,7 @@ impl Sampler {
                 out.push(r);
             } else {
                 w.suppressed += 1;
-                state
-                    .metrics
-                    .rejected_suppressed
-                    .fetch_add(1, Ordering::Relaxed);
+                intake.count_suppressed();
                 if w.first.is_none() {
                     w.first = Some((
                         reason.clone(),
@@ -1088,13 +1234,6 @@ impl Window {
 /// retrying a failed attempt.
 async fn commit(state: &Shared, label: String, records: Vec<Record>) {
     let events = records.len();
-    for r in &records {
-        if let Err(reason) = &r.result
-            && let Some(suppressed) = REJECTED_LOG.admit()
-        {
-            tracing::warn!(%label, locator = %r.locator, %reason, suppressed, "CoT event rejected");
-        }
-    }
     let mut pause = RETRY_PAUSE;
     let mut records = Some(records);
     for attempt in 1..=COMMIT_ATTEMPTS {

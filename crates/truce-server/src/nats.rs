@@ -15,6 +15,7 @@
 //! the ack redelivers the batch, and the store drops what it already holds: one stored copy.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,6 +47,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// How long JetStream remembers a message id (the stream [`consume`] creates): a resend within
 /// it is dropped by the server; later, by the store.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// Events a forwarder's CoT listener read that do not validate, logged at most this often.
+static INVALID_LOG: LogRate = LogRate::new(20, Duration::from_secs(60));
 
 /// Link warnings (publisher, consumer) at most this often.
 static LINK_LOG: LogRate = LogRate::new(6, Duration::from_secs(60));
@@ -148,6 +152,108 @@ impl Spool {
     }
 }
 
+/// A forward base's CoT listener's sink (`truce forward --cot-tcp`, [`crate::cot::Sink`]):
+/// each accepted event's observation, validated as a file's are, goes into the spool — the
+/// batches the listener hands over at once in one transaction (one fsync), so within
+/// `cot_batch_wait` of arriving an event is on disk — and the publisher sends it from there.
+/// Rejected events (logged by the listener with their connection) are counted, not kept: a
+/// forward base has no store for them.
+pub struct CotSpool {
+    spool: Arc<Mutex<Spool>>,
+    /// Observations spooled (new to the spool), already in it, and events rejected.
+    pub spooled: AtomicU64,
+    pub already: AtomicU64,
+    pub rejected: AtomicU64,
+    /// Events given up after the spool failed [`SPOOL_ATTEMPTS`] times.
+    pub lost: AtomicU64,
+}
+
+/// Attempts to write one round of events into the spool (a disk briefly full, a lock), with a
+/// doubling pause from [`SPOOL_RETRY_PAUSE`].
+const SPOOL_ATTEMPTS: u32 = 5;
+const SPOOL_RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+impl CotSpool {
+    pub fn new(spool: Arc<Mutex<Spool>>) -> CotSpool {
+        CotSpool {
+            spool,
+            spooled: AtomicU64::new(0),
+            already: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+        }
+    }
+}
+
+impl crate::cot::Sink for CotSpool {
+    fn store(
+        &self,
+        batches: Vec<(String, Vec<Record>)>,
+    ) -> futures_util::future::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut messages = Vec::new();
+            for (label, records) in batches {
+                for r in records {
+                    let observation = match r.result {
+                        Ok(o) => o,
+                        // Logged by the listener, with the connection.
+                        Err(_) => {
+                            self.rejected.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                    };
+                    let checked = observation.validate().map_err(|e| e.0).and_then(|_| {
+                        let (id, body) = message(&observation);
+                        truce_core::limits::check_entry("the observation", body.len())?;
+                        Ok((id, body))
+                    });
+                    match checked {
+                        Ok(m) => messages.push(m),
+                        Err(reason) => {
+                            self.rejected.fetch_add(1, Ordering::Relaxed);
+                            if let Some(suppressed) = INVALID_LOG.admit() {
+                                tracing::warn!(%label, locator = %r.locator, %reason, suppressed, "CoT event rejected");
+                            }
+                        }
+                    }
+                }
+            }
+            if messages.is_empty() {
+                return;
+            }
+            let n = messages.len() as u64;
+            let messages = Arc::new(messages);
+            let mut pause = SPOOL_RETRY_PAUSE;
+            for attempt in 1..=SPOOL_ATTEMPTS {
+                let (spool, these) = (self.spool.clone(), messages.clone());
+                let added = tokio::task::spawn_blocking(move || {
+                    spool.lock().unwrap_or_else(|e| e.into_inner()).add(&these)
+                })
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r);
+                match added {
+                    Ok(added) => {
+                        self.spooled.fetch_add(added as u64, Ordering::Relaxed);
+                        self.already.fetch_add(n - added as u64, Ordering::Relaxed);
+                        tracing::debug!(events = n, added, "CoT: spooled");
+                        return;
+                    }
+                    Err(e) if attempt < SPOOL_ATTEMPTS => {
+                        tracing::warn!(events = n, attempt, error = %format!("{e:#}"), "CoT: writing to the spool failed; retrying");
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
+                    Err(e) => {
+                        self.lost.fetch_add(n, Ordering::Relaxed);
+                        tracing::error!(events = n, error = %format!("{e:#}"), "CoT: writing to the spool failed {SPOOL_ATTEMPTS} times; these events are lost");
+                    }
+                }
+            }
+        })
+    }
+}
+
 /// Connects to `url` (several servers comma-separated), retrying the first connection as the
 /// later ones: a forward base starts whether its link is up or not.
 pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client> {
@@ -217,7 +323,12 @@ pub async fn publish(
             }
             continue;
         }
-        let (acked, failure) = send_round(&js, &subject, batch, &mut done).await;
+        // A stop does not wait for a round's acks (up to ACK_TIMEOUT with the link down): the
+        // rows not yet removed are resent by the next run, and de-duplicated.
+        let (acked, failure) = tokio::select! {
+            r = send_round(&js, &subject, batch, &mut done) => r,
+            _ = stop.wait_for(|s| *s) => return Ok(done),
+        };
         if !acked.is_empty() {
             let spool = spool.clone();
             tokio::task::spawn_blocking(move || {

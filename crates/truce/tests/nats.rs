@@ -3,7 +3,12 @@
 //! killed (SIGKILL) and restarted in turn; then every record is stored exactly once and the
 //! log verifies. 100,000 records (about 40 s in release on 2 cores); `TRUCE_NATS_RECORDS`
 //! sets another count (`bench/nats/run.sh` prints the throughput).
+//!
+//! And `truce forward --cot-tcp`: CoT events a device sends over TCP to the forwarder are
+//! stored at headquarters once, a malformed one is refused at the base, and events spooled
+//! while the link is down survive the forwarder's SIGKILL.
 
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -133,6 +138,23 @@ fn count(db: &Path, sql: &str) -> i64 {
         .unwrap_or(-1)
 }
 
+/// Headquarters' store at `db`, under the bundled terms, with one seed observation.
+fn hq_store(dir: &Path, db: &Path) {
+    let seed = dir.join("seed.geojson");
+    std::fs::write(&seed, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"seed","geometry":{"type":"Point","coordinates":[38.0,48.0]},"properties":{"kind":"report","observed_at":"2015-01-01T00:00:00Z","source":{"id":"hq","kind":"other","reliability":"B","credibility":2}}}]}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["ingest", "--db", s(db), "--agreement"])
+        .args(["scenarios/donbas-2015/agreement.toml", s(&seed)])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 const STORED: &str = "SELECT count(*) FROM observations WHERE source_id = 'base-3'";
 
 /// Waits (up to `secs`) until `f` holds, panicking with `what` and the logs otherwise.
@@ -197,20 +219,7 @@ fn every_record_is_stored_once_across_killed_server_consumer_and_forwarder() {
         dir.join("serve.log"),
         dir.join("forward.log"),
     );
-    // Headquarters' store, under the bundled terms.
-    let seed = dir.join("seed.geojson");
-    std::fs::write(&seed, r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"seed","geometry":{"type":"Point","coordinates":[38.0,48.0]},"properties":{"kind":"report","observed_at":"2015-01-01T00:00:00Z","source":{"id":"hq","kind":"other","reliability":"B","credibility":2}}}]}"#).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_truce"))
-        .args(["ingest", "--db", s(&db), "--agreement"])
-        .args(["scenarios/donbas-2015/agreement.toml", s(&seed)])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    hq_store(&dir, &db);
     let files = feeds(&dir, n, 10);
     let port = free_port();
     let url = format!("nats://127.0.0.1:{port}");
@@ -307,6 +316,207 @@ fn every_record_is_stored_once_across_killed_server_consumer_and_forwarder() {
         "nats: {n} records forwarded and stored once in {:.1} s ({:.0} records/s) across three kills",
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGTERM, and the exit status (within 30 s).
+fn terminate(mut p: Proc) -> std::process::ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-TERM", &p.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -TERM failed");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(st) = p.0.try_wait().unwrap() {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not stopped within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One CoT event as a TAK device writes it (with its own XML declaration).
+fn cot_event(uid: &str, time: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
+         <event version=\"2.0\" uid=\"{uid}\" type=\"b-m-p-s-m\" how=\"h-g-i-g-o\" time=\"{time}\" \
+         start=\"{time}\" stale=\"2030-01-01T00:00:00Z\"><point lat=\"48.01\" lon=\"37.77\" \
+         hae=\"200\" ce=\"12\" le=\"9999999\"/><detail><contact callsign=\"BASE-3-OP\"/>\
+         <remarks>impact crater</remarks></detail></event>"
+    )
+}
+
+/// Sends `events` on one TCP connection as a device does, then closes it and waits for the
+/// forwarder to close its side (it has read everything).
+fn send_cot(addr: &str, events: &str) {
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.write_all(events.as_bytes()).unwrap();
+    tcp.shutdown(std::net::Shutdown::Write).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = tcp.read_to_end(&mut Vec::new());
+}
+
+#[test]
+fn cot_from_devices_at_a_forward_base_is_stored_once_across_a_killed_forwarder_and_link() {
+    let started = Instant::now();
+    let dir = tempdir("cot");
+    let db = dir.join("hq.gpkg");
+    let spool = dir.join("base-3.spool");
+    let (nats_log, serve_log, fwd_log) = (
+        dir.join("nats.log"),
+        dir.join("serve.log"),
+        dir.join("forward.log"),
+    );
+    hq_store(&dir, &db);
+    let port = free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let cot = format!("127.0.0.1:{}", free_port());
+    let js = dir.join("jetstream");
+    let tag = std::process::id();
+    let time = "2026-01-02T03:04:05.678Z";
+    let uid = |i: usize| format!("fwd-{tag}-{i}");
+    const STORED_COT: &str = "SELECT count(*) FROM observations WHERE obs_id LIKE 'cot:fwd-%'";
+    let spooled = || count(&spool, "SELECT count(*) FROM spool");
+
+    let mut server = nats_server(port, &js, &nats_log);
+    let consumer = serve(&db, &url, &serve_log);
+    let cot_forwarder = || {
+        truce_bg(
+            &[
+                "forward",
+                "--nats",
+                &url,
+                "--subject",
+                "truce.observations.base-3",
+                "--spool",
+                s(&spool),
+                "--cot-tcp",
+                &cot,
+            ],
+            &fwd_log,
+        )
+    };
+    let forwarder = cot_forwarder();
+    wait("the forwarder's CoT listener", 10, &dir, || {
+        std::net::TcpStream::connect(&cot).is_ok()
+    });
+
+    // 1. Link up: 40 events and a malformed one (no time) in the middle, on one connection.
+    let n = 40;
+    let mut burst = String::new();
+    for i in 0..n {
+        burst.push_str(&cot_event(&uid(i), time));
+        if i == n / 2 {
+            burst.push_str(&format!(
+                "<event version=\"2.0\" uid=\"fwd-{tag}-bad\" type=\"b-m-p-s-m\"><point lat=\"48\" lon=\"37\"/></event>"
+            ));
+        }
+    }
+    send_cot(&cot, &burst);
+    wait("the events stored at headquarters", 30, &dir, || {
+        count(&db, STORED_COT) >= n as i64
+    });
+    wait("the spool emptied", 10, &dir, || spooled() == 0);
+    let log = std::fs::read_to_string(&fwd_log).unwrap();
+    let rejected = log
+        .lines()
+        .find(|l| l.contains("CoT event rejected"))
+        .unwrap_or_else(|| panic!("the malformed event was not reported:\n{log}"));
+    assert!(
+        rejected.contains("cot-tcp:127.0.0.1:") && rejected.contains("neither time nor start"),
+        "the rejection names neither the connection's peer nor the reason: {rejected}"
+    );
+
+    // 2. Link down: 20 new events and 5 sent again (a device reconnecting), spooled — and
+    //    the forwarder killed once they are on disk, before it could publish them.
+    server.kill();
+    let m = 20;
+    let mut burst = String::new();
+    for i in (n..n + m).chain(0..5) {
+        burst.push_str(&cot_event(&uid(i), time));
+    }
+    send_cot(&cot, &burst);
+    wait(
+        "the events spooled while the link is down",
+        10,
+        &dir,
+        || spooled() == (m + 5) as i64,
+    );
+    forwarder.kill();
+
+    // 3. Link up again, the forwarder run again (no listener): it sends the spool and exits.
+    server = nats_server(port, &js, &nats_log);
+    let mut resend = forward(&url, &spool, &[], &fwd_log);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = resend.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "the forwarder did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.success(),
+        "forwarder: {status}; {}",
+        std::fs::read_to_string(&fwd_log).unwrap_or_default()
+    );
+    assert_eq!(spooled(), 0);
+    wait("every event stored", 30, &dir, || {
+        count(&db, STORED_COT) >= (n + m) as i64
+    });
+
+    // 4. SIGTERM as soon as a device's event has been read: the forwarder spools it,
+    //    publishes it, and exits 0 with an empty spool.
+    let forwarder = cot_forwarder();
+    wait("the forwarder's CoT listener again", 10, &dir, || {
+        std::net::TcpStream::connect(&cot).is_ok()
+    });
+    send_cot(&cot, &cot_event(&uid(n + m), time));
+    let status = terminate(forwarder);
+    assert!(
+        status.success(),
+        "forwarder stopped by SIGTERM: {status}; {}",
+        std::fs::read_to_string(&fwd_log).unwrap_or_default()
+    );
+    assert_eq!(spooled(), 0);
+    let m = m + 1;
+    wait("the last event stored", 30, &dir, || {
+        count(&db, STORED_COT) >= (n + m) as i64
+    });
+    // A copy still in flight would show as an extra row: give it time to arrive.
+    std::thread::sleep(Duration::from_secs(2));
+    drop(consumer);
+    drop(server);
+    assert_eq!(
+        count(&db, STORED_COT),
+        (n + m) as i64,
+        "each event stored exactly once"
+    );
+    for i in [0, n / 2, n - 1, n, n + m - 2, n + m - 1] {
+        assert_eq!(
+            count(
+                &db,
+                &format!(
+                    "SELECT count(*) FROM observations WHERE obs_id = 'cot:{}:{time}'",
+                    uid(i)
+                )
+            ),
+            1,
+            "event {i}"
+        );
+    }
+    // The malformed event stayed at the base: headquarters holds no rejected record.
+    assert_eq!(count(&db, "SELECT count(*) FROM rejected_records"), 0);
+    eprintln!(
+        "nats cot: {} events from a device through a forward base, stored once across a link \
+         down, a killed forwarder and a stopped one, in {:.1} s",
+        n + m,
+        started.elapsed().as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
