@@ -158,6 +158,24 @@ pub(crate) fn checked_agreement_body(
     Ok(body)
 }
 
+/// Refuses a batch assessed under other terms than `current`, the agreement in force (either
+/// engine).
+pub(crate) fn check_batch_agreement(
+    path: &std::path::Path,
+    batch: &Batch,
+    current: Option<String>,
+) -> Result<(), StoreError> {
+    if current.as_deref() == Some(batch.agreement_hash.as_str()) {
+        return Ok(());
+    }
+    Err(StoreError::AgreementMismatch {
+        path: path.to_path_buf(),
+        file: batch.file.clone(),
+        batch_hash: batch.agreement_hash.clone(),
+        current: current.unwrap_or_else(|| "none (no agreement was put)".into()),
+    })
+}
+
 /// The kinds [`crate::Backend::append_record`] appends; observations, agreements and
 /// rejections have their own writers.
 pub(crate) fn assert_record_kind(kind: EntryKind) {
@@ -236,14 +254,7 @@ impl Store for GeoPackageStore {
     fn append_batch(&mut self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         let current =
             current_agreement(&self.conn).map_err(self.read_failed("the agreement in force"))?;
-        if current.as_deref() != Some(batch.agreement_hash.as_str()) {
-            return Err(StoreError::AgreementMismatch {
-                path: self.path.clone(),
-                file: batch.file.clone(),
-                batch_hash: batch.agreement_hash.clone(),
-                current: current.unwrap_or_else(|| "none (no agreement was put)".into()),
-            });
-        }
+        check_batch_agreement(&self.path, batch, current)?;
         self.write_batch(batch).map_err(|f| StoreError::Batch {
             path: self.path.clone(),
             file: batch.file.clone(),

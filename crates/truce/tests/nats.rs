@@ -261,19 +261,7 @@ fn every_record_is_stored_once_across_killed_server_consumer_and_forwarder() {
     consumer = serve(&db, &url, &serve_log);
 
     // The forwarder ends with an empty spool; the consumer stores everything.
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let status = loop {
-        if let Some(st) = forwarder.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "the forwarder did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(
-        status.success(),
-        "forwarder: {status}; {}",
-        std::fs::read_to_string(&fwd_log).unwrap_or_default()
-    );
+    forwarder_succeeds(&mut forwarder.0, 180, &fwd_log);
     assert_eq!(spooled(), 0);
     wait("every record stored", 180, &dir, || {
         count(&db, STORED) >= n as i64
@@ -452,19 +440,7 @@ fn cot_from_devices_at_a_forward_base_is_stored_once_across_a_killed_forwarder_a
     // 3. Link up again, the forwarder run again (no listener): it sends the spool and exits.
     server = nats_server(port, &js, &nats_log);
     let mut resend = forward(&url, &spool, &[], &fwd_log);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(st) = resend.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "the forwarder did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(
-        status.success(),
-        "forwarder: {status}; {}",
-        std::fs::read_to_string(&fwd_log).unwrap_or_default()
-    );
+    forwarder_succeeds(&mut resend.0, 30, &fwd_log);
     assert_eq!(spooled(), 0);
     wait("every event stored", 30, &dir, || {
         count(&db, STORED_COT) >= (n + m) as i64
@@ -519,4 +495,22 @@ fn cot_from_devices_at_a_forward_base_is_stored_once_across_a_killed_forwarder_a
         started.elapsed().as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits up to `secs` for the forwarder to exit, which it must do successfully (its log in the
+/// message otherwise).
+fn forwarder_succeeds(child: &mut std::process::Child, secs: u64, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "the forwarder did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.success(),
+        "forwarder: {status}; {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }

@@ -305,14 +305,7 @@ impl Store for PgStore {
 
     fn append_batch(&mut self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         let current = self.current_agreement()?;
-        if current.as_deref() != Some(batch.agreement_hash.as_str()) {
-            return Err(StoreError::AgreementMismatch {
-                path: self.path.clone(),
-                file: batch.file.clone(),
-                batch_hash: batch.agreement_hash.clone(),
-                current: current.unwrap_or_else(|| "none (no agreement was put)".into()),
-            });
-        }
+        crate::geopackage::check_batch_agreement(&self.path, batch, current)?;
         blocking(|| self.write_batch(batch)).map_err(|f| StoreError::Batch {
             path: self.path.clone(),
             file: batch.file.clone(),
