@@ -299,9 +299,9 @@ pub struct Incident {
     pub independent_sources: usize,
     /// The firing position fixed from two or more `firing` bearings (its `used` and `rejected`
     /// index the incident's firing bearings in canonical order: time, then seq).
-    pub origin: Option<Origin>,
+    pub origin: Option<Box<Origin>>,
     /// Who fired, suggested from `origin`; never from impacts.
-    pub attribution: Option<Suggestion>,
+    pub attribution: Option<Box<Suggestion>>,
     /// Rule ids its observations may breach, sorted.
     pub breaches: Vec<String>,
     /// The `observed_at` (the report's stated time, not the start of its uncertainty
@@ -318,7 +318,7 @@ pub struct Incident {
     /// The party the evidence suggests and why ([`crate::attribute::suggested_party`]), kept
     /// up to date as members join: the one suggestion every surface shows. Never official:
     /// that takes an analyst's `attribute` decision.
-    pub suggested: Option<PartySuggestion>,
+    pub suggested: Option<Box<PartySuggestion>>,
     /// Strike ↔ firing: for a strike, the firing that caused it; for a firing, the strikes it
     /// caused — each with the other end's place, the firing side's party and the basis
     /// ([`Fusion`] links each strike to its most plausible firing).
@@ -327,7 +327,7 @@ pub struct Incident {
     /// calibre → a range band) or a lone firing bearing held against the strike it caused
     /// (ray ∩ weapon range), stated with the party whose area holds all of it
     /// ([`crate::attribute::fire_area_from_craters`], [`crate::attribute::fire_area_from_rays`]).
-    pub fire_area: Option<Suggestion>,
+    pub fire_area: Option<Box<Suggestion>>,
     /// Its observations that are bearings (an acoustic array's, a camera's), by seq: the rays
     /// behind its location or origin, drawn as such on a map. Sensor positions: staff only.
     pub bearings: Vec<BearingRay>,
@@ -438,8 +438,10 @@ struct Sums {
     /// The union of the members' intervals, seconds.
     lo: f64,
     hi: f64,
-    /// The best weight each source (kind, id) gave: one source counts once.
-    by_source: BTreeMap<(SourceKind, String), f64>,
+    /// The best weight each source (kind, id) gave, sorted by source: one source counts
+    /// once. A sorted `Vec`, not a `BTreeMap`: most incidents have one or two sources, and a
+    /// map's first node alone is ~450 bytes an incident.
+    by_source: Vec<((SourceKind, String), f64)>,
     /// What doubtful reports say, held back until the incident is corroborated.
     held: Held,
 }
@@ -454,18 +456,25 @@ struct Held {
 
 impl Sums {
     fn add_grade(&mut self, m: &Member) {
-        let w = self
+        let key = (m.source_kind, m.source_id.as_str());
+        match self
             .by_source
-            .entry((m.source_kind, m.source_id.clone()))
-            .or_insert(0.0);
-        *w = w.max(m.weight);
+            .binary_search_by(|((kind, id), _)| (*kind, id.as_str()).cmp(&key))
+        {
+            Ok(i) => self.by_source[i].1 = self.by_source[i].1.max(m.weight),
+            Err(i) => self
+                .by_source
+                .insert(i, ((m.source_kind, m.source_id.clone()), m.weight)),
+        }
     }
 }
 
 /// The fusion engine: incidents so far, and the index over them.
 pub struct Fusion {
     engine: Arc<Engine>,
-    incidents: Vec<Incident>,
+    /// Shared (copy on write) with the read snapshots made of them: a snapshot holds the
+    /// same incidents, not copies, until one changes.
+    incidents: Vec<Arc<Incident>>,
     members: Vec<Vec<Member>>,
     sums: Vec<Sums>,
     boxes: Vec<Entry>,
@@ -682,7 +691,7 @@ fn ray_passes(b: &BearingObs, p: LonLat, r: f64, slack_m: f64) -> Option<f64> {
 /// grown by inserts, which changes nothing: every search over it breaks ties by incident index.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct FusionState<'a> {
-    incidents: Cow<'a, [Incident]>,
+    incidents: Cow<'a, [Arc<Incident>]>,
     members: Cow<'a, [Vec<Member>]>,
     sums: Cow<'a, [Sums]>,
     /// Each incident's index box: its lower and upper corners.
@@ -766,7 +775,7 @@ impl Fusion {
     }
 
     /// The incidents so far, in order of creation.
-    pub fn incidents(&self) -> &[Incident] {
+    pub fn incidents(&self) -> &[Arc<Incident>] {
         &self.incidents
     }
 
@@ -992,13 +1001,13 @@ impl Fusion {
                 basis: format!("strike {} within range of this firing", si.id),
             });
         }
-        let inc = &mut self.incidents[f];
+        let inc = Arc::make_mut(&mut self.incidents[f]);
         inc.links = links;
-        inc.fire_area = area;
-        inc.suggested = crate::attribute::suggested_party(inc);
+        inc.fire_area = area.map(Box::new);
+        inc.suggested = crate::attribute::suggested_party(inc).map(Box::new);
         // The strikes' party comes from here.
         let party = inc.suggested.as_ref().map(|p| p.party.clone());
-        for l in &mut self.incidents[f].links {
+        for l in &mut Arc::make_mut(&mut self.incidents[f]).links {
             l.party = party.clone();
         }
     }
@@ -1038,10 +1047,10 @@ impl Fusion {
             self.members[s].iter().filter_map(|m| m.crater).collect();
         let area =
             at.and_then(|at| crate::attribute::fire_area_from_craters(&self.engine, at, &craters));
-        let inc = &mut self.incidents[s];
+        let inc = Arc::make_mut(&mut self.incidents[s]);
         inc.links = link.into_iter().collect();
-        inc.fire_area = area;
-        inc.suggested = crate::attribute::suggested_party(inc);
+        inc.fire_area = area.map(Box::new);
+        inc.suggested = crate::attribute::suggested_party(inc).map(Box::new);
     }
 
     /// The incident `m` most plausibly belongs to: the closest that passes every gate, ties to
@@ -1186,7 +1195,7 @@ impl Fusion {
     fn start(&mut self, group: EventGroup, m: Member) {
         let k = self.incidents.len();
         let t = DateTime::<Utc>::from_timestamp(0, 0).expect("epoch");
-        self.incidents.push(Incident {
+        self.incidents.push(Arc::new(Incident {
             id: format!("inc-{}", m.seq),
             group,
             kinds: Vec::new(),
@@ -1208,7 +1217,7 @@ impl Fusion {
             links: Vec::new(),
             fire_area: None,
             bearings: Vec::new(),
-        });
+        }));
         self.members.push(Vec::new());
         self.fired_by.push(None);
         self.caused.push(BTreeSet::new());
@@ -1242,7 +1251,7 @@ impl Fusion {
         let firing_bearing = m.kind == ObservationKind::Firing && m.bearing.is_some();
         let mut extent = m.extent();
         let reach = m.lo - m.lookback_s();
-        let inc = &mut self.incidents[k];
+        let inc = Arc::make_mut(&mut self.incidents[k]);
         insert_sorted(&mut inc.observation_seqs, m.seq);
         if let Some(b) = &m.bearing {
             let at = inc.bearings.partition_point(|x| x.seq < m.seq);
@@ -1308,11 +1317,11 @@ impl Fusion {
                 .filter_map(|x| x.bearing.clone())
                 .collect();
             inc.origin = if firing.len() >= 2 {
-                triangulate(&firing).ok()
+                triangulate(&firing).ok().map(Box::new)
             } else {
                 None
             };
-            inc.attribution = inc.origin.as_ref().map(|o| suggest(&self.engine, o));
+            inc.attribution = inc.origin.as_ref().map(|o| Box::new(suggest(&self.engine, o)));
         }
         (
             inc.confidence,
@@ -1329,7 +1338,7 @@ impl Fusion {
                 *inc.breach_parties.entry(party).or_insert(0.0) += w;
             }
         }
-        inc.suggested = crate::attribute::suggested_party(inc);
+        inc.suggested = crate::attribute::suggested_party(inc).map(Box::new);
         if inc.state == IncidentState::Corroborated && inc.corroborated_at.is_none() {
             inc.corroborated_at = Some(to_time(joined_at));
         }
@@ -1376,11 +1385,11 @@ pub fn platform_of(id: &str) -> &str {
 ///   party's allegation adds to the confidence but never corroborates), whatever the
 ///   confidence: one source is never corroboration, however good its grade.
 fn evidence(
-    by_source: &BTreeMap<(SourceKind, String), f64>,
+    by_source: &[((SourceKind, String), f64)],
 ) -> (f64, IncidentState, Vec<SourceKind>, usize) {
     let mut by_platform: BTreeMap<(SourceKind, &str), f64> = BTreeMap::new();
-    for ((kind, id), &w) in by_source {
-        let p = by_platform.entry((*kind, platform_of(id))).or_insert(0.0);
+    for &((kind, ref id), w) in by_source {
+        let p = by_platform.entry((kind, platform_of(id))).or_insert(0.0);
         *p = p.max(w);
     }
     let mut by_kind: BTreeMap<SourceKind, Vec<f64>> = BTreeMap::new();

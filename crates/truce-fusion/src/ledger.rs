@@ -276,7 +276,8 @@ pub struct Ledger {
     engine: Arc<Engine>,
     fusion: Fusion,
     /// Parallel to `fusion.incidents()`.
-    records: Vec<Record>,
+    /// Shared (copy on write) with the read snapshots, like the incidents.
+    records: Vec<Arc<Record>>,
     by_id: HashMap<String, usize>,
     /// Incidents changed since the last [`Ledger::take_touched`].
     touched: BTreeSet<usize>,
@@ -302,7 +303,8 @@ pub struct Ledger {
 /// of another format is not read: the ledger is replayed from the log instead. Bump it with
 /// any change to what the ledger or the fusion engine keep.
 /// 2: incidents keep their bearings ([`crate::correlate::BearingRay`]).
-pub const SNAPSHOT_FORMAT: u32 = 2;
+/// 3: an incident's sources are a sorted list, not a map.
+pub const SNAPSHOT_FORMAT: u32 = 3;
 
 /// What a snapshot holds after its format: the folded state, borrowed when written and owned
 /// when read. The indices by id are rebuilt; what changed since the last `take_*` is not kept.
@@ -311,7 +313,7 @@ struct LedgerState<'a> {
     /// The hash of the terms it was folded under: restored only under the same.
     agreement: Cow<'a, str>,
     fusion: FusionState<'a>,
-    records: Cow<'a, [Record]>,
+    records: Cow<'a, [Arc<Record>]>,
     through: Option<u64>,
     /// The mission in force, as its canonical JSON (parsed again, hash and all).
     mission: Option<String>,
@@ -470,11 +472,11 @@ impl Ledger {
     }
 
     /// The fused incidents, in order of creation; `records()[i]` belongs to `incidents()[i]`.
-    pub fn incidents(&self) -> &[Incident] {
+    pub fn incidents(&self) -> &[Arc<Incident>] {
         self.fusion.incidents()
     }
 
-    pub fn records(&self) -> &[Record] {
+    pub fn records(&self) -> &[Arc<Record>] {
         &self.records
     }
 
@@ -525,7 +527,7 @@ impl Ledger {
         let inc = &self.fusion.incidents()[k];
         if k == self.records.len() {
             self.by_id.insert(inc.id.clone(), k);
-            self.records.push(Record {
+            self.records.push(Arc::new(Record {
                 state: Lifecycle::SingleSource,
                 transitions: vec![Transition {
                     from: None,
@@ -543,9 +545,9 @@ impl Ledger {
                 }],
                 attributed_party: None,
                 told: Vec::new(),
-            });
+            }));
         }
-        let record = &mut self.records[k];
+        let record = Arc::make_mut(&mut self.records[k]);
         // Corroboration is recorded once, whatever the state; it moves only a single-source
         // incident (a tasked one is already further along).
         if inc.state == IncidentState::Corroborated
@@ -660,7 +662,7 @@ impl Ledger {
         });
         self.touched_tasks.insert(t);
         self.pending.insert(t);
-        let record = &mut self.records[k];
+        let record = Arc::make_mut(&mut self.records[k]);
         record.transitions.push(Transition {
             from: Some(record.state),
             to: Lifecycle::VerificationTasked,
@@ -788,7 +790,7 @@ impl Ledger {
         let Some(k) = self.find(&incident) else {
             return;
         };
-        let record = &mut self.records[k];
+        let record = Arc::make_mut(&mut self.records[k]);
         if record.state == Lifecycle::Published {
             return;
         }
@@ -889,7 +891,7 @@ impl Ledger {
     pub fn decide(&mut self, seq: u64, d: &Decision) -> Result<(), DecisionError> {
         self.note_seq(seq);
         let k = self.check(d)?;
-        let record = &mut self.records[k];
+        let record = Arc::make_mut(&mut self.records[k]);
         let from = record.state;
         if d.action == Action::Task {
             let inc = &self.fusion.incidents()[k];
@@ -987,7 +989,7 @@ impl Ledger {
     pub fn respond(&mut self, seq: u64, r: &Response) -> Result<(), DecisionError> {
         self.note_seq(seq);
         let k = self.check_response(r)?;
-        let record = &mut self.records[k];
+        let record = Arc::make_mut(&mut self.records[k]);
         let evidence = if r.evidence.is_empty() {
             String::new()
         } else {
@@ -1046,7 +1048,7 @@ impl Ledger {
             } else {
                 format!("; webhooks to {}", sent.webhooks.join(", "))
             };
-            let record = &mut self.records[k];
+            let record = Arc::make_mut(&mut self.records[k]);
             for p in &sent.recipients {
                 if let Err(at) = record.told.binary_search(p) {
                     record.told.insert(at, p.clone());
@@ -1085,7 +1087,7 @@ impl Ledger {
                 .as_deref()
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default();
-            let record = &mut self.records[k];
+            let record = Arc::make_mut(&mut self.records[k]);
             record.transitions.push(Transition {
                 from: Some(record.state),
                 to: record.state,

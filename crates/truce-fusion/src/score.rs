@@ -280,7 +280,7 @@ pub(crate) fn majority<'a>(votes: impl IntoIterator<Item = (&'a str, f64)>) -> O
 /// Our incidents as claims: observation ids from `id_of(seq)` (seqs it does not know are left
 /// out), the fused location, [`suggested_party`], the interval start and `corroborated_at`.
 pub fn claims_from_incidents(
-    incidents: &[Incident],
+    incidents: &[std::sync::Arc<Incident>],
     id_of: impl Fn(u64) -> Option<String>,
 ) -> Vec<Claim> {
     incidents

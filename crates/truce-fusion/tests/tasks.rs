@@ -53,7 +53,7 @@ fn fuse(engine: &std::sync::Arc<Engine>, items: Vec<(Observation, Place)>) -> Ve
         .collect();
     let mut fusion = Fusion::new(engine.clone());
     fusion.fuse(&batch);
-    fusion.incidents().to_vec()
+    fusion.incidents().iter().map(|i| (**i).clone()).collect()
 }
 
 #[test]

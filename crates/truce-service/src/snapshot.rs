@@ -1,4 +1,5 @@
-//! A read snapshot of the incidents: copies of the ledger's incidents and records, newest
+//! A read snapshot of the incidents: the ledger's incidents and records (shared: the ledger
+//! copies one before changing it), newest
 //! first, with a space index over the locations each audience sees — what a server answers
 //! lists from without holding the writer's lock (the server swaps an `Arc` of one after each
 //! write; `truce-server`'s `state`).
@@ -32,8 +33,9 @@ use crate::view::{IncidentView, Stats};
 pub struct Item {
     /// Its index in `Ledger::incidents` (incidents are never removed or reordered).
     pub index: usize,
-    pub incident: Incident,
-    pub record: Record,
+    /// The ledger's own incident, shared: the ledger copies it before changing it.
+    pub incident: Arc<Incident>,
+    pub record: Arc<Record>,
     /// Whose area holds its (true) location, under the snapshot's terms.
     pub party_area: Option<String>,
     /// Its view serialised, made on first read for each of [`View::Full`], [`View::Party`]
@@ -233,6 +235,6 @@ impl Incidents {
 
     /// Counts over `items` ([`Stats::of_parts`]).
     pub fn stats<'a>(&self, items: impl IntoIterator<Item = &'a Item>) -> Stats {
-        Stats::of_parts(items.into_iter().map(|i| (&i.incident, &i.record)))
+        Stats::of_parts(items.into_iter().map(|i| (&*i.incident, &*i.record)))
     }
 }

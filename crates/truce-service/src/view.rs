@@ -449,7 +449,7 @@ impl Stats {
         Stats::of_parts(
             shown
                 .into_iter()
-                .map(|k| (&ledger.incidents()[k], &ledger.records()[k])),
+                .map(|k| (&*ledger.incidents()[k], &*ledger.records()[k])),
         )
     }
 

@@ -91,7 +91,7 @@ pub(crate) fn explain(batch: &[Assessed], fusion: &Fusion, truth: &Truth) -> Str
     let by_id: BTreeMap<&str, &truce_fusion::Incident> = fusion
         .incidents()
         .iter()
-        .map(|i| (i.id.as_str(), i))
+        .map(|i| (i.id.as_str(), &**i))
         .collect();
     let held: std::collections::BTreeSet<&str> = ours
         .iter()
