@@ -26,9 +26,11 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{Read, Write};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use lz4_flex::frame::{BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
 use serde::{Deserialize, Serialize};
 use truce_core::assess::{Assessment, Engine};
 use truce_core::mission::Mission;
@@ -304,7 +306,25 @@ pub struct Ledger {
 /// any change to what the ledger or the fusion engine keep.
 /// 2: incidents keep their bearings ([`crate::correlate::BearingRay`]).
 /// 3: an incident's sources are a sorted list, not a map.
-pub const SNAPSHOT_FORMAT: u32 = 3;
+/// 4: the postcard bytes are compressed, as one LZ4 frame (`lz4 -d` reads it after the first
+///    four bytes): a quarter of the size in the store, for ~0.1 s a million observations.
+pub const SNAPSHOT_FORMAT: u32 = 4;
+
+/// The content size an LZ4 frame's header declares (the LZ4 frame format, section "Frame
+/// descriptor": magic, FLG with bit 3 for the content size, BD, then the size little-endian),
+/// when it declares one and it is below 64 GiB: a capacity hint, never trusted further.
+fn frame_content_size(frame: &[u8]) -> Option<usize> {
+    const MAGIC: u32 = 0x184D_2204;
+    let (magic, rest) = frame.split_first_chunk::<4>()?;
+    let [flg, _bd, rest @ ..] = rest else {
+        return None;
+    };
+    if u32::from_le_bytes(*magic) != MAGIC || flg & 0x08 == 0 {
+        return None;
+    }
+    let size = u64::from_le_bytes(*rest.first_chunk::<8>()?);
+    (size < 1 << 36).then_some(size as usize)
+}
 
 /// What a snapshot holds after its format: the folded state, borrowed when written and owned
 /// when read. The indices by id are rebuilt; what changed since the last `take_*` is not kept.
@@ -326,7 +346,7 @@ struct LedgerState<'a> {
 }
 
 impl Ledger {
-    /// The folded state as bytes ([`SNAPSHOT_FORMAT`], then postcard): what
+    /// The folded state as bytes ([`SNAPSHOT_FORMAT`], then postcard in an LZ4 frame): what
     /// [`Ledger::from_snapshot`] restores, so a restart folds only the entries after
     /// [`Ledger::through_seq`] instead of the whole log. Deterministic: two ledgers that folded
     /// the same entries under the same terms give the same bytes.
@@ -344,8 +364,15 @@ impl Ledger {
             warnings: Cow::Borrowed(&self.warnings),
             latest: self.latest,
         };
-        let out = SNAPSHOT_FORMAT.to_le_bytes().to_vec();
-        postcard::to_extend(&state, out).expect("a ledger always serialises")
+        let raw = postcard::to_allocvec(&state).expect("a ledger always serialises");
+        let frame = FrameInfo::new()
+            .block_size(BlockSize::Max4MB)
+            .content_size(Some(raw.len() as u64));
+        let mut out = Vec::with_capacity(raw.len() / 3);
+        out.extend_from_slice(&SNAPSHOT_FORMAT.to_le_bytes());
+        let mut lz4 = FrameEncoder::with_frame_info(frame, out);
+        lz4.write_all(&raw).expect("writing to memory does not fail");
+        lz4.finish().expect("writing to memory does not fail")
     }
 
     /// The ledger [`Ledger::snapshot`] wrote, under `engine`'s terms. Refused, with the reason,
@@ -360,7 +387,14 @@ impl Ledger {
                 "a ledger snapshot of format {format}, this build reads {SNAPSHOT_FORMAT}"
             ));
         }
-        let state: LedgerState = postcard::from_bytes(body)
+        // The frame says how long the postcard is (written with it): taken at once, so the
+        // buffer is not grown by doubling, which left a restarted server's allocator holding
+        // the discarded halves.
+        let mut raw = Vec::with_capacity(frame_content_size(body).unwrap_or(0));
+        FrameDecoder::new(body)
+            .read_to_end(&mut raw)
+            .map_err(|e| format!("a ledger snapshot that does not decompress: {e}"))?;
+        let state: LedgerState = postcard::from_bytes(&raw)
             .map_err(|e| format!("a ledger snapshot that does not decode: {e}"))?;
         if state.agreement != engine.agreement().hash.as_str() {
             return Err(format!(
