@@ -91,22 +91,6 @@ pub enum Outcome {
     SomeRejected,
 }
 
-/// mimalloc rather than glibc's allocator (issue 14): `truce ingest` allocates and frees
-/// millions of small strings and incidents; measured on 200,000 FIRMS rows, 10–15 % less wall
-/// time (docs/benchmarks.md, "Memory of a restarted server").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Hands the memory freed so far back to the operating system. mimalloc keeps freed pages
-/// for a while to reuse them; a server that has just decoded its ledger snapshot (a buffer of
-/// ~450 bytes an observation, freed at once) would otherwise keep them resident while it
-/// idles — 65 MiB at 200,000 observations (docs/benchmarks.md).
-pub fn release_freed_memory() {
-    // SAFETY: mi_collect only walks mimalloc's own heaps, and any thread may call it at any
-    // time; it takes no pointers.
-    unsafe { libmimalloc_sys::mi_collect(true) }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -174,8 +174,6 @@ pub fn serve(args: ServeArgs) -> Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     let state = AppState::open(args.db.clone(), key, limits.clone(), clock)?;
-    // Opening decoded the ledger snapshot (or replayed the log) and freed the buffers.
-    crate::release_freed_memory();
     if let Some(url) = &args.map_style {
         let style = truce_server::state::MapStyle::new(url, &args.map_origin)
             .map_err(|e| anyhow::anyhow!("--map-style: {e}"))?;
