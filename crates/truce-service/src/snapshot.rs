@@ -136,7 +136,10 @@ impl Incidents {
 
     fn index(ledger: &Ledger, by_index: Vec<Arc<Item>>) -> Incidents {
         let mut order: Vec<u32> = (0..by_index.len() as u32).collect();
-        order.sort_by_key(|&k| {
+        // Keys taken once (each is behind two pointers) and sorted unstably: they are unique
+        // (the index breaks ties), so the order is the same. A tenth of a restart at a million
+        // incidents went to the stable sort's comparisons chasing those pointers.
+        order.sort_by_cached_key(|&k| {
             access::newest_first(by_index[k as usize].incident.start, k as usize)
         });
         let mut located = Vec::new();
