@@ -280,7 +280,9 @@ pub struct Ledger {
     /// Parallel to `fusion.incidents()`.
     /// Shared (copy on write) with the read snapshots, like the incidents.
     records: Vec<Arc<Record>>,
-    by_id: HashMap<String, usize>,
+    /// Incident index by the seq in its id (`inc-<seq>`, [`incident_key`]): a number, not a
+    /// second copy of every id string.
+    by_id: HashMap<u64, usize>,
     /// Incidents changed since the last [`Ledger::take_touched`].
     touched: BTreeSet<usize>,
     /// The last seq applied.
@@ -309,6 +311,12 @@ pub struct Ledger {
 /// 4: the postcard bytes are compressed, as one LZ4 frame (`lz4 -d` reads it after the first
 ///    four bytes): a quarter of the size in the store, for ~0.1 s a million observations.
 pub const SNAPSHOT_FORMAT: u32 = 4;
+
+/// The number in an incident id (`inc-<seq>`: fusion names an incident after the seq of the
+/// observation that started it, `correlate::Fusion`), the ledger's key for it.
+fn incident_key(id: &str) -> Option<u64> {
+    id.strip_prefix("inc-")?.parse().ok()
+}
 
 /// The content size an LZ4 frame's header declares (the LZ4 frame format, section "Frame
 /// descriptor": magic, FLG with bit 3 for the content size, BD, then the size little-endian),
@@ -418,8 +426,9 @@ impl Ledger {
             .incidents()
             .iter()
             .enumerate()
-            .map(|(k, i)| (i.id.clone(), k))
-            .collect();
+            .map(|(k, i)| incident_key(&i.id).map(|key| (key, k)))
+            .collect::<Option<_>>()
+            .ok_or("a ledger snapshot with an incident id not of the form inc-<seq>")?;
         let tasks = state.tasks.into_owned();
         let task_by_id = tasks
             .iter()
@@ -524,7 +533,9 @@ impl Ledger {
 
     /// The index of an incident by id.
     pub fn find(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).copied()
+        let k = *self.by_id.get(&incident_key(id)?)?;
+        // `inc-07` has the key of `inc-7`: only the exact id is that incident.
+        (self.fusion.incidents()[k].id == id).then_some(k)
     }
 
     /// The last entry seq applied.
@@ -560,7 +571,8 @@ impl Ledger {
         let at = obs.properties.observed_at;
         let inc = &self.fusion.incidents()[k];
         if k == self.records.len() {
-            self.by_id.insert(inc.id.clone(), k);
+            let key = incident_key(&inc.id).expect("fusion names incidents inc-<seq>");
+            self.by_id.insert(key, k);
             self.records.push(Arc::new(Record {
                 state: Lifecycle::SingleSource,
                 transitions: vec![Transition {

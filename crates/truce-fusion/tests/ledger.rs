@@ -96,6 +96,16 @@ fn corroboration_and_decisions_move_an_incident_through_its_lifecycle() {
         ledger.find("inc-10").unwrap(),
         ledger.find("inc-12").unwrap(),
     );
+    // Only the exact id names an incident: not another spelling of its number.
+    for other in ["inc-010", "inc-+10", "inc-11", "task-inc-10", "10", ""] {
+        assert_eq!(ledger.find(other), None, "{other}");
+    }
+    // The same lookup after a restart from the snapshot (the index is rebuilt from the ids).
+    let restored = Ledger::from_snapshot(engine.clone(), &ledger.snapshot()).unwrap();
+    assert_eq!(
+        (restored.find("inc-10"), restored.find("inc-12")),
+        (Some(a), Some(b))
+    );
     assert_eq!(ledger.records()[a].state, Lifecycle::VerificationTasked);
     assert_eq!(ledger.records()[b].state, Lifecycle::SingleSource);
     let steps = &ledger.records()[a].transitions;
