@@ -150,13 +150,17 @@ impl Incidents {
                 coarse.push(Located::new(coarsen(l), rank as u32));
             }
         }
+        // The two indexes are independent: one per core (half a restart's indexing, and of
+        // every write's re-index).
+        let (located, coarse) =
+            rayon::join(|| RTree::bulk_load(located), || RTree::bulk_load(coarse));
         Incidents {
             engine: ledger.engine().clone(),
             through_seq: ledger.through_seq(),
             by_index,
             order,
-            located: RTree::bulk_load(located),
-            coarse: RTree::bulk_load(coarse),
+            located,
+            coarse,
         }
     }
 
