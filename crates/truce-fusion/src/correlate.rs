@@ -377,7 +377,8 @@ struct Member {
     weight: f64,
     /// Points with radius (a Point; a track's vertices; an area's centroid).
     anchors: Vec<(LonLat, f64)>,
-    bearing: Option<BearingObs>,
+    /// Boxed, like `crater`: few members have one, and inline they were a third of a member.
+    bearing: Option<Box<BearingObs>>,
     breaches: Vec<String>,
     /// The distinct parties its breaches name as presumed responsible, sorted.
     parties: Vec<String>,
@@ -386,7 +387,7 @@ struct Member {
     /// Weapons counted, when the count says something ([`counted`]).
     count: Option<u32>,
     /// A crater analysis in the remarks: (azimuth fire came from, σ, calibre mm).
-    crater: Option<(f64, f64, Option<u32>)>,
+    crater: Option<Box<(f64, f64, Option<u32>)>>,
     /// Its own source calls it doubtful or improbable (credibility 4 or 5: "possible explosion
     /// heard, unconfirmed"): its breaches are held back until another source corroborates.
     doubtful: bool,
@@ -442,8 +443,9 @@ struct Sums {
     /// once. A sorted `Vec`, not a `BTreeMap`: most incidents have one or two sources, and a
     /// map's first node alone is ~450 bytes an incident.
     by_source: Vec<((SourceKind, String), f64)>,
-    /// What doubtful reports say, held back until the incident is corroborated.
-    held: Held,
+    /// What doubtful reports say, held back until the incident is corroborated (None: none
+    /// held, which is most incidents — boxed, it costs them 8 bytes, not 48).
+    held: Option<Box<Held>>,
 }
 
 /// The breaches and parties of an incident's doubtful reports (credibility 4–5), not yet the
@@ -539,12 +541,12 @@ impl Member {
             }
         };
         let bearing = match (place, &p.bearing) {
-            (Place::Point(o), Some(b)) => Some(BearingObs {
+            (Place::Point(o), Some(b)) => Some(Box::new(BearingObs {
                 observer: *o,
                 azimuth_deg: b.azimuth_deg,
                 error_deg: b.error_deg,
                 max_range_m: b.max_range_m,
-            }),
+            })),
             _ => None,
         };
         // Sound arrives after the event, never before: an acoustic report's time is the
@@ -580,7 +582,7 @@ impl Member {
             parties,
             coarse: p.time_uncertainty_s > COARSE_TIME_S || p.error_radius_m > COARSE_RADIUS_M,
             count: counted(obs),
-            crater: crate::attribute::crater_analysis(obs),
+            crater: crate::attribute::crater_analysis(obs).map(Box::new),
             doubtful: matches!(p.source.credibility, 4 | 5),
         }
     }
@@ -953,7 +955,7 @@ impl Fusion {
     fn strike_range(&self, s: usize) -> f64 {
         self.members[s]
             .iter()
-            .filter_map(|m| m.crater.and_then(|c| c.2))
+            .filter_map(|m| m.crater.as_deref().and_then(|c| c.2))
             .map(|c| crate::attribute::range_band_m(Some(c)).1)
             .max_by(f64::total_cmp)
             .unwrap_or(LINK_RANGE_M)
@@ -970,7 +972,7 @@ impl Fusion {
         }
         self.members[f]
             .iter()
-            .filter_map(|m| m.bearing.as_ref())
+            .filter_map(|m| m.bearing.as_deref())
             .filter_map(|b| crate::attribute::ray_within(b, at, range).map(|(t0, _)| t0))
             .min_by(f64::total_cmp)
     }
@@ -981,7 +983,7 @@ impl Fusion {
         let strikes: Vec<usize> = self.caused[f].iter().copied().collect();
         let rays: Vec<BearingObs> = self.members[f]
             .iter()
-            .filter_map(|m| m.bearing.clone())
+            .filter_map(|m| m.bearing.as_deref().cloned())
             .collect();
         let located = self.incidents[f].location.is_some();
         let mut area = None;
@@ -1044,7 +1046,7 @@ impl Fusion {
         });
         let at = self.incidents[s].location;
         let craters: Vec<(f64, f64, Option<u32>)> =
-            self.members[s].iter().filter_map(|m| m.crater).collect();
+            self.members[s].iter().filter_map(|m| m.crater.as_deref().copied()).collect();
         let area =
             at.and_then(|at| crate::attribute::fire_area_from_craters(&self.engine, at, &craters));
         let inc = Arc::make_mut(&mut self.incidents[s]);
@@ -1144,7 +1146,7 @@ impl Fusion {
                 // Else the incident's rays: they must meet in front of every observer.
                 let mut rays: Vec<BearingObs> = self.members[k]
                     .iter()
-                    .filter_map(|x| x.bearing.clone())
+                    .filter_map(|x| x.bearing.as_deref().cloned())
                     .collect();
                 if rays.is_empty() {
                     return None;
@@ -1155,7 +1157,7 @@ impl Fusion {
                 {
                     return None;
                 }
-                rays.push(b.clone());
+                rays.push(BearingObs::clone(b));
                 let fix = triangulate(&rays).ok().filter(|o| o.rejected.is_empty())?;
                 rays.iter()
                     .all(|r| ray_passes(r, fix.point, fix.ellipse.semi_major_m, slack).is_some())
@@ -1173,7 +1175,7 @@ impl Fusion {
                         // Bearing-only incident: the point must lie on every ray. One ray
                         // does not locate: late or coarse evidence, which one ray cannot tell
                         // from other salvoes', needs two rays that fix a point.
-                        let rays = self.members[k].iter().filter_map(|x| x.bearing.as_ref());
+                        let rays = self.members[k].iter().filter_map(|x| x.bearing.as_deref());
                         if m.tier() > 0 && inc.location.is_none() {
                             continue;
                         }
@@ -1272,14 +1274,14 @@ impl Fusion {
         let held = &mut self.sums[k].held;
         for rule in &m.breaches {
             if m.doubtful {
-                held.rules.push(rule.clone());
+                held.get_or_insert_default().rules.push(rule.clone());
             } else {
                 insert_sorted(&mut inc.breaches, rule.clone());
             }
         }
         for party in &m.parties {
             let to = if m.doubtful {
-                &mut held.parties
+                &mut held.get_or_insert_default().parties
             } else {
                 &mut inc.breach_parties
             };
@@ -1302,7 +1304,7 @@ impl Fusion {
             Some((p, r)) => (Some(p), r),
             None => {
                 let rays: Vec<BearingObs> =
-                    members.iter().filter_map(|x| x.bearing.clone()).collect();
+                    members.iter().filter_map(|x| x.bearing.as_deref().cloned()).collect();
                 match (triangulate(&rays), vaguely) {
                     (Ok(o), _) => (Some(o.point), o.ellipse.semi_major_m),
                     (Err(_), Some((p, r))) => (Some(p), r),
@@ -1314,7 +1316,7 @@ impl Fusion {
             let firing: Vec<BearingObs> = members
                 .iter()
                 .filter(|x| x.kind == ObservationKind::Firing)
-                .filter_map(|x| x.bearing.clone())
+                .filter_map(|x| x.bearing.as_deref().cloned())
                 .collect();
             inc.origin = if firing.len() >= 2 {
                 triangulate(&firing).ok().map(Box::new)
@@ -1330,12 +1332,14 @@ impl Fusion {
             inc.independent_sources,
         ) = evidence(&self.sums[k].by_source);
         if inc.independent_sources >= CORROBORATING_SOURCES {
-            let held = std::mem::take(&mut self.sums[k].held);
-            for rule in held.rules {
-                insert_sorted(&mut inc.breaches, rule);
-            }
-            for (party, w) in held.parties {
-                *inc.breach_parties.entry(party).or_insert(0.0) += w;
+            if let Some(held) = self.sums[k].held.take() {
+                let Held { rules, parties } = *held;
+                for rule in rules {
+                    insert_sorted(&mut inc.breaches, rule);
+                }
+                for (party, w) in parties {
+                    *inc.breach_parties.entry(party).or_insert(0.0) += w;
+                }
             }
         }
         inc.suggested = crate::attribute::suggested_party(inc).map(Box::new);

@@ -310,7 +310,8 @@ pub struct Ledger {
 /// 3: an incident's sources are a sorted list, not a map.
 /// 4: the postcard bytes are compressed, as one LZ4 frame (`lz4 -d` reads it after the first
 ///    four bytes): a quarter of the size in the store, for ~0.1 s a million observations.
-pub const SNAPSHOT_FORMAT: u32 = 4;
+/// 5: an incident's held-back reports are optional (most have none).
+pub const SNAPSHOT_FORMAT: u32 = 5;
 
 /// The number in an incident id (`inc-<seq>`: fusion names an incident after the seq of the
 /// observation that started it, `correlate::Fusion`), the ledger's key for it.
