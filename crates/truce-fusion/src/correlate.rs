@@ -1331,15 +1331,15 @@ impl Fusion {
             inc.source_kinds,
             inc.independent_sources,
         ) = evidence(&self.sums[k].by_source);
-        if inc.independent_sources >= CORROBORATING_SOURCES {
-            if let Some(held) = self.sums[k].held.take() {
-                let Held { rules, parties } = *held;
-                for rule in rules {
-                    insert_sorted(&mut inc.breaches, rule);
-                }
-                for (party, w) in parties {
-                    *inc.breach_parties.entry(party).or_insert(0.0) += w;
-                }
+        if inc.independent_sources >= CORROBORATING_SOURCES
+            && let Some(held) = self.sums[k].held.take()
+        {
+            let Held { rules, parties } = *held;
+            for rule in rules {
+                insert_sorted(&mut inc.breaches, rule);
+            }
+            for (party, w) in parties {
+                *inc.breach_parties.entry(party).or_insert(0.0) += w;
             }
         }
         inc.suggested = crate::attribute::suggested_party(inc).map(Box::new);
