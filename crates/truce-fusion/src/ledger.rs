@@ -319,22 +319,6 @@ fn incident_key(id: &str) -> Option<u64> {
     id.strip_prefix("inc-")?.parse().ok()
 }
 
-/// The content size an LZ4 frame's header declares (the LZ4 frame format, section "Frame
-/// descriptor": magic, FLG with bit 3 for the content size, BD, then the size little-endian),
-/// when it declares one and it is below 64 GiB: a capacity hint, never trusted further.
-fn frame_content_size(frame: &[u8]) -> Option<usize> {
-    const MAGIC: u32 = 0x184D_2204;
-    let (magic, rest) = frame.split_first_chunk::<4>()?;
-    let [flg, _bd, rest @ ..] = rest else {
-        return None;
-    };
-    if u32::from_le_bytes(*magic) != MAGIC || flg & 0x08 == 0 {
-        return None;
-    }
-    let size = u64::from_le_bytes(*rest.first_chunk::<8>()?);
-    (size < 1 << 36).then_some(size as usize)
-}
-
 /// What a snapshot holds after its format: the folded state, borrowed when written and owned
 /// when read. The indices by id are rebuilt; what changed since the last `take_*` is not kept.
 #[derive(Serialize, Deserialize)]
@@ -396,10 +380,7 @@ impl Ledger {
                 "a ledger snapshot of format {format}, this build reads {SNAPSHOT_FORMAT}"
             ));
         }
-        // The frame says how long the postcard is (written with it): taken at once, so the
-        // buffer is not grown by doubling, which left a restarted server's allocator holding
-        // the discarded halves.
-        let mut raw = Vec::with_capacity(frame_content_size(body).unwrap_or(0));
+        let mut raw = Vec::new();
         FrameDecoder::new(body)
             .read_to_end(&mut raw)
             .map_err(|e| format!("a ledger snapshot that does not decompress: {e}"))?;

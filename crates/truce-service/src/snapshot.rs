@@ -1,8 +1,7 @@
 //! A read snapshot of the incidents: the ledger's incidents and records (shared: the ledger
-//! copies one before changing it), newest
-//! first, with a space index over the locations each audience sees — what a server answers
-//! lists from without holding the writer's lock (the server swaps an `Arc` of one after each
-//! write; `truce-server`'s `state`).
+//! copies one before changing it), newest first, with a space index over the locations each
+//! audience sees — what a server answers lists from without holding the writer's lock (the
+//! server swaps an `Arc` of one after each write; `truce-server`'s `state`).
 //!
 //! It decides nothing itself: who sees an incident, and how, is
 //! [`access::shown_incident`] (the function [`access::shown_incidents`] calls for the live
