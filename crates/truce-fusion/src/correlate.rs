@@ -45,6 +45,7 @@ use chrono::{DateTime, Utc};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, Envelope, RTree, RTreeObject};
 use serde::{Deserialize, Serialize};
+use smallvec::{SmallVec, smallvec};
 use truce_core::assess::{Assessment, Engine};
 use truce_core::observation::{Observation, ObservationKind, Place, Reliability, SourceKind};
 use truce_geo::{LonLat, azimuth_deg, destination, distance_m};
@@ -375,8 +376,10 @@ struct Member {
     source_id: String,
     source_kind: SourceKind,
     weight: f64,
-    /// Points with radius (a Point; a track's vertices; an area's centroid).
-    anchors: Vec<(LonLat, f64)>,
+    /// Points with radius (a Point; a track's vertices; an area's centroid). Most members
+    /// have one, kept inline: gating walks the newest 256 members' points, and a pointer to
+    /// chase for each was a cache miss each.
+    anchors: SmallVec<[Anchor; 1]>,
     /// Boxed, like `crater`: few members have one, and inline they were a third of a member.
     bearing: Option<Box<BearingObs>>,
     breaches: Vec<String>,
@@ -394,6 +397,30 @@ struct Member {
 }
 
 type Entry = GeomWithData<Rectangle<[f64; 4]>, usize>;
+
+/// A point with its radius, and the point on the sphere ([`ecef`]) that gating compares by
+/// chord: computed once when the member is made (or read back from a snapshot, which keeps only
+/// the point and radius), not on every gate — the sines and cosines of an incident's 256 newest
+/// points were a quarter of the server's ingest of a dense feed.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(from = "(LonLat, f64)", into = "(LonLat, f64)")]
+struct Anchor {
+    p: LonLat,
+    r: f64,
+    c: [f64; 3],
+}
+
+impl From<(LonLat, f64)> for Anchor {
+    fn from((p, r): (LonLat, f64)) -> Anchor {
+        Anchor { p, r, c: ecef(p) }
+    }
+}
+
+impl From<Anchor> for (LonLat, f64) {
+    fn from(a: Anchor) -> (LonLat, f64) {
+        (a.p, a.r)
+    }
+}
 
 /// Running inverse-variance sums of points, averaged on a plane around the first.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -504,11 +531,10 @@ fn ecef(p: LonLat) -> [f64; 3] {
 }
 
 /// A 4-D box around points (each grown by its radius plus `grow_m`) and a time interval.
-fn bbox(points: &[(LonLat, f64)], grow_m: f64, lo: f64, hi: f64) -> AABB<[f64; 4]> {
+fn bbox(points: &[Anchor], grow_m: f64, lo: f64, hi: f64) -> AABB<[f64; 4]> {
     let mut min = [f64::INFINITY, f64::INFINITY, f64::INFINITY, lo];
     let mut max = [f64::NEG_INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY, hi];
-    for &(p, r) in points {
-        let c = ecef(p);
+    for &Anchor { r, c, .. } in points {
         for d in 0..3 {
             min[d] = min[d].min(c[d] - r - grow_m);
             max[d] = max[d].max(c[d] + r + grow_m);
@@ -523,13 +549,16 @@ impl Member {
         let t = secs(p.observed_at);
         let radius = p.error_radius_m.max(MIN_RADIUS_M);
         let anchors = match place {
-            Place::Point(pt) if p.bearing.is_none() => vec![(*pt, radius)],
-            Place::Point(_) => Vec::new(),
+            Place::Point(pt) if p.bearing.is_none() => smallvec![Anchor::from((*pt, radius))],
+            Place::Point(_) => SmallVec::new(),
             Place::Track(pts) => {
                 let step = pts.len().div_ceil(MAX_TRACK_ANCHORS).max(1);
-                let mut v: Vec<(LonLat, f64)> =
-                    pts.iter().step_by(step).map(|&q| (q, radius)).collect();
-                v.push((pts[pts.len() - 1], radius));
+                let mut v: SmallVec<[Anchor; 1]> = pts
+                    .iter()
+                    .step_by(step)
+                    .map(|&q| Anchor::from((q, radius)))
+                    .collect();
+                v.push(Anchor::from((pts[pts.len() - 1], radius)));
                 v
             }
             Place::Area(rings) => {
@@ -537,7 +566,7 @@ impl Member {
                 let c = rings[0][..rings[0].len() - 1]
                     .iter()
                     .fold([0.0, 0.0], |s, q| [s[0] + q[0] / n, s[1] + q[1] / n]);
-                vec![(c, radius)]
+                smallvec![Anchor::from((c, radius))]
             }
         };
         let bearing = match (place, &p.bearing) {
@@ -610,7 +639,7 @@ impl Member {
     }
 
     /// The points and radii this member occupies, for the index: its anchors, or its ray.
-    fn extent(&self) -> Vec<(LonLat, f64)> {
+    fn extent(&self) -> Vec<Anchor> {
         match &self.bearing {
             Some(b) => {
                 let range = b.max_range_m.unwrap_or(DEFAULT_BEARING_RANGE_M);
@@ -620,9 +649,12 @@ impl Member {
                 let spread = range * half.to_radians().tan();
                 let mid = destination(b.observer, b.azimuth_deg, range / 2.0);
                 let end = destination(b.observer, b.azimuth_deg, range);
-                vec![(b.observer, spread), (mid, spread), (end, spread)]
+                [(b.observer, spread), (mid, spread), (end, spread)]
+                    .into_iter()
+                    .map(Anchor::from)
+                    .collect()
             }
-            None => self.anchors.clone(),
+            None => self.anchors.to_vec(),
         }
     }
 }
@@ -631,47 +663,70 @@ impl Member {
 /// Late evidence (a crater, a hotspot: kinds that reach back) may join an event it follows,
 /// but does not itself extend the time others are gated against — unless nothing else is
 /// there, so that a crater seen twice is still one incident.
+///
+/// One pass over the members (this runs for every candidate incident of every observation,
+/// over up to [`MAX_GATING_MEMBERS`]): the best tier so far, and the first of the smallest gaps
+/// among that tier's members, as `min_by` would pick.
 fn time_gap(members: &[Member], m: &Member, gate: f64) -> Option<f64> {
-    let best = members.iter().map(Member::tier).min()?;
-    members
-        .iter()
-        .filter(|x| x.tier() == best)
-        .filter_map(|x| {
-            let gap = (m.lo - x.hi).max(x.lo - m.hi).max(0.0);
-            let back = if m.lo >= x.hi {
-                m.lookback_s()
-            } else {
-                x.lookback_s()
-            };
-            (gap <= gate + back).then_some(gap)
-        })
-        .min_by(f64::total_cmp)
+    let mut best_tier = u8::MAX;
+    let mut best: Option<f64> = None;
+    for x in members {
+        let tier = x.tier();
+        if tier > best_tier {
+            continue;
+        }
+        if tier < best_tier {
+            best_tier = tier;
+            best = None;
+        }
+        let gap = (m.lo - x.hi).max(x.lo - m.hi).max(0.0);
+        let back = if m.lo >= x.hi {
+            m.lookback_s()
+        } else {
+            x.lookback_s()
+        };
+        if gap <= gate + back && best.is_none_or(|b| gap.total_cmp(&b).is_lt()) {
+            best = Some(gap);
+        }
+    }
+    best
 }
 
 /// The geodesic distance from `q` (radius `rq`) to the nearest of `points` within both radii
 /// plus `slack_m`. Chords on a sphere screen the points first (cheap; within 1 % of the
 /// geodesic at these ranges), so only the nearest is measured on the ellipsoid — unless it
-/// fails, when every candidate is.
-fn nearest_within(points: &[(LonLat, f64)], q: LonLat, rq: f64, slack_m: f64) -> Option<f64> {
-    let cq = ecef(q);
-    let chord = |p: LonLat| {
-        let c = ecef(p);
+/// fails, when every candidate is. `points` gives the same points each time it is called
+/// (it is walked twice at most, and nothing is collected: this runs for every candidate
+/// incident of every observation).
+fn nearest_within<I>(points: impl Fn() -> I, q: &Anchor, slack_m: f64) -> Option<f64>
+where
+    I: Iterator<Item = Anchor>,
+{
+    let cq = q.c;
+    let chord = |c: [f64; 3]| {
         ((c[0] - cq[0]).powi(2) + (c[1] - cq[1]).powi(2) + (c[2] - cq[2]).powi(2)).sqrt()
     };
-    let candidates: Vec<(f64, LonLat, f64)> = points
-        .iter()
-        .map(|&(p, r)| (chord(p), p, r))
-        .filter(|&(c, _, r)| 0.99 * c <= r + rq + slack_m)
-        .collect();
-    let &(_, p, r) = candidates.iter().min_by(|a, b| a.0.total_cmp(&b.0))?;
-    let d = distance_m(p, q);
-    if d <= r + rq + slack_m {
+    let within = |a: &Anchor, d: f64| d <= a.r + q.r + slack_m;
+    let candidates = || {
+        points()
+            .map(|a| (chord(a.c), a))
+            .filter(|&(c, a)| 0.99 * c <= a.r + q.r + slack_m)
+    };
+    // The first of the nearest by chord, as `min_by` picks.
+    let mut nearest: Option<(f64, Anchor)> = None;
+    for (c, a) in candidates() {
+        if nearest.is_none_or(|(b, _)| c.total_cmp(&b).is_lt()) {
+            nearest = Some((c, a));
+        }
+    }
+    let (_, a) = nearest?;
+    let d = distance_m(a.p, q.p);
+    if within(&a, d) {
         return Some(d);
     }
-    candidates
-        .iter()
-        .map(|&(_, p, r)| (distance_m(p, q), r))
-        .filter(|&(d, r)| d <= r + rq + slack_m)
+    candidates()
+        .map(|(_, a)| (distance_m(a.p, q.p), a))
+        .filter(|&(d, a)| within(&a, d))
         .map(|(d, _)| d)
         .min_by(f64::total_cmp)
 }
@@ -1045,8 +1100,10 @@ impl Fusion {
             }
         });
         let at = self.incidents[s].location;
-        let craters: Vec<(f64, f64, Option<u32>)> =
-            self.members[s].iter().filter_map(|m| m.crater.as_deref().copied()).collect();
+        let craters: Vec<(f64, f64, Option<u32>)> = self.members[s]
+            .iter()
+            .filter_map(|m| m.crater.as_deref().copied())
+            .collect();
         let area =
             at.and_then(|at| crate::attribute::fire_area_from_craters(&self.engine, at, &craters));
         let inc = Arc::make_mut(&mut self.incidents[s]);
@@ -1116,15 +1173,16 @@ impl Fusion {
         let located = inc
             .location
             .filter(|_| precise_points || !precise)
-            .map(|p| (p, inc.radius_m.unwrap_or(MIN_RADIUS_M)));
-        let points: Vec<(LonLat, f64)> = self.members[k]
-            .iter()
-            .rev()
-            .filter(|x| !precise || !x.coarse)
-            .flat_map(|x| x.anchors.iter().copied())
-            .take(MAX_GATING_POINTS)
-            .chain(located)
-            .collect();
+            .map(|p| Anchor::from((p, inc.radius_m.unwrap_or(MIN_RADIUS_M))));
+        let points = || {
+            self.members[k]
+                .iter()
+                .rev()
+                .filter(|x| !precise || !x.coarse)
+                .flat_map(|x| x.anchors.iter().copied())
+                .take(MAX_GATING_POINTS)
+                .chain(located)
+        };
         match &m.bearing {
             Some(b) => {
                 // A ray is held only against points of timely, precise reports: a crater
@@ -1134,7 +1192,7 @@ impl Fusion {
                     .iter()
                     .rev()
                     .filter(|x| x.tier() == 0)
-                    .flat_map(|x| x.anchors.iter().copied())
+                    .flat_map(|x| x.anchors.iter().map(|&a| (a.p, a.r)))
                     .take(MAX_GATING_POINTS)
                     .collect();
                 if !timely.is_empty() {
@@ -1165,13 +1223,15 @@ impl Fusion {
             }
             None => {
                 let mut best: Option<f64> = None;
-                for &(q, rq) in &m.anchors {
-                    if let Some(d) = nearest_within(&points, q, rq, slack)
+                let no_points = points().next().is_none();
+                for a in &m.anchors {
+                    let (q, rq) = (a.p, a.r);
+                    if let Some(d) = nearest_within(points, a, slack)
                         && best.is_none_or(|b| d < b)
                     {
                         best = Some(d);
                     }
-                    if points.is_empty() {
+                    if no_points {
                         // Bearing-only incident: the point must lie on every ray. One ray
                         // does not locate: late or coarse evidence, which one ray cannot tell
                         // from other salvoes', needs two rays that fix a point.
@@ -1237,7 +1297,7 @@ impl Fusion {
     /// is the newcomer's (plus a pass over the members' grades), not the incident's history.
     fn add(&mut self, k: usize, m: Member) {
         let sums = &mut self.sums[k];
-        for &(p, r) in &m.anchors {
+        for &Anchor { p, r, .. } in &m.anchors {
             if m.coarse {
                 sums.coarse.add(p, r);
             } else {
@@ -1303,8 +1363,10 @@ impl Fusion {
         let (location, radius) = match located {
             Some((p, r)) => (Some(p), r),
             None => {
-                let rays: Vec<BearingObs> =
-                    members.iter().filter_map(|x| x.bearing.as_deref().cloned()).collect();
+                let rays: Vec<BearingObs> = members
+                    .iter()
+                    .filter_map(|x| x.bearing.as_deref().cloned())
+                    .collect();
                 match (triangulate(&rays), vaguely) {
                     (Ok(o), _) => (Some(o.point), o.ellipse.semi_major_m),
                     (Err(_), Some((p, r))) => (Some(p), r),
@@ -1323,7 +1385,10 @@ impl Fusion {
             } else {
                 None
             };
-            inc.attribution = inc.origin.as_ref().map(|o| Box::new(suggest(&self.engine, o)));
+            inc.attribution = inc
+                .origin
+                .as_ref()
+                .map(|o| Box::new(suggest(&self.engine, o)));
         }
         (
             inc.confidence,
@@ -1351,7 +1416,7 @@ impl Fusion {
         inc.start = to_time(lo);
         inc.end = to_time(hi);
         // The box only grows: the union of what it covered and what the newcomer adds.
-        extent.extend(location.map(|p| (p, radius)));
+        extent.extend(location.map(|p| Anchor::from((p, radius))));
         let mut aabb = bbox(&extent, 0.0, reach, hi);
         if members.len() > 1 {
             aabb.merge(&self.boxes[k].geom().envelope());
@@ -1444,6 +1509,33 @@ fn counts_compatible(recent: &[Member], m: &Member) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_anchor_is_kept_as_its_point_and_radius_and_its_chord_point_computed_again() {
+        let a = Anchor::from(([37.8, 48.1], 375.0));
+        assert_eq!(a.c, ecef([37.8, 48.1]));
+        // A snapshot holds what it held before anchors carried their chord point.
+        let bytes = postcard::to_allocvec(&a).unwrap();
+        assert_eq!(
+            bytes,
+            postcard::to_allocvec(&([37.8_f64, 48.1_f64], 375.0_f64)).unwrap()
+        );
+        let back: Anchor = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!((back.p, back.r, back.c), (a.p, a.r, a.c));
+    }
+
+    #[test]
+    fn the_nearest_point_within_reach_is_measured_on_the_ellipsoid() {
+        let q = Anchor::from(([37.8, 48.1], 100.0));
+        let far = Anchor::from(([37.9, 48.1], 100.0)); // ~7.4 km east: out of reach
+        let near = Anchor::from(([37.8, 48.102], 100.0)); // ~222 m north
+        let nearer = Anchor::from(([37.8, 48.101], 100.0)); // ~111 m north
+        let points = [far, near, nearer];
+        let d = nearest_within(|| points.iter().copied(), &q, 50.0).unwrap();
+        assert!((d - distance_m(nearer.p, q.p)).abs() < 1e-9, "{d}");
+        assert_eq!(nearest_within(|| [far].into_iter(), &q, 50.0), None);
+        assert_eq!(nearest_within(std::iter::empty, &q, 50.0), None);
+    }
+
     fn member(kind: SourceKind, id: &str, weight: f64) -> Member {
         Member {
             seq: 0,
@@ -1454,7 +1546,7 @@ mod tests {
             source_id: id.into(),
             source_kind: kind,
             weight,
-            anchors: Vec::new(),
+            anchors: SmallVec::new(),
             bearing: None,
             breaches: Vec::new(),
             parties: Vec::new(),
