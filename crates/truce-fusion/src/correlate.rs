@@ -38,7 +38,8 @@
 //! not count) — never on one source's grade alone.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -373,7 +374,8 @@ struct Member {
     at: f64,
     lo: f64,
     hi: f64,
-    source_id: String,
+    /// Shared with every member and incident that names it ([`Names`]).
+    source_id: Name,
     source_kind: SourceKind,
     weight: f64,
     /// Points with radius (a Point; a track's vertices; an area's centroid). Most members
@@ -382,9 +384,9 @@ struct Member {
     anchors: SmallVec<[Anchor; 1]>,
     /// Boxed, like `crater`: few members have one, and inline they were a third of a member.
     bearing: Option<Box<BearingObs>>,
-    breaches: Vec<String>,
+    breaches: Vec<Name>,
     /// The distinct parties its breaches name as presumed responsible, sorted.
-    parties: Vec<String>,
+    parties: Vec<Name>,
     /// Too vague to tell events apart ([`COARSE_TIME_S`], [`COARSE_RADIUS_M`]).
     coarse: bool,
     /// Weapons counted, when the count says something ([`counted`]).
@@ -397,6 +399,76 @@ struct Member {
 }
 
 type Entry = GeomWithData<Rectangle<[f64; 4]>, usize>;
+
+/// A name members repeat — a source id, a rule, a party — held once: a feed's every
+/// observation names the same satellite, and a zone's every breach the same rule. Serialised
+/// as the string it is; read back inside [`Names::decoding`] (a ledger snapshot), equal names
+/// come back as one allocation again.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+struct Name(Arc<str>);
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Name {
+        Name(Arc::from(s))
+    }
+}
+
+thread_local! {
+    /// The names of the snapshot being decoded on this thread ([`Names::decoding`]).
+    static DECODING: RefCell<Option<Names>> = const { RefCell::new(None) };
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Name;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a name")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Name, E> {
+                Ok(DECODING.with_borrow_mut(|names| match names {
+                    Some(names) => names.get(s),
+                    None => Name::from(s),
+                }))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+/// The set of [`Name`]s a [`Fusion`] holds, one allocation each.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    fn get(&mut self, name: &str) -> Name {
+        if let Some(a) = self.0.get(name) {
+            return Name(Arc::clone(a));
+        }
+        let a: Arc<str> = Arc::from(name);
+        self.0.insert(Arc::clone(&a));
+        Name(a)
+    }
+
+    /// Runs `decode` (on this thread) with the names it reads shared, and returns them with
+    /// what it decoded: decoding a snapshot allocates each distinct name once, not once per
+    /// member.
+    pub(crate) fn decoding<T>(decode: impl FnOnce() -> T) -> (T, Names) {
+        let outer = DECODING.replace(Some(Names::default()));
+        let decoded = decode();
+        let names = DECODING.replace(outer).unwrap_or_default();
+        (decoded, names)
+    }
+}
 
 /// A point with its radius, and the point on the sphere ([`ecef`]) that gating compares by
 /// chord: computed once when the member is made (or read back from a snapshot, which keeps only
@@ -469,7 +541,7 @@ struct Sums {
     /// The best weight each source (kind, id) gave, sorted by source: one source counts
     /// once. A sorted `Vec`, not a `BTreeMap`: most incidents have one or two sources, and a
     /// map's first node alone is ~450 bytes an incident.
-    by_source: Vec<((SourceKind, String), f64)>,
+    by_source: Vec<((SourceKind, Name), f64)>,
     /// What doubtful reports say, held back until the incident is corroborated (None: none
     /// held, which is most incidents — boxed, it costs them 8 bytes, not 48).
     held: Option<Box<Held>>,
@@ -485,10 +557,10 @@ struct Held {
 
 impl Sums {
     fn add_grade(&mut self, m: &Member) {
-        let key = (m.source_kind, m.source_id.as_str());
+        let key = (m.source_kind, &*m.source_id);
         match self
             .by_source
-            .binary_search_by(|((kind, id), _)| (*kind, id.as_str()).cmp(&key))
+            .binary_search_by(|((kind, id), _)| (*kind, &**id).cmp(&key))
         {
             Ok(i) => self.by_source[i].1 = self.by_source[i].1.max(m.weight),
             Err(i) => self
@@ -515,6 +587,7 @@ pub struct Fusion {
     /// Incidents other than the one an observation joined that the last joins changed (a link
     /// made or moved): [`Fusion::take_changed`].
     changed: BTreeSet<usize>,
+    names: Names,
 }
 
 fn secs(t: DateTime<Utc>) -> f64 {
@@ -544,7 +617,13 @@ fn bbox(points: &[Anchor], grow_m: f64, lo: f64, hi: f64) -> AABB<[f64; 4]> {
 }
 
 impl Member {
-    fn new(seq: u64, obs: &Observation, place: &Place, a: &Assessment) -> Member {
+    fn new(
+        seq: u64,
+        obs: &Observation,
+        place: &Place,
+        a: &Assessment,
+        names: &mut Names,
+    ) -> Member {
         let p = &obs.properties;
         let t = secs(p.observed_at);
         let radius = p.error_radius_m.max(MIN_RADIUS_M);
@@ -588,10 +667,14 @@ impl Member {
         let hi = p.timestamps.last().map_or(t, |&e| secs(e)) + late_by;
         // A bearing's place is its observer's, not the event's: what its breaches say of the
         // place (a zone, a party area) is about the observer, so it names nobody here.
-        let mut parties: Vec<String> = if p.bearing.is_some() {
+        let mut parties: Vec<Name> = if p.bearing.is_some() {
             Vec::new()
         } else {
-            a.breaches.iter().filter_map(|b| b.party.clone()).collect()
+            a.breaches
+                .iter()
+                .filter_map(|b| b.party.as_deref())
+                .map(|n| names.get(n))
+                .collect()
         };
         parties.sort();
         parties.dedup();
@@ -601,13 +684,13 @@ impl Member {
             at: t,
             lo: t - p.time_uncertainty_s,
             hi,
-            source_id: p.source.id.clone(),
+            source_id: names.get(&p.source.id),
             source_kind: p.source.kind,
             weight: reliability_weight(p.source.reliability)
                 * credibility_weight(p.source.credibility),
             anchors,
             bearing,
-            breaches: a.breaches.iter().map(|b| b.rule.clone()).collect(),
+            breaches: a.breaches.iter().map(|b| names.get(&b.rule)).collect(),
             parties,
             coarse: p.time_uncertainty_s > COARSE_TIME_S || p.error_radius_m > COARSE_RADIUS_M,
             count: counted(obs),
@@ -782,7 +865,12 @@ impl Fusion {
 
     /// The engine [`Fusion::state`] described, under `engine`'s terms; None when the parts do
     /// not fit together (one entry per incident in each).
-    pub(crate) fn restore(engine: Arc<Engine>, state: FusionState<'_>) -> Option<Fusion> {
+    /// `names` are those the state was decoded with ([`Names::decoding`]).
+    pub(crate) fn restore(
+        engine: Arc<Engine>,
+        state: FusionState<'_>,
+        names: Names,
+    ) -> Option<Fusion> {
         let n = state.incidents.len();
         if [
             state.members.len(),
@@ -813,6 +901,7 @@ impl Fusion {
             fired_by: state.fired_by.into_owned(),
             caused: state.caused.into_owned(),
             changed: BTreeSet::new(),
+            names,
         })
     }
 
@@ -828,6 +917,7 @@ impl Fusion {
             fired_by: Vec::new(),
             caused: Vec::new(),
             changed: BTreeSet::new(),
+            names: Names::default(),
         }
     }
 
@@ -873,7 +963,7 @@ impl Fusion {
             self.skipped += 1;
             return None;
         };
-        let m = Member::new(seq, obs, place, a);
+        let m = Member::new(seq, obs, place, a, &mut self.names);
         let k = match self.best_candidate(&group, &m) {
             Some(k) => {
                 self.add(k, m);
@@ -1334,9 +1424,9 @@ impl Fusion {
         let held = &mut self.sums[k].held;
         for rule in &m.breaches {
             if m.doubtful {
-                held.get_or_insert_default().rules.push(rule.clone());
+                held.get_or_insert_default().rules.push((**rule).to_owned());
             } else {
-                insert_sorted(&mut inc.breaches, rule.clone());
+                insert_sorted(&mut inc.breaches, (**rule).to_owned());
             }
         }
         for party in &m.parties {
@@ -1345,7 +1435,7 @@ impl Fusion {
             } else {
                 &mut inc.breach_parties
             };
-            *to.entry(party.clone()).or_insert(0.0) += m.weight;
+            *to.entry((**party).to_owned()).or_insert(0.0) += m.weight;
         }
         let joined_at = m.at;
         self.members[k].push(m);
@@ -1454,7 +1544,7 @@ pub fn platform_of(id: &str) -> &str {
 ///   party's allegation adds to the confidence but never corroborates), whatever the
 ///   confidence: one source is never corroboration, however good its grade.
 fn evidence(
-    by_source: &[((SourceKind, String), f64)],
+    by_source: &[((SourceKind, Name), f64)],
 ) -> (f64, IncidentState, Vec<SourceKind>, usize) {
     let mut by_platform: BTreeMap<(SourceKind, &str), f64> = BTreeMap::new();
     for &((kind, ref id), w) in by_source {
@@ -1508,6 +1598,33 @@ fn counts_compatible(recent: &[Member], m: &Member) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_read_back_from_a_snapshot_are_shared_again() {
+        let mut m = member(SourceKind::Satellite, "viirs-snpp", 0.8);
+        m.breaches = vec![Name::from("no-fire-zone")];
+        let mut sums = Sums::default();
+        sums.add_grade(&m);
+        let bytes = postcard::to_allocvec(&(vec![m.clone(), m], sums)).unwrap();
+        // Outside a decoding, each name is its own copy.
+        let (plain, _): (Vec<Member>, Sums) = postcard::from_bytes(&bytes).unwrap();
+        assert!(!Arc::ptr_eq(&plain[0].source_id.0, &plain[1].source_id.0));
+        let (decoded, mut names) =
+            Names::decoding(|| postcard::from_bytes::<(Vec<Member>, Sums)>(&bytes));
+        let (members, sums) = decoded.unwrap();
+        let id = &members[0].source_id.0;
+        assert_eq!(&**id, "viirs-snpp");
+        assert!(Arc::ptr_eq(id, &members[1].source_id.0));
+        assert!(Arc::ptr_eq(id, &sums.by_source[0].0.1.0));
+        assert!(Arc::ptr_eq(
+            &members[0].breaches[0].0,
+            &members[1].breaches[0].0
+        ));
+        assert_eq!(names.0.len(), 2);
+        // A new member's names come from the same set; the thread decodes plainly again.
+        assert!(Arc::ptr_eq(&names.get("viirs-snpp").0, id));
+        assert!(DECODING.with_borrow(Option::is_none));
+    }
 
     #[test]
     fn an_anchor_is_kept_as_its_point_and_radius_and_its_chord_point_computed_again() {

@@ -37,7 +37,7 @@ use truce_core::mission::Mission;
 use truce_core::observation::{Observation, Outcome, Place};
 use truce_geo::LonLat;
 
-use crate::correlate::{Fusion, FusionState, Incident, IncidentState};
+use crate::correlate::{Fusion, FusionState, Incident, IncidentState, Names};
 use crate::tasks::{self, Denial, Priority, TaskRequest, Verdict};
 
 /// The actor named on transitions the engine makes itself.
@@ -384,8 +384,8 @@ impl Ledger {
         FrameDecoder::new(body)
             .read_to_end(&mut raw)
             .map_err(|e| format!("a ledger snapshot that does not decompress: {e}"))?;
-        let state: LedgerState = postcard::from_bytes(&raw)
-            .map_err(|e| format!("a ledger snapshot that does not decode: {e}"))?;
+        let (state, names) = Names::decoding(|| postcard::from_bytes::<LedgerState>(&raw));
+        let state = state.map_err(|e| format!("a ledger snapshot that does not decode: {e}"))?;
         if state.agreement != engine.agreement().hash.as_str() {
             return Err(format!(
                 "a ledger snapshot folded under terms {}, not those in force ({})",
@@ -399,7 +399,7 @@ impl Ledger {
             .map(Mission::from_canonical_json)
             .transpose()
             .map_err(|e| format!("a ledger snapshot's mission: {e}"))?;
-        let fusion = Fusion::restore(engine.clone(), state.fusion)
+        let fusion = Fusion::restore(engine.clone(), state.fusion, names)
             .ok_or("a ledger snapshot whose incident parts differ in number")?;
         if state.records.len() != fusion.incidents().len() {
             return Err("a ledger snapshot whose records and incidents differ in number".into());
