@@ -69,7 +69,10 @@ pub fn alerts_for(ledger: &Ledger, ids: &[String], kind: &'static str) -> Vec<Al
     let threshold = escalation
         .and_then(Escalation::lowest_notified)
         .unwrap_or(DEFAULT_ALERT_SEVERITY);
-    let repeats = Repeats::new(ledger, escalation);
+    // Made on first need: it scans every incident of the ledger, and most writes alert about
+    // no incident that a repeat rule could escalate.
+    let repeats = std::cell::OnceCell::new();
+    let repeated = escalation.map_or(&[][..], |e| &e.repeat[..]);
     let mut out = Vec::new();
     for id in ids {
         let Some(k) = ledger.find(id) else { continue };
@@ -90,7 +93,11 @@ pub fn alerts_for(ledger: &Ledger, ids: &[String], kind: &'static str) -> Vec<Al
             .and_then(|p| engine.party_at(p))
             .map(str::to_string);
         let (severity, escalation_note) = match (base, &party) {
-            (Some(base), Some(p)) => repeats.escalate(ledger, k, p, base),
+            (Some(base), Some(p)) if repeated.iter().any(|r| inc.breaches.contains(&r.rule)) => {
+                repeats
+                    .get_or_init(|| Repeats::new(ledger, escalation))
+                    .escalate(ledger, k, p, base)
+            }
             _ => (base, None),
         };
         if kind == "breach" && severity.is_none_or(|s| s < threshold) {
