@@ -793,7 +793,7 @@ where
     let candidates = || {
         points()
             .map(|a| (chord(a.c), a))
-            .filter(|&(c, a)| 0.99 * c <= a.r + q.r + slack_m)
+            .filter(|&(c, a)| within(&a, 0.99 * c))
     };
     // The first of the nearest by chord, as `min_by` picks.
     let mut nearest: Option<(f64, Anchor)> = None;

@@ -3,6 +3,7 @@
 //! ledger and the entries just applied ([`crate::Applied`]), whoever wrote them — the server
 //! publishes them (SSE, webhooks) and logs them as `alert` entries.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -69,10 +70,7 @@ pub fn alerts_for(ledger: &Ledger, ids: &[String], kind: &'static str) -> Vec<Al
     let threshold = escalation
         .and_then(Escalation::lowest_notified)
         .unwrap_or(DEFAULT_ALERT_SEVERITY);
-    // Made on first need: it scans every incident of the ledger, and most writes alert about
-    // no incident that a repeat rule could escalate.
-    let repeats = std::cell::OnceCell::new();
-    let repeated = escalation.map_or(&[][..], |e| &e.repeat[..]);
+    let repeats = Repeats::new(escalation);
     let mut out = Vec::new();
     for id in ids {
         let Some(k) = ledger.find(id) else { continue };
@@ -93,11 +91,7 @@ pub fn alerts_for(ledger: &Ledger, ids: &[String], kind: &'static str) -> Vec<Al
             .and_then(|p| engine.party_at(p))
             .map(str::to_string);
         let (severity, escalation_note) = match (base, &party) {
-            (Some(base), Some(p)) if repeated.iter().any(|r| inc.breaches.contains(&r.rule)) => {
-                repeats
-                    .get_or_init(|| Repeats::new(ledger, escalation))
-                    .escalate(ledger, k, p, base)
-            }
+            (Some(base), Some(p)) => repeats.escalate(ledger, k, p, base),
             _ => (base, None),
         };
         if kind == "breach" && severity.is_none_or(|s| s < threshold) {
@@ -194,37 +188,45 @@ pub fn recipients(
 
 /// For each `[escalation.repeat]` entry, the start times of the incidents breaching its rule,
 /// by party (official attribution, else the suggested one), sorted: counting the breaches in a
-/// window is then a binary search, so a batch's alerts cost one pass over the incidents.
+/// window is then a binary search, so a batch's alerts cost one pass over the incidents. Each
+/// entry's pass is made on first need: most writes alert about no incident breaching a
+/// repeated rule, and the pass reads every incident of the ledger.
 struct Repeats<'a> {
-    entries: Vec<(&'a truce_core::agreement::Repeat, StartsByParty)>,
+    entries: Vec<(&'a truce_core::agreement::Repeat, OnceCell<StartsByParty>)>,
 }
 
 /// Start times of incidents, sorted, by party.
 type StartsByParty = HashMap<String, Vec<DateTime<Utc>>>;
 
 impl<'a> Repeats<'a> {
-    fn new(ledger: &Ledger, escalation: Option<&'a Escalation>) -> Repeats<'a> {
-        let mut entries = Vec::new();
-        for r in escalation.iter().flat_map(|e| &e.repeat) {
-            let mut by_party = StartsByParty::new();
-            for (inc, rec) in ledger.incidents().iter().zip(ledger.records()) {
-                if !inc.breaches.contains(&r.rule) {
-                    continue;
-                }
-                let party = rec
-                    .attributed_party
-                    .clone()
-                    .or_else(|| inc.suggested.as_ref().map(|s| s.party.clone()));
-                if let Some(p) = party {
-                    by_party.entry(p).or_default().push(inc.start);
-                }
-            }
-            for times in by_party.values_mut() {
-                times.sort_unstable();
-            }
-            entries.push((r, by_party));
-        }
+    fn new(escalation: Option<&'a Escalation>) -> Repeats<'a> {
+        let entries = escalation
+            .iter()
+            .flat_map(|e| &e.repeat)
+            .map(|r| (r, OnceCell::new()))
+            .collect();
         Repeats { entries }
+    }
+
+    /// The start times of the incidents breaching `rule`, by party.
+    fn starts(ledger: &Ledger, rule: &str) -> StartsByParty {
+        let mut by_party = StartsByParty::new();
+        for (inc, rec) in ledger.incidents().iter().zip(ledger.records()) {
+            if !inc.breaches.iter().any(|b| b == rule) {
+                continue;
+            }
+            let party = rec
+                .attributed_party
+                .clone()
+                .or_else(|| inc.suggested.as_ref().map(|s| s.party.clone()));
+            if let Some(p) = party {
+                by_party.entry(p).or_default().push(inc.start);
+            }
+        }
+        for times in by_party.values_mut() {
+            times.sort_unstable();
+        }
+        by_party
     }
 
     /// The severity of incident `k` (by `party`, its rules' own severity `base`) after the
@@ -244,6 +246,7 @@ impl<'a> Repeats<'a> {
             if !inc.breaches.contains(&r.rule) || r.to_severity <= best.0 {
                 continue;
             }
+            let by_party = by_party.get_or_init(|| Repeats::starts(ledger, &r.rule));
             let Some(times) = by_party.get(party) else {
                 continue;
             };

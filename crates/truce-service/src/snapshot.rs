@@ -100,6 +100,11 @@ impl Indexed {
         // (the index breaks ties), so the order is the same. A tenth of a restart at a million
         // incidents went to the stable sort's comparisons chasing those pointers.
         items.sort_by_cached_key(|i| key(i));
+        Indexed::sorted(items)
+    }
+
+    /// [`Indexed::of`] items already newest first.
+    fn sorted(items: Vec<Arc<Item>>) -> Indexed {
         let mut located = Vec::new();
         let mut coarse = Vec::new();
         for (rank, item) in items.iter().enumerate() {
@@ -151,6 +156,42 @@ fn key(item: &Item) -> std::cmp::Reverse<(DateTime<Utc>, usize)> {
     access::newest_first(item.incident.start, item.index)
 }
 
+/// Two newest-first runs with no incident in both, merged: the order of the whole.
+fn merged<'a>(
+    base: impl Iterator<Item = &'a Arc<Item>>,
+    recent: impl Iterator<Item = &'a Arc<Item>>,
+) -> impl Iterator<Item = &'a Arc<Item>> {
+    let (mut base, mut recent) = (base.peekable(), recent.peekable());
+    std::iter::from_fn(move || match (base.peek(), recent.peek()) {
+        (Some(b), Some(r)) if key(b) < key(r) => base.next(),
+        (Some(_), Some(_)) | (None, Some(_)) => recent.next(),
+        (Some(_), None) => base.next(),
+        (None, None) => None,
+    })
+}
+
+/// Whether bit `k` of `bits` is set (outside them: not).
+fn is_set(bits: &[u64], k: usize) -> bool {
+    bits.get(k / 64).is_some_and(|w| w & (1 << (k % 64)) != 0)
+}
+
+/// The part of a snapshot indexed whole, and where each of its incidents is in it.
+struct Base {
+    indexed: Indexed,
+    /// Ledger index → place in `indexed.items`.
+    rank: Vec<u32>,
+}
+
+impl Base {
+    fn of(indexed: Indexed) -> Base {
+        let mut rank = vec![0u32; indexed.items.len()];
+        for (r, item) in indexed.items.iter().enumerate() {
+            rank[item.index] = r as u32;
+        }
+        Base { indexed, rank }
+    }
+}
+
 /// The fewest changed incidents a snapshot keeps beside its base before it is indexed whole
 /// again ([`Incidents::updated`]).
 const RECENT_MIN: usize = 4096;
@@ -169,14 +210,12 @@ pub struct Incidents {
     engine: Arc<Engine>,
     through_seq: Option<u64>,
     len: usize,
-    base: Arc<Indexed>,
+    base: Arc<Base>,
     /// Base items a recent one replaces: a bit per ledger index below the base's length.
     outdated: Vec<u64>,
     recent: Indexed,
     /// Where in `recent.items` each recent incident (ledger index) is.
     recent_at: HashMap<usize, usize>,
-    /// Ledger index → the base's item, for [`Incidents::item`].
-    base_at: Arc<Vec<u32>>,
 }
 
 impl std::fmt::Debug for Incidents {
@@ -195,24 +234,19 @@ impl Incidents {
         let items = (0..ledger.incidents().len())
             .map(|k| Arc::new(Item::of(ledger, k)))
             .collect();
-        Incidents::whole(ledger, items)
+        Incidents::whole(ledger, Indexed::of(items))
     }
 
-    fn whole(ledger: &Ledger, items: Vec<Arc<Item>>) -> Incidents {
-        let base = Indexed::of(items);
-        let mut base_at = vec![0u32; base.items.len()];
-        for (rank, item) in base.items.iter().enumerate() {
-            base_at[item.index] = rank as u32;
-        }
+    fn whole(ledger: &Ledger, indexed: Indexed) -> Incidents {
+        let n = indexed.items.len();
         Incidents {
             engine: ledger.engine().clone(),
             through_seq: ledger.through_seq(),
-            len: base.items.len(),
-            outdated: vec![0; base.items.len().div_ceil(64)],
-            base: Arc::new(base),
-            recent: Indexed::of(Vec::new()),
+            len: n,
+            outdated: vec![0; n.div_ceil(64)],
+            base: Arc::new(Base::of(indexed)),
+            recent: Indexed::sorted(Vec::new()),
             recent_at: HashMap::new(),
-            base_at: Arc::new(base_at),
         }
     }
 
@@ -236,7 +270,7 @@ impl Incidents {
         if !Arc::ptr_eq(&self.engine, ledger.engine()) || n < self.len {
             return Incidents::of(ledger);
         }
-        let based = self.base.items.len();
+        let based = self.base.indexed.items.len();
         let mut fresh: HashMap<usize, Arc<Item>> = touched
             .into_iter()
             .chain(self.len..n)
@@ -251,28 +285,22 @@ impl Incidents {
             .cloned()
             .collect();
         items.extend(fresh.drain().map(|(_, i)| i));
-        if items.len() > limit {
-            let mut whole: Vec<Option<Arc<Item>>> = (0..based)
-                .map(|k| Some(Arc::clone(&self.base.items[self.base_at[k] as usize])))
-                .collect();
-            whole.resize(n, None);
-            for i in items {
-                let k = i.index;
-                whole[k] = Some(i);
-            }
-            let whole = whole
-                .into_iter()
-                .map(|i| i.expect("an incident beyond the base is a recent one"))
-                .collect();
-            return Incidents::whole(ledger, whole);
-        }
         let mut outdated = self.outdated.clone();
         for i in &items {
             if i.index < based {
                 outdated[i.index / 64] |= 1 << (i.index % 64);
             }
         }
-        let recent = Indexed::of(items);
+        items.sort_by_cached_key(|i| key(i));
+        if items.len() > limit {
+            // Both parts are newest first: merged, not sorted again.
+            let current = |i: &&Arc<Item>| !is_set(&outdated, i.index);
+            let whole = merged(self.base.indexed.items.iter().filter(current), items.iter())
+                .cloned()
+                .collect();
+            return Incidents::whole(ledger, Indexed::sorted(whole));
+        }
+        let recent = Indexed::sorted(items);
         let recent_at = recent
             .items
             .iter()
@@ -287,7 +315,6 @@ impl Incidents {
             outdated,
             recent,
             recent_at,
-            base_at: Arc::clone(&self.base_at),
         }
     }
 
@@ -314,35 +341,21 @@ impl Incidents {
     pub fn item(&self, k: usize) -> &Item {
         match self.recent_at.get(&k) {
             Some(&at) => &self.recent.items[at],
-            None => &self.base.items[self.base_at[k] as usize],
+            None => &self.base.indexed.items[self.base.rank[k] as usize],
         }
-    }
-
-    fn is_outdated(&self, k: usize) -> bool {
-        self.outdated
-            .get(k / 64)
-            .is_some_and(|w| w & (1 << (k % 64)) != 0)
     }
 
     /// The incidents `role` sees among those `select` may match, newest first, as
     /// [`access::shown_incidents`] lists them on the ledger.
     pub fn shown<'a>(&'a self, role: &Role, select: &Select) -> Vec<(Shown<'a>, &'a Item)> {
-        let base = self.base.select(role, select);
+        let base = self.base.indexed.select(role, select);
         let recent = self.recent.select(role, select);
-        let mut base = base
+        let base = base
             .into_iter()
-            .filter(|i| !self.is_outdated(i.index))
-            .peekable();
-        let mut recent = recent.into_iter().peekable();
-        // Both newest first, and no incident in both: merged, the order of the whole.
-        std::iter::from_fn(|| match (base.peek(), recent.peek()) {
-            (Some(b), Some(r)) if key(b) < key(r) => base.next(),
-            (Some(_), Some(_)) | (None, Some(_)) => recent.next(),
-            (Some(_), None) => base.next(),
-            (None, None) => None,
-        })
-        .filter_map(|item| item.shown(role).map(|s| (s, &**item)))
-        .collect()
+            .filter(|i| !is_set(&self.outdated, i.index));
+        merged(base, recent.into_iter())
+            .filter_map(|item| item.shown(role).map(|s| (s, &**item)))
+            .collect()
     }
 
     /// Incident `item` as `view` shows it ([`IncidentView::shown_parts`]).
