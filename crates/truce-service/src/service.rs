@@ -26,7 +26,7 @@ use truce_core::observation::{
 use truce_fusion::ledger::{ApplyError, DecisionError, Ledger, Lifecycle};
 use truce_ingest::Record;
 use truce_log::SignerKey;
-use truce_store::Backend;
+use truce_store::{Backend, DerivedRows};
 
 use crate::clock::Clock;
 use crate::pipeline::{self, Committed};
@@ -208,28 +208,94 @@ fn fold_until(
         let Some(last) = page.last().map(|e| e.seq) else {
             return Ok(());
         };
-        for e in page.iter().take_while(|e| e.seq < size) {
-            match ledger.apply(e) {
-                Ok(()) => {}
-                Err(why @ ApplyError::Refused { .. }) => {
-                    tracing::warn!("{why}");
-                    warnings.push(why.to_string());
-                }
-                Err(why @ ApplyError::Unreadable { .. }) => return Err(why.into()),
-            }
-            each(ledger, e);
-        }
+        let upto = page.partition_point(|e| e.seq < size);
+        apply_entries(ledger, warnings, &page[..upto], &mut each)?;
         from = last + 1;
     }
+}
+
+/// What folding some entries touched.
+#[derive(Default)]
+struct Touched {
+    incidents: BTreeSet<usize>,
+    tasks: BTreeSet<usize>,
+}
+
+impl Touched {
+    /// What to do after each entry folded: when a front end reacts (`applied`), note the entry
+    /// and the incidents it touched; otherwise nothing — the ledger's own sets are taken once,
+    /// after the fold ([`Touched::take_rest`]).
+    fn noting<'a>(
+        &'a mut self,
+        applied: Option<&'a mut Vec<Applied>>,
+    ) -> impl FnMut(&mut Ledger, &Entry) + 'a {
+        let mut applied = applied;
+        move |ledger, e| {
+            if let Some(applied) = applied.as_deref_mut() {
+                let touched = ledger.take_touched();
+                applied.push(Applied {
+                    seq: e.seq,
+                    kind: e.kind,
+                    incidents: touched
+                        .iter()
+                        .map(|&k| ledger.incidents()[k].id.clone())
+                        .collect(),
+                });
+                self.incidents.extend(touched);
+            }
+        }
+    }
+
+    fn take_rest(&mut self, ledger: &mut Ledger) {
+        self.incidents.extend(ledger.take_touched());
+        self.tasks.extend(ledger.take_touched_tasks());
+    }
+}
+
+/// A batch stored and signed, on its way through the fold.
+struct Folding {
+    committed: Committed,
+    /// What the batch appended, for messages ([`entries_committed`]).
+    entries: String,
+}
+
+/// What a committed batch appended to the log, for an error that follows its commit.
+fn entries_committed(outcome: &truce_store::BatchOutcome) -> String {
+    match (outcome.first_seq, outcome.last_seq) {
+        (Some(first), Some(last)) => format!(
+            "its {} entries (seqs {first}–{last}) are committed to the log",
+            last - first + 1
+        ),
+        _ => "it added no entry to the log".to_string(),
+    }
+}
+
+/// Folds `entries` (in seq order, each the one after the ledger's last) into `ledger`: an entry
+/// the state refuses is noted in `warnings` and skipped; one that cannot be read stops the fold.
+fn apply_entries(
+    ledger: &mut Ledger,
+    warnings: &mut Vec<String>,
+    entries: &[Entry],
+    mut each: impl FnMut(&mut Ledger, &Entry),
+) -> anyhow::Result<()> {
+    for e in entries {
+        match ledger.apply(e) {
+            Ok(()) => {}
+            Err(why @ ApplyError::Refused { .. }) => {
+                tracing::warn!("{why}");
+                warnings.push(why.to_string());
+            }
+            Err(why @ ApplyError::Unreadable { .. }) => return Err(why.into()),
+        }
+        each(ledger, e);
+    }
+    Ok(())
 }
 
 /// The whole log of `store` folded into a fresh ledger under `engine`'s terms, nothing
 /// written: what a party re-running the engine on the entries gets (and `truce score` under
 /// other terms). Returns the ledger and the entries it refused.
-pub fn replay(
-    store: &dyn Backend,
-    engine: Arc<Engine>,
-) -> anyhow::Result<(Ledger, Vec<String>)> {
+pub fn replay(store: &dyn Backend, engine: Arc<Engine>) -> anyhow::Result<(Ledger, Vec<String>)> {
     let mut ledger = Ledger::new(engine);
     let mut warnings = Vec::new();
     fold(store, &mut ledger, &mut warnings, |_, _| {})?;
@@ -497,34 +563,17 @@ impl Service {
     /// Folds every entry after the ledger's last one; returns the incidents and tasks they
     /// touched (indices).
     fn fold_new(&mut self) -> anyhow::Result<(BTreeSet<usize>, BTreeSet<usize>)> {
-        let (mut incidents, mut tasks) = (BTreeSet::new(), BTreeSet::new());
-        let reacting = self.reacting;
-        let applied = &mut self.applied;
+        let mut touched = Touched::default();
+        let applied = self.reacting.then_some(&mut self.applied);
         fold(
             &*self.store,
             &mut self.ledger,
             &mut self.warnings,
-            |ledger, e| {
-                // Per entry only when reacting (which incidents each entry touched); else the
-                // ledger's own sets are taken once, after the fold.
-                if reacting {
-                    let touched = ledger.take_touched();
-                    applied.push(Applied {
-                        seq: e.seq,
-                        kind: e.kind,
-                        incidents: touched
-                            .iter()
-                            .map(|&k| ledger.incidents()[k].id.clone())
-                            .collect(),
-                    });
-                    incidents.extend(touched);
-                }
-            },
+            touched.noting(applied),
         )
         .map_err(|e| anyhow!("{}: {e}", self.db.display()))?;
-        incidents.extend(self.ledger.take_touched());
-        tasks.extend(self.ledger.take_touched_tasks());
-        Ok((incidents, tasks))
+        touched.take_rest(&mut self.ledger);
+        Ok((touched.incidents, touched.tasks))
     }
 
     /// Folds what is new and writes the rows it touched; returns the incidents touched.
@@ -580,46 +629,160 @@ impl Service {
     /// Ingests one batch of records (`file` and `format` name it in the store): validated,
     /// assessed, stored in one transaction, signed, folded. An empty batch does nothing.
     pub fn ingest(&mut self, file: &str, format: &str, records: Vec<Record>) -> Result<Committed> {
-        self.signer()?;
-        let received_at = self.clock.now();
-        let Some((batch, mut results)) =
-            pipeline::prepare(self.ledger.engine(), file, format, records, received_at)
-        else {
-            return Ok(Committed::empty());
-        };
-        let outcome = self.store.append_batch(&batch)?;
-        // From here the batch is committed: an error must not say the store is unchanged.
-        let entries = match (outcome.first_seq, outcome.last_seq) {
-            (Some(first), Some(last)) => format!(
-                "its {} entries (seqs {first}–{last}) are committed to the log",
-                last - first + 1
-            ),
-            _ => "it added no entry to the log".to_string(),
-        };
-        self.sign().map_err(|e| {
-            anyhow!(
-                "batch from {file}: {entries}, but no checkpoint covers them yet — signing one \
-                 failed: {e:#}. They stay in the store; the next checkpoint signed (the next \
-                 `truce ingest`, or the next write `truce serve` takes) covers them"
-            )
-        })?;
-        // The batch is committed and signed; its incidents follow in a transaction of their
-        // own (a kill in between leaves them behind the log, and the next open rewrites them).
-        let touched = self.follow().map_err(|e| {
-            anyhow!(
-                "batch from {file}: {entries} and checkpointed, but its incidents could not be \
-                 written: {e:#}. They are rewritten from the log when the store is next opened"
-            )
-        })?;
-        pipeline::place(&mut results, &outcome);
-        let incidents = touched
-            .iter()
-            .map(|&k| self.ledger.incidents()[k].id.clone())
-            .collect();
-        Ok(Committed {
-            outcome,
-            results,
-            incidents,
+        let mut committed = Committed::empty();
+        self.ingest_batches(file, format, std::iter::once(records), |c| committed = c)?;
+        Ok(committed)
+    }
+
+    /// Ingests `batches` one after another, each as [`Service::ingest`] describes, calling
+    /// `done` with each batch's [`Committed`] in order once its incidents are written. Each
+    /// batch is folded on a second thread while the next is validated, assessed and stored
+    /// on this one (the ledger needs nothing of the store but the entries appended, read back
+    /// here), so a file of many batches keeps both cores busy. Stops at the first error, after
+    /// the incidents of the batches already folded are written.
+    pub fn ingest_batches(
+        &mut self,
+        file: &str,
+        format: &str,
+        batches: impl Iterator<Item = Vec<Record>>,
+        mut done: impl FnMut(Committed),
+    ) -> anyhow::Result<()> {
+        let key = self.signer()?.clone();
+        let engine = self.ledger.engine().clone();
+        let Service {
+            store,
+            ledger,
+            clock,
+            applied,
+            reacting,
+            warnings,
+            ..
+        } = self;
+        let mut next = ledger.through_seq().map_or(0, |t| t + 1);
+        let applied = reacting.then_some(applied);
+        std::thread::scope(|scope| {
+            // One batch folds while the next is stored: a channel of one each way.
+            let (to_fold, to_folder) = std::sync::mpsc::sync_channel::<(Vec<Entry>, Folding)>(1);
+            let (to_writer, folded) =
+                std::sync::mpsc::sync_channel::<anyhow::Result<(DerivedRows, Committed)>>(1);
+            let folder = scope.spawn(move || {
+                let mut applied = applied;
+                for (entries, folding) in to_folder {
+                    let mut touched = Touched::default();
+                    let result = apply_entries(
+                        ledger,
+                        warnings,
+                        &entries,
+                        touched.noting(applied.as_deref_mut()),
+                    )
+                    .map(|()| {
+                        touched.take_rest(ledger);
+                        let incidents: Vec<usize> = touched.incidents.into_iter().collect();
+                        let tasks: Vec<usize> = touched.tasks.into_iter().collect();
+                        let rows = derived_rows(ledger, false, &incidents, &tasks);
+                        let mut c = folding.committed;
+                        c.incidents = incidents
+                            .iter()
+                            .map(|&k| ledger.incidents()[k].id.clone())
+                            .collect();
+                        (rows, c)
+                    })
+                    .map_err(|e| {
+                        anyhow!(
+                            "batch from {file}: {} and checkpointed, but its incidents could not \
+                             be written: {e:#}. They are rewritten from the log when the store is \
+                             next opened",
+                            folding.entries
+                        )
+                    });
+                    let failed = result.is_err();
+                    if to_writer.send(result).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            // Writes the rows of the batch folding now, if any; hands its result to `done`.
+            let mut in_flight = false;
+            let mut write_folded =
+                |store: &mut Box<dyn Backend>, in_flight: &mut bool| -> anyhow::Result<()> {
+                    if !std::mem::take(in_flight) {
+                        return Ok(());
+                    }
+                    let (rows, committed) = folded
+                        .recv()
+                        .map_err(|_| anyhow!("the thread folding batches from {file} stopped"))??;
+                    store.write_derived(&rows).map_err(|e| {
+                    anyhow!(
+                        "batch from {file}: {} and checkpointed, but its incidents could not be \
+                         written: {e:#}. They are rewritten from the log when the store is next \
+                         opened",
+                        entries_committed(&committed.outcome)
+                    )
+                })?;
+                    done(committed);
+                    Ok(())
+                };
+            let stored = |in_flight: &mut bool| -> anyhow::Result<()> {
+                for records in batches {
+                    let received_at = clock.now();
+                    let Some((batch, mut results)) =
+                        pipeline::prepare(&engine, file, format, records, received_at)
+                    else {
+                        continue;
+                    };
+                    let outcome = store.append_batch(&batch)?;
+                    drop(batch);
+                    // From here the batch is committed: an error must not say the store is
+                    // unchanged.
+                    let entries = entries_committed(&outcome);
+                    store.sign_checkpoint(&key, clock.unix_s()).map_err(|e| {
+                        anyhow!(
+                            "batch from {file}: {entries}, but no checkpoint covers them yet — \
+                             signing one failed: {e:#}. They stay in the store; the next \
+                             checkpoint signed (the next `truce ingest`, or the next write \
+                             `truce serve` takes) covers them"
+                        )
+                    })?;
+                    // The batch is committed and signed; its incidents follow in a transaction
+                    // of their own (a kill in between leaves them behind the log, and the next
+                    // open rewrites them). What else was appended since the last fold (another
+                    // process's entries) is folded with it, in seq order.
+                    let size = store.log_size()?;
+                    let mut appended = Vec::with_capacity((size - next.min(size)) as usize);
+                    while next < size {
+                        let page = store.entries(next, PAGE)?;
+                        let Some(last) = page.last().map(|e| e.seq) else {
+                            break;
+                        };
+                        appended.extend(page.into_iter().take_while(|e| e.seq < size));
+                        next = last + 1;
+                    }
+                    next = size;
+                    pipeline::place(&mut results, &outcome);
+                    write_folded(store, in_flight)?;
+                    let committed = Committed {
+                        outcome,
+                        results,
+                        incidents: Vec::new(),
+                    };
+                    if to_fold
+                        .send((appended, Folding { committed, entries }))
+                        .is_err()
+                    {
+                        break;
+                    }
+                    *in_flight = true;
+                }
+                Ok(())
+            };
+            let result = stored(&mut in_flight);
+            drop(to_fold);
+            // The batch folding when the last was stored (or one failed) is written either way.
+            let last = write_folded(store, &mut in_flight);
+            folder
+                .join()
+                .map_err(|_| anyhow!("the thread folding batches from {file} panicked"))?;
+            result.and(last)
         })
     }
 

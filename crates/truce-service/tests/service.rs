@@ -355,3 +355,79 @@ fn a_response_cites_only_observations_in_the_log_as_its_evidence() {
     let entry: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(entry["evidence"], serde_json::json!([observation]));
 }
+
+/// Issue 14: `ingest_batches` folds each batch on a second thread while the next is stored.
+/// Batch for batch it must say and leave what `ingest` one batch at a time does — the same
+/// outcome, per-record results and incidents touched, handed over in order; the same
+/// reactions; the same derived tables and folded state — and a rebuild from the log changes
+/// nothing.
+#[test]
+fn batches_folded_while_the_next_is_stored_end_as_one_batch_at_a_time_does() {
+    let terms = terms();
+    let key = SignerKey::from_seed("truce.test/service", KeyType::Ed25519, [7; 32]).unwrap();
+    let sim = truce_sim::simulate(&terms, 1, 3, truce_sim::default_start(&terms));
+    let options = truce_ingest::Options::default();
+    // Each feed's records in batches of 7, so a feed is several batches and a batch ends
+    // mid-incident.
+    let feeds: Vec<(String, String, Vec<Vec<truce_ingest::Record>>)> = sim
+        .feeds
+        .iter()
+        .map(|feed| {
+            let format = truce_ingest::detect(&feed.file_name, &feed.bytes).unwrap();
+            let adapter = truce_ingest::adapter(format, &options);
+            let mut records = adapter
+                .read(&feed.file_name, &feed.bytes)
+                .unwrap()
+                .peekable();
+            let mut batches = Vec::new();
+            while records.peek().is_some() {
+                batches.push(records.by_ref().take(7).collect::<Vec<_>>());
+            }
+            (feed.file_name.clone(), format.to_string(), batches)
+        })
+        .collect();
+    assert!(
+        feeds.iter().any(|(_, _, b)| b.len() > 2),
+        "some feed spans several batches"
+    );
+    let open = |name: &str| {
+        let dir = tempdir(name);
+        let clock = Arc::new(FixedClock::new(t("2015-03-05T09:00:00Z")));
+        let mut svc = Service::open_with_terms(&dir.join("s.gpkg"), &terms, key.clone(), clock)
+            .unwrap()
+            .with_reactions();
+        svc.set_mission(&sim.mission).unwrap();
+        svc.take_applied();
+        svc
+    };
+    let mut one = open("one-at-a-time");
+    let mut each_said = Vec::new();
+    for (file, format, batches) in &feeds {
+        for batch in batches {
+            each_said.push(one.ingest(file, format, batch.clone()).unwrap());
+        }
+    }
+    let mut piped = open("pipelined");
+    let mut piped_said = Vec::new();
+    for (file, format, batches) in &feeds {
+        piped
+            .ingest_batches(file, format, batches.iter().cloned(), |c| {
+                piped_said.push(c)
+            })
+            .unwrap();
+    }
+    assert_eq!(piped_said.len(), each_said.len(), "one hand-over per batch");
+    assert!(each_said.iter().any(|c| !c.incidents.is_empty()));
+    for (i, (a, b)) in each_said.iter().zip(&piped_said).enumerate() {
+        assert_eq!(a.outcome, b.outcome, "batch {i}");
+        assert_eq!(a.results, b.results, "batch {i}");
+        assert_eq!(a.incidents, b.incidents, "batch {i}");
+    }
+    assert_eq!(one.take_applied(), piped.take_applied());
+    assert_eq!(
+        one.store().derived_digests().unwrap(),
+        piped.store().derived_digests().unwrap()
+    );
+    assert_eq!(one.ledger().snapshot(), piped.ledger().snapshot());
+    assert!(piped.rebuild().unwrap().rewritten.is_empty());
+}

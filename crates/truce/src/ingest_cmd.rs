@@ -1,7 +1,9 @@
 //! `truce ingest --db FILE --agreement FILE PATH...`: feeds into the store, assessed as stored.
 //!
 //! Each file is read by its adapter as a stream of records and cut into batches of
-//! [`BATCH_RECORDS`]; each batch is assessed on all cores and committed in one transaction. A
+//! [`BATCH_RECORDS`]; each batch is assessed on all cores and committed in one transaction,
+//! and folded into incidents on a second thread while the next is stored
+//! (`Service::ingest_batches`). A
 //! process killed mid-file loses only the batch in flight: re-running the same command stores
 //! what is missing and counts the rest as duplicates (the store keys observations by content).
 //!
@@ -16,6 +18,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use truce_ingest::{Format, Options, Record};
+use truce_service::pipeline::Committed;
 use truce_service::{Service, SystemClock};
 use truce_store::BatchOutcome;
 
@@ -199,7 +202,6 @@ pub fn ingest_bytes(
     let records = adapter.read(shown, bytes)?;
     let progress = progress_bar(shown, bytes);
     let mut report = FileReport::default();
-    let mut chunk: Vec<Record> = Vec::with_capacity(BATCH_RECORDS);
     // A batch that fails leaves those before it stored and checkpointed: the error says so.
     let stored_before = |report: &FileReport, batches: usize| match batches {
         0 => "its first batch".to_string(),
@@ -212,19 +214,20 @@ pub fn ingest_bytes(
         ),
     };
     let mut batches = 0;
-    for record in records {
-        chunk.push(record);
-        if chunk.len() == BATCH_RECORDS {
-            commit(svc, shown, format, std::mem::take(&mut chunk), &mut report)
-                .with_context(|| stored_before(&report, batches))?;
-            batches += 1;
-            progress.inc(BATCH_RECORDS as u64);
-        }
-    }
-    let last = chunk.len() as u64;
-    commit(svc, shown, format, chunk, &mut report)
-        .with_context(|| stored_before(&report, batches))?;
-    progress.inc(last);
+    let mut records = records;
+    // Each batch is folded on a second thread while the next is parsed and stored.
+    let chunks = std::iter::from_fn(|| {
+        let chunk: Vec<Record> = records.by_ref().take(BATCH_RECORDS).collect();
+        (!chunk.is_empty()).then_some(chunk)
+    });
+    let label = format.to_string();
+    let result = svc.ingest_batches(shown, &label, chunks, |done| {
+        note_rejected(&done, &mut report);
+        report.add(&done.outcome);
+        batches += 1;
+        progress.inc(done.results.len() as u64);
+    });
+    result.with_context(|| stored_before(&report, batches))?;
     progress.finish_and_clear();
     Ok(report)
 }
@@ -247,19 +250,8 @@ fn progress_bar(shown: &str, bytes: &[u8]) -> ProgressBar {
     bar
 }
 
-/// Assesses and stores one batch, signs a checkpoint of the log with it, and brings the
-/// incidents level (`truce_service::Service::ingest`).
-fn commit(
-    svc: &mut Service,
-    shown: &str,
-    format: Format,
-    records: Vec<Record>,
-    report: &mut FileReport,
-) -> Result<()> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let done = svc.ingest(shown, &format.to_string(), records)?;
+/// Keeps the first [`REASONS_SHOWN`] reasons a record was rejected, for the file's summary.
+fn note_rejected(done: &Committed, report: &mut FileReport) {
     for r in done.results.iter().filter(|r| r.status == "rejected") {
         if report.reasons.len() < REASONS_SHOWN {
             report.reasons.push(format!(
@@ -269,6 +261,4 @@ fn commit(
             ));
         }
     }
-    report.add(&done.outcome);
-    Ok(())
 }
