@@ -152,8 +152,9 @@ pub struct Record {
     pub result: Result<Observation, String>,
 }
 
-/// The records of one file, in file order.
-pub type Records<'a> = Box<dyn Iterator<Item = Record> + 'a>;
+/// The records of one file, in file order (`Send`: `truce ingest` reads them on a thread of its
+/// own while the batch before is stored).
+pub type Records<'a> = Box<dyn Iterator<Item = Record> + Send + 'a>;
 
 /// A whole file that cannot be read. Each message names the file and says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -209,7 +210,7 @@ pub struct Options {
 }
 
 /// A reader of one format.
-pub trait Adapter {
+pub trait Adapter: Sync {
     fn format(&self) -> Format;
 
     /// Reads a file: a record per source record, or a [`Fatal`] error when the file as a whole
@@ -285,14 +286,14 @@ pub fn ingest_file(
 /// What every adapter's records go through last: the per-file record limit, and a check that no
 /// two records of the file share an id (the store would take the second for a re-delivery of the
 /// first and drop it, so it is rejected here, where the file and line are still known).
-pub(crate) fn finish_records<'a>(records: impl Iterator<Item = Record> + 'a) -> Records<'a> {
+pub(crate) fn finish_records<'a>(records: impl Iterator<Item = Record> + Send + 'a) -> Records<'a> {
     limit_records(records, MAX_RECORDS_PER_FILE)
 }
 
 /// [`finish_records`] with the record limit as a parameter, so that tests need not make a
 /// million records.
 fn limit_records<'a>(
-    records: impl Iterator<Item = Record> + 'a,
+    records: impl Iterator<Item = Record> + Send + 'a,
     max_records: usize,
 ) -> Records<'a> {
     let mut seen: HashMap<String, Locator> = HashMap::new();

@@ -184,11 +184,11 @@ pub(crate) fn number(cell: &str) -> Result<f64, String> {
 
 /// Reads a CSV file: `columns` resolves what the format needs from the header (or fails the
 /// file), `map` turns each row into an observation (or a reason), which is then validated.
-pub(crate) fn read_table<'a, C: 'a>(
+pub(crate) fn read_table<'a, C: Send + 'a>(
     file: &str,
     bytes: &'a [u8],
     columns: impl FnOnce(&Header) -> Result<C, Fatal>,
-    map: impl Fn(&C, &Row<'_>) -> Result<Observation, String> + 'a,
+    map: impl Fn(&C, &Row<'_>) -> Result<Observation, String> + Send + 'a,
 ) -> Result<Records<'a>, Fatal> {
     let text = decode_text(bytes);
     if text.trim().is_empty() {

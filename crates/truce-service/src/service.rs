@@ -257,6 +257,8 @@ struct Folding {
     committed: Committed,
     /// What the batch appended, for messages ([`entries_committed`]).
     entries: String,
+    /// The batch itself, freed on the folding thread rather than the storing one.
+    batch: truce_store::Batch,
 }
 
 /// What a committed batch appended to the log, for an error that follows its commit.
@@ -644,7 +646,7 @@ impl Service {
         &mut self,
         file: &str,
         format: &str,
-        batches: impl Iterator<Item = Vec<Record>>,
+        batches: impl Iterator<Item = Vec<Record>> + Send,
         mut done: impl FnMut(Committed),
     ) -> anyhow::Result<()> {
         let key = self.signer()?.clone();
@@ -668,6 +670,12 @@ impl Service {
             let folder = scope.spawn(move || {
                 let mut applied = applied;
                 for (entries, folding) in to_folder {
+                    let Folding {
+                        committed,
+                        entries: appended,
+                        batch,
+                    } = folding;
+                    drop(batch);
                     let mut touched = Touched::default();
                     let result = apply_entries(
                         ledger,
@@ -680,7 +688,7 @@ impl Service {
                         let incidents: Vec<usize> = touched.incidents.into_iter().collect();
                         let tasks: Vec<usize> = touched.tasks.into_iter().collect();
                         let rows = derived_rows(ledger, false, &incidents, &tasks);
-                        let mut c = folding.committed;
+                        let mut c = committed;
                         c.incidents = incidents
                             .iter()
                             .map(|&k| ledger.incidents()[k].id.clone())
@@ -692,7 +700,7 @@ impl Service {
                             "batch from {file}: {} and checkpointed, but its incidents could not \
                              be written: {e:#}. They are rewritten from the log when the store is \
                              next opened",
-                            folding.entries
+                            appended
                         )
                     });
                     let failed = result.is_err();
@@ -722,16 +730,26 @@ impl Service {
                     done(committed);
                     Ok(())
                 };
-            let stored = |in_flight: &mut bool| -> anyhow::Result<()> {
+            // Batches are read, validated and assessed a step ahead on a third thread.
+            let (to_store, prepared) = std::sync::mpsc::sync_channel(1);
+            let reading_clock = clock.clone();
+            let preparer = scope.spawn(move || {
+                let clock = reading_clock;
                 for records in batches {
                     let received_at = clock.now();
-                    let Some((batch, mut results)) =
+                    let Some(ready) =
                         pipeline::prepare(&engine, file, format, records, received_at)
                     else {
                         continue;
                     };
+                    if to_store.send(ready).is_err() {
+                        break; // storing failed and stopped listening
+                    }
+                }
+            });
+            let stored = |in_flight: &mut bool| -> anyhow::Result<()> {
+                for (batch, mut results) in prepared {
                     let outcome = store.append_batch(&batch)?;
-                    drop(batch);
                     // From here the batch is committed: an error must not say the store is
                     // unchanged.
                     let entries = entries_committed(&outcome);
@@ -765,10 +783,12 @@ impl Service {
                         results,
                         incidents: Vec::new(),
                     };
-                    if to_fold
-                        .send((appended, Folding { committed, entries }))
-                        .is_err()
-                    {
+                    let folding = Folding {
+                        committed,
+                        entries,
+                        batch,
+                    };
+                    if to_fold.send((appended, folding)).is_err() {
                         break;
                     }
                     *in_flight = true;
@@ -777,6 +797,9 @@ impl Service {
             };
             let result = stored(&mut in_flight);
             drop(to_fold);
+            preparer
+                .join()
+                .map_err(|_| anyhow!("the thread reading batches from {file} panicked"))?;
             // The batch folding when the last was stored (or one failed) is written either way.
             let last = write_folded(store, &mut in_flight);
             folder
