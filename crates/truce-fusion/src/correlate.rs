@@ -1020,6 +1020,13 @@ impl Fusion {
         if group == EventGroup::Firing {
             firings.insert(k);
         }
+        // The strikes to refresh: `k` itself, those whose firing changed, and (below) those
+        // of every firing refreshed. A strike in reach whose firing did not change, and whose
+        // firing is not refreshed, would be recomputed to what it already is.
+        let mut touched_strikes: BTreeSet<usize> = BTreeSet::new();
+        if group == EventGroup::Strike {
+            touched_strikes.insert(k);
+        }
         for &s in &strikes {
             let new = self.best_firing(s);
             let old = self.fired_by[s];
@@ -1033,10 +1040,10 @@ impl Fusion {
                     firings.insert(f);
                 }
                 self.fired_by[s] = new;
+                touched_strikes.insert(s);
             }
         }
         // Firings first (their area may come from a strike's place), then their strikes.
-        let mut touched_strikes: BTreeSet<usize> = strikes.iter().copied().collect();
         for &f in &firings {
             self.refresh_firing(f);
             touched_strikes.extend(self.caused[f].iter().copied());

@@ -731,3 +731,97 @@ fn crater_analyses_combine_into_one_direction_and_disagreeing_ones_suggest_nobod
         calibres.basis
     );
 }
+
+/// A firing that changes no strike's link leaves those strikes alone: a store rewrites every
+/// incident fusion says changed, and on a busy front most strikes in a new firing's reach
+/// (25 km, two minutes) keep the firing they had. One that does change a strike's link says
+/// so for the strike and both firings.
+#[test]
+fn a_firing_that_changes_no_strikes_link_does_not_touch_those_strikes() {
+    let engine = engine();
+    let (on, east, _) = either_side(&engine, 6_000.0);
+    let blast = destination(on, 270.0, 3_000.0);
+    let r = r#","error_radius_m":50"#;
+    let fuse = |fusion: &mut Fusion, seq: u64, (o, p): (Observation, Place)| {
+        let a = engine.assess(seq as usize, &o, &p);
+        fusion.fuse_one(seq, &o, &p, &a).expect("an event")
+    };
+    let mut fusion = Fusion::new(engine.clone());
+    let strike = fuse(
+        &mut fusion,
+        1,
+        feature(
+            "blast",
+            "explosion",
+            blast,
+            "2015-03-02T20:01:00Z",
+            ("uav-1", "drone", "B2"),
+            r,
+        ),
+    );
+    let first = fuse(
+        &mut fusion,
+        2,
+        feature(
+            "fire-a",
+            "firing",
+            east,
+            "2015-03-02T20:00:30Z",
+            ("uav-2", "drone", "B2"),
+            r,
+        ),
+    );
+    let changed = fusion.take_changed();
+    assert!(
+        changed.contains(&strike),
+        "the strike found its firing: {changed:?}"
+    );
+    let fired_by = |fusion: &Fusion| -> Vec<String> {
+        fusion.incidents()[strike]
+            .links
+            .iter()
+            .map(|l| l.incident.clone())
+            .collect()
+    };
+    assert_eq!(fired_by(&fusion), [fusion.incidents()[first].id.clone()]);
+
+    // Another firing in reach, but further from the strike in time: the link stays.
+    let later = fuse(
+        &mut fusion,
+        3,
+        feature(
+            "fire-b",
+            "firing",
+            destination(east, 0.0, 4_000.0),
+            "2015-03-02T19:59:30Z",
+            ("uav-3", "drone", "B2"),
+            r,
+        ),
+    );
+    assert_ne!(later, first, "a firing of its own");
+    let changed = fusion.take_changed();
+    assert!(
+        !changed.contains(&strike),
+        "the strike kept its firing: {changed:?}"
+    );
+    assert!(!changed.contains(&first), "{changed:?}");
+    assert_eq!(fired_by(&fusion), [fusion.incidents()[first].id.clone()]);
+
+    // A firing closer in time takes the strike: the strike and the firing it left change.
+    let closer = fuse(
+        &mut fusion,
+        4,
+        feature(
+            "fire-c",
+            "firing",
+            destination(east, 180.0, 4_000.0),
+            "2015-03-02T20:00:50Z",
+            ("uav-4", "drone", "B2"),
+            r,
+        ),
+    );
+    let changed = fusion.take_changed();
+    assert!(changed.contains(&strike), "{changed:?}");
+    assert!(changed.contains(&first), "{changed:?}");
+    assert_eq!(fired_by(&fusion), [fusion.incidents()[closer].id.clone()]);
+}
