@@ -243,8 +243,20 @@ fn write(tx: &Transaction<'_>, rows: &DerivedRows) -> Result<(), Failed> {
                 .doing("emptying the derived tables")?;
         }
     }
+    // An incident that started after the entry the tables last reached has no rows yet: its
+    // links and transitions need no clearing (most of a large ingest's incidents are new).
+    let before: Option<i64> = tx
+        .query_row(
+            "SELECT through_seq FROM derived_state WHERE name = 'ledger'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .doing("reading how far the derived tables reach")?
+        .flatten();
     for inc in &rows.incidents {
-        write_incident(tx, inc)?;
+        let new = rows.replace_all || before.is_some_and(|t| to_i64(inc.first_seq) > t);
+        write_incident(tx, inc, new)?;
     }
     write_tasks(tx, &rows.tasks)?;
     tx.execute(
@@ -256,9 +268,15 @@ fn write(tx: &Transaction<'_>, rows: &DerivedRows) -> Result<(), Failed> {
     Ok(())
 }
 
-fn write_incident(tx: &Transaction<'_>, inc: &IncidentRow) -> Result<(), Failed> {
+/// Writes one incident's row, links and transitions; `new`: it has none in the tables yet.
+fn write_incident(tx: &Transaction<'_>, inc: &IncidentRow, new: bool) -> Result<(), Failed> {
     let fid = to_i64(inc.first_seq);
-    for table in ["incident_observations", "incident_transitions"] {
+    let tables: &[&str] = if new {
+        &[]
+    } else {
+        &["incident_observations", "incident_transitions"]
+    };
+    for table in tables {
         tx.prepare_cached(&format!("DELETE FROM {table} WHERE incident_fid = ?1"))
             .and_then(|mut s| s.execute([fid]))
             .doing("clearing an incident's rows")?;
