@@ -431,3 +431,83 @@ fn batches_folded_while_the_next_is_stored_end_as_one_batch_at_a_time_does() {
     assert_eq!(one.ledger().snapshot(), piped.ledger().snapshot());
     assert!(piped.rebuild().unwrap().rewritten.is_empty());
 }
+
+/// Issue 14: when a batch cannot be stored, `ingest_batches` stops there, and the batch that
+/// was folding meanwhile still has its incidents written and is handed over: every batch
+/// handed over is in the log with its incidents, nothing after the failed one is stored, and
+/// the derived tables stay level with what was folded (a rebuild changes nothing). Another
+/// connection holding the file's write lock past the store's busy timeout (10 s) makes the
+/// third batch fail.
+#[test]
+fn a_batch_that_cannot_be_stored_stops_the_rest_and_the_one_folding_is_still_written() {
+    let terms = terms();
+    let key = SignerKey::from_seed("truce.test/service", KeyType::Ed25519, [7; 32]).unwrap();
+    let dir = tempdir("stopped");
+    let db = dir.join("s.gpkg");
+    let clock = Arc::new(FixedClock::new(t("2015-03-05T09:00:00Z")));
+    let mut svc = Service::open_with_terms(&db, &terms, key, clock).unwrap();
+    let sim = truce_sim::simulate(&terms, 1, 3, truce_sim::default_start(&terms));
+    let options = truce_ingest::Options::default();
+    let feed = sim
+        .feeds
+        .iter()
+        .max_by_key(|f| f.bytes.len())
+        .expect("a feed");
+    let format = truce_ingest::detect(&feed.file_name, &feed.bytes).unwrap();
+    let adapter = truce_ingest::adapter(format, &options);
+    let records: Vec<_> = adapter
+        .read(&feed.file_name, &feed.bytes)
+        .unwrap()
+        .collect();
+    let batches: Vec<Vec<truce_ingest::Record>> = records.chunks(3).map(<[_]>::to_vec).collect();
+    assert!(batches.len() >= 4, "{} batches", batches.len());
+    let mut said = Vec::new();
+    let mut holder = None;
+    let result = svc.ingest_batches(
+        &feed.file_name,
+        &format.to_string(),
+        batches.into_iter(),
+        |c| {
+            said.push(c);
+            if said.len() == 1 {
+                // Batch 2 is stored by now; batch 3 will find the file locked.
+                let (locked, held) = std::sync::mpsc::channel();
+                let db = db.clone();
+                holder = Some(std::thread::spawn(move || {
+                    let conn = rusqlite::Connection::open(&db).unwrap();
+                    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                    locked.send(()).unwrap();
+                    std::thread::sleep(std::time::Duration::from_secs(11));
+                    conn.execute_batch("COMMIT").unwrap();
+                }));
+                held.recv().unwrap();
+            }
+        },
+    );
+    holder.unwrap().join().unwrap();
+    let err = format!(
+        "{:#}",
+        result.expect_err("the third batch could not be stored")
+    );
+    assert!(err.contains("lock"), "{err}");
+    assert_eq!(
+        said.len(),
+        2,
+        "the batch folding when the third failed is handed over"
+    );
+    let last = said[1].outcome.last_seq.expect("batch 2 appended entries");
+    assert_eq!(
+        svc.store().log_size().unwrap(),
+        last + 1,
+        "nothing after batch 2"
+    );
+    assert_eq!(svc.store().derived_through().unwrap(), Some(last));
+    for c in &said {
+        assert!(
+            c.results
+                .iter()
+                .all(|r| r.seq.is_some() || r.status == "rejected")
+        );
+    }
+    assert!(svc.rebuild().unwrap().rewritten.is_empty());
+}
