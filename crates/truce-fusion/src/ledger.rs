@@ -38,6 +38,7 @@ use truce_core::observation::{Observation, Outcome, Place};
 use truce_geo::LonLat;
 
 use crate::correlate::{Fusion, FusionState, Incident, IncidentState, Names};
+use crate::repeats::RepeatStarts;
 use crate::tasks::{self, Denial, Priority, TaskRequest, Verdict};
 
 /// The actor named on transitions the engine makes itself.
@@ -225,6 +226,16 @@ impl Ledger {
     /// here (the caller builds the ledger under the terms in force) and `rejected` ones only
     /// count.
     pub fn apply(&mut self, entry: &Entry) -> Result<(), ApplyError> {
+        let applied = self.apply_entry(entry);
+        // Whatever the entry changed, also when it was refused part way.
+        for k in std::mem::take(&mut self.changing) {
+            self.repeats
+                .update(k, &self.fusion.incidents()[k], &self.records[k]);
+        }
+        applied
+    }
+
+    fn apply_entry(&mut self, entry: &Entry) -> Result<(), ApplyError> {
         let (seq, kind) = (entry.seq, entry.kind.as_str());
         let unreadable = |why: String| ApplyError::Unreadable { seq, kind, why };
         let refused = |why: String| ApplyError::Refused { seq, kind, why };
@@ -285,6 +296,10 @@ pub struct Ledger {
     by_id: HashMap<u64, usize>,
     /// Incidents changed since the last [`Ledger::take_touched`].
     touched: BTreeSet<usize>,
+    /// Incidents changed by the entry being applied, for [`Ledger::repeats`].
+    changing: Vec<usize>,
+    /// Start times of the incidents breaching each repeated rule, by party (alert escalation).
+    repeats: RepeatStarts,
     /// The last seq applied.
     through: Option<u64>,
     /// The mission in force (teams and sensors), from the last `mission` entry.
@@ -417,12 +432,14 @@ impl Ledger {
             .enumerate()
             .map(|(k, t)| (t.id.clone(), k))
             .collect();
-        Ok(Ledger {
+        let mut ledger = Ledger {
             engine,
             fusion,
             records: state.records.into_owned(),
             by_id,
             touched: BTreeSet::new(),
+            changing: Vec::new(),
+            repeats: RepeatStarts::default(),
             through: state.through,
             mission,
             tasks,
@@ -433,18 +450,29 @@ impl Ledger {
             denials: state.denials.into_owned(),
             warnings: state.warnings.into_owned(),
             latest: state.latest,
-        })
+        };
+        // Not in the snapshot: counted again from the incidents.
+        ledger.repeats = RepeatStarts::new(ledger.engine.agreement());
+        for k in 0..ledger.records.len() {
+            ledger
+                .repeats
+                .update(k, &ledger.fusion.incidents()[k], &ledger.records[k]);
+        }
+        Ok(ledger)
     }
 
     /// An empty ledger under the terms `engine` holds (the terms in force: the last
     /// `agreement` entry).
     pub fn new(engine: Arc<Engine>) -> Ledger {
+        let repeats = RepeatStarts::new(engine.agreement());
         Ledger {
             fusion: Fusion::new(engine.clone()),
             engine,
             records: Vec::new(),
             by_id: HashMap::new(),
             touched: BTreeSet::new(),
+            changing: Vec::new(),
+            repeats,
             through: None,
             mission: None,
             tasks: Vec::new(),
@@ -525,6 +553,18 @@ impl Ledger {
         self.through
     }
 
+    /// Notes incident `k` changed: its rows are written again, its repeat counts updated.
+    fn touch(&mut self, k: usize) {
+        self.touched.insert(k);
+        self.changing.push(k);
+    }
+
+    /// Start times of the incidents breaching each repeated rule (`[[escalation.repeat]]`), by
+    /// party: what an alert's escalation counts.
+    pub fn repeats(&self) -> &RepeatStarts {
+        &self.repeats
+    }
+
     /// The indices of incidents changed since the last call, in order.
     pub fn take_touched(&mut self) -> Vec<usize> {
         std::mem::take(&mut self.touched).into_iter().collect()
@@ -549,7 +589,9 @@ impl Ledger {
             return;
         };
         // A strike ↔ firing link made by this join changes the incident at the other end too.
-        self.touched.extend(self.fusion.take_changed());
+        for k in self.fusion.take_changed() {
+            self.touch(k);
+        }
         let at = obs.properties.observed_at;
         let inc = &self.fusion.incidents()[k];
         if k == self.records.len() {
@@ -601,7 +643,7 @@ impl Ledger {
             });
             record.state = to;
         }
-        self.touched.insert(k);
+        self.touch(k);
 
         let place_denial = tasks::denial(obs, place);
         if let Some(d) = place_denial {
@@ -837,7 +879,7 @@ impl Ledger {
             entry_seq: seq,
         });
         record.state = to;
-        self.touched.insert(k);
+        self.touch(k);
     }
 
     /// Checks a decision against the current state without applying it.
@@ -950,7 +992,7 @@ impl Ledger {
                 self.touched_tasks.insert(t);
             }
             self.open_task(k, seq, d.decided_at, req, &d.actor, d.reason.clone());
-            self.touched.insert(k);
+            self.touch(k);
             self.plan(d.decided_at);
             return Ok(());
         }
@@ -977,7 +1019,7 @@ impl Ledger {
             entry_seq: seq,
         });
         record.state = to;
-        self.touched.insert(k);
+        self.touch(k);
         if d.action == Action::Verify {
             let task = tasks::task_id(&d.incident);
             if let Some(&t) = self.task_by_id.get(&task)
@@ -1033,7 +1075,7 @@ impl Ledger {
             reason: format!("{}{evidence}", r.text),
             entry_seq: seq,
         });
-        self.touched.insert(k);
+        self.touch(k);
         Ok(())
     }
 
@@ -1094,7 +1136,7 @@ impl Ledger {
                 ),
                 entry_seq: seq,
             });
-            self.touched.insert(k);
+            self.touch(k);
         }
         for d in &a.deliveries {
             let Some(k) = self.find(&d.incident) else {
@@ -1133,7 +1175,7 @@ impl Ledger {
                 ),
                 entry_seq: seq,
             });
-            self.touched.insert(k);
+            self.touch(k);
         }
     }
 

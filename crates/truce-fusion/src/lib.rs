@@ -33,6 +33,7 @@ pub mod baseline;
 pub mod correlate;
 pub mod coverage;
 pub mod ledger;
+pub mod repeats;
 pub mod score;
 pub mod tasks;
 pub mod triangulate;

@@ -3,8 +3,7 @@
 //! ledger and the entries just applied ([`crate::Applied`]), whoever wrote them — the server
 //! publishes them (SSE, webhooks) and logs them as `alert` entries.
 
-use std::cell::OnceCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -186,47 +185,18 @@ pub fn recipients(
     (told.into_iter().collect(), within)
 }
 
-/// For each `[escalation.repeat]` entry, the start times of the incidents breaching its rule,
-/// by party (official attribution, else the suggested one), sorted: counting the breaches in a
-/// window is then a binary search, so a batch's alerts cost one pass over the incidents. Each
-/// entry's pass is made on first need: most writes alert about no incident breaching a
-/// repeated rule, and the pass reads every incident of the ledger.
+/// The `[escalation.repeat]` entries, counted against the ledger's start times of the
+/// incidents breaching each repeated rule by party (`Ledger::repeats`, kept as incidents
+/// change: a count is a range of a sorted set, not a pass over the incidents).
 struct Repeats<'a> {
-    entries: Vec<(&'a truce_core::agreement::Repeat, OnceCell<StartsByParty>)>,
+    entries: &'a [truce_core::agreement::Repeat],
 }
-
-/// Start times of incidents, sorted, by party.
-type StartsByParty = HashMap<String, Vec<DateTime<Utc>>>;
 
 impl<'a> Repeats<'a> {
     fn new(escalation: Option<&'a Escalation>) -> Repeats<'a> {
-        let entries = escalation
-            .iter()
-            .flat_map(|e| &e.repeat)
-            .map(|r| (r, OnceCell::new()))
-            .collect();
-        Repeats { entries }
-    }
-
-    /// The start times of the incidents breaching `rule`, by party.
-    fn starts(ledger: &Ledger, rule: &str) -> StartsByParty {
-        let mut by_party = StartsByParty::new();
-        for (inc, rec) in ledger.incidents().iter().zip(ledger.records()) {
-            if !inc.breaches.iter().any(|b| b == rule) {
-                continue;
-            }
-            let party = rec
-                .attributed_party
-                .clone()
-                .or_else(|| inc.suggested.as_ref().map(|s| s.party.clone()));
-            if let Some(p) = party {
-                by_party.entry(p).or_default().push(inc.start);
-            }
+        Repeats {
+            entries: escalation.map_or(&[], |e| &e.repeat),
         }
-        for times in by_party.values_mut() {
-            times.sort_unstable();
-        }
-        by_party
     }
 
     /// The severity of incident `k` (by `party`, its rules' own severity `base`) after the
@@ -242,17 +212,14 @@ impl<'a> Repeats<'a> {
     ) -> (Option<Severity>, Option<String>) {
         let inc = &ledger.incidents()[k];
         let mut best = (base, None);
-        for (r, by_party) in &self.entries {
+        for r in self.entries {
             if !inc.breaches.contains(&r.rule) || r.to_severity <= best.0 {
                 continue;
             }
-            let by_party = by_party.get_or_init(|| Repeats::starts(ledger, &r.rule));
-            let Some(times) = by_party.get(party) else {
+            let from = inc.start - TimeDelta::hours(i64::from(r.within_h));
+            let Some(n) = ledger.repeats().count(&r.rule, party, from, inc.start) else {
                 continue;
             };
-            let from = inc.start - TimeDelta::hours(i64::from(r.within_h));
-            let n =
-                times.partition_point(|t| *t <= inc.start) - times.partition_point(|t| *t < from);
             if n >= r.count as usize {
                 best = (
                     r.to_severity,

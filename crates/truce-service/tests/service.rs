@@ -511,3 +511,81 @@ fn a_batch_that_cannot_be_stored_stops_the_rest_and_the_one_folding_is_still_wri
     }
     assert!(svc.rebuild().unwrap().rewritten.is_empty());
 }
+
+/// Issue 14: the start times alert escalation counts (`Ledger::repeats`: incidents breaching a
+/// repeated rule, by party) are kept as incidents change, entry by entry — new incidents,
+/// joins that move a start or add a breach, links that change a suggestion, attributions that
+/// change the party — and counted again after a snapshot restore. Every count, for every
+/// incident's window, equals a count over every incident.
+#[test]
+fn repeat_counts_kept_as_incidents_change_equal_a_count_over_every_incident() {
+    let dir = tempdir("repeats");
+    let clock = Arc::new(FixedClock::new(t("2015-03-05T09:00:00Z")));
+    let (mut svc, _) = scenario(&dir, clock);
+    // Attributions give no-fire breaches a party (this day's fusion suggests none for them),
+    // and one is attributed again, to the other party: it must move between the counts.
+    let breaching: Vec<String> = svc
+        .ledger()
+        .incidents()
+        .iter()
+        .filter(|i| i.breaches.iter().any(|b| b == "no-fire"))
+        .map(|i| i.id.clone())
+        .take(4)
+        .collect();
+    assert_eq!(breaching.len(), 4, "the scenario has no-fire breaches");
+    let decide = |svc: &mut Service, id: &str, action: Action, party: Option<&str>| {
+        svc.decide(DecisionRequest {
+            incident: id.to_string(),
+            action,
+            party: party.map(str::to_string),
+            actor: "analyst".into(),
+            reason: "crater analysis".into(),
+        })
+        .unwrap();
+    };
+    for (i, id) in breaching.iter().enumerate() {
+        decide(&mut svc, id, Action::Verify, None);
+        let party = if i < 3 { "RU" } else { "UA" };
+        decide(&mut svc, id, Action::Attribute, Some(party));
+    }
+    decide(&mut svc, &breaching[0], Action::Attribute, Some("UA"));
+    let check = |ledger: &truce_fusion::ledger::Ledger| -> usize {
+        let terms = ledger.engine().agreement();
+        let repeats = &terms.escalation.as_ref().unwrap().repeat;
+        let party = |k: usize| {
+            truce_fusion::repeats::party_of(&ledger.incidents()[k], &ledger.records()[k])
+                .map(str::to_string)
+        };
+        let mut most = 0;
+        for r in repeats {
+            for (k, inc) in ledger.incidents().iter().enumerate() {
+                let Some(p) = party(k) else { continue };
+                let from = inc.start - TimeDelta::hours(i64::from(r.within_h));
+                let all = (0..ledger.incidents().len())
+                    .filter(|&j| {
+                        let other = &ledger.incidents()[j];
+                        other.breaches.contains(&r.rule)
+                            && party(j).as_deref() == Some(p.as_str())
+                            && other.start >= from
+                            && other.start <= inc.start
+                    })
+                    .count();
+                let kept = ledger.repeats().count(&r.rule, &p, from, inc.start);
+                assert_eq!(kept, Some(all), "{} {} {p}", inc.id, r.rule);
+                most = most.max(all);
+            }
+        }
+        most
+    };
+    let most = check(svc.ledger());
+    assert!(
+        most >= 2,
+        "some party breaches the repeated rule more than once: {most}"
+    );
+    let restored = truce_fusion::ledger::Ledger::from_snapshot(
+        svc.ledger().engine().clone(),
+        &svc.ledger().snapshot(),
+    )
+    .unwrap();
+    assert_eq!(check(&restored), most);
+}
