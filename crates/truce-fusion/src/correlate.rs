@@ -1043,6 +1043,13 @@ impl Fusion {
                 touched_strikes.insert(s);
             }
         }
+        // A strike that changed (a report joined it) may have moved: the firing it stays
+        // linked to shows its place in its links and may take its area from it.
+        if group == EventGroup::Strike
+            && let Some(f) = self.fired_by[k]
+        {
+            firings.insert(f);
+        }
         // Firings first (their area may come from a strike's place), then their strikes.
         for &f in &firings {
             self.refresh_firing(f);

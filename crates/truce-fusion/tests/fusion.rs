@@ -825,3 +825,65 @@ fn a_firing_that_changes_no_strikes_link_does_not_touch_those_strikes() {
     assert!(changed.contains(&first), "{changed:?}");
     assert_eq!(fired_by(&fusion), [fusion.incidents()[closer].id.clone()]);
 }
+
+/// A strike that moves as reports join it, keeping its firing, moves in that firing's links
+/// too: the firing shows where its strike is now, not where it was first seen.
+#[test]
+fn a_firing_shows_its_strike_where_the_strike_is_now() {
+    let engine = engine();
+    let (on, east, _) = either_side(&engine, 6_000.0);
+    let blast = destination(on, 270.0, 3_000.0);
+    let r = r#","error_radius_m":50"#;
+    let fuse = |fusion: &mut Fusion, seq: u64, (o, p): (Observation, Place)| {
+        let a = engine.assess(seq as usize, &o, &p);
+        fusion.fuse_one(seq, &o, &p, &a).expect("an event")
+    };
+    let mut fusion = Fusion::new(engine.clone());
+    let strike = fuse(
+        &mut fusion,
+        1,
+        feature(
+            "blast",
+            "explosion",
+            blast,
+            "2015-03-02T20:01:00Z",
+            ("uav-1", "drone", "B2"),
+            r,
+        ),
+    );
+    let firing = fuse(
+        &mut fusion,
+        2,
+        feature(
+            "fire",
+            "firing",
+            east,
+            "2015-03-02T20:00:30Z",
+            ("uav-2", "drone", "B2"),
+            r,
+        ),
+    );
+    let before = fusion.incidents()[strike].location;
+    let joined = fuse(
+        &mut fusion,
+        3,
+        feature(
+            "blast-2",
+            "explosion",
+            destination(blast, 0.0, 60.0),
+            "2015-03-02T20:01:05Z",
+            ("cam-9", "camera", "B2"),
+            r,
+        ),
+    );
+    assert_eq!(joined, strike, "the second report joins the strike");
+    let now = fusion.incidents()[strike].location;
+    assert_ne!(now, before, "the strike moved");
+    let links = &fusion.incidents()[firing].links;
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        links[0].location, now,
+        "the firing's link shows the strike's place now"
+    );
+    assert!(fusion.take_changed().contains(&firing));
+}
