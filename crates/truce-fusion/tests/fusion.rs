@@ -732,158 +732,152 @@ fn crater_analyses_combine_into_one_direction_and_disagreeing_ones_suggest_nobod
     );
 }
 
+/// A strike (an explosion 3 km west of the line at 20:01) and the firing 30 s before it 6 km
+/// east, fused as entries 1 and 2, so that the strike is linked to the firing: the scene of
+/// the link tests.
+struct LinkedStrike {
+    engine: std::sync::Arc<Engine>,
+    fusion: Fusion,
+    blast: LonLat,
+    east: LonLat,
+    strike: usize,
+    firing: usize,
+}
+
+impl LinkedStrike {
+    fn new() -> LinkedStrike {
+        let engine = engine();
+        let (on, east, _) = either_side(&engine, 6_000.0);
+        let blast = destination(on, 270.0, 3_000.0);
+        let mut scene = LinkedStrike {
+            fusion: Fusion::new(engine.clone()),
+            engine,
+            blast,
+            east,
+            strike: 0,
+            firing: 0,
+        };
+        scene.strike = scene.fuse(
+            1,
+            "explosion",
+            blast,
+            "2015-03-02T20:01:00Z",
+            ("uav-1", "drone"),
+        );
+        scene.firing = scene.fuse(
+            2,
+            "firing",
+            east,
+            "2015-03-02T20:00:30Z",
+            ("uav-2", "drone"),
+        );
+        scene
+    }
+
+    /// Fuses a report of `kind` at `at` and `time` by `source` (id, kind; graded B2) as entry
+    /// `seq`; returns its incident.
+    fn fuse(
+        &mut self,
+        seq: u64,
+        kind: &str,
+        at: LonLat,
+        time: &str,
+        source: (&str, &str),
+    ) -> usize {
+        let (o, p) = feature(
+            &format!("{kind}-{seq}"),
+            kind,
+            at,
+            time,
+            (source.0, source.1, "B2"),
+            r#","error_radius_m":50"#,
+        );
+        let a = self.engine.assess(seq as usize, &o, &p);
+        self.fusion.fuse_one(seq, &o, &p, &a).expect("an event")
+    }
+
+    /// The incidents the strike is linked to (its firing).
+    fn fired_by(&self) -> Vec<String> {
+        let links = &self.fusion.incidents()[self.strike].links;
+        links.iter().map(|l| l.incident.clone()).collect()
+    }
+
+    fn id(&self, k: usize) -> String {
+        self.fusion.incidents()[k].id.clone()
+    }
+}
+
 /// A firing that changes no strike's link leaves those strikes alone: a store rewrites every
 /// incident fusion says changed, and on a busy front most strikes in a new firing's reach
 /// (25 km, two minutes) keep the firing they had. One that does change a strike's link says
 /// so for the strike and both firings.
 #[test]
 fn a_firing_that_changes_no_strikes_link_does_not_touch_those_strikes() {
-    let engine = engine();
-    let (on, east, _) = either_side(&engine, 6_000.0);
-    let blast = destination(on, 270.0, 3_000.0);
-    let r = r#","error_radius_m":50"#;
-    let fuse = |fusion: &mut Fusion, seq: u64, (o, p): (Observation, Place)| {
-        let a = engine.assess(seq as usize, &o, &p);
-        fusion.fuse_one(seq, &o, &p, &a).expect("an event")
-    };
-    let mut fusion = Fusion::new(engine.clone());
-    let strike = fuse(
-        &mut fusion,
-        1,
-        feature(
-            "blast",
-            "explosion",
-            blast,
-            "2015-03-02T20:01:00Z",
-            ("uav-1", "drone", "B2"),
-            r,
-        ),
-    );
-    let first = fuse(
-        &mut fusion,
-        2,
-        feature(
-            "fire-a",
-            "firing",
-            east,
-            "2015-03-02T20:00:30Z",
-            ("uav-2", "drone", "B2"),
-            r,
-        ),
-    );
-    let changed = fusion.take_changed();
+    let mut scene = LinkedStrike::new();
+    let (strike, first) = (scene.strike, scene.firing);
+    let changed = scene.fusion.take_changed();
     assert!(
         changed.contains(&strike),
         "the strike found its firing: {changed:?}"
     );
-    let fired_by = |fusion: &Fusion| -> Vec<String> {
-        fusion.incidents()[strike]
-            .links
-            .iter()
-            .map(|l| l.incident.clone())
-            .collect()
-    };
-    assert_eq!(fired_by(&fusion), [fusion.incidents()[first].id.clone()]);
+    assert_eq!(scene.fired_by(), [scene.id(first)]);
 
     // Another firing in reach, but further from the strike in time: the link stays.
-    let later = fuse(
-        &mut fusion,
+    let north = destination(scene.east, 0.0, 4_000.0);
+    let later = scene.fuse(
         3,
-        feature(
-            "fire-b",
-            "firing",
-            destination(east, 0.0, 4_000.0),
-            "2015-03-02T19:59:30Z",
-            ("uav-3", "drone", "B2"),
-            r,
-        ),
+        "firing",
+        north,
+        "2015-03-02T19:59:30Z",
+        ("uav-3", "drone"),
     );
     assert_ne!(later, first, "a firing of its own");
-    let changed = fusion.take_changed();
+    let changed = scene.fusion.take_changed();
     assert!(
         !changed.contains(&strike),
         "the strike kept its firing: {changed:?}"
     );
     assert!(!changed.contains(&first), "{changed:?}");
-    assert_eq!(fired_by(&fusion), [fusion.incidents()[first].id.clone()]);
+    assert_eq!(scene.fired_by(), [scene.id(first)]);
 
     // A firing closer in time takes the strike: the strike and the firing it left change.
-    let closer = fuse(
-        &mut fusion,
+    let south = destination(scene.east, 180.0, 4_000.0);
+    let closer = scene.fuse(
         4,
-        feature(
-            "fire-c",
-            "firing",
-            destination(east, 180.0, 4_000.0),
-            "2015-03-02T20:00:50Z",
-            ("uav-4", "drone", "B2"),
-            r,
-        ),
+        "firing",
+        south,
+        "2015-03-02T20:00:50Z",
+        ("uav-4", "drone"),
     );
-    let changed = fusion.take_changed();
+    let changed = scene.fusion.take_changed();
     assert!(changed.contains(&strike), "{changed:?}");
     assert!(changed.contains(&first), "{changed:?}");
-    assert_eq!(fired_by(&fusion), [fusion.incidents()[closer].id.clone()]);
+    assert_eq!(scene.fired_by(), [scene.id(closer)]);
 }
 
 /// A strike that moves as reports join it, keeping its firing, moves in that firing's links
 /// too: the firing shows where its strike is now, not where it was first seen.
 #[test]
 fn a_firing_shows_its_strike_where_the_strike_is_now() {
-    let engine = engine();
-    let (on, east, _) = either_side(&engine, 6_000.0);
-    let blast = destination(on, 270.0, 3_000.0);
-    let r = r#","error_radius_m":50"#;
-    let fuse = |fusion: &mut Fusion, seq: u64, (o, p): (Observation, Place)| {
-        let a = engine.assess(seq as usize, &o, &p);
-        fusion.fuse_one(seq, &o, &p, &a).expect("an event")
-    };
-    let mut fusion = Fusion::new(engine.clone());
-    let strike = fuse(
-        &mut fusion,
-        1,
-        feature(
-            "blast",
-            "explosion",
-            blast,
-            "2015-03-02T20:01:00Z",
-            ("uav-1", "drone", "B2"),
-            r,
-        ),
-    );
-    let firing = fuse(
-        &mut fusion,
-        2,
-        feature(
-            "fire",
-            "firing",
-            east,
-            "2015-03-02T20:00:30Z",
-            ("uav-2", "drone", "B2"),
-            r,
-        ),
-    );
-    let before = fusion.incidents()[strike].location;
-    let joined = fuse(
-        &mut fusion,
+    let mut scene = LinkedStrike::new();
+    let (strike, firing) = (scene.strike, scene.firing);
+    let before = scene.fusion.incidents()[strike].location;
+    let beside = destination(scene.blast, 0.0, 60.0);
+    let joined = scene.fuse(
         3,
-        feature(
-            "blast-2",
-            "explosion",
-            destination(blast, 0.0, 60.0),
-            "2015-03-02T20:01:05Z",
-            ("cam-9", "camera", "B2"),
-            r,
-        ),
+        "explosion",
+        beside,
+        "2015-03-02T20:01:05Z",
+        ("cam-9", "camera"),
     );
     assert_eq!(joined, strike, "the second report joins the strike");
-    let now = fusion.incidents()[strike].location;
+    let now = scene.fusion.incidents()[strike].location;
     assert_ne!(now, before, "the strike moved");
-    let links = &fusion.incidents()[firing].links;
+    let links = &scene.fusion.incidents()[firing].links;
     assert_eq!(links.len(), 1);
     assert_eq!(
         links[0].location, now,
         "the firing's link shows the strike's place now"
     );
-    assert!(fusion.take_changed().contains(&firing));
+    assert!(scene.fusion.take_changed().contains(&firing));
 }

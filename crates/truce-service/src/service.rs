@@ -199,19 +199,42 @@ fn fold_until(
     size: u64,
     mut each: impl FnMut(&mut Ledger, &Entry),
 ) -> anyhow::Result<()> {
-    let mut from = ledger.through_seq().map_or(0, |s| s + 1);
-    loop {
-        if from >= size {
-            return Ok(());
-        }
-        let page = store.entries(from, PAGE)?;
+    let from = ledger.through_seq().map_or(0, |s| s + 1);
+    in_pages(store, from, size, |page| {
+        apply_entries(ledger, warnings, &page, &mut each)
+    })
+}
+
+/// The log's entries from seq `from` up to (not including) `size`, a page at a time.
+fn in_pages(
+    store: &dyn Backend,
+    mut from: u64,
+    size: u64,
+    mut each: impl FnMut(Vec<Entry>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    while from < size {
+        let mut page = store.entries(from, PAGE)?;
         let Some(last) = page.last().map(|e| e.seq) else {
-            return Ok(());
+            break;
         };
-        let upto = page.partition_point(|e| e.seq < size);
-        apply_entries(ledger, warnings, &page[..upto], &mut each)?;
+        page.truncate(page.partition_point(|e| e.seq < size));
+        each(page)?;
         from = last + 1;
     }
+    Ok(())
+}
+
+/// The error of a batch committed and checkpointed whose incidents were not written.
+fn incidents_not_written(
+    file: &str,
+    outcome: &truce_store::BatchOutcome,
+    e: impl std::fmt::Display,
+) -> anyhow::Error {
+    anyhow!(
+        "batch from {file}: {} and checkpointed, but its incidents could not be written: {e:#}. \
+         They are rewritten from the log when the store is next opened",
+        entries_committed(outcome)
+    )
 }
 
 /// What folding some entries touched.
@@ -255,8 +278,6 @@ impl Touched {
 /// A batch stored and signed, on its way through the fold.
 struct Folding {
     committed: Committed,
-    /// What the batch appended, for messages ([`entries_committed`]).
-    entries: String,
     /// The batch itself, freed on the folding thread rather than the storing one.
     batch: truce_store::Batch,
 }
@@ -670,11 +691,7 @@ impl Service {
             let folder = scope.spawn(move || {
                 let mut applied = applied;
                 for (entries, folding) in to_folder {
-                    let Folding {
-                        committed,
-                        entries: appended,
-                        batch,
-                    } = folding;
+                    let Folding { committed, batch } = folding;
                     drop(batch);
                     let mut touched = Touched::default();
                     let result = apply_entries(
@@ -683,6 +700,7 @@ impl Service {
                         &entries,
                         touched.noting(applied.as_deref_mut()),
                     )
+                    .map_err(|e| incidents_not_written(file, &committed.outcome, e))
                     .map(|()| {
                         touched.take_rest(ledger);
                         let incidents: Vec<usize> = touched.incidents.into_iter().collect();
@@ -694,14 +712,6 @@ impl Service {
                             .map(|&k| ledger.incidents()[k].id.clone())
                             .collect();
                         (rows, c)
-                    })
-                    .map_err(|e| {
-                        anyhow!(
-                            "batch from {file}: {} and checkpointed, but its incidents could not \
-                             be written: {e:#}. They are rewritten from the log when the store is \
-                             next opened",
-                            appended
-                        )
                     });
                     let failed = result.is_err();
                     if to_writer.send(result).is_err() || failed {
@@ -719,14 +729,9 @@ impl Service {
                     let (rows, committed) = folded
                         .recv()
                         .map_err(|_| anyhow!("the thread folding batches from {file} stopped"))??;
-                    store.write_derived(&rows).map_err(|e| {
-                    anyhow!(
-                        "batch from {file}: {} and checkpointed, but its incidents could not be \
-                         written: {e:#}. They are rewritten from the log when the store is next \
-                         opened",
-                        entries_committed(&committed.outcome)
-                    )
-                })?;
+                    store
+                        .write_derived(&rows)
+                        .map_err(|e| incidents_not_written(file, &committed.outcome, e))?;
                     done(committed);
                     Ok(())
                 };
@@ -766,15 +771,11 @@ impl Service {
                     // open rewrites them). What else was appended since the last fold (another
                     // process's entries) is folded with it, in seq order.
                     let size = store.log_size()?;
-                    let mut appended = Vec::with_capacity((size - next.min(size)) as usize);
-                    while next < size {
-                        let page = store.entries(next, PAGE)?;
-                        let Some(last) = page.last().map(|e| e.seq) else {
-                            break;
-                        };
-                        appended.extend(page.into_iter().take_while(|e| e.seq < size));
-                        next = last + 1;
-                    }
+                    let mut appended = Vec::new();
+                    in_pages(&**store, next, size, |page| {
+                        appended.extend(page);
+                        Ok(())
+                    })?;
                     next = size;
                     pipeline::place(&mut results, &outcome);
                     write_folded(store, in_flight)?;
@@ -783,11 +784,7 @@ impl Service {
                         results,
                         incidents: Vec::new(),
                     };
-                    let folding = Folding {
-                        committed,
-                        entries,
-                        batch,
-                    };
+                    let folding = Folding { committed, batch };
                     if to_fold.send((appended, folding)).is_err() {
                         break;
                     }

@@ -178,14 +178,8 @@ impl GeoPackageStore {
 
     /// The log seq the derived tables were last brought up to (None: never written).
     pub fn derived_through(&self) -> Result<Option<u64>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT through_seq FROM derived_state WHERE name = 'ledger'",
-                [],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()
-            .map(|v| v.flatten().map(|s| s as u64))
+        through(&self.conn)
+            .map(|v| v.map(|s| s as u64))
             .map_err(self.read_failed("derived_state"))
     }
 
@@ -232,6 +226,17 @@ impl GeoPackageStore {
     }
 }
 
+/// The log seq the derived tables were last brought up to (None: never written).
+fn through(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT through_seq FROM derived_state WHERE name = 'ledger'",
+        [],
+        |r| r.get::<_, Option<i64>>(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
 fn time(t: &DateTime<Utc>) -> String {
     gpkg_datetime(t)
 }
@@ -245,15 +250,7 @@ fn write(tx: &Transaction<'_>, rows: &DerivedRows) -> Result<(), Failed> {
     }
     // An incident that started after the entry the tables last reached has no rows yet: its
     // links and transitions need no clearing (most of a large ingest's incidents are new).
-    let before: Option<i64> = tx
-        .query_row(
-            "SELECT through_seq FROM derived_state WHERE name = 'ledger'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .doing("reading how far the derived tables reach")?
-        .flatten();
+    let before = through(tx).doing("reading how far the derived tables reach")?;
     for inc in &rows.incidents {
         let new = rows.replace_all || before.is_some_and(|t| to_i64(inc.first_seq) > t);
         write_incident(tx, inc, new)?;

@@ -199,7 +199,7 @@ pub fn ingest_bytes(
         })?,
     };
     let adapter = truce_ingest::adapter(format, options);
-    let records = adapter.read(shown, bytes)?;
+    let mut records = adapter.read(shown, bytes)?;
     let progress = progress_bar(shown, bytes);
     let mut report = FileReport::default();
     // A batch that fails leaves those before it stored and checkpointed: the error says so.
@@ -214,7 +214,6 @@ pub fn ingest_bytes(
         ),
     };
     let mut batches = 0;
-    let mut records = records;
     // Each batch is folded on a second thread while the next is parsed and stored.
     let chunks = std::iter::from_fn(|| {
         let chunk: Vec<Record> = records.by_ref().take(BATCH_RECORDS).collect();
