@@ -26,12 +26,25 @@ use crate::state::Shared;
 /// is reported as an error. A replica that does not lead (`leading`, see
 /// [`crate::state::Core::leading`]) only sends them to its own subscribers.
 pub async fn publish(state: &Shared, mut alerts: Vec<Alert>, leading: bool) {
+    let logged = match stamp(state, &mut alerts, leading) {
+        Some(records) => Some(
+            crate::state::log_alert_records(state, records)
+                .await
+                .map_err(|e| e.reason),
+        ),
+        None => None,
+    };
+    send(state, alerts, logged);
+}
+
+/// Stamps `alerts` (id, time, deadline) and, when this server leads and there are any, makes
+/// the records to log them by (one per [`MAX_ALERTS_PER_ENTRY`]).
+pub fn stamp(state: &Shared, alerts: &mut [Alert], leading: bool) -> Option<Vec<AlertRecord>> {
     if alerts.is_empty() {
-        return;
+        return None;
     }
     let now = state.clock.now();
-    let hooks = state.webhooks.get().cloned();
-    for a in &mut alerts {
+    for a in alerts.iter_mut() {
         a.id = format!("alert:{}:{}", a.incident, a.entry_seq);
         a.created_at = now;
         a.deadline = a.within_s.map(|s| now + TimeDelta::seconds(i64::from(s)));
@@ -39,31 +52,36 @@ pub async fn publish(state: &Shared, mut alerts: Vec<Alert>, leading: bool) {
     if !leading {
         // Another replica leads: it logs these alerts and calls the webhooks, once; this one
         // tells its own subscribers.
+        return None;
+    }
+    let hooks = state.webhooks.get();
+    Some(
+        alerts
+            .chunks(MAX_ALERTS_PER_ENTRY)
+            .map(|chunk| AlertRecord {
+                alerts: chunk
+                    .iter()
+                    .map(|a| sent(a, hooks.map(|h| h.parties_for(a)).unwrap_or_default()))
+                    .collect(),
+                deliveries: Vec::new(),
+                created_at: now,
+            })
+            .collect(),
+    )
+}
+
+/// Sends `alerts` (stamped by [`stamp`]) to every subscriber, and — when they were to be
+/// logged (`logged`: the seqs of their entries, or why they could not be) — to the
+/// recipients' webhooks.
+pub fn send(state: &Shared, mut alerts: Vec<Alert>, logged: Option<Result<Vec<u64>, String>>) {
+    let Some(logged) = logged else {
+        // Not this replica's to log or deliver.
         for a in alerts {
             let _ = state.alerts.send(a);
         }
         return;
-    }
-    let records: Vec<AlertRecord> = alerts
-        .chunks(MAX_ALERTS_PER_ENTRY)
-        .map(|chunk| AlertRecord {
-            alerts: chunk
-                .iter()
-                .map(|a| {
-                    sent(
-                        a,
-                        hooks
-                            .as_deref()
-                            .map(|h| h.parties_for(a))
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect(),
-            deliveries: Vec::new(),
-            created_at: now,
-        })
-        .collect();
-    match crate::state::log_alert_records(state, records).await {
+    };
+    match logged {
         Ok(seqs) => {
             for (chunk, seq) in alerts.chunks_mut(MAX_ALERTS_PER_ENTRY).zip(seqs) {
                 for a in chunk {
@@ -71,12 +89,13 @@ pub async fn publish(state: &Shared, mut alerts: Vec<Alert>, leading: bool) {
                 }
             }
         }
-        Err(e) => tracing::error!(
-            error = %e.reason,
+        Err(reason) => tracing::error!(
+            error = %reason,
             alerts = alerts.len(),
             "alerts could not be logged; sending them anyway"
         ),
     }
+    let hooks = state.webhooks.get().cloned();
     for a in alerts {
         state.metrics.alerts_sent.fetch_add(1, Ordering::Relaxed);
         if let Some(h) = &hooks {

@@ -35,6 +35,8 @@ pub mod extract;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod http;
+pub mod ingest;
+pub mod ingest_queue;
 pub mod nats;
 pub mod ogc;
 pub mod openapi;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::sync::broadcast;
 use truce_core::assess::Engine;
+use truce_fusion::ledger::Ledger;
 use truce_log::SignerKey;
 use truce_service::alerts::Alert;
 use truce_service::snapshot::Incidents;
@@ -132,24 +133,30 @@ impl Core {
     /// released, so a writer's next read (from any connection) sees its write.
     pub fn settle(&mut self, snapshot: &RwLock<Arc<Incidents>>) {
         let applied = self.svc.take_applied();
-        let ledger = self.svc.ledger();
-        let current = snapshot.read().unwrap_or_else(|e| e.into_inner()).clone();
-        if applied.is_empty() && current.through_seq() == ledger.through_seq() {
-            return;
-        }
-        let next = if applied.is_empty() {
-            // Folded without saying what it touched: taken whole rather than guessed.
-            Incidents::of(ledger)
-        } else {
-            let touched = applied
-                .iter()
-                .flat_map(|a| &a.incidents)
-                .filter_map(|id| ledger.find(id));
-            current.updated(ledger, touched)
-        };
-        *snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        settle(snapshot, self.svc.ledger(), &applied);
         self.unreacted.extend(applied);
     }
+}
+
+/// Brings `snapshot` level with `ledger`, which folded `applied` since the snapshot was
+/// taken: the incidents they touched are copied anew, the rest shared. (Also what a request
+/// stored by `crate::ingest` does on the folding thread before it is answered.)
+pub fn settle(snapshot: &RwLock<Arc<Incidents>>, ledger: &Ledger, applied: &[Applied]) {
+    let current = snapshot.read().unwrap_or_else(|e| e.into_inner()).clone();
+    if applied.is_empty() && current.through_seq() == ledger.through_seq() {
+        return;
+    }
+    let next = if applied.is_empty() {
+        // Folded without saying what it touched: taken whole rather than guessed.
+        Incidents::of(ledger)
+    } else {
+        let touched = applied
+            .iter()
+            .flat_map(|a| &a.incidents)
+            .filter_map(|id| ledger.find(id));
+        current.updated(ledger, touched)
+    };
+    *snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
 }
 
 /// Tile bytes by path under `/log/`, for one log size.
@@ -238,6 +245,8 @@ pub struct AppState {
     pub map_style: std::sync::OnceLock<MapStyle>,
     /// Reports made for `GET /api/reports/…`.
     pub reports: ReportCache,
+    /// Batches posted, waiting to be stored (`crate::ingest`).
+    pub ingest: crate::ingest_queue::IngestQueue,
 }
 
 /// An online map style a deployment serves the app (`truce serve --map-style URL`): the app
@@ -327,6 +336,7 @@ impl AppState {
             webhooks: std::sync::OnceLock::new(),
             map_style: std::sync::OnceLock::new(),
             reports: Default::default(),
+            ingest: Default::default(),
         }))
     }
 

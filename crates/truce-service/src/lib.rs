@@ -32,6 +32,7 @@ pub mod view;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use pipeline::{Committed, IngestResult, RecordResult};
 pub use service::{
-    Applied, Decided, DecisionRequest, OutcomeReport, Rebuilt, ResponseRequest, Result, Service,
-    ServiceError, append_report, engine_at, engine_in_force, replay, replay_to,
+    Applied, Decided, DecisionRequest, Folded, Job, OutcomeReport, Payload, Rebuilt,
+    ResponseRequest, Result, Service, ServiceError, append_report, engine_at, engine_in_force,
+    replay, replay_to,
 };

@@ -278,8 +278,106 @@ impl Touched {
 /// A batch stored and signed, on its way through the fold.
 struct Folding {
     committed: Committed,
-    /// The batch itself, freed on the folding thread rather than the storing one.
-    batch: truce_store::Batch,
+    /// The batch itself (none for alerts), freed on the folding thread rather than the
+    /// storing one.
+    batch: Option<truce_store::Batch>,
+}
+
+/// Appends `bodies` as `alert` entries (each in a transaction of its own, as
+/// [`Service::record_alerts`] does); their seqs as an outcome with nothing else (batch id 0:
+/// no batch).
+fn append_alerts(
+    store: &mut dyn Backend,
+    bodies: &[String],
+) -> anyhow::Result<truce_store::BatchOutcome> {
+    let (mut first_seq, mut last_seq) = (None, None);
+    for body in bodies {
+        let seq = store.append_record(EntryKind::Alert, body)?;
+        first_seq.get_or_insert(seq);
+        last_seq = Some(seq);
+    }
+    Ok(truce_store::BatchOutcome {
+        batch_id: 0,
+        accepted: 0,
+        duplicates: 0,
+        rejected: 0,
+        first_seq,
+        last_seq,
+        placed: Vec::new(),
+    })
+}
+
+/// One caller's work for [`Service::ingest_stream`]: what to log (`file` names where it
+/// came from), and what the caller needs to answer for it (`tag`).
+pub struct Job<T> {
+    pub file: String,
+    pub payload: Payload,
+    pub tag: T,
+}
+
+/// What a [`Job`] logs.
+pub enum Payload {
+    /// A feed's records, read from `format`: stored as one batch, as [`Service::ingest`]
+    /// stores them.
+    Records {
+        format: String,
+        records: Vec<Record>,
+    },
+    /// Alert records, logged as [`Service::record_alerts`] logs them (one `alert` entry each,
+    /// one checkpoint): a server logs the alerts a batch calls for in the same stream. The
+    /// job's [`Committed`] names their seqs (`outcome.first_seq..=last_seq`) and nothing else.
+    Alerts(Vec<AlertRecord>),
+}
+
+/// A job of [`Service::ingest_stream`] folded, or stopped by an error, handed to the caller
+/// on the folding thread with the ledger as that job left it.
+pub struct Folded<'a, T> {
+    pub tag: T,
+    pub result: anyhow::Result<Committed>,
+    pub ledger: &'a Ledger,
+    /// The entries this job folded when the service reacts ([`Service::with_reactions`]):
+    /// what the caller leaves here goes to [`Service::take_applied`].
+    pub applied: &'a mut Vec<Applied>,
+}
+
+/// How long the storing thread waits for the next job before it writes the incidents of the
+/// one folded meanwhile (a burst's jobs are written one append behind; the last one soon).
+const IDLE_WRITE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The job whose derived rows are being written, for the error should they fail.
+struct Written {
+    file: String,
+    outcome: truce_store::BatchOutcome,
+}
+
+/// A job read, validated and assessed, on its way to the store.
+enum Prepared<T> {
+    Batch {
+        file: String,
+        ready: (truce_store::Batch, Vec<pipeline::RecordResult>),
+        tag: T,
+    },
+    /// Alert records as the bodies of their entries.
+    Alerts {
+        file: String,
+        bodies: Vec<String>,
+        tag: T,
+    },
+    /// Nothing to store (no records at all), or nothing can be (an alert record over the
+    /// entry-size limit).
+    Answered(T, anyhow::Result<Committed>),
+}
+
+/// What the storing thread hands the folding one.
+enum ToFold<T> {
+    Fold {
+        file: String,
+        entries: Vec<Entry>,
+        folding: Folding,
+        tag: T,
+    },
+    /// A job answered without a fold (nothing stored, or an error), in its turn.
+    Answer(T, anyhow::Result<Committed>),
 }
 
 /// What a committed batch appended to the log, for an error that follows its commit.
@@ -670,6 +768,40 @@ impl Service {
         batches: impl Iterator<Item = Vec<Record>> + Send,
         mut done: impl FnMut(Committed),
     ) -> anyhow::Result<()> {
+        let jobs = batches.map(|records| Job {
+            file: file.to_string(),
+            payload: Payload::Records {
+                format: format.to_string(),
+                records,
+            },
+            tag: (),
+        });
+        self.ingest_stream(
+            jobs,
+            |folded| folded.result.ok(),
+            |c: Option<Committed>| c.into_iter().for_each(&mut done),
+        )
+    }
+
+    /// The pipeline of [`Service::ingest_batches`] for batches from several callers (the
+    /// server's requests): each [`Job`] is read, validated and assessed on one thread, stored
+    /// and signed on this one, and folded on a third while the next is stored. `folded` is
+    /// called on the folding thread for every job, in order, as soon as it is folded — with
+    /// the ledger as that job left it, so a caller can answer before the job's incidents are
+    /// written to the store's derived tables (they follow the next job's append, or sooner
+    /// when no job comes) — or with the error that stopped it. What `folded` returns for a
+    /// job folded goes to `written` on this thread once that job's incidents are written.
+    ///
+    /// Stops at the first error: the job that failed is answered with it, and jobs read but
+    /// not stored yet are answered "not stored"; jobs `jobs` has not yet given are left
+    /// there. The error is returned after the incidents of the jobs already folded are
+    /// written.
+    pub fn ingest_stream<T: Send, R: Send>(
+        &mut self,
+        jobs: impl Iterator<Item = Job<T>> + Send,
+        mut folded: impl FnMut(Folded<'_, T>) -> R + Send,
+        mut written: impl FnMut(R),
+    ) -> anyhow::Result<()> {
         let key = self.signer()?.clone();
         let engine = self.ledger.engine().clone();
         let Service {
@@ -681,127 +813,271 @@ impl Service {
             warnings,
             ..
         } = self;
+        let reacting = *reacting;
         let mut next = ledger.through_seq().map_or(0, |t| t + 1);
-        let applied = reacting.then_some(applied);
         std::thread::scope(|scope| {
-            // One batch folds while the next is stored: a channel of one each way.
-            let (to_fold, to_folder) = std::sync::mpsc::sync_channel::<(Vec<Entry>, Folding)>(1);
-            let (to_writer, folded) =
-                std::sync::mpsc::sync_channel::<anyhow::Result<(DerivedRows, Committed)>>(1);
+            // One job folds while the next is stored: a channel of one each way.
+            let (to_fold, to_folder) = std::sync::mpsc::sync_channel::<ToFold<T>>(1);
+            let (to_writer, from_folder) =
+                std::sync::mpsc::sync_channel::<anyhow::Result<(DerivedRows, R, Written)>>(1);
             let folder = scope.spawn(move || {
-                let mut applied = applied;
-                for (entries, folding) in to_folder {
+                for job in to_folder {
+                    let (file, entries, folding, tag) = match job {
+                        ToFold::Answer(tag, result) => {
+                            folded(Folded {
+                                tag,
+                                result,
+                                ledger,
+                                applied: &mut Vec::new(),
+                            });
+                            continue;
+                        }
+                        ToFold::Fold {
+                            file,
+                            entries,
+                            folding,
+                            tag,
+                        } => (file, entries, folding, tag),
+                    };
                     let Folding { committed, batch } = folding;
                     drop(batch);
                     let mut touched = Touched::default();
+                    let mut mine = Vec::new();
                     let result = apply_entries(
                         ledger,
                         warnings,
                         &entries,
-                        touched.noting(applied.as_deref_mut()),
+                        touched.noting(reacting.then_some(&mut mine)),
                     )
-                    .map_err(|e| incidents_not_written(file, &committed.outcome, e))
-                    .map(|()| {
-                        touched.take_rest(ledger);
-                        let incidents: Vec<usize> = touched.incidents.into_iter().collect();
-                        let tasks: Vec<usize> = touched.tasks.into_iter().collect();
-                        let rows = derived_rows(ledger, false, &incidents, &tasks);
-                        let mut c = committed;
-                        c.incidents = incidents
-                            .iter()
-                            .map(|&k| ledger.incidents()[k].id.clone())
-                            .collect();
-                        (rows, c)
-                    });
-                    let failed = result.is_err();
-                    if to_writer.send(result).is_err() || failed {
+                    .map_err(|e| incidents_not_written(&file, &committed.outcome, e));
+                    let sent = match result {
+                        Ok(()) => {
+                            touched.take_rest(ledger);
+                            let incidents: Vec<usize> = touched.incidents.into_iter().collect();
+                            let tasks: Vec<usize> = touched.tasks.into_iter().collect();
+                            let rows = derived_rows(ledger, false, &incidents, &tasks);
+                            // Named in the error should its rows fail to be written.
+                            let as_written = Written {
+                                file,
+                                outcome: committed.outcome.clone(),
+                            };
+                            let mut c = committed;
+                            c.incidents = incidents
+                                .iter()
+                                .map(|&k| ledger.incidents()[k].id.clone())
+                                .collect();
+                            let said = folded(Folded {
+                                tag,
+                                result: Ok(c),
+                                ledger,
+                                applied: &mut mine,
+                            });
+                            // What the caller did not take is kept for `take_applied`.
+                            applied.append(&mut mine);
+                            to_writer.send(Ok((rows, said, as_written))).is_ok()
+                        }
+                        Err(e) => {
+                            let answer = anyhow!("{e:#}");
+                            folded(Folded {
+                                tag,
+                                result: Err(answer),
+                                ledger,
+                                applied: &mut mine,
+                            });
+                            let _ = to_writer.send(Err(e));
+                            false
+                        }
+                    };
+                    if !sent {
                         break;
                     }
                 }
             });
-            // Writes the rows of the batch folding now, if any; hands its result to `done`.
-            let mut in_flight = false;
+            // Writes the rows of the oldest job handed to the folder and not yet written, if
+            // any (at most two are: the one folding and the one after it); hands them to
+            // `written`.
+            let mut in_flight = 0_usize;
             let mut write_folded =
-                |store: &mut Box<dyn Backend>, in_flight: &mut bool| -> anyhow::Result<()> {
-                    if !std::mem::take(in_flight) {
+                |store: &mut Box<dyn Backend>, in_flight: &mut usize| -> anyhow::Result<()> {
+                    if *in_flight == 0 {
                         return Ok(());
                     }
-                    let (rows, committed) = folded
+                    *in_flight -= 1;
+                    let (rows, said, job) = from_folder
                         .recv()
-                        .map_err(|_| anyhow!("the thread folding batches from {file} stopped"))??;
+                        .map_err(|_| anyhow!("the thread folding batches stopped"))??;
                     store
                         .write_derived(&rows)
-                        .map_err(|e| incidents_not_written(file, &committed.outcome, e))?;
-                    done(committed);
+                        .map_err(|e| incidents_not_written(&job.file, &job.outcome, e))?;
+                    written(said);
                     Ok(())
                 };
-            // Batches are read, validated and assessed a step ahead on a third thread.
-            let (to_store, prepared) = std::sync::mpsc::sync_channel(1);
+            // Jobs are read, validated and assessed a step ahead on a third thread.
+            let (to_store, prepared) = std::sync::mpsc::sync_channel::<Prepared<T>>(1);
             let reading_clock = clock.clone();
             let preparer = scope.spawn(move || {
                 let clock = reading_clock;
-                for records in batches {
-                    let received_at = clock.now();
-                    let Some(ready) =
-                        pipeline::prepare(&engine, file, format, records, received_at)
-                    else {
-                        continue;
+                for Job { file, payload, tag } in jobs {
+                    let message = match payload {
+                        Payload::Records { format, records } => {
+                            let received_at = clock.now();
+                            match pipeline::prepare(&engine, &file, &format, records, received_at) {
+                                Some(ready) => Prepared::Batch { file, ready, tag },
+                                None => Prepared::Answered(tag, Ok(Committed::empty())),
+                            }
+                        }
+                        Payload::Alerts(records) => {
+                            let bodies = records
+                                .iter()
+                                .map(|r| {
+                                    let body = truce_core::canonical::to_canonical_json(r);
+                                    fits("an alert record", &body).map(|()| body)
+                                })
+                                .collect::<Result<Vec<String>>>();
+                            match bodies {
+                                Ok(bodies) => Prepared::Alerts { file, bodies, tag },
+                                Err(e) => Prepared::Answered(tag, Err(e.into())),
+                            }
+                        }
                     };
-                    if to_store.send(ready).is_err() {
+                    if to_store.send(message).is_err() {
                         break; // storing failed and stopped listening
                     }
                 }
             });
-            let stored = |in_flight: &mut bool| -> anyhow::Result<()> {
-                for (batch, mut results) in prepared {
-                    let outcome = store.append_batch(&batch)?;
+            let answer = |tag: T, result: anyhow::Result<Committed>| {
+                // The folder stops only after the storing side does: nothing to tell then.
+                let _ = to_fold.send(ToFold::Answer(tag, result));
+            };
+            let mut stored = |in_flight: &mut usize| -> anyhow::Result<()> {
+                loop {
+                    // A job folded while no other comes has its incidents written meanwhile.
+                    let message = match prepared.recv_timeout(IDLE_WRITE) {
+                        Ok(message) => message,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            while *in_flight > 0 {
+                                write_folded(store, in_flight)?;
+                            }
+                            match prepared.recv() {
+                                Ok(message) => message,
+                                Err(_) => return Ok(()),
+                            }
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+                    };
+                    let (file, tag, outcome, batch, mut results) = match message {
+                        Prepared::Answered(tag, result) => {
+                            answer(tag, result);
+                            continue;
+                        }
+                        Prepared::Batch {
+                            file,
+                            ready: (batch, results),
+                            tag,
+                        } => match store.append_batch(&batch) {
+                            Ok(outcome) => (file, tag, outcome, Some(batch), results),
+                            Err(e) => {
+                                let e = anyhow::Error::from(e);
+                                answer(tag, Err(anyhow!("batch from {file} not stored: {e:#}")));
+                                return Err(e);
+                            }
+                        },
+                        Prepared::Alerts { file, bodies, tag } => {
+                            match append_alerts(&mut **store, &bodies) {
+                                Ok(outcome) => (file, tag, outcome, None, Vec::new()),
+                                Err(e) => {
+                                    answer(tag, Err(anyhow!("alerts not logged: {e:#}")));
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    };
                     // From here the batch is committed: an error must not say the store is
                     // unchanged.
                     let entries = entries_committed(&outcome);
-                    store.sign_checkpoint(&key, clock.unix_s()).map_err(|e| {
-                        anyhow!(
+                    if let Err(e) = store.sign_checkpoint(&key, clock.unix_s()) {
+                        let e = anyhow!(
                             "batch from {file}: {entries}, but no checkpoint covers them yet — \
                              signing one failed: {e:#}. They stay in the store; the next \
                              checkpoint signed (the next `truce ingest`, or the next write \
                              `truce serve` takes) covers them"
-                        )
-                    })?;
+                        );
+                        answer(tag, Err(anyhow!("{e:#}")));
+                        return Err(e);
+                    }
                     // The batch is committed and signed; its incidents follow in a transaction
                     // of their own (a kill in between leaves them behind the log, and the next
                     // open rewrites them). What else was appended since the last fold (another
                     // process's entries) is folded with it, in seq order.
-                    let size = store.log_size()?;
                     let mut appended = Vec::new();
-                    in_pages(&**store, next, size, |page| {
-                        appended.extend(page);
-                        Ok(())
-                    })?;
-                    next = size;
+                    let read = store
+                        .log_size()
+                        .map_err(anyhow::Error::from)
+                        .and_then(|size| {
+                            in_pages(&**store, next, size, |page| {
+                                appended.extend(page);
+                                Ok(())
+                            })?;
+                            next = size;
+                            Ok(())
+                        });
+                    if let Err(e) = read {
+                        answer(tag, Err(incidents_not_written(&file, &outcome, &e)));
+                        return Err(e);
+                    }
                     pipeline::place(&mut results, &outcome);
-                    write_folded(store, in_flight)?;
                     let committed = Committed {
                         outcome,
                         results,
                         incidents: Vec::new(),
                     };
-                    let folding = Folding { committed, batch };
-                    if to_fold.send((appended, folding)).is_err() {
-                        break;
+                    let job = ToFold::Fold {
+                        file,
+                        entries: appended,
+                        folding: Folding { committed, batch },
+                        tag,
+                    };
+                    // Folded from now, while the job before has its rows written (a failure to
+                    // write them stops the rest).
+                    if to_fold.send(job).is_err() {
+                        return Ok(()); // the folder stopped: its error follows
                     }
-                    *in_flight = true;
+                    *in_flight += 1;
+                    while *in_flight > 1 {
+                        write_folded(store, in_flight)?;
+                    }
                 }
-                Ok(())
             };
             let result = stored(&mut in_flight);
-            drop(to_fold);
+            // Jobs read but not stored are answered; the reader stops at its next send.
+            let why = result.as_ref().err().map(|e| format!("{e:#}"));
+            while let Ok(message) = prepared.try_recv() {
+                let tag = match message {
+                    Prepared::Answered(tag, result) => {
+                        answer(tag, result);
+                        continue;
+                    }
+                    Prepared::Batch { tag, .. } | Prepared::Alerts { tag, .. } => tag,
+                };
+                let why = why.as_deref().unwrap_or("the ingest stopped");
+                answer(
+                    tag,
+                    Err(anyhow!("not stored: a batch before it failed: {why}")),
+                );
+            }
+            drop(prepared);
             preparer
                 .join()
-                .map_err(|_| anyhow!("the thread reading batches from {file} panicked"))?;
-            // The batch folding when the last was stored (or one failed) is written either way.
-            let last = write_folded(store, &mut in_flight);
+                .map_err(|_| anyhow!("the thread reading batches panicked"))?;
+            // The jobs folding when the last was stored (or one failed) are written either way.
+            let mut last = Ok(());
+            while in_flight > 0 && last.is_ok() {
+                last = write_folded(store, &mut in_flight);
+            }
+            drop(to_fold);
             folder
                 .join()
-                .map_err(|_| anyhow!("the thread folding batches from {file} panicked"))?;
+                .map_err(|_| anyhow!("the thread folding batches panicked"))?;
             result.and(last)
         })
     }

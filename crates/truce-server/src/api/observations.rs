@@ -82,20 +82,24 @@ pub async fn post_observations(
     ))
 }
 
-/// Runs a batch of records that came over the network through the service, counts them;
-/// alerts follow from what it folded ([`with_core`]). Shared with the CoT listeners.
+/// Stores a batch of records that came over the network (through [`crate::ingest`]'s worker,
+/// which folds one request's batch while it stores the next, and logs the alerts it calls
+/// for), counts them, and sends those alerts and the tasks it assigned. Shared with the CoT
+/// listeners.
 pub async fn ingest(
     state: &Shared,
     label: String,
     format: String,
     records: Vec<truce_ingest::Record>,
 ) -> ApiResult<IngestResult> {
-    let done = with_core(state, move |core| {
-        Ok(core.svc.ingest(&label, &format, records)?)
-    })
-    .await?;
-    count(state, &done);
-    Ok(done.view())
+    let stored = crate::ingest::store(state, label, format, records).await?;
+    crate::alerts::send(state, stored.alerts, stored.logged);
+    for t in stored.tasks {
+        // No device listening is not an error: it gets its open tasks when it connects.
+        let _ = state.tasks.send(t);
+    }
+    count(state, &stored.committed);
+    Ok(stored.committed.view())
 }
 
 /// Adds a batch's counts to the metrics.
