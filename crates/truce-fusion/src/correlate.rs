@@ -580,6 +580,10 @@ pub struct Fusion {
     sums: Vec<Sums>,
     boxes: Vec<Entry>,
     tree: RTree<Entry>,
+    /// Where each incident's gating points are ([`Reach`]), for incidents of
+    /// [`REACH_MEMBERS`] or more; kept as members join, made again when a snapshot is
+    /// restored.
+    reach: Vec<Option<Box<Reach>>>,
     skipped: usize,
     /// For a strike, the firing it is linked to; for a firing, its strikes.
     fired_by: Vec<Option<usize>>,
@@ -775,6 +779,76 @@ fn time_gap(members: &[Member], m: &Member, gate: f64) -> Option<f64> {
     best
 }
 
+/// The points an incident with `members` is gated against (its location aside): the newest
+/// [`MAX_GATING_POINTS`] of its members' points — of its precise members' when it has any.
+fn gating_points(members: &[Member]) -> impl Iterator<Item = Anchor> + '_ {
+    let precise = members.iter().any(|x| !x.coarse);
+    members
+        .iter()
+        .rev()
+        .filter(move |x| !precise || !x.coarse)
+        .flat_map(|x| x.anchors.iter().copied())
+        .take(MAX_GATING_POINTS)
+}
+
+/// The chord between two points on the sphere (m).
+fn chord_m(a: [f64; 3], b: [f64; 3]) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// Kept from a decision that [`Fusion::out_of_reach`] takes on rounded numbers (m).
+const REACH_MARGIN_M: f64 = 0.001;
+
+/// The box (in chord space) around an incident's gating points ([`gating_points`]) and the
+/// largest of their radii.
+#[derive(Debug, Clone, Copy)]
+struct Reach {
+    min: [f64; 3],
+    max: [f64; 3],
+    r: f64,
+}
+
+/// An incident with fewer members is walked, not boxed: a box would save little and cost
+/// memory for each of the many small incidents.
+const REACH_MEMBERS: usize = 8;
+
+impl Reach {
+    /// The reach of an incident with `members`, if it has [`REACH_MEMBERS`] or more and
+    /// gating points.
+    fn of_members(members: &[Member]) -> Option<Box<Reach>> {
+        if members.len() < REACH_MEMBERS {
+            return None;
+        }
+        Reach::of(gating_points(members)).map(Box::new)
+    }
+
+    /// None for no points.
+    fn of(points: impl Iterator<Item = Anchor>) -> Option<Reach> {
+        points.fold(None, |reach: Option<Reach>, a| {
+            let mut out = reach.unwrap_or(Reach {
+                min: a.c,
+                max: a.c,
+                r: a.r,
+            });
+            for d in 0..3 {
+                out.min[d] = out.min[d].min(a.c[d]);
+                out.max[d] = out.max[d].max(a.c[d]);
+            }
+            out.r = out.r.max(a.r);
+            Some(out)
+        })
+    }
+
+    /// The distance from `c` to the box (0 inside): no more than the chord to any point in it.
+    fn distance(&self, c: [f64; 3]) -> f64 {
+        c.iter()
+            .zip(self.min.iter().zip(&self.max))
+            .map(|(&x, (&lo, &hi))| (lo - x).max(x - hi).max(0.0).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    }
+}
+
 /// The geodesic distance from `q` (radius `rq`) to the nearest of `points` within both radii
 /// plus `slack_m`. Chords on a sphere screen the points first (cheap; within 1 % of the
 /// geodesic at these ranges), so only the nearest is measured on the ellipsoid — unless it
@@ -785,10 +859,7 @@ fn nearest_within<I>(points: impl Fn() -> I, q: &Anchor, slack_m: f64) -> Option
 where
     I: Iterator<Item = Anchor>,
 {
-    let cq = q.c;
-    let chord = |c: [f64; 3]| {
-        ((c[0] - cq[0]).powi(2) + (c[1] - cq[1]).powi(2) + (c[2] - cq[2]).powi(2)).sqrt()
-    };
+    let chord = |c: [f64; 3]| chord_m(c, q.c);
     let within = |a: &Anchor, d: f64| d <= a.r + q.r + slack_m;
     let candidates = || {
         points()
@@ -890,10 +961,12 @@ impl Fusion {
             .enumerate()
             .map(|(k, &(lo, hi))| GeomWithData::new(Rectangle::from_corners(lo, hi), k))
             .collect();
+        let members = state.members.into_owned();
         Some(Fusion {
             engine,
             incidents: state.incidents.into_owned(),
-            members: state.members.into_owned(),
+            reach: members.iter().map(|m| Reach::of_members(m)).collect(),
+            members,
             sums: state.sums.into_owned(),
             tree: RTree::bulk_load(boxes.clone()),
             boxes,
@@ -913,6 +986,7 @@ impl Fusion {
             sums: Vec::new(),
             boxes: Vec::new(),
             tree: RTree::new(),
+            reach: Vec::new(),
             skipped: 0,
             fired_by: Vec::new(),
             caused: Vec::new(),
@@ -1239,7 +1313,7 @@ impl Fusion {
         for e in self.tree.locate_in_envelope_intersecting(&query) {
             let k = e.data;
             let inc = &self.incidents[k];
-            if &inc.group != group {
+            if &inc.group != group || self.out_of_reach(k, m, slack) {
                 continue;
             }
             let members = &self.members[k];
@@ -1261,6 +1335,30 @@ impl Fusion {
         best.map(|b| b.1)
     }
 
+    /// Whether `m` (a point report) surely fails incident `k`'s space gate, found without
+    /// walking its members: every point of `m` is farther from the box around the incident's
+    /// gating points than the largest of their radii, its own and the gate allow — so
+    /// [`Fusion::space_score`] would screen every gating point out by chord (its first step),
+    /// and its location too, which is tried on its own. False whenever unsure: a bearing, a
+    /// gate by key, an incident without gating points (located by rays).
+    fn out_of_reach(&self, k: usize, m: &Member, slack: f64) -> bool {
+        let Some(reach) = &self.reach[k] else {
+            return false;
+        };
+        if m.bearing.is_some() || !slack.is_finite() || m.anchors.is_empty() {
+            return false;
+        }
+        let inc = &self.incidents[k];
+        let located = inc
+            .location
+            .map(|p| Anchor::from((p, inc.radius_m.unwrap_or(MIN_RADIUS_M))));
+        m.anchors.iter().all(|a| {
+            let screened_out = |chord: f64, r: f64| 0.99 * chord > r + a.r + slack + REACH_MARGIN_M;
+            screened_out(reach.distance(a.c), reach.r)
+                && located.is_none_or(|l| screened_out(chord_m(l.c, a.c), l.r))
+        })
+    }
+
     /// How far (m) `m` is from incident `k`, or None when it fails the space gate.
     fn space_score(&self, k: usize, m: &Member, slack: f64) -> Option<f64> {
         if !slack.is_finite() {
@@ -1278,15 +1376,7 @@ impl Fusion {
             .location
             .filter(|_| precise_points || !precise)
             .map(|p| Anchor::from((p, inc.radius_m.unwrap_or(MIN_RADIUS_M))));
-        let points = || {
-            self.members[k]
-                .iter()
-                .rev()
-                .filter(|x| !precise || !x.coarse)
-                .flat_map(|x| x.anchors.iter().copied())
-                .take(MAX_GATING_POINTS)
-                .chain(located)
-        };
+        let points = || gating_points(&self.members[k]).chain(located);
         match &m.bearing {
             Some(b) => {
                 // A ray is held only against points of timely, precise reports: a crater
@@ -1394,6 +1484,7 @@ impl Fusion {
         });
         let placeholder = GeomWithData::new(Rectangle::from_aabb(AABB::from_point([0.0; 4])), k);
         self.boxes.push(placeholder);
+        self.reach.push(None);
         self.add(k, m);
     }
 
@@ -1454,6 +1545,7 @@ impl Fusion {
         let joined_at = m.at;
         self.members[k].push(m);
         let members = &self.members[k];
+        self.reach[k] = Reach::of_members(members);
         assert!(
             !members.is_empty(),
             "an incident has at least one observation"
@@ -1652,6 +1744,61 @@ mod tests {
         );
         let back: Anchor = postcard::from_bytes(&bytes).unwrap();
         assert_eq!((back.p, back.r, back.c), (a.p, a.r, a.c));
+    }
+
+    /// Issue 14: gating skips an incident whose gating points' box is out of a report's
+    /// reach without walking its members — only ever one the space gate refuses. A row of
+    /// 300 hotspots 113 m apart (more than the 256 newest points gated against), probed on a
+    /// grid around it with three radii: every probe skipped fails `space_score`, many are
+    /// skipped (the row's oldest end among them: out of the newest 256's reach), and the
+    /// probes beside the newest end are not.
+    #[test]
+    fn an_incident_out_of_reach_is_one_the_space_gate_refuses() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/donbas-2015");
+        let text = std::fs::read_to_string(dir.join("agreement.toml")).unwrap();
+        let agreement = truce_core::agreement::load("agreement.toml", &text, &mut |rel| {
+            std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
+        })
+        .unwrap_or_else(|d| panic!("{d:#?}"));
+        let mut fusion = Fusion::new(Arc::new(Engine::new(agreement).unwrap()));
+        let hotspot = |p: LonLat, r: f64| {
+            let mut m = member(SourceKind::Satellite, "viirs", 0.7);
+            m.kind = ObservationKind::ThermalAnomaly;
+            m.anchors = smallvec![Anchor::from((p, r))];
+            m
+        };
+        let row = |i: i32| [37.5 + f64::from(i) * 0.0015, 47.6];
+        fusion.start(EventGroup::Strike, hotspot(row(0), 375.0));
+        for i in 1..300 {
+            fusion.add(0, hotspot(row(i), 375.0));
+        }
+        assert!(fusion.reach[0].is_some());
+        let (_, slack) = EventGroup::Strike.gates();
+        let (mut skipped, mut kept) = (0, 0);
+        for r in [50.0, 375.0, 1500.0] {
+            for i in -40..340 {
+                for j in -30..=30 {
+                    let p = [37.5 + f64::from(i) * 0.0015, 47.6 + f64::from(j) * 0.0011];
+                    let probe = hotspot(p, r);
+                    if fusion.out_of_reach(0, &probe, slack) {
+                        skipped += 1;
+                        assert_eq!(fusion.space_score(0, &probe, slack), None, "{p:?} {r}");
+                    } else {
+                        kept += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            skipped > 10_000 && kept > 10_000,
+            "{skipped} skipped, {kept} kept"
+        );
+        assert!(
+            fusion.out_of_reach(0, &hotspot(row(5), 50.0), slack),
+            "the oldest end"
+        );
+        assert!(!fusion.out_of_reach(0, &hotspot(row(299), 50.0), slack));
     }
 
     #[test]
