@@ -49,6 +49,10 @@ pub use crate::append::canonical_order;
 
 /// The Truce store in a GeoPackage file.
 pub struct GeoPackageStore {
+    /// Copies the WAL back into the file off the writer's path (`crate::open::Checkpointer`);
+    /// declared first, so it stops before `conn` closes (whose close, the last, checkpoints
+    /// and removes the WAL as before).
+    pub(crate) _checkpointer: Option<crate::open::Checkpointer>,
     pub(crate) conn: Connection,
     pub(crate) path: PathBuf,
     /// The right edge of the log's Merkle tree as last committed by this connection; every
