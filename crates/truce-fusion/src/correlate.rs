@@ -1348,15 +1348,24 @@ impl Fusion {
         if m.bearing.is_some() || !slack.is_finite() || m.anchors.is_empty() {
             return false;
         }
+        let screened_out =
+            |a: &Anchor, chord: f64, r: f64| 0.99 * chord > r + a.r + slack + REACH_MARGIN_M;
+        if !m
+            .anchors
+            .iter()
+            .all(|a| screened_out(a, reach.distance(a.c), reach.r))
+        {
+            return false;
+        }
+        // The location's place on the sphere only when the box says out of reach.
         let inc = &self.incidents[k];
-        let located = inc
-            .location
-            .map(|p| Anchor::from((p, inc.radius_m.unwrap_or(MIN_RADIUS_M))));
-        m.anchors.iter().all(|a| {
-            let screened_out = |chord: f64, r: f64| 0.99 * chord > r + a.r + slack + REACH_MARGIN_M;
-            screened_out(reach.distance(a.c), reach.r)
-                && located.is_none_or(|l| screened_out(chord_m(l.c, a.c), l.r))
-        })
+        let Some(p) = inc.location else {
+            return true;
+        };
+        let l = Anchor::from((p, inc.radius_m.unwrap_or(MIN_RADIUS_M)));
+        m.anchors
+            .iter()
+            .all(|a| screened_out(a, chord_m(l.c, a.c), l.r))
     }
 
     /// How far (m) `m` is from incident `k`, or None when it fails the space gate.

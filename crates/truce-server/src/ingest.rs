@@ -85,8 +85,8 @@ fn stream(core: &mut Core, state: &Shared) {
         crate::state::settle(&state.snapshot, f.ledger, &applied);
         match f.tag {
             Tag::Alerts(answer, mut stored) => {
-                let seqs = committed.outcome.first_seq.zip(committed.outcome.last_seq);
-                stored.logged = Some(Ok(seqs.map_or(Vec::new(), |(a, b)| (a..=b).collect())));
+                let seqs = committed.results.iter().filter_map(|r| r.seq).collect();
+                stored.logged = Some(Ok(seqs));
                 let _ = answer.send(Ok(*stored));
             }
             Tag::Batch(answer) => {

@@ -283,28 +283,52 @@ struct Folding {
     batch: Option<truce_store::Batch>,
 }
 
-/// Appends `bodies` as `alert` entries (each in a transaction of its own, as
-/// [`Service::record_alerts`] does); their seqs as an outcome with nothing else (batch id 0:
-/// no batch).
-fn append_alerts(
-    store: &mut dyn Backend,
-    bodies: &[String],
-) -> anyhow::Result<truce_store::BatchOutcome> {
-    let (mut first_seq, mut last_seq) = (None, None);
+/// Appends `bodies` as `alert` entries, each in a transaction of its own; their seqs.
+fn append_alerts(store: &mut dyn Backend, bodies: &[String]) -> Result<Vec<u64>> {
+    let mut seqs = Vec::with_capacity(bodies.len());
     for body in bodies {
-        let seq = store.append_record(EntryKind::Alert, body)?;
-        first_seq.get_or_insert(seq);
-        last_seq = Some(seq);
+        seqs.push(store.append_record(EntryKind::Alert, body)?);
     }
-    Ok(truce_store::BatchOutcome {
+    Ok(seqs)
+}
+
+/// Alert records as the bodies of their `alert` entries, each checked against the entry-size
+/// limit before any is logged.
+fn alert_bodies(records: &[AlertRecord]) -> Result<Vec<String>> {
+    records
+        .iter()
+        .map(|r| {
+            let body = truce_core::canonical::to_canonical_json(r);
+            fits("an alert record", &body).map(|()| body)
+        })
+        .collect()
+}
+
+/// What an alerts job of [`Service::ingest_stream`] logged: one result per record, in order,
+/// with its entry's seq (another process may have appended between two of them), and the
+/// first and last of those seqs (batch id 0: no batch).
+fn alerts_logged(seqs: Vec<u64>) -> (truce_store::BatchOutcome, Vec<pipeline::RecordResult>) {
+    let outcome = truce_store::BatchOutcome {
         batch_id: 0,
         accepted: 0,
         duplicates: 0,
         rejected: 0,
-        first_seq,
-        last_seq,
+        first_seq: seqs.first().copied(),
+        last_seq: seqs.last().copied(),
         placed: Vec::new(),
-    })
+    };
+    let results = seqs
+        .into_iter()
+        .enumerate()
+        .map(|(i, seq)| pipeline::RecordResult {
+            locator: format!("alert record {i}"),
+            id: None,
+            status: "stored",
+            seq: Some(seq),
+            reason: None,
+        })
+        .collect();
+    (outcome, results)
 }
 
 /// One caller's work for [`Service::ingest_stream`]: what to log (`file` names where it
@@ -325,7 +349,7 @@ pub enum Payload {
     },
     /// Alert records, logged as [`Service::record_alerts`] logs them (one `alert` entry each,
     /// one checkpoint): a server logs the alerts a batch calls for in the same stream. The
-    /// job's [`Committed`] names their seqs (`outcome.first_seq..=last_seq`) and nothing else.
+    /// job's [`Committed`] has a result per record, in order, with its entry's seq.
     Alerts(Vec<AlertRecord>),
 }
 
@@ -926,19 +950,10 @@ impl Service {
                                 None => Prepared::Answered(tag, Ok(Committed::empty())),
                             }
                         }
-                        Payload::Alerts(records) => {
-                            let bodies = records
-                                .iter()
-                                .map(|r| {
-                                    let body = truce_core::canonical::to_canonical_json(r);
-                                    fits("an alert record", &body).map(|()| body)
-                                })
-                                .collect::<Result<Vec<String>>>();
-                            match bodies {
-                                Ok(bodies) => Prepared::Alerts { file, bodies, tag },
-                                Err(e) => Prepared::Answered(tag, Err(e.into())),
-                            }
-                        }
+                        Payload::Alerts(records) => match alert_bodies(&records) {
+                            Ok(bodies) => Prepared::Alerts { file, bodies, tag },
+                            Err(e) => Prepared::Answered(tag, Err(e.into())),
+                        },
                     };
                     if to_store.send(message).is_err() {
                         break; // storing failed and stopped listening
@@ -965,17 +980,20 @@ impl Service {
                         }
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
                     };
-                    let (file, tag, outcome, batch, mut results) = match message {
+                    let (file, tag, outcome, batch, results) = match message {
                         Prepared::Answered(tag, result) => {
                             answer(tag, result);
                             continue;
                         }
                         Prepared::Batch {
                             file,
-                            ready: (batch, results),
+                            ready: (batch, mut results),
                             tag,
                         } => match store.append_batch(&batch) {
-                            Ok(outcome) => (file, tag, outcome, Some(batch), results),
+                            Ok(outcome) => {
+                                pipeline::place(&mut results, &outcome);
+                                (file, tag, outcome, Some(batch), results)
+                            }
                             Err(e) => {
                                 let e = anyhow::Error::from(e);
                                 answer(tag, Err(anyhow!("batch from {file} not stored: {e:#}")));
@@ -984,8 +1002,12 @@ impl Service {
                         },
                         Prepared::Alerts { file, bodies, tag } => {
                             match append_alerts(&mut **store, &bodies) {
-                                Ok(outcome) => (file, tag, outcome, None, Vec::new()),
+                                Ok(seqs) => {
+                                    let (outcome, results) = alerts_logged(seqs);
+                                    (file, tag, outcome, None, results)
+                                }
                                 Err(e) => {
+                                    let e = anyhow::Error::from(e);
                                     answer(tag, Err(anyhow!("alerts not logged: {e:#}")));
                                     return Err(e);
                                 }
@@ -1025,7 +1047,6 @@ impl Service {
                         answer(tag, Err(incidents_not_written(&file, &outcome, &e)));
                         return Err(e);
                     }
-                    pipeline::place(&mut results, &outcome);
                     let committed = Committed {
                         outcome,
                         results,
@@ -1270,12 +1291,8 @@ impl Service {
     /// Logs alert records (each one `alert` entry), with one checkpoint; returns their seqs.
     pub fn record_alerts(&mut self, records: &[AlertRecord]) -> Result<Vec<u64>> {
         self.signer()?;
-        let mut seqs = Vec::with_capacity(records.len());
-        for r in records {
-            let body = truce_core::canonical::to_canonical_json(r);
-            fits("an alert record", &body)?;
-            seqs.push(self.store.append_record(EntryKind::Alert, &body)?);
-        }
+        let bodies = alert_bodies(records)?;
+        let seqs = append_alerts(&mut *self.store, &bodies)?;
         if !seqs.is_empty() {
             self.sign()?;
             self.follow()?;
