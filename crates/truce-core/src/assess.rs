@@ -12,6 +12,8 @@
 //! its closest approach, zones are every zone any vertex is in, the party is where it started);
 //! a Polygon at its centroid.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -70,7 +72,8 @@ enum ZoneShape {
 pub struct Engine {
     agreement: Agreement,
     line: LineIndex,
-    areas: Vec<(String, AreaIndex)>,
+    /// Each party's id (shared: what [`Engine::party_name_at`] hands out) and area.
+    areas: Vec<(Arc<str>, AreaIndex)>,
     zones: Vec<ZoneShape>,
 }
 
@@ -90,7 +93,12 @@ impl Engine {
         let areas = agreement
             .parties
             .iter()
-            .map(|p| (p.id.clone(), AreaIndex::new(to_multipolygon(&p.area))))
+            .map(|p| {
+                (
+                    Arc::from(p.id.as_str()),
+                    AreaIndex::new(to_multipolygon(&p.area)),
+                )
+            })
             .collect();
         let zones = agreement
             .zones
@@ -122,10 +130,16 @@ impl Engine {
 
     /// The party whose area contains `p` (the first in agreement order, should areas touch).
     pub fn party_at(&self, p: LonLat) -> Option<&str> {
+        self.party_name_at(p).map(|id| &**id)
+    }
+
+    /// [`Engine::party_at`], the id shared rather than borrowed: what a copy kept beside
+    /// many incidents holds (one allocation per party, not one per incident).
+    pub fn party_name_at(&self, p: LonLat) -> Option<&Arc<str>> {
         self.areas
             .iter()
             .find(|(_, a)| a.contains(p))
-            .map(|(id, _)| id.as_str())
+            .map(|(id, _)| id)
     }
 
     fn zones_at(&self, p: LonLat, distance_m: f64, into: &mut Vec<usize>) {

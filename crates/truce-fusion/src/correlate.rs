@@ -401,12 +401,48 @@ struct Member {
 type Entry = GeomWithData<Rectangle<[f64; 4]>, usize>;
 
 /// A name members repeat — a source id, a rule, a party — held once: a feed's every
-/// observation names the same satellite, and a zone's every breach the same rule. Serialised
-/// as the string it is; read back inside [`Names::decoding`] (a ledger snapshot), equal names
-/// come back as one allocation again.
+/// observation names the same satellite, and a zone's every breach the same rule. Also the
+/// words of a [`crate::ledger::Transition`] (every detected incident's first step says the same
+/// thing about its feed). Serialised as the string it is; read back inside
+/// [`Names::decoding`] (a ledger snapshot), equal names come back as one allocation again.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-struct Name(Arc<str>);
+pub struct Name(Arc<str>);
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the two are one allocation (held once), not merely equal.
+    pub fn is_shared_with(&self, other: &Name) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Name {
+        Name(Arc::from(s))
+    }
+}
 
 impl std::ops::Deref for Name {
     type Target = str;
@@ -450,7 +486,7 @@ impl<'de> Deserialize<'de> for Name {
 pub(crate) struct Names(HashSet<Arc<str>>);
 
 impl Names {
-    fn get(&mut self, name: &str) -> Name {
+    pub(crate) fn get(&mut self, name: &str) -> Name {
         if let Some(a) = self.0.get(name) {
             return Name(Arc::clone(a));
         }
@@ -976,6 +1012,12 @@ impl Fusion {
             changed: BTreeSet::new(),
             names,
         })
+    }
+
+    /// `s` as a [`Name`] this engine already holds, when it does (one allocation per distinct
+    /// name).
+    pub(crate) fn name(&mut self, s: &str) -> Name {
+        self.names.get(s)
     }
 
     pub fn new(engine: Arc<Engine>) -> Fusion {

@@ -37,7 +37,7 @@ use truce_core::mission::Mission;
 use truce_core::observation::{Observation, Outcome, Place};
 use truce_geo::LonLat;
 
-use crate::correlate::{Fusion, FusionState, Incident, IncidentState, Names};
+use crate::correlate::{Fusion, FusionState, Incident, IncidentState, Name, Names};
 use crate::repeats::RepeatStarts;
 use crate::tasks::{self, Denial, Priority, TaskRequest, Verdict};
 
@@ -99,14 +99,17 @@ impl Lifecycle {
 /// (an official attribution).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
+    // The words are [`Name`]s: a million detected incidents' first steps share a handful of
+    // strings (action, actor, "thermal_anomaly from viirs-snpp (satellite)") rather than own
+    // three allocations each.
     /// None for the first step (the incident was detected).
     pub from: Option<Lifecycle>,
     pub to: Lifecycle,
     /// `detected`, `corroborated`, `tasked`, `outcome`, `verify`, `attribute`, `publish`.
-    pub action: String,
+    pub action: Name,
     pub at: DateTime<Utc>,
-    pub actor: String,
-    pub reason: String,
+    pub actor: Name,
+    pub reason: Name,
     /// The log entry that caused it: the observation, outcome or decision.
     pub entry_seq: u64,
 }
@@ -593,26 +596,28 @@ impl Ledger {
             self.touch(k);
         }
         let at = obs.properties.observed_at;
+        // A new incident's first step, its words held once for every incident that says them.
+        let detected = (k == self.records.len()).then(|| Transition {
+            from: None,
+            to: Lifecycle::SingleSource,
+            action: self.fusion.name("detected"),
+            at,
+            actor: self.fusion.name(ENGINE_ACTOR),
+            reason: self.fusion.name(&format!(
+                "{} from {} ({})",
+                obs.properties.kind.as_str(),
+                obs.properties.source.id,
+                obs.properties.source.kind.as_str()
+            )),
+            entry_seq: seq,
+        });
         let inc = &self.fusion.incidents()[k];
-        if k == self.records.len() {
+        if let Some(detected) = detected {
             let key = incident_key(&inc.id).expect("fusion names incidents inc-<seq>");
             self.by_id.insert(key, k);
             self.records.push(Arc::new(Record {
                 state: Lifecycle::SingleSource,
-                transitions: vec![Transition {
-                    from: None,
-                    to: Lifecycle::SingleSource,
-                    action: "detected".into(),
-                    at,
-                    actor: ENGINE_ACTOR.into(),
-                    reason: format!(
-                        "{} from {} ({})",
-                        obs.properties.kind.as_str(),
-                        obs.properties.source.id,
-                        obs.properties.source.kind.as_str()
-                    ),
-                    entry_seq: seq,
-                }],
+                transitions: vec![detected],
                 attributed_party: None,
                 told: Vec::new(),
             }));
@@ -638,7 +643,7 @@ impl Ledger {
                 action: "corroborated".into(),
                 at,
                 actor: ENGINE_ACTOR.into(),
-                reason: format!("{} (confidence {:.2})", kinds.join(" + "), inc.confidence),
+                reason: format!("{} (confidence {:.2})", kinds.join(" + "), inc.confidence).into(),
                 entry_seq: seq,
             });
             record.state = to;
@@ -736,10 +741,10 @@ impl Ledger {
         record.transitions.push(Transition {
             from: Some(record.state),
             to: Lifecycle::VerificationTasked,
-            action: "tasked".into(),
+            action: self.fusion.name("tasked"),
             at,
             actor: actor.into(),
-            reason,
+            reason: reason.into(),
             entry_seq: seq,
         });
         record.state = Lifecycle::VerificationTasked;
@@ -872,10 +877,10 @@ impl Ledger {
         record.transitions.push(Transition {
             from: Some(record.state),
             to,
-            action: "outcome".into(),
+            action: self.fusion.name("outcome"),
             at: p.observed_at,
-            actor: by.clone(),
-            reason: format!("{task}: {}{remarks}", outcome.as_str()),
+            actor: by.clone().into(),
+            reason: format!("{task}: {}{remarks}", outcome.as_str()).into(),
             entry_seq: seq,
         });
         record.state = to;
@@ -1014,8 +1019,8 @@ impl Ledger {
             to,
             action: d.action.as_str().into(),
             at: d.decided_at,
-            actor: d.actor.clone(),
-            reason,
+            actor: d.actor.clone().into(),
+            reason: reason.into(),
             entry_seq: seq,
         });
         record.state = to;
@@ -1069,10 +1074,10 @@ impl Ledger {
         record.transitions.push(Transition {
             from: Some(record.state),
             to: record.state,
-            action: r.response.clone(),
+            action: self.fusion.name(&r.response),
             at: r.responded_at,
-            actor: format!("party:{} ({})", r.party, r.actor),
-            reason: format!("{}{evidence}", r.text),
+            actor: format!("party:{} ({})", r.party, r.actor).into(),
+            reason: format!("{}{evidence}", r.text).into(),
             entry_seq: seq,
         });
         self.touch(k);
@@ -1127,13 +1132,14 @@ impl Ledger {
             record.transitions.push(Transition {
                 from: Some(record.state),
                 to: record.state,
-                action: "alert".into(),
+                action: self.fusion.name("alert"),
                 at: a.created_at,
-                actor: ENGINE_ACTOR.into(),
+                actor: self.fusion.name(ENGINE_ACTOR),
                 reason: format!(
                     "{} alert {}: {severity}{escalated}{rules}; told {told}{within}{hooks}",
                     sent.kind, sent.id
-                ),
+                )
+                .into(),
                 entry_seq: seq,
             });
             self.touch(k);
@@ -1168,11 +1174,12 @@ impl Ledger {
                 }
                 .into(),
                 at: d.at,
-                actor: format!("webhook:{}", d.party),
+                actor: format!("webhook:{}", d.party).into(),
                 reason: format!(
                     "alert {} to {}: {}{} attempt(s){on_time}{error}",
                     d.alert, d.party, status, d.attempts
-                ),
+                )
+                .into(),
                 entry_seq: seq,
             });
             self.touch(k);

@@ -39,5 +39,5 @@ pub mod tasks;
 pub mod triangulate;
 
 pub use attribute::{Suggestion, suggest};
-pub use correlate::{EventGroup, Fusion, Incident, IncidentState, Link};
+pub use correlate::{EventGroup, Fusion, Incident, IncidentState, Link, Name};
 pub use triangulate::{BearingObs, Ellipse, Origin, TriangulationError, triangulate};

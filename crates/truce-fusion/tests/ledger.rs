@@ -265,3 +265,51 @@ fn a_decision_round_trips_through_its_canonical_entry() {
     assert_eq!(back, d);
     assert!(serde_json::from_str::<Decision>(r#"{"incident":"inc-1","action":"verify","actor":"a","reason":"r","decided_at":"2015-03-03T08:00:00Z","extra":1}"#).is_err());
 }
+
+/// Issue 14 (memory): the first step of every incident a feed detects says the same words;
+/// they are held once — as folded, and as read back from a snapshot — and still read and
+/// serialise as plain strings.
+#[test]
+fn detected_steps_of_one_feed_share_their_words() {
+    let engine = engine();
+    let mut ledger = Ledger::new(engine.clone());
+    let on = engine.line().nearest([38.0, 48.2]).point;
+    for i in 0..3u64 {
+        let (o, p) = point(
+            &format!("hot-{i}"),
+            "thermal_anomaly",
+            destination(on, 270.0, 3_000.0 + 30_000.0 * i as f64),
+            &format!("2015-03-0{}T01:00:00Z", i + 1),
+            ("viirs-snpp", "satellite", "B2"),
+        );
+        let a = engine.assess(i as usize, &o, &p);
+        ledger.observe(20 + i, &o, &p, &a);
+    }
+    assert_eq!(ledger.incidents().len(), 3, "three places, three incidents");
+    let snapshot = ledger.snapshot();
+    let restored = Ledger::from_snapshot(engine.clone(), &snapshot).unwrap();
+    assert_eq!(
+        restored.snapshot(),
+        snapshot,
+        "read back, it serialises the same"
+    );
+    for l in [&ledger, &restored] {
+        let first: Vec<_> = l.records().iter().map(|r| &r.transitions[0]).collect();
+        assert_eq!(first[0].action, "detected");
+        assert_eq!(first[0].actor, "truce");
+        assert_eq!(
+            first[0].reason.as_str(),
+            "thermal_anomaly from viirs-snpp (satellite)"
+        );
+        for t in &first[1..] {
+            assert!(t.action.is_shared_with(&first[0].action));
+            assert!(t.actor.is_shared_with(&first[0].actor));
+            assert!(t.reason.is_shared_with(&first[0].reason));
+        }
+    }
+    let json = serde_json::to_value(&ledger.records()[0].transitions[0]).unwrap();
+    assert_eq!(
+        json["reason"],
+        "thermal_anomaly from viirs-snpp (satellite)"
+    );
+}

@@ -149,6 +149,21 @@ pub fn coarsen(p: LonLat) -> LonLat {
     [(lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6]
 }
 
+/// `[minlon, minlat, maxlon, maxlat]` holding every point that [`coarsen`] puts in `bbox`
+/// (a cell's centre is within half a cell of each of its points): where to look among true
+/// locations for the public's coarsened ones.
+pub fn coarsening_into([a, b, c, d]: [f64; 4]) -> [f64; 4] {
+    // The widest cell a centre in the box can have: longitude steps widen towards the pole.
+    let pole_most = (b.abs().max(d.abs()) + CELL_LAT_DEG).min(90.0);
+    let lon_step = CELL_LAT_DEG / pole_most.to_radians().cos().max(0.01);
+    [
+        a - lon_step,
+        b - CELL_LAT_DEG,
+        c + lon_step,
+        d + CELL_LAT_DEG,
+    ]
+}
+
 /// Whether `role` sees this incident at all, and how. `party_at` is whose area holds the
 /// incident's location.
 pub fn incident_view(
@@ -293,5 +308,39 @@ pub fn entry_body(role: &Role, ledger: &Ledger, entry: &Entry) -> Result<(), &'s
             }
         }
         EntryKind::Agreement => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every point whose cell centre lies in a box lies in [`coarsening_into`] of it — also
+    /// with the centre on the box's edge, near the poles and where cells are widest — and the
+    /// box found is not the whole world.
+    #[test]
+    fn a_point_coarsened_into_a_box_is_in_the_box_it_is_looked_for_in() {
+        let mut checked = 0;
+        for lat_i in -1780..=1780 {
+            let lat = lat_i as f64 * 0.05 + 0.0123;
+            for lon_i in -36..=36 {
+                let p = [lon_i as f64 * 4.999 + 0.37, lat];
+                let c = coarsen(p);
+                // The box is the centre alone: the tightest a query can be around it.
+                let [a, b, cc, d] = coarsening_into([c[0], c[1], c[0], c[1]]);
+                assert!(
+                    (a..=cc).contains(&p[0]) && (b..=d).contains(&p[1]),
+                    "{p:?} -> {c:?} outside {:?}",
+                    [a, b, cc, d]
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 200_000);
+        let [a, b, c, d] = coarsening_into([37.0, 47.0, 38.0, 48.0]);
+        assert!(
+            a > 36.8 && c < 38.2 && b > 46.9 && d < 48.1,
+            "{a} {b} {c} {d}"
+        );
     }
 }

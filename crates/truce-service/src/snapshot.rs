@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
+use rayon::prelude::*;
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 use serde_json::value::RawValue;
@@ -25,10 +26,13 @@ use truce_core::assess::Engine;
 use truce_fusion::Incident;
 use truce_fusion::ledger::{Ledger, Record};
 
-use crate::access::{self, Role, Shown, View, coarsen};
+use crate::access::{self, Role, Shown, View, coarsen, coarsening_into};
 use crate::view::{IncidentView, Stats};
 
 /// One incident as the ledger held it when the snapshot was taken.
+///
+/// Kept small: a server holds one per incident (at a million incidents each 8 bytes here is
+/// 8 MB resident, and a restart's time follows its memory).
 #[derive(Debug)]
 pub struct Item {
     /// Its index in `Ledger::incidents` (incidents are never removed or reordered).
@@ -36,11 +40,13 @@ pub struct Item {
     /// The ledger's own incident, shared: the ledger copies it before changing it.
     pub incident: Arc<Incident>,
     pub record: Arc<Record>,
-    /// Whose area holds its (true) location, under the snapshot's terms.
-    pub party_area: Option<String>,
+    /// Whose area holds its (true) location, under the snapshot's terms: the engine's own
+    /// party id, shared.
+    pub party_area: Option<Arc<str>>,
     /// Its view serialised, made on first read for each of [`View::Full`], [`View::Party`]
-    /// and [`View::Public`] (the item never changes: a write makes a new one).
-    json: [OnceLock<Box<RawValue>>; 3],
+    /// and [`View::Public`] (the item never changes: a write makes a new one). Boxed: most
+    /// items are never read one by one, and three empty slots inline were half the item.
+    json: OnceLock<Box<[OnceLock<Box<RawValue>>; 3]>>,
 }
 
 impl Item {
@@ -48,14 +54,14 @@ impl Item {
         let incident = ledger.incidents()[k].clone();
         let party_area = incident
             .location
-            .and_then(|l| ledger.engine().party_at(l))
-            .map(str::to_string);
+            .and_then(|l| ledger.engine().party_name_at(l))
+            .cloned();
         Item {
             index: k,
             record: ledger.records()[k].clone(),
             incident,
             party_area,
-            json: Default::default(),
+            json: OnceLock::new(),
         }
     }
 
@@ -88,10 +94,10 @@ pub struct Select {
 struct Indexed {
     /// The items, newest first ([`access::newest_first`]).
     items: Vec<Arc<Item>>,
-    /// True locations, with each incident's place in `items` (what staff and parties see).
+    /// True locations, with each incident's place in `items` (what staff and parties see;
+    /// the public's coarsened ones are found through it, [`coarsening_into`]). One tree, not
+    /// one per grid: a tree costs ~64 bytes an incident and its share of every re-index.
     located: RTree<Located>,
-    /// Locations coarsened to the public's grid ([`coarsen`]), likewise.
-    coarse: RTree<Located>,
 }
 
 impl Indexed {
@@ -105,22 +111,17 @@ impl Indexed {
 
     /// [`Indexed::of`] items already newest first.
     fn sorted(items: Vec<Arc<Item>>) -> Indexed {
-        let mut located = Vec::new();
-        let mut coarse = Vec::new();
-        for (rank, item) in items.iter().enumerate() {
-            if let Some(l) = item.incident.location {
-                located.push(Located::new(l, rank as u32));
-                coarse.push(Located::new(coarsen(l), rank as u32));
-            }
-        }
-        // The two indexes are independent: one per core (half a restart's indexing, and of
-        // every rebuild's).
-        let (located, coarse) =
-            rayon::join(|| RTree::bulk_load(located), || RTree::bulk_load(coarse));
+        let located = items
+            .iter()
+            .enumerate()
+            .filter_map(|(rank, item)| {
+                let l = item.incident.location?;
+                Some(Located::new(l, rank as u32))
+            })
+            .collect();
         Indexed {
             items,
-            located,
-            coarse,
+            located: RTree::bulk_load(located),
         }
     }
 
@@ -132,15 +133,18 @@ impl Indexed {
             .start_before
             .map_or(0, |t| self.items.partition_point(|i| i.incident.start >= t));
         match select.bbox {
-            Some([a, b, c, d]) => {
-                // Only the public's view coarsens ([`access::shown_incident`]).
-                let tree = if *role == Role::Public {
-                    &self.coarse
-                } else {
-                    &self.located
+            Some(bbox) => {
+                // Only the public's view coarsens ([`access::shown_incident`]): its cells are
+                // found among the true locations they can come from.
+                let public = *role == Role::Public;
+                let [a, b, c, d] = if public { coarsening_into(bbox) } else { bbox };
+                let within = |p: [f64; 2]| {
+                    (bbox[0]..=bbox[2]).contains(&p[0]) && (bbox[1]..=bbox[3]).contains(&p[1])
                 };
-                let mut ranks: Vec<usize> = tree
+                let mut ranks: Vec<usize> = self
+                    .located
                     .locate_in_envelope(&rstar::AABB::from_corners([a, b], [c, d]))
+                    .filter(|p| !public || within(coarsen(*p.geom())))
                     .map(|p| p.data as usize)
                     .filter(|&r| r >= first)
                     .collect();
@@ -231,7 +235,9 @@ impl std::fmt::Debug for Incidents {
 impl Incidents {
     /// A snapshot of every incident of `ledger`.
     pub fn of(ledger: &Ledger) -> Incidents {
+        // On every core: each item asks which party's area holds its incident.
         let items = (0..ledger.incidents().len())
+            .into_par_iter()
             .map(|k| Arc::new(Item::of(ledger, k)))
             .collect();
         Incidents::whole(ledger, Indexed::of(items))
@@ -370,7 +376,7 @@ impl Incidents {
             View::Party => 1,
             View::Public => 2,
         };
-        item.json[slot].get_or_init(|| {
+        item.json.get_or_init(Default::default)[slot].get_or_init(|| {
             serde_json::value::to_raw_value(&self.view(item, view)).expect("a view serialises")
         })
     }
@@ -388,7 +394,9 @@ mod tests {
     use truce_log::{KeyType, SignerKey};
 
     use super::*;
-    use crate::{FixedClock, Service};
+    use truce_fusion::ledger::Action;
+
+    use crate::{DecisionRequest, FixedClock, Service};
 
     /// What a snapshot shows `role` for `select`: ledger indices in order, each with the
     /// incident it holds (the ledger's own, shared).
@@ -441,7 +449,7 @@ mod tests {
             },
         ];
         let mut snapshot = Incidents::of(svc.ledger());
-        let (mut writes, mut rebuilt, mut kept) = (0, 0, 0);
+        let (mut writes, mut rebuilt, mut kept, mut public_boxed) = (0, 0, 0, 0);
         let options = truce_ingest::Options::default();
         for feed in &sim.feeds {
             let format = truce_ingest::detect(&feed.file_name, &feed.bytes).unwrap();
@@ -454,6 +462,19 @@ mod tests {
                 let chunk: Vec<_> = records.by_ref().take(8).collect();
                 svc.ingest(&feed.file_name, &format.to_string(), chunk)
                     .unwrap();
+                // Every third write publishes the newest incident: the public sees those.
+                if writes % 3 == 0 {
+                    let id = svc.ledger().incidents().last().unwrap().id.clone();
+                    for action in [Action::Verify, Action::Publish] {
+                        let _ = svc.decide(DecisionRequest {
+                            incident: id.clone(),
+                            action,
+                            party: None,
+                            actor: "analyst-1".into(),
+                            reason: "seen".into(),
+                        });
+                    }
+                }
                 let applied = svc.take_applied();
                 let ledger = svc.ledger();
                 let touched: Vec<usize> = applied
@@ -486,9 +507,49 @@ mod tests {
                         );
                     }
                 }
+                // The public's boxes hold coarsened locations (found through the true ones):
+                // exactly the incidents shown to it whose cell centre is in the box.
+                for select in &selects[1..3] {
+                    let [a, b, c, d] = select.bbox.unwrap();
+                    let unboxed = Select {
+                        bbox: None,
+                        ..*select
+                    };
+                    let expected: Vec<_> = whole
+                        .shown(&Role::Public, &unboxed)
+                        .into_iter()
+                        .filter(|(_, i)| {
+                            i.incident
+                                .location
+                                .map(coarsen)
+                                .is_some_and(|[x, y]| (a..=c).contains(&x) && (b..=d).contains(&y))
+                        })
+                        .map(|(_, i)| (i.index, Arc::as_ptr(&i.incident)))
+                        .collect();
+                    assert_eq!(listed(&snapshot, &Role::Public, select), expected);
+                    public_boxed += expected.len();
+                }
+                // A box around a cell's centre alone, which the true location is off.
+                for (_, item) in whole.shown(&Role::Public, &Select::default()) {
+                    let Some(l) = item.incident.location else {
+                        continue;
+                    };
+                    let [x, y] = coarsen(l);
+                    let cell = Select {
+                        bbox: Some([x - 1e-9, y - 1e-9, x + 1e-9, y + 1e-9]),
+                        start_before: None,
+                    };
+                    assert!(
+                        listed(&snapshot, &Role::Public, &cell)
+                            .contains(&(item.index, Arc::as_ptr(&item.incident))),
+                        "write {writes}: {} not found in its cell",
+                        item.incident.id
+                    );
+                }
             }
         }
         assert!(snapshot.len() > 60, "{} incidents", snapshot.len());
+        assert!(public_boxed > 0, "the public saw nothing in a box");
         assert!(
             rebuilt > 2 && kept > 10,
             "{writes} writes: {rebuilt} rebuilt, {kept} kept"

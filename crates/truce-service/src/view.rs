@@ -185,10 +185,10 @@ impl TransitionView {
         TransitionView {
             from: t.from.map(|s| s.as_str().to_string()),
             to: t.to.as_str().to_string(),
-            action: t.action.clone(),
+            action: t.action.to_string(),
             at: t.at,
-            actor: Some(t.actor.clone()),
-            reason: Some(t.reason.clone()),
+            actor: Some(t.actor.to_string()),
+            reason: Some(t.reason.to_string()),
             entry_seq: t.entry_seq,
         }
     }
