@@ -40,7 +40,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -495,6 +495,16 @@ impl Names {
         Name(a)
     }
 
+    /// Adds the names of `other` not held here (decoded apart: the names of its objects stay
+    /// theirs, so a name both held is held twice — a few strings, not one per object).
+    pub(crate) fn merge(&mut self, other: Names) {
+        for name in other.0 {
+            if !self.0.contains(&name) {
+                self.0.insert(name);
+            }
+        }
+    }
+
     /// Runs `decode` (on this thread) with the names it reads shared, and returns them with
     /// what it decoded: decoding a snapshot allocates each distinct name once, not once per
     /// member.
@@ -606,6 +616,50 @@ impl Sums {
     }
 }
 
+/// The R-tree over the incidents' boxes. After a restore it is bulk-loaded on a thread of its
+/// own while the rest of the restart goes on (at a million incidents the load is ~0.4 s, and
+/// nothing gates a report until the restart is over), and waited for when first used.
+struct BoxTree {
+    ready: OnceLock<RTree<Entry>>,
+    loading: Mutex<Option<std::thread::JoinHandle<RTree<Entry>>>>,
+}
+
+impl BoxTree {
+    fn of(tree: RTree<Entry>) -> BoxTree {
+        BoxTree {
+            ready: OnceLock::from(tree),
+            loading: Mutex::new(None),
+        }
+    }
+
+    /// The tree of `boxes`, loaded on another thread.
+    fn loading(boxes: Vec<Entry>) -> BoxTree {
+        BoxTree {
+            ready: OnceLock::new(),
+            loading: Mutex::new(Some(std::thread::spawn(move || RTree::bulk_load(boxes)))),
+        }
+    }
+
+    fn get(&self) -> &RTree<Entry> {
+        self.ready.get_or_init(|| {
+            let handle = self
+                .loading
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .expect("a tree not ready is loading");
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    fn get_mut(&mut self) -> &mut RTree<Entry> {
+        self.get();
+        self.ready.get_mut().expect("loaded above")
+    }
+}
+
 /// The fusion engine: incidents so far, and the index over them.
 pub struct Fusion {
     engine: Arc<Engine>,
@@ -615,7 +669,7 @@ pub struct Fusion {
     members: Vec<Vec<Member>>,
     sums: Vec<Sums>,
     boxes: Vec<Entry>,
-    tree: RTree<Entry>,
+    tree: BoxTree,
     /// Where each incident's gating points are ([`Reach`]), for incidents of
     /// [`REACH_MEMBERS`] or more; kept as members join, made again when a snapshot is
     /// restored.
@@ -936,11 +990,18 @@ fn ray_passes(b: &BearingObs, p: LonLat, r: f64, slack_m: f64) -> Option<f64> {
 /// everything but the terms (given again on restore) and the R-tree (bulk-loaded again from
 /// the boxes), borrowed when written and owned when read. The index's shape differs from one
 /// grown by inserts, which changes nothing: every search over it breaks ties by incident index.
-#[derive(Serialize, Deserialize)]
+///
+/// In two parts of about the same size, serialised apart so that a restart decodes them on two
+/// cores at once: the incidents with their boxes and links, and the members with their sums.
 pub(crate) struct FusionState<'a> {
+    pub(crate) incidents: IncidentsPart<'a>,
+    pub(crate) members: MembersPart<'a>,
+}
+
+/// The incidents part of a [`FusionState`].
+#[derive(Serialize, Deserialize)]
+pub(crate) struct IncidentsPart<'a> {
     incidents: Cow<'a, [Arc<Incident>]>,
-    members: Cow<'a, [Vec<Member>]>,
-    sums: Cow<'a, [Sums]>,
     /// Each incident's index box: its lower and upper corners.
     boxes: Vec<([f64; 4], [f64; 4])>,
     skipped: usize,
@@ -948,25 +1009,36 @@ pub(crate) struct FusionState<'a> {
     caused: Cow<'a, [BTreeSet<usize>]>,
 }
 
+/// The members part of a [`FusionState`].
+#[derive(Serialize, Deserialize)]
+pub(crate) struct MembersPart<'a> {
+    members: Cow<'a, [Vec<Member>]>,
+    sums: Cow<'a, [Sums]>,
+}
+
 impl Fusion {
     /// Its state for a snapshot (the links changed since the last [`Fusion::take_changed`] are
     /// not kept: a snapshot is taken between batches).
     pub(crate) fn state(&self) -> FusionState<'_> {
         FusionState {
-            incidents: Cow::Borrowed(&self.incidents),
-            members: Cow::Borrowed(&self.members),
-            sums: Cow::Borrowed(&self.sums),
-            boxes: self
-                .boxes
-                .iter()
-                .map(|b| {
-                    let e = b.geom().envelope();
-                    (e.lower(), e.upper())
-                })
-                .collect(),
-            skipped: self.skipped,
-            fired_by: Cow::Borrowed(&self.fired_by),
-            caused: Cow::Borrowed(&self.caused),
+            incidents: IncidentsPart {
+                incidents: Cow::Borrowed(&self.incidents),
+                boxes: self
+                    .boxes
+                    .iter()
+                    .map(|b| {
+                        let e = b.geom().envelope();
+                        (e.lower(), e.upper())
+                    })
+                    .collect(),
+                skipped: self.skipped,
+                fired_by: Cow::Borrowed(&self.fired_by),
+                caused: Cow::Borrowed(&self.caused),
+            },
+            members: MembersPart {
+                members: Cow::Borrowed(&self.members),
+                sums: Cow::Borrowed(&self.sums),
+            },
         }
     }
 
@@ -978,37 +1050,41 @@ impl Fusion {
         state: FusionState<'_>,
         names: Names,
     ) -> Option<Fusion> {
-        let n = state.incidents.len();
+        let FusionState {
+            incidents: part,
+            members: MembersPart { members, sums },
+        } = state;
+        let n = part.incidents.len();
         if [
-            state.members.len(),
-            state.sums.len(),
-            state.boxes.len(),
-            state.fired_by.len(),
-            state.caused.len(),
+            members.len(),
+            sums.len(),
+            part.boxes.len(),
+            part.fired_by.len(),
+            part.caused.len(),
         ]
         .iter()
         .any(|&l| l != n)
         {
             return None;
         }
-        let boxes: Vec<Entry> = state
+        let boxes: Vec<Entry> = part
             .boxes
             .iter()
             .enumerate()
             .map(|(k, &(lo, hi))| GeomWithData::new(Rectangle::from_corners(lo, hi), k))
             .collect();
-        let members = state.members.into_owned();
+        let members = members.into_owned();
         Some(Fusion {
             engine,
-            incidents: state.incidents.into_owned(),
+            incidents: part.incidents.into_owned(),
             reach: members.iter().map(|m| Reach::of_members(m)).collect(),
             members,
-            sums: state.sums.into_owned(),
-            tree: RTree::bulk_load(boxes.clone()),
+            sums: sums.into_owned(),
+            tree: BoxTree::loading(boxes.clone()),
             boxes,
-            skipped: state.skipped,
-            fired_by: state.fired_by.into_owned(),
-            caused: state.caused.into_owned(),
+            skipped: part.skipped,
+            fired_by: part.fired_by.into_owned(),
+            caused: part.caused.into_owned(),
             changed: BTreeSet::new(),
             names,
         })
@@ -1027,7 +1103,7 @@ impl Fusion {
             members: Vec::new(),
             sums: Vec::new(),
             boxes: Vec::new(),
-            tree: RTree::new(),
+            tree: BoxTree::of(RTree::new()),
             reach: Vec::new(),
             skipped: 0,
             fired_by: Vec::new(),
@@ -1121,6 +1197,7 @@ impl Fusion {
                 );
                 let mut v: Vec<usize> = self
                     .tree
+                    .get()
                     .locate_in_envelope_intersecting(&query)
                     .map(|e| e.data)
                     .filter(|&j| self.incidents[j].group == EventGroup::Strike)
@@ -1197,7 +1274,7 @@ impl Fusion {
             [c[0] + g, c[1] + g, c[2] + g, hi + LINK_TIME_S],
         );
         let mut best: Option<(f64, f64, usize)> = None;
-        for e in self.tree.locate_in_envelope_intersecting(&query) {
+        for e in self.tree.get().locate_in_envelope_intersecting(&query) {
             let f = e.data;
             if self.incidents[f].group != EventGroup::Firing {
                 continue;
@@ -1352,7 +1429,7 @@ impl Fusion {
             );
         }
         let mut best: Option<(f64, usize)> = None;
-        for e in self.tree.locate_in_envelope_intersecting(&query) {
+        for e in self.tree.get().locate_in_envelope_intersecting(&query) {
             let k = e.data;
             let inc = &self.incidents[k];
             if &inc.group != group || self.out_of_reach(k, m, slack) {
@@ -1669,8 +1746,9 @@ impl Fusion {
             aabb.merge(&self.boxes[k].geom().envelope());
         }
         let entry = GeomWithData::new(Rectangle::from_aabb(aabb), k);
-        self.tree.remove(&self.boxes[k]);
-        self.tree.insert(entry);
+        let tree = self.tree.get_mut();
+        tree.remove(&self.boxes[k]);
+        tree.insert(entry);
         self.boxes[k] = entry;
     }
 }

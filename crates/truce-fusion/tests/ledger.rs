@@ -313,3 +313,43 @@ fn detected_steps_of_one_feed_share_their_words() {
         "thermal_anomaly from viirs-snpp (satellite)"
     );
 }
+
+/// A snapshot is two LZ4 frames after its format and the first frame's length; one cut short
+/// or with a wrong length is refused with the reason (the server then replays the log), never
+/// read as a smaller ledger.
+#[test]
+fn a_snapshot_cut_or_mislabelled_is_refused() {
+    let engine = engine();
+    let mut ledger = Ledger::new(engine.clone());
+    feed(&engine, &mut ledger);
+    let bytes = ledger.snapshot();
+    assert_eq!(
+        u32::from_le_bytes(bytes[..4].try_into().unwrap()),
+        truce_fusion::ledger::SNAPSHOT_FORMAT
+    );
+    let first = u64::from_le_bytes(bytes[4..12].try_into().unwrap()) as usize;
+    assert!(12 + first < bytes.len(), "a second frame follows the first");
+    let restored = Ledger::from_snapshot(engine.clone(), &bytes).unwrap();
+    assert_eq!(restored.snapshot(), bytes);
+    assert_eq!(restored.incidents().len(), ledger.incidents().len());
+
+    let refused = |bytes: &[u8]| match Ledger::from_snapshot(engine.clone(), bytes) {
+        Ok(_) => panic!("a damaged snapshot restored"),
+        Err(why) => why,
+    };
+    assert!(refused(&bytes[..10]).contains("cut short"));
+    assert!(refused(&bytes[..12 + first - 1]).contains("shorter than its first frame"));
+    // The second frame missing, or the split in the wrong place.
+    let why = refused(&bytes[..12 + first]);
+    assert!(
+        why.contains("does not decompress") || why.contains("does not decode"),
+        "{why}"
+    );
+    let mut moved = bytes.clone();
+    moved[4..12].copy_from_slice(&(first as u64 - 1).to_le_bytes());
+    let why = refused(&moved);
+    assert!(
+        why.contains("does not decompress") || why.contains("does not decode"),
+        "{why}"
+    );
+}
