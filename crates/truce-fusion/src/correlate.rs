@@ -991,8 +991,9 @@ fn ray_passes(b: &BearingObs, p: LonLat, r: f64, slack_m: f64) -> Option<f64> {
 /// the boxes), borrowed when written and owned when read. The index's shape differs from one
 /// grown by inserts, which changes nothing: every search over it breaks ties by incident index.
 ///
-/// In two parts of about the same size, serialised apart so that a restart decodes them on two
-/// cores at once: the incidents with their boxes and links, and the members with their sums.
+/// In two parts, serialised apart so that a restart decodes them on two cores at once: the
+/// incidents with their running sums, boxes and links; and the members (with the ledger's
+/// records, about as long to decode as the first).
 pub(crate) struct FusionState<'a> {
     pub(crate) incidents: IncidentsPart<'a>,
     pub(crate) members: MembersPart<'a>,
@@ -1002,6 +1003,7 @@ pub(crate) struct FusionState<'a> {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct IncidentsPart<'a> {
     incidents: Cow<'a, [Arc<Incident>]>,
+    sums: Cow<'a, [Sums]>,
     /// Each incident's index box: its lower and upper corners.
     boxes: Vec<([f64; 4], [f64; 4])>,
     skipped: usize,
@@ -1013,7 +1015,6 @@ pub(crate) struct IncidentsPart<'a> {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct MembersPart<'a> {
     members: Cow<'a, [Vec<Member>]>,
-    sums: Cow<'a, [Sums]>,
 }
 
 impl Fusion {
@@ -1023,6 +1024,7 @@ impl Fusion {
         FusionState {
             incidents: IncidentsPart {
                 incidents: Cow::Borrowed(&self.incidents),
+                sums: Cow::Borrowed(&self.sums),
                 boxes: self
                     .boxes
                     .iter()
@@ -1037,7 +1039,6 @@ impl Fusion {
             },
             members: MembersPart {
                 members: Cow::Borrowed(&self.members),
-                sums: Cow::Borrowed(&self.sums),
             },
         }
     }
@@ -1052,12 +1053,12 @@ impl Fusion {
     ) -> Option<Fusion> {
         let FusionState {
             incidents: part,
-            members: MembersPart { members, sums },
+            members: MembersPart { members },
         } = state;
         let n = part.incidents.len();
         if [
             members.len(),
-            sums.len(),
+            part.sums.len(),
             part.boxes.len(),
             part.fired_by.len(),
             part.caused.len(),
@@ -1079,7 +1080,7 @@ impl Fusion {
             incidents: part.incidents.into_owned(),
             reach: members.iter().map(|m| Reach::of_members(m)).collect(),
             members,
-            sums: sums.into_owned(),
+            sums: part.sums.into_owned(),
             tree: BoxTree::loading(boxes.clone()),
             boxes,
             skipped: part.skipped,

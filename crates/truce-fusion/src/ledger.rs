@@ -331,8 +331,8 @@ pub struct Ledger {
 /// 4: the postcard bytes are compressed, as one LZ4 frame (`lz4 -d` reads it after the first
 ///    four bytes): a quarter of the size in the store, for ~0.1 s a million observations.
 /// 5: an incident's held-back reports are optional (most have none).
-/// 6: two LZ4 frames, decoded on two cores at once — the incidents (with the tasks and the
-///    rest), then the members, their sums and the records — after the first frame's length
+/// 6: two LZ4 frames, decoded on two cores at once — the incidents with their sums (and the
+///    tasks and the rest), then the members and the records — after the first frame's length
 ///    (eight bytes, little-endian); `lz4 -d` reads the two after the first twelve bytes.
 pub const SNAPSHOT_FORMAT: u32 = 6;
 
