@@ -279,10 +279,13 @@ pub struct Incident {
     /// `inc-<seq>` of the observation that started it: stable across runs and batch orders.
     pub id: String,
     pub group: EventGroup,
+    // The three lists below are inline while short, at no cost in size (a `Vec`'s 24 bytes):
+    // most incidents have one observation of one kind from one kind of source, and three
+    // allocations an incident were ~100 bytes of a million incidents' memory.
     /// The kinds of its observations, sorted.
-    pub kinds: Vec<ObservationKind>,
+    pub kinds: SmallVec<[ObservationKind; 16]>,
     /// Sequence numbers of its observations, sorted; never empty.
-    pub observation_seqs: Vec<u64>,
+    pub observation_seqs: SmallVec<[u64; 2]>,
     /// Fused location: the inverse-variance mean of its points; else the fix of its bearings;
     /// None for bearings that do not (yet) fix a point.
     pub location: Option<LonLat>,
@@ -295,7 +298,7 @@ pub struct Incident {
     pub confidence: f64,
     pub state: IncidentState,
     /// The distinct source kinds that reported it, sorted.
-    pub source_kinds: Vec<SourceKind>,
+    pub source_kinds: SmallVec<[SourceKind; 16]>,
     /// Independent monitoring platforms that reported it (parties' desks not counted):
     /// `corroborated` needs [`CORROBORATING_SOURCES`].
     pub independent_sources: usize,
@@ -1583,15 +1586,15 @@ impl Fusion {
         self.incidents.push(Arc::new(Incident {
             id: format!("inc-{}", m.seq),
             group,
-            kinds: Vec::new(),
-            observation_seqs: Vec::new(),
+            kinds: SmallVec::new(),
+            observation_seqs: SmallVec::new(),
             location: None,
             radius_m: None,
             start: t,
             end: t,
             confidence: 0.0,
             state: IncidentState::SingleSource,
-            source_kinds: Vec::new(),
+            source_kinds: SmallVec::new(),
             independent_sources: 0,
             origin: None,
             attribution: None,
@@ -1638,7 +1641,7 @@ impl Fusion {
         let mut extent = m.extent();
         let reach = m.lo - m.lookback_s();
         let inc = Arc::make_mut(&mut self.incidents[k]);
-        insert_sorted(&mut inc.observation_seqs, m.seq);
+        insert_sorted_inline(&mut inc.observation_seqs, m.seq);
         if let Some(b) = &m.bearing {
             let at = inc.bearings.partition_point(|x| x.seq < m.seq);
             inc.bearings.insert(
@@ -1653,7 +1656,7 @@ impl Fusion {
                 },
             );
         }
-        insert_sorted(&mut inc.kinds, m.kind);
+        insert_sorted_inline(&mut inc.kinds, m.kind);
         // A doubtful report's breaches wait in `held` until the incident is corroborated.
         let held = &mut self.sums[k].held;
         for rule in &m.breaches {
@@ -1761,6 +1764,16 @@ fn insert_sorted<T: Ord>(v: &mut Vec<T>, x: T) {
     }
 }
 
+/// [`insert_sorted`] for a list kept inline while short.
+fn insert_sorted_inline<A: smallvec::Array>(v: &mut SmallVec<A>, x: A::Item)
+where
+    A::Item: Ord,
+{
+    if let Err(i) = v.binary_search(&x) {
+        v.insert(i, x);
+    }
+}
+
 /// The independence key of a source: its kind and its platform — the source id up to the first
 /// `/` (`uav-2/eo` and `uav-2/ir` are two sensors of one drone, which fail together). Sources
 /// with different keys are independent; one key counts once (module doc, `docs/fusion.md`).
@@ -1781,7 +1794,7 @@ pub fn platform_of(id: &str) -> &str {
 ///   confidence: one source is never corroboration, however good its grade.
 fn evidence(
     by_source: &[((SourceKind, Name), f64)],
-) -> (f64, IncidentState, Vec<SourceKind>, usize) {
+) -> (f64, IncidentState, SmallVec<[SourceKind; 16]>, usize) {
     let mut by_platform: BTreeMap<(SourceKind, &str), f64> = BTreeMap::new();
     for &((kind, ref id), w) in by_source {
         let p = by_platform.entry((kind, platform_of(id))).or_insert(0.0);
@@ -1965,7 +1978,7 @@ mod tests {
         }
     }
 
-    fn evidence_of(members: &[Member]) -> (f64, IncidentState, Vec<SourceKind>, usize) {
+    fn evidence_of(members: &[Member]) -> (f64, IncidentState, SmallVec<[SourceKind; 16]>, usize) {
         let mut sums = Sums::default();
         for m in members {
             sums.add_grade(m);

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use lz4_flex::frame::{BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
 use serde::{Deserialize, Serialize};
+use smallvec::{SmallVec, smallvec};
 use truce_core::assess::{Assessment, Engine};
 use truce_core::mission::Mission;
 use truce_core::observation::{Observation, Outcome, Place};
@@ -120,7 +121,9 @@ pub struct Transition {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub state: Lifecycle,
-    pub transitions: Vec<Transition>,
+    /// Inline while there is one (most incidents are never more than detected): one
+    /// allocation an incident fewer.
+    pub transitions: SmallVec<[Transition; 1]>,
     /// The party an analyst's decision attributed it to (None until one does).
     pub attributed_party: Option<String>,
     /// The parties an alert about it was sent to (`alert` entries), sorted: a party told of an
@@ -675,7 +678,7 @@ impl Ledger {
             self.by_id.insert(key, k);
             self.records.push(Arc::new(Record {
                 state: Lifecycle::SingleSource,
-                transitions: vec![detected],
+                transitions: smallvec![detected],
                 attributed_party: None,
                 told: Vec::new(),
             }));

@@ -290,7 +290,7 @@ fn a_scene_fuses_into_its_events_in_any_order() {
     }
     let groups: BTreeSet<Vec<u64>> = incidents
         .iter()
-        .map(|i| i.observation_seqs.clone())
+        .map(|i| i.observation_seqs.to_vec())
         .collect();
     let want: BTreeSet<Vec<u64>> = [
         vec![100, 101, 102],
@@ -572,7 +572,7 @@ fn weapon_sightings_join_by_class_and_compatible_counts() {
     let groups: Vec<Vec<u64>> = fusion
         .incidents()
         .iter()
-        .map(|i| i.observation_seqs.clone())
+        .map(|i| i.observation_seqs.to_vec())
         .collect();
     assert_eq!(groups, [vec![0, 1, 3], vec![2]]);
 }
@@ -643,7 +643,7 @@ fn a_doubtful_report_alone_puts_no_incident_in_breach_until_another_source_corro
         .map(|i| (i.id.as_str(), i))
         .collect();
     let confirmed = by_id["inc-0"];
-    assert_eq!(confirmed.observation_seqs, [0, 2]);
+    assert_eq!(confirmed.observation_seqs[..], [0, 2]);
     assert_eq!(confirmed.state, IncidentState::Corroborated);
     assert!(!confirmed.breaches.is_empty());
     assert!(by_id["inc-1"].breaches.is_empty());

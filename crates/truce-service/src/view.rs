@@ -284,7 +284,7 @@ impl IncidentView {
                     })
                     .collect()
             }),
-            observation_seqs: Some(inc.observation_seqs.clone()),
+            observation_seqs: Some(inc.observation_seqs.to_vec()),
             bearings: (!inc.bearings.is_empty()).then(|| {
                 inc.bearings
                     .iter()
