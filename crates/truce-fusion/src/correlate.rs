@@ -501,11 +501,8 @@ impl Names {
     /// Adds the names of `other` not held here (decoded apart: the names of its objects stay
     /// theirs, so a name both held is held twice — a few strings, not one per object).
     pub(crate) fn merge(&mut self, other: Names) {
-        for name in other.0 {
-            if !self.0.contains(&name) {
-                self.0.insert(name);
-            }
-        }
+        // A set keeps the name it holds when an equal one is inserted.
+        self.0.extend(other.0);
     }
 
     /// Runs `decode` (on this thread) with the names it reads shared, and returns them with
